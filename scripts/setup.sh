@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing libmedia needs on a fresh Debian machine.
+# Idempotent: packages already present are skipped, and `apt-get update`
+# runs once, only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config cmake nasm clang libclang-dev   # openh264 (asm), opus, bindgen
+  libasound2-dev                                             # cpal's ALSA backend
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils  # real audio devices in tests
+  valgrind                                                   # C example under valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

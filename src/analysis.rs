@@ -1,0 +1,92 @@
+//! Signal measurements used by the echo test, the benchmarks and the tests:
+//! tone frequency and level, silence gaps, and video PSNR.
+
+use crate::frame::VideoFrame;
+
+/// RMS level of `pcm` in dBFS (full scale = 1.0); -inf for silence.
+pub fn rms_dbfs(pcm: &[f32]) -> f64 {
+    if pcm.is_empty() {
+        return f64::NEG_INFINITY;
+    }
+    let ms = pcm.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / pcm.len() as f64;
+    10.0 * ms.log10()
+}
+
+/// Frequency of the dominant tone in `pcm`, from the spacing of rising
+/// zero crossings (interpolated between samples). `None` with fewer than
+/// two crossings.
+pub fn tone_frequency(pcm: &[f32], sample_rate: u32) -> Option<f64> {
+    let mut first = None;
+    let mut last = 0.0;
+    let mut count = 0u64;
+    for (i, w) in pcm.windows(2).enumerate() {
+        if w[0] < 0.0 && w[1] >= 0.0 {
+            let frac = w[0] as f64 / (w[0] as f64 - w[1] as f64);
+            let t = i as f64 + frac;
+            if first.is_none() {
+                first = Some(t);
+            } else {
+                count += 1;
+            }
+            last = t;
+        }
+    }
+    let first = first?;
+    (count > 0).then(|| count as f64 * sample_rate as f64 / (last - first))
+}
+
+/// Length in samples of the longest run of windows (`window` samples each)
+/// whose RMS is below `floor_dbfs`: how long the signal went silent.
+pub fn longest_gap(pcm: &[f32], window: usize, floor_dbfs: f64) -> usize {
+    let (mut run, mut longest) = (0, 0);
+    for chunk in pcm.chunks(window) {
+        if rms_dbfs(chunk) < floor_dbfs {
+            run += chunk.len();
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    longest
+}
+
+/// PSNR in dB over all three planes of two same-sized I420 frames
+/// (infinite when identical; 0 when sizes differ).
+pub fn psnr_i420(a: &VideoFrame, b: &VideoFrame) -> f64 {
+    if (a.width, a.height) != (b.width, b.height) {
+        return 0.0;
+    }
+    let sse: u64 = a.data.iter().zip(b.data.iter()).map(|(&x, &y)| ((x as i64 - y as i64).pow(2)) as u64).sum();
+    if sse == 0 {
+        return f64::INFINITY;
+    }
+    let mse = sse as f64 / a.data.len() as f64;
+    10.0 * (255.0 * 255.0 / mse).log10()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(freq: f64, amp: f32, n: usize) -> Vec<f32> {
+        (0..n).map(|i| amp * (2.0 * std::f64::consts::PI * freq * i as f64 / 48_000.0).sin() as f32).collect()
+    }
+
+    #[test]
+    fn measures_tone_frequency_and_level() {
+        let x = sine(440.0, 0.5, 48_000);
+        let f = tone_frequency(&x, 48_000).unwrap();
+        assert!((f - 440.0).abs() < 0.1, "{f}");
+        assert!((rms_dbfs(&x) - (-9.03)).abs() < 0.05, "{}", rms_dbfs(&x));
+        assert_eq!(tone_frequency(&[0.0; 100], 48_000), None);
+    }
+
+    #[test]
+    fn finds_silent_gaps() {
+        let mut x = sine(440.0, 0.5, 4_800);
+        x.extend(std::iter::repeat_n(0.0, 960));
+        x.extend(sine(440.0, 0.5, 4_800));
+        assert_eq!(longest_gap(&x, 480, -50.0), 960);
+        assert_eq!(longest_gap(&sine(440.0, 0.5, 4800), 480, -50.0), 0);
+    }
+}

@@ -1,0 +1,111 @@
+//! Engine configuration: which devices (real or fake) and codec settings.
+
+use std::path::PathBuf;
+
+use crate::codec::opus::OpusSettings;
+use crate::jitter::JitterConfig;
+use crate::transport::impairment::Impairment;
+
+/// Where microphone audio comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioInputConfig {
+    /// The system's default microphone.
+    Default,
+    /// A microphone by the id enumeration reported.
+    Device(String),
+    /// A synthetic sine tone.
+    Tone { freq_hz: f32, level_dbfs: f32 },
+    /// A WAV file, looped.
+    WavFile(PathBuf),
+    Silence,
+}
+
+/// Where received audio is played.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioOutputConfig {
+    /// The system's default speaker.
+    Default,
+    /// A speaker by the id enumeration reported.
+    Device(String),
+    /// A 48 kHz mono WAV file, written in real time.
+    WavFile(PathBuf),
+    /// Played into nothing, in real time.
+    Null,
+}
+
+/// Where local video comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VideoInputConfig {
+    /// A camera by index (0 is the first).
+    Camera(u32),
+    /// The moving, self-describing test pattern.
+    TestPattern,
+    /// A Y4M file, looped.
+    Y4mFile(PathBuf),
+}
+
+/// Video capture and encoding settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Start bitrate of the encoder.
+    pub bitrate_bps: u32,
+    /// Bounds for bitrate changes made while running.
+    pub min_bitrate_bps: u32,
+    pub max_bitrate_bps: u32,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        VideoConfig { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, min_bitrate_bps: 100_000, max_bitrate_bps: 2_500_000 }
+    }
+}
+
+/// Everything an [`crate::Engine`] is created with. `Default` uses the
+/// system's devices; [`EngineConfig::fake`] uses synthetic ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    pub audio_input: AudioInputConfig,
+    pub audio_output: AudioOutputConfig,
+    pub video_input: VideoInputConfig,
+    pub video: VideoConfig,
+    pub audio: OpusSettings,
+    pub jitter: JitterConfig,
+    /// What the echo test's loopback path does to packets.
+    pub loopback: Impairment,
+    /// When set, decoded remote video is also written to this Y4M file.
+    pub record_remote_video: Option<PathBuf>,
+    /// How often a stats event is emitted; 0 turns them off.
+    pub stats_interval_ms: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            audio_input: AudioInputConfig::Default,
+            audio_output: AudioOutputConfig::Default,
+            video_input: VideoInputConfig::Camera(0),
+            video: VideoConfig::default(),
+            audio: OpusSettings::default(),
+            jitter: JitterConfig::default(),
+            loopback: Impairment::default(),
+            record_remote_video: None,
+            stats_interval_ms: 1000,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Synthetic devices: a 440 Hz tone at -20 dBFS, a null speaker and the
+    /// test pattern. Runs anywhere, no hardware needed.
+    pub fn fake() -> Self {
+        EngineConfig {
+            audio_input: AudioInputConfig::Tone { freq_hz: 440.0, level_dbfs: -20.0 },
+            audio_output: AudioOutputConfig::Null,
+            video_input: VideoInputConfig::TestPattern,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! What the engine tells its host: [`Event`]s on the event thread
+//! ("media-events") and video frames on the render thread ("media-render").
+//! Both threads live as long as the engine; handlers are swapped by message,
+//! so a handler may call back into the engine (except to drop it).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::stats::Stats;
+use super::Shared;
+use crate::error::ErrorKind;
+use crate::frame::VideoFrame;
+
+/// The state of a local stream or of the echo test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamState {
+    Stopped,
+    Started,
+    /// Stopped by a failure; an [`Event::Error`] came before it.
+    Failed,
+}
+
+/// Which local or remote stream a state change concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    LocalAudio,
+    LocalVideo,
+    EchoTest,
+}
+
+/// Something the host should know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    StateChanged { stream: Stream, state: StreamState },
+    /// A failure while running (device vanished, codec error, file error).
+    Error { kind: ErrorKind, message: String },
+    FirstLocalVideoFrame { width: u32, height: u32 },
+    FirstRemoteVideoFrame { width: u32, height: u32 },
+    FirstRemoteAudioFrame,
+    /// Periodic statistics (see `EngineConfig::stats_interval_ms`).
+    Stats(Stats),
+}
+
+/// Whose picture a frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameSource {
+    /// The local camera preview.
+    Local,
+    /// Decoded video from the peer.
+    Remote,
+}
+
+/// Receives events on the event thread.
+pub type EventHandler = Box<dyn FnMut(&Event) + Send>;
+/// Receives frames on the render thread; the frame's pixels may be kept
+/// (they are shared, not copied).
+pub type FrameHandler = Box<dyn FnMut(FrameSource, &VideoFrame) + Send>;
+
+/// Runs the event thread until the control channel closes.
+pub(crate) fn run_events(rx: Receiver<Event>, control: Receiver<Option<EventHandler>>, shared: Arc<Shared>, interval_ms: u32) {
+    let mut handler: Option<EventHandler> = None;
+    let interval = (interval_ms > 0).then(|| Duration::from_millis(interval_ms as u64));
+    let mut next_stats = interval.map(|i| Instant::now() + i);
+    let mut rates = super::stats::RateMeter::default();
+    loop {
+        let timeout = match next_stats {
+            Some(at) => crossbeam_channel::after(at.saturating_duration_since(Instant::now())),
+            None => crossbeam_channel::never(),
+        };
+        crossbeam_channel::select! {
+            recv(control) -> msg => match msg {
+                Ok(h) => handler = h,
+                Err(_) => return,
+            },
+            recv(rx) -> msg => {
+                if let (Ok(e), Some(h)) = (msg, handler.as_mut()) {
+                    h(&e)
+                }
+            },
+            recv(timeout) -> _ => {
+                rates.update(&shared.counters, shared.clock.now_us());
+                let stats = shared.stats();
+                if let Some(h) = handler.as_mut() {
+                    h(&Event::Stats(stats))
+                }
+                next_stats = interval.map(|i| Instant::now() + i);
+            },
+        }
+    }
+}
+
+/// Runs the render thread until the control channel closes.
+pub(crate) fn run_render(rx: Receiver<(FrameSource, VideoFrame)>, control: Receiver<Option<FrameHandler>>, shared: Arc<Shared>) {
+    let mut handler: Option<FrameHandler> = None;
+    loop {
+        crossbeam_channel::select! {
+            recv(control) -> msg => match msg {
+                Ok(h) => handler = h,
+                Err(_) => return,
+            },
+            recv(rx) -> msg => {
+                let Ok((source, frame)) = msg else { continue };
+                if let Some(h) = handler.as_mut() {
+                    h(source, &frame);
+                }
+                let c = &shared.counters;
+                match source {
+                    FrameSource::Local => c.local_frames_rendered.fetch_add(1, Relaxed),
+                    FrameSource::Remote => {
+                        shared.latencies.end_to_end.record(shared.clock.now_us().saturating_sub(frame.capture_us));
+                        c.video_frames_rendered.fetch_add(1, Relaxed)
+                    }
+                };
+            },
+        }
+    }
+}
+
+/// Queues a frame for the render thread; when the queue is full the oldest
+/// queued frame is dropped (and counted) instead of growing.
+pub(crate) fn queue_frame(shared: &Shared, source: FrameSource, frame: VideoFrame) {
+    let mut msg = (source, frame);
+    for _ in 0..4 {
+        match shared.render_tx.try_send(msg) {
+            Ok(()) => return,
+            Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(m)) => {
+                msg = m;
+                if let Ok((old, _)) = shared.render_rx.try_recv() {
+                    count_render_drop(shared, old);
+                }
+            }
+        }
+    }
+    count_render_drop(shared, msg.0);
+}
+
+fn count_render_drop(shared: &Shared, source: FrameSource) {
+    let c = &shared.counters;
+    match source {
+        FrameSource::Local => c.local_frames_dropped_render.fetch_add(1, Relaxed),
+        FrameSource::Remote => c.video_frames_dropped_render.fetch_add(1, Relaxed),
+    };
+}
+
+/// Sends an event to the host without blocking; events are only lost when
+/// the host's handler is so slow that 256 are queued.
+pub(crate) fn emit(tx: &Sender<Event>, event: Event) {
+    let _ = tx.try_send(event);
+}

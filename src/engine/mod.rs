@@ -1,0 +1,537 @@
+//! The engine: owns the pipeline stages and their threads, and exposes the
+//! public API (devices, local audio / preview, mute, echo test, events,
+//! frames, stats). All methods take `&self` and may be called from any
+//! thread, including from inside the event and frame handlers.
+//!
+//! Threads: "media-events" (event handler), "media-render" (frame handler)
+//! live as long as the engine; capture, encode and decode threads live as
+//! long as their stage. Dropping the engine stops and joins them all.
+
+mod audio;
+pub mod config;
+pub mod events;
+pub mod stats;
+mod video;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use self::audio::{AudioRecv, AudioSend};
+use self::config::{AudioInputConfig, AudioOutputConfig, EngineConfig, VideoInputConfig};
+use self::events::{Event, EventHandler, FrameHandler, FrameSource, Stream, StreamState};
+use self::stats::{Counters, Latencies, Stats};
+use self::video::{VideoRecv, VideoSend};
+use crate::clock::Clock;
+use crate::devices::audio::{AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink};
+use crate::devices::camera::{list_cameras, CameraSource};
+use crate::devices::cpal_audio::{self, CpalInput, CpalOutput};
+use crate::devices::video::{PatternSource, VideoFormat, VideoInput, Y4mSource, Y4mWriter};
+use crate::devices::DeviceInfo;
+use crate::error::{Error, Result};
+use crate::frame::VideoFrame;
+use crate::transport::loopback::LoopbackTransport;
+use crate::transport::{Transport, TransportSink};
+
+/// State every stage shares: counters, flags, the current transport and the
+/// channels to the event and render threads.
+pub(crate) struct Shared {
+    pub(crate) clock: Clock,
+    pub(crate) counters: Counters,
+    pub(crate) latencies: Latencies,
+    pub(crate) events_tx: Sender<Event>,
+    pub(crate) render_tx: Sender<(FrameSource, VideoFrame)>,
+    /// A second handle on the render queue, to drop its oldest frame.
+    pub(crate) render_rx: Receiver<(FrameSource, VideoFrame)>,
+    pub(crate) audio_muted: AtomicBool,
+    pub(crate) video_muted: AtomicBool,
+    pub(crate) keyframe_wanted: AtomicBool,
+    pub(crate) target_video_bps: AtomicU64,
+    pub(crate) bandwidth_estimate_bps: AtomicU64,
+    pub(crate) audio_jitter_us: AtomicU64,
+    transport: Mutex<Option<Arc<dyn Transport>>>,
+}
+
+impl Shared {
+    pub(crate) fn transport(&self) -> Option<Arc<dyn Transport>> {
+        self.transport.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_transport(&self, t: Option<Arc<dyn Transport>>) {
+        *self.transport.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let l = &self.latencies;
+        let g = |a: &AtomicU64| a.load(Relaxed);
+        Stats {
+            audio_frames_captured: g(&c.audio_frames_captured),
+            audio_frames_encoded: g(&c.audio_frames_encoded),
+            audio_packets_received: g(&c.audio_packets_received),
+            audio_packets_lost: g(&c.audio_packets_lost),
+            audio_frames_decoded: g(&c.audio_frames_decoded),
+            audio_fec_recovered: g(&c.audio_fec_recovered),
+            audio_concealed: g(&c.audio_concealed),
+            audio_late: g(&c.audio_late),
+            audio_playout_underruns: g(&c.audio_playout_underruns),
+            audio_decode_errors: g(&c.audio_decode_errors),
+            audio_send_bitrate_bps: g(&c.audio_send_bps) as u32,
+            audio_recv_bitrate_bps: g(&c.audio_recv_bps) as u32,
+            audio_jitter_us: g(&self.audio_jitter_us),
+            video_frames_captured: g(&c.video_frames_captured),
+            video_frames_dropped_send: g(&c.video_frames_dropped_send),
+            video_frames_encoded: g(&c.video_frames_encoded),
+            video_encoder_skipped: g(&c.video_encoder_skipped),
+            video_keyframes_sent: g(&c.video_keyframes_sent),
+            video_keyframe_requests: g(&c.video_keyframe_requests),
+            video_frames_received: g(&c.video_frames_received),
+            video_frames_lost: g(&c.video_frames_lost),
+            video_frames_dropped_recv: g(&c.video_frames_dropped_recv),
+            video_frames_decoded: g(&c.video_frames_decoded),
+            video_decode_errors: g(&c.video_decode_errors),
+            video_frames_discarded_waiting_keyframe: g(&c.video_frames_discarded_waiting_keyframe),
+            video_frames_rendered: g(&c.video_frames_rendered),
+            video_frames_dropped_render: g(&c.video_frames_dropped_render),
+            local_frames_rendered: g(&c.local_frames_rendered),
+            local_frames_dropped_render: g(&c.local_frames_dropped_render),
+            video_send_bitrate_bps: g(&c.video_send_bps) as u32,
+            video_recv_bitrate_bps: g(&c.video_recv_bps) as u32,
+            video_encode_latency: l.encode.summary(),
+            video_transport_latency: l.transport.summary(),
+            video_decode_latency: l.decode.summary(),
+            video_end_to_end_latency: l.end_to_end.summary(),
+        }
+    }
+}
+
+/// The receive side and the transport of the echo test.
+struct Session {
+    transport: Arc<dyn Transport>,
+    audio: AudioRecv,
+    video: VideoRecv,
+    /// Local stages the echo test started itself (and stops again).
+    started_audio: bool,
+    started_video: bool,
+}
+
+struct State {
+    config: EngineConfig,
+    audio_send: Option<AudioSend>,
+    video_send: Option<VideoSend>,
+    session: Option<Session>,
+}
+
+/// A media engine. See the module docs for threads and the crate docs for an
+/// example.
+pub struct Engine {
+    shared: Arc<Shared>,
+    state: Mutex<State>,
+    event_control: Sender<Option<EventHandler>>,
+    render_control: Sender<Option<FrameHandler>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(f).map_err(|e| Error::internal(format!("spawn {name}: {e}")))
+}
+
+impl Engine {
+    /// Creates an engine. Nothing is opened until a stream is started.
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        validate(&config)?;
+        let (events_tx, events_rx) = bounded(256);
+        let (render_tx, render_rx) = bounded(3);
+        let shared = Arc::new(Shared {
+            clock: Clock::new(),
+            counters: Counters::default(),
+            latencies: Latencies::default(),
+            events_tx,
+            render_tx,
+            render_rx: render_rx.clone(),
+            audio_muted: AtomicBool::new(false),
+            video_muted: AtomicBool::new(false),
+            keyframe_wanted: AtomicBool::new(false),
+            target_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
+            bandwidth_estimate_bps: AtomicU64::new(0),
+            audio_jitter_us: AtomicU64::new(0),
+            transport: Mutex::new(None),
+        });
+        let (event_control, event_control_rx) = unbounded();
+        let (render_control, render_control_rx) = unbounded();
+        let interval = config.stats_interval_ms;
+        let s = shared.clone();
+        let events = spawn("media-events", move || events::run_events(events_rx, event_control_rx, s, interval))?;
+        let s = shared.clone();
+        let render = spawn("media-render", move || events::run_render(render_rx, render_control_rx, s))?;
+        Ok(Engine {
+            shared,
+            state: Mutex::new(State { config, audio_send: None, video_send: None, session: None }),
+            event_control,
+            render_control,
+            threads: vec![events, render],
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, event: Event) {
+        events::emit(&self.shared.events_tx, event);
+    }
+
+    /// Sets (or with `None` clears) the event handler. It runs on the
+    /// "media-events" thread, one event at a time.
+    pub fn set_event_handler(&self, handler: Option<EventHandler>) {
+        let _ = self.event_control.send(handler);
+    }
+
+    /// Sets (or clears) the frame handler for local preview and decoded
+    /// remote frames. It runs on the "media-render" thread; when it is slower
+    /// than the video, the oldest queued frames are dropped and counted.
+    pub fn set_frame_handler(&self, handler: Option<FrameHandler>) {
+        let _ = self.render_control.send(handler);
+    }
+
+    /// Microphones the system offers.
+    pub fn audio_inputs() -> Result<Vec<DeviceInfo>> {
+        cpal_audio::list_inputs()
+    }
+
+    /// Speakers the system offers.
+    pub fn audio_outputs() -> Result<Vec<DeviceInfo>> {
+        cpal_audio::list_outputs()
+    }
+
+    /// Cameras the system offers (ids are indexes for [`VideoInputConfig::Camera`]).
+    pub fn cameras() -> Result<Vec<DeviceInfo>> {
+        list_cameras()
+    }
+
+    /// Selects the microphone. A running local audio stream switches to it.
+    pub fn set_audio_input(&self, input: AudioInputConfig) -> Result<()> {
+        let mut st = self.state();
+        st.config.audio_input = input;
+        if let Some(stage) = st.audio_send.take() {
+            stage.stop();
+            self.start_audio_send(&mut st)?;
+        }
+        Ok(())
+    }
+
+    /// Selects the speaker. A running echo test switches to it.
+    pub fn set_audio_output(&self, output: AudioOutputConfig) -> Result<()> {
+        let mut st = self.state();
+        st.config.audio_output = output;
+        if st.session.is_some() {
+            let (a, v) = self.stop_session(&mut st);
+            self.start_session(&mut st, a, v)?;
+        }
+        Ok(())
+    }
+
+    /// Selects the camera. A running preview switches to it.
+    pub fn set_video_input(&self, input: VideoInputConfig) -> Result<()> {
+        let mut st = self.state();
+        st.config.video_input = input;
+        if let Some(stage) = st.video_send.take() {
+            stage.stop();
+            self.start_video_send(&mut st)?;
+        }
+        Ok(())
+    }
+
+    fn start_audio_send(&self, st: &mut State) -> Result<()> {
+        let input: Box<dyn AudioInput> = match &st.config.audio_input {
+            AudioInputConfig::Default => Box::new(CpalInput::new(None)),
+            AudioInputConfig::Device(id) => Box::new(CpalInput::new(Some(id.clone()))),
+            &AudioInputConfig::Tone { freq_hz, level_dbfs } => Box::new(FakeInput::new(FakeSignal::Tone { freq_hz, level_dbfs })),
+            AudioInputConfig::WavFile(p) => Box::new(FakeInput::new(FakeSignal::WavFile(p.clone()))),
+            AudioInputConfig::Silence => Box::new(FakeInput::new(FakeSignal::Silence)),
+        };
+        match AudioSend::start(input, st.config.audio, self.shared.clone()) {
+            Ok(stage) => {
+                st.audio_send = Some(stage);
+                self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Started });
+                Ok(())
+            }
+            Err(e) => {
+                self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Failed });
+                Err(e)
+            }
+        }
+    }
+
+    fn start_video_send(&self, st: &mut State) -> Result<()> {
+        let v = st.config.video;
+        let format = VideoFormat { width: v.width, height: v.height, fps: v.fps };
+        let clock = self.shared.clock;
+        let input: Box<dyn VideoInput> = match &st.config.video_input {
+            &VideoInputConfig::Camera(index) => Box::new(CameraSource::new(index, format, clock)),
+            VideoInputConfig::TestPattern => Box::new(PatternSource::new(format, clock)?),
+            VideoInputConfig::Y4mFile(p) => Box::new(Y4mSource::new(p.clone(), clock)),
+        };
+        match VideoSend::start(input, v, self.shared.clone()) {
+            Ok(stage) => {
+                st.video_send = Some(stage);
+                self.shared.keyframe_wanted.store(true, Relaxed);
+                self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Started });
+                Ok(())
+            }
+            Err(e) => {
+                self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Failed });
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens the microphone and starts encoding. Starting twice is a no-op.
+    pub fn start_local_audio(&self) -> Result<()> {
+        let mut st = self.state();
+        if st.audio_send.is_some() {
+            return Ok(());
+        }
+        self.start_audio_send(&mut st)
+    }
+
+    /// Closes the microphone. Stopping twice is a no-op.
+    pub fn stop_local_audio(&self) {
+        let mut st = self.state();
+        if let Some(stage) = st.audio_send.take() {
+            stage.stop();
+            self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Stopped });
+        }
+        if let Some(s) = st.session.as_mut() {
+            s.started_audio = false;
+        }
+    }
+
+    /// Opens the camera and starts the local preview (frames reach the frame
+    /// handler as [`FrameSource::Local`]). Starting twice is a no-op.
+    pub fn start_local_preview(&self) -> Result<()> {
+        let mut st = self.state();
+        if st.video_send.is_some() {
+            return Ok(());
+        }
+        self.start_video_send(&mut st)
+    }
+
+    /// Closes the camera. Stopping twice is a no-op.
+    pub fn stop_local_preview(&self) {
+        let mut st = self.state();
+        if let Some(stage) = st.video_send.take() {
+            stage.stop();
+            self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Stopped });
+        }
+        if let Some(s) = st.session.as_mut() {
+            s.started_video = false;
+        }
+    }
+
+    /// Mutes (sends silence) or unmutes the microphone; capture goes on.
+    pub fn mute_local_audio(&self, muted: bool) {
+        self.shared.audio_muted.store(muted, Relaxed);
+    }
+
+    /// Stops (or resumes) sending video; the local preview goes on. Resuming
+    /// starts with a keyframe.
+    pub fn mute_local_video(&self, muted: bool) {
+        if !muted && self.shared.video_muted.load(Relaxed) {
+            self.shared.keyframe_wanted.store(true, Relaxed);
+        }
+        self.shared.video_muted.store(muted, Relaxed);
+    }
+
+    /// Changes the video encoder's target bitrate (clamped to the configured
+    /// bounds) while running.
+    pub fn set_video_bitrate(&self, bps: u32) -> Result<()> {
+        let st = self.state();
+        let v = st.config.video;
+        if bps < v.min_bitrate_bps || bps > v.max_bitrate_bps {
+            return Err(Error::invalid_argument(format!(
+                "bitrate {bps} outside the configured {}..={}",
+                v.min_bitrate_bps, v.max_bitrate_bps
+            )));
+        }
+        self.shared.target_video_bps.store(bps as u64, Relaxed);
+        Ok(())
+    }
+
+    /// Starts the echo test: what the microphone hears comes back out of
+    /// the speaker and what the camera sees comes back decoded (as
+    /// [`FrameSource::Remote`]), through encoders, the loopback transport
+    /// (with the configured impairment), jitter buffer and decoders. Starts
+    /// local audio and preview if they are not running. A no-op if running.
+    pub fn start_echo_test(&self) -> Result<()> {
+        let mut st = self.state();
+        if st.session.is_some() {
+            return Ok(());
+        }
+        let started_audio = st.audio_send.is_none();
+        let started_video = st.video_send.is_none();
+        self.start_session(&mut st, started_audio, started_video)
+    }
+
+    fn start_session(&self, st: &mut State, start_audio: bool, start_video: bool) -> Result<()> {
+        let (audio_tx, audio_rx) = bounded(64);
+        let (video_tx, video_rx) = bounded(8);
+        let (fb_tx, fb_rx) = bounded(64);
+        let sink = TransportSink { audio: audio_tx, video: video_tx, feedback: fb_tx };
+        let transport: Arc<dyn Transport> = Arc::new(
+            LoopbackTransport::new(st.config.loopback, sink, self.shared.clock)
+                .map_err(|e| Error::internal(format!("start loopback: {e}")))?,
+        );
+        let output: Box<dyn AudioOutput> = match &st.config.audio_output {
+            AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
+            AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
+            AudioOutputConfig::WavFile(p) => Box::new(FakeOutput::new(Box::new(WavSink::create(p)?))),
+            AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
+        };
+        let recorder = match &st.config.record_remote_video {
+            Some(p) => Some(Y4mWriter::create(p, st.config.video.fps)?),
+            None => None,
+        };
+        let fail = |e: Error| {
+            self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Failed });
+            e
+        };
+        let audio = AudioRecv::start(output, st.config.jitter, audio_rx, fb_rx, self.shared.clone()).map_err(fail)?;
+        let video = match VideoRecv::start(video_rx, recorder, self.shared.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                audio.stop();
+                return Err(fail(e));
+            }
+        };
+        self.shared.set_transport(Some(transport.clone()));
+        self.shared.keyframe_wanted.store(true, Relaxed);
+        st.session = Some(Session { transport, audio, video, started_audio: false, started_video: false });
+        if start_audio {
+            if let Err(e) = self.start_audio_send(st) {
+                self.stop_session(st);
+                return Err(fail(e));
+            }
+        }
+        if start_video {
+            if let Err(e) = self.start_video_send(st) {
+                if start_audio {
+                    if let Some(a) = st.audio_send.take() {
+                        a.stop();
+                    }
+                }
+                self.stop_session(st);
+                return Err(fail(e));
+            }
+        }
+        if let Some(s) = st.session.as_mut() {
+            s.started_audio = start_audio;
+            s.started_video = start_video;
+        }
+        self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Started });
+        Ok(())
+    }
+
+    /// Stops the session's receive side and transport; returns which local
+    /// stages it had started.
+    fn stop_session(&self, st: &mut State) -> (bool, bool) {
+        let Some(s) = st.session.take() else { return (false, false) };
+        self.shared.set_transport(None);
+        s.audio.stop();
+        s.video.stop();
+        drop(s.transport);
+        (s.started_audio, s.started_video)
+    }
+
+    /// Stops the echo test, and the local streams it started. A no-op when
+    /// not running.
+    pub fn stop_echo_test(&self) {
+        let mut st = self.state();
+        if st.session.is_none() {
+            return;
+        }
+        let (audio, video) = self.stop_session(&mut st);
+        if audio {
+            if let Some(a) = st.audio_send.take() {
+                a.stop();
+                self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Stopped });
+            }
+        }
+        if video {
+            if let Some(v) = st.video_send.take() {
+                v.stop();
+                self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Stopped });
+            }
+        }
+        self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Stopped });
+    }
+
+    /// Whether the echo test runs.
+    pub fn echo_test_running(&self) -> bool {
+        self.state().session.is_some()
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.shared.stats();
+        if let Some(t) = self.state().session.as_ref().map(|s| s.transport.stats()) {
+            s.video_frames_dropped_recv = t.frames_dropped_full;
+        }
+        s
+    }
+
+    /// The engine's clock, in microseconds since it was created (the time
+    /// base of frame timestamps).
+    pub fn now_us(&self) -> u64 {
+        self.shared.clock.now_us()
+    }
+}
+
+fn validate(c: &EngineConfig) -> Result<()> {
+    let v = &c.video;
+    if v.width == 0 || v.height == 0 || v.width % 2 == 1 || v.height % 2 == 1 || v.width > 3840 || v.height > 2160 {
+        return Err(Error::invalid_argument(format!("video size {}x{} must be even, non-zero, at most 3840x2160", v.width, v.height)));
+    }
+    if v.fps == 0 || v.fps > 120 {
+        return Err(Error::invalid_argument(format!("video fps {} outside 1..=120", v.fps)));
+    }
+    if v.min_bitrate_bps > v.max_bitrate_bps || v.bitrate_bps < v.min_bitrate_bps || v.bitrate_bps > v.max_bitrate_bps {
+        return Err(Error::invalid_argument("video bitrate must satisfy min <= bitrate <= max"));
+    }
+    let l = &c.loopback;
+    if !(0.0..=1.0).contains(&l.audio_loss) || !(0.0..=1.0).contains(&l.video_loss) {
+        return Err(Error::invalid_argument("loopback loss must be within 0..=1"));
+    }
+    if c.jitter.min_frames == 0 || c.jitter.max_frames < 2 * c.jitter.min_frames {
+        return Err(Error::invalid_argument("jitter buffer needs min_frames >= 1 and max_frames >= 2 * min_frames"));
+    }
+    crate::codec::opus::OpusEncoder::new(c.audio).map(|_| ())
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let mut st = self.state();
+        self.stop_session(&mut st);
+        if let Some(a) = st.audio_send.take() {
+            a.stop();
+        }
+        if let Some(v) = st.video_send.take() {
+            v.stop();
+        }
+        drop(st);
+        // Closing the control channels ends the event and render threads.
+        let (dead_tx, _) = unbounded();
+        drop(std::mem::replace(&mut self.event_control, dead_tx));
+        let (dead_tx, _) = unbounded();
+        drop(std::mem::replace(&mut self.render_control, dead_tx));
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            // Dropped from inside a handler: that thread ends by itself.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Counters and latency histograms shared by the pipeline stages. All
+//! updates are lock-free atomics; a [`Stats`] snapshot is taken on demand.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Latency histogram with 0.25 ms buckets up to 1 s (the last bucket
+/// collects everything above). Lock-free to record.
+pub struct LatencyHistogram {
+    buckets: Box<[AtomicU64]>,
+}
+
+const BUCKET_US: u64 = 250;
+const BUCKETS: usize = 4000;
+
+impl LatencyHistogram {
+    pub fn new() -> Self {
+        LatencyHistogram { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    pub fn record(&self, us: u64) {
+        let i = ((us / BUCKET_US) as usize).min(BUCKETS - 1);
+        self.buckets[i].fetch_add(1, Relaxed);
+    }
+
+    /// Number of samples recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+    }
+
+    /// The `q`-quantile (0..=1) in microseconds (bucket midpoint); 0 when empty.
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return i as u64 * BUCKET_US + BUCKET_US / 2;
+            }
+        }
+        BUCKETS as u64 * BUCKET_US
+    }
+
+    pub fn summary(&self) -> Latency {
+        Latency { p50_us: self.quantile_us(0.5), p95_us: self.quantile_us(0.95), samples: self.count() }
+    }
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Summary of a latency distribution.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    pub p50_us: u64,
+    pub p95_us: u64,
+    pub samples: u64,
+}
+
+/// The live counters of one engine.
+#[derive(Default)]
+pub struct Counters {
+    // audio, send side
+    pub audio_frames_captured: AtomicU64,
+    pub audio_frames_encoded: AtomicU64,
+    pub audio_bytes_sent: AtomicU64,
+    // audio, receive side
+    pub audio_packets_received: AtomicU64,
+    pub audio_packets_lost: AtomicU64,
+    pub audio_frames_decoded: AtomicU64,
+    pub audio_fec_recovered: AtomicU64,
+    pub audio_concealed: AtomicU64,
+    pub audio_late: AtomicU64,
+    pub audio_bytes_received: AtomicU64,
+    pub audio_playout_underruns: AtomicU64,
+    pub audio_decode_errors: AtomicU64,
+    // video, send side
+    pub video_frames_captured: AtomicU64,
+    pub video_frames_dropped_send: AtomicU64,
+    pub video_frames_encoded: AtomicU64,
+    pub video_encoder_skipped: AtomicU64,
+    pub video_keyframes_sent: AtomicU64,
+    pub video_keyframe_requests: AtomicU64,
+    pub video_bytes_sent: AtomicU64,
+    // video, receive side
+    pub video_frames_received: AtomicU64,
+    pub video_frames_lost: AtomicU64,
+    pub video_frames_dropped_recv: AtomicU64,
+    pub video_frames_decoded: AtomicU64,
+    pub video_decode_errors: AtomicU64,
+    pub video_frames_discarded_waiting_keyframe: AtomicU64,
+    pub video_frames_rendered: AtomicU64,
+    pub video_frames_dropped_render: AtomicU64,
+    pub video_bytes_received: AtomicU64,
+    pub local_frames_rendered: AtomicU64,
+    pub local_frames_dropped_render: AtomicU64,
+    // bitrates over the last interval, written by [`RateMeter`]
+    pub audio_send_bps: AtomicU64,
+    pub audio_recv_bps: AtomicU64,
+    pub video_send_bps: AtomicU64,
+    pub video_recv_bps: AtomicU64,
+}
+
+/// Turns byte counters into bitrates over the time between two updates.
+#[derive(Default)]
+pub struct RateMeter {
+    last: Option<(u64, [u64; 4])>,
+}
+
+impl RateMeter {
+    pub fn update(&mut self, c: &Counters, now_us: u64) {
+        let bytes = [
+            c.audio_bytes_sent.load(Relaxed),
+            c.audio_bytes_received.load(Relaxed),
+            c.video_bytes_sent.load(Relaxed),
+            c.video_bytes_received.load(Relaxed),
+        ];
+        if let Some((then, before)) = self.last {
+            let dt = now_us.saturating_sub(then).max(1);
+            let rate = |i: usize| bytes[i].saturating_sub(before[i]) * 8 * 1_000_000 / dt;
+            c.audio_send_bps.store(rate(0), Relaxed);
+            c.audio_recv_bps.store(rate(1), Relaxed);
+            c.video_send_bps.store(rate(2), Relaxed);
+            c.video_recv_bps.store(rate(3), Relaxed);
+        }
+        self.last = Some((now_us, bytes));
+    }
+}
+
+/// Per-stage video latency histograms.
+#[derive(Default)]
+pub struct Latencies {
+    pub encode: LatencyHistogram,
+    pub transport: LatencyHistogram,
+    pub decode: LatencyHistogram,
+    /// Capture to delivery to the frame callback.
+    pub end_to_end: LatencyHistogram,
+}
+
+/// A snapshot of an engine's statistics. Counters are totals since the
+/// engine was created; bitrates cover the last stats interval.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub audio_frames_captured: u64,
+    pub audio_frames_encoded: u64,
+    pub audio_packets_received: u64,
+    /// Packets the transport lost.
+    pub audio_packets_lost: u64,
+    pub audio_frames_decoded: u64,
+    pub audio_fec_recovered: u64,
+    pub audio_concealed: u64,
+    pub audio_late: u64,
+    pub audio_playout_underruns: u64,
+    pub audio_decode_errors: u64,
+    pub audio_send_bitrate_bps: u32,
+    pub audio_recv_bitrate_bps: u32,
+    pub audio_jitter_us: u64,
+
+    pub video_frames_captured: u64,
+    /// Dropped between capture and encoder (encoder busy).
+    pub video_frames_dropped_send: u64,
+    pub video_frames_encoded: u64,
+    pub video_encoder_skipped: u64,
+    pub video_keyframes_sent: u64,
+    pub video_keyframe_requests: u64,
+    pub video_frames_received: u64,
+    /// Lost in transport (sequence gaps seen by the receiver).
+    pub video_frames_lost: u64,
+    /// Dropped between transport and decoder (decoder busy).
+    pub video_frames_dropped_recv: u64,
+    pub video_frames_decoded: u64,
+    pub video_decode_errors: u64,
+    /// Frames thrown away while waiting for a keyframe after loss.
+    pub video_frames_discarded_waiting_keyframe: u64,
+    pub video_frames_rendered: u64,
+    /// Dropped before the frame callback (callback too slow).
+    pub video_frames_dropped_render: u64,
+    pub local_frames_rendered: u64,
+    pub local_frames_dropped_render: u64,
+    pub video_send_bitrate_bps: u32,
+    pub video_recv_bitrate_bps: u32,
+
+    pub video_encode_latency: Latency,
+    pub video_transport_latency: Latency,
+    pub video_decode_latency: Latency,
+    /// Capture to delivery of the decoded frame to the host.
+    pub video_end_to_end_latency: Latency,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_come_from_byte_deltas() {
+        let c = Counters::default();
+        let mut m = RateMeter::default();
+        m.update(&c, 0);
+        c.video_bytes_sent.store(125_000, Relaxed);
+        m.update(&c, 1_000_000);
+        assert_eq!(c.video_send_bps.load(Relaxed), 1_000_000);
+        assert_eq!(c.audio_send_bps.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn quantiles_of_a_known_distribution() {
+        let h = LatencyHistogram::new();
+        assert_eq!(h.quantile_us(0.5), 0);
+        for ms in 1..=100u64 {
+            h.record(ms * 1000);
+        }
+        h.record(10_000_000);
+        let p50 = h.quantile_us(0.5);
+        assert!((50_000..=51_250).contains(&p50), "{p50}");
+        assert_eq!(h.count(), 101);
+        assert!(h.quantile_us(1.0) >= 999_000);
+    }
+}

@@ -1,0 +1,215 @@
+//! The video stages. Send: camera → preview + bounded queue (drops the
+//! oldest frame, counted) → H.264 encode → transport ("media-video-send").
+//! Receive: transport → H.264 decode → render queue ("media-video-recv");
+//! on loss or a decode error it discards until an IDR and asks the sender
+//! for one (at most every 300 ms).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TrySendError};
+
+use super::audio::Worker;
+use super::config::VideoConfig;
+use super::events::{emit, queue_frame, Event, FrameSource, Stream, StreamState};
+use super::Shared;
+use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
+use crate::devices::convert;
+use crate::devices::video::{VideoInput, Y4mWriter};
+use crate::error::{Error, Result};
+use crate::frame::{EncodedFrame, MediaKind, VideoFrame};
+
+/// Camera → encoder → transport.
+pub(crate) struct VideoSend {
+    input: Box<dyn VideoInput>,
+    worker: Worker,
+}
+
+impl VideoSend {
+    pub(crate) fn start(mut input: Box<dyn VideoInput>, config: VideoConfig, shared: Arc<Shared>) -> Result<Self> {
+        let settings = H264Settings { width: config.width, height: config.height, max_fps: config.fps as f32, bitrate_bps: config.bitrate_bps };
+        let mut encoder = H264Encoder::new(settings)?;
+        shared.target_video_bps.store(config.bitrate_bps as u64, Relaxed);
+        let (tx, rx) = bounded::<VideoFrame>(2);
+        let on_frame = {
+            let (shared, rx) = (shared.clone(), rx.clone());
+            let mut first = true;
+            Box::new(move |frame: VideoFrame| {
+                shared.counters.video_frames_captured.fetch_add(1, Relaxed);
+                if std::mem::take(&mut first) {
+                    emit(&shared.events_tx, Event::FirstLocalVideoFrame { width: frame.width, height: frame.height });
+                }
+                queue_frame(&shared, FrameSource::Local, frame.clone());
+                let mut frame = frame;
+                loop {
+                    match tx.try_send(frame) {
+                        Ok(()) | Err(TrySendError::Disconnected(_)) => break,
+                        Err(TrySendError::Full(f)) => {
+                            frame = f;
+                            if rx.try_recv().is_ok() {
+                                shared.counters.video_frames_dropped_send.fetch_add(1, Relaxed);
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        let events = shared.events_tx.clone();
+        let on_error = Arc::new(move |e: Error| {
+            emit(&events, Event::Error { kind: e.kind(), message: e.message().to_string() });
+            emit(&events, Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Failed });
+        });
+        input.start(on_frame, on_error)?;
+        let worker = Worker::spawn("media-video-send", move |stop| {
+            let c = &shared.counters;
+            let mut seq = 0u64;
+            let start_us = shared.clock.now_us();
+            while !stop.load(Relaxed) {
+                let frame = match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(f) => f,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
+                let Some(transport) = shared.transport() else { continue };
+                if shared.video_muted.load(Relaxed) {
+                    continue;
+                }
+                let target = shared.target_video_bps.load(Relaxed) as u32;
+                let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
+                if target != encoder.settings().bitrate_bps {
+                    if let Err(e) = encoder.set_bitrate(target) {
+                        emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() });
+                    }
+                }
+                if shared.keyframe_wanted.swap(false, Relaxed) {
+                    encoder.request_keyframe();
+                }
+                let frame = convert::scale(&frame, config.width, config.height);
+                let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
+                match encoder.encode(&frame, pts_ms) {
+                    Ok(Some(out)) => {
+                        let now = shared.clock.now_us();
+                        shared.latencies.encode.record(now.saturating_sub(frame.capture_us));
+                        c.video_frames_encoded.fetch_add(1, Relaxed);
+                        c.video_bytes_sent.fetch_add(out.data.len() as u64, Relaxed);
+                        if out.keyframe {
+                            c.video_keyframes_sent.fetch_add(1, Relaxed);
+                        }
+                        transport.send(EncodedFrame {
+                            kind: MediaKind::Video,
+                            seq,
+                            timestamp: frame.capture_us * 9 / 100,
+                            capture_us: frame.capture_us,
+                            encoded_us: now,
+                            keyframe: out.keyframe,
+                            data: out.data,
+                        });
+                        seq += 1;
+                    }
+                    Ok(None) => {
+                        c.video_encoder_skipped.fetch_add(1, Relaxed);
+                    }
+                    Err(e) => emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() }),
+                }
+            }
+        });
+        match worker {
+            Ok(worker) => Ok(VideoSend { input, worker }),
+            Err(e) => {
+                input.stop();
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn stop(mut self) {
+        self.input.stop();
+        self.worker.stop();
+    }
+}
+
+/// Transport → decoder → render queue (and an optional Y4M recording).
+pub(crate) struct VideoRecv {
+    worker: Worker,
+}
+
+const KEYFRAME_REQUEST_INTERVAL_US: u64 = 300_000;
+
+impl VideoRecv {
+    pub(crate) fn start(frames: Receiver<EncodedFrame>, mut recorder: Option<Y4mWriter>, shared: Arc<Shared>) -> Result<Self> {
+        let mut decoder = H264Decoder::new()?;
+        let worker = Worker::spawn("media-video-recv", move |stop| {
+            let c = &shared.counters;
+            let mut expected: Option<u64> = None;
+            let mut waiting_for_keyframe = true;
+            let mut last_request: Option<u64> = None;
+            let mut first = true;
+            let request_keyframe = |last: &mut Option<u64>| {
+                let now = shared.clock.now_us();
+                if last.is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US) {
+                    *last = Some(now);
+                    if let Some(t) = shared.transport() {
+                        c.video_keyframe_requests.fetch_add(1, Relaxed);
+                        t.request_keyframe();
+                    }
+                }
+            };
+            while !stop.load(Relaxed) {
+                let f = match frames.recv_timeout(Duration::from_millis(50)) {
+                    Ok(f) => f,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
+                let now = shared.clock.now_us();
+                c.video_frames_received.fetch_add(1, Relaxed);
+                c.video_bytes_received.fetch_add(f.data.len() as u64, Relaxed);
+                shared.latencies.transport.record(now.saturating_sub(f.encoded_us));
+                if let Some(e) = expected {
+                    if f.seq < e {
+                        continue; // duplicate or reordered past its turn
+                    }
+                    if f.seq > e {
+                        c.video_frames_lost.fetch_add(f.seq - e, Relaxed);
+                        waiting_for_keyframe = true;
+                    }
+                }
+                expected = Some(f.seq + 1);
+                if waiting_for_keyframe && !f.keyframe {
+                    c.video_frames_discarded_waiting_keyframe.fetch_add(1, Relaxed);
+                    request_keyframe(&mut last_request);
+                    continue;
+                }
+                match decoder.decode(&f.data, f.capture_us) {
+                    Ok(Some(frame)) => {
+                        waiting_for_keyframe = false;
+                        shared.latencies.decode.record(shared.clock.now_us().saturating_sub(now));
+                        c.video_frames_decoded.fetch_add(1, Relaxed);
+                        if std::mem::take(&mut first) {
+                            emit(&shared.events_tx, Event::FirstRemoteVideoFrame { width: frame.width, height: frame.height });
+                        }
+                        if let Some(rec) = recorder.as_mut() {
+                            if let Err(e) = rec.write(&frame) {
+                                emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() });
+                                recorder = None;
+                            }
+                        }
+                        queue_frame(&shared, FrameSource::Remote, frame);
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        c.video_decode_errors.fetch_add(1, Relaxed);
+                        waiting_for_keyframe = true;
+                        request_keyframe(&mut last_request);
+                    }
+                }
+            }
+        })?;
+        Ok(VideoRecv { worker })
+    }
+
+    pub(crate) fn stop(mut self) {
+        self.worker.stop();
+    }
+}
+

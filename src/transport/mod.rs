@@ -1,0 +1,52 @@
+//! The seam between the media pipeline and the network. The engine hands
+//! encoded frames to a [`Transport`] and receives the peer's frames and
+//! feedback through a [`TransportSink`]. This module holds the trait and the
+//! in-process [`loopback`] transport used by the echo test; the network
+//! transport implements the same trait.
+
+pub mod impairment;
+pub mod loopback;
+
+use crossbeam_channel::Sender;
+
+use crate::frame::EncodedFrame;
+
+/// Feedback from the receiving side to the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// The remote decoder needs an IDR frame.
+    KeyframeRequest,
+    /// The path can carry about this many bits per second.
+    BitrateEstimate(u32),
+}
+
+/// Where a transport delivers what arrives. The channels are bounded; a
+/// transport that finds one full drops the frame and counts it.
+#[derive(Clone)]
+pub struct TransportSink {
+    pub audio: Sender<EncodedFrame>,
+    pub video: Sender<EncodedFrame>,
+    pub feedback: Sender<Feedback>,
+}
+
+/// Counters every transport keeps.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TransportStats {
+    pub frames_sent: u64,
+    pub bytes_sent: u64,
+    /// Frames the transport (or its impairment) lost.
+    pub frames_lost: u64,
+    pub frames_delivered: u64,
+    /// Frames dropped because the receiving stage was full.
+    pub frames_dropped_full: u64,
+}
+
+/// A way to exchange encoded media with a peer.
+pub trait Transport: Send + Sync {
+    /// Sends one encoded frame. Never blocks on the network.
+    fn send(&self, frame: EncodedFrame);
+    /// Asks the peer's video sender for a keyframe.
+    fn request_keyframe(&self);
+    /// Counters so far.
+    fn stats(&self) -> TransportStats;
+}
