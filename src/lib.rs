@@ -14,3 +14,4 @@ pub use engine::stats::{Latency, Stats};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use frame::VideoFrame;
+pub mod ffi;

@@ -1,0 +1,215 @@
+/*
+ * The echo test through the C API, with synthetic devices: a tone and a
+ * moving test pattern go through Opus, H.264, the loopback transport and
+ * the decoders, and come back as audio and decoded frames. Prints events
+ * and stats; checks that misuse of the API gets the documented errors.
+ *
+ *   usage: echo [seconds]      (default 3; exits 0 on success)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "media.h"
+
+static atomic_int remote_frames;
+static atomic_int local_frames;
+static atomic_int errors;
+
+static void on_event(void *userdata, const media_event *ev) {
+    const char *name = userdata;
+    switch (ev->type) {
+    case MEDIA_EVENT_STATE_CHANGED:
+        printf("[%s] stream %d -> state %d\n", name, (int)ev->stream, (int)ev->state);
+        break;
+    case MEDIA_EVENT_ERROR:
+        printf("[%s] error %s: %s\n", name, media_result_str(ev->error), ev->message);
+        atomic_fetch_add(&errors, 1);
+        break;
+    case MEDIA_EVENT_FIRST_LOCAL_VIDEO_FRAME:
+        printf("[%s] first local frame %ux%u\n", name, ev->width, ev->height);
+        break;
+    case MEDIA_EVENT_FIRST_REMOTE_VIDEO_FRAME:
+        printf("[%s] first remote frame %ux%u\n", name, ev->width, ev->height);
+        break;
+    case MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME:
+        printf("[%s] first remote audio\n", name);
+        break;
+    case MEDIA_EVENT_STATS:
+        printf("[%s] stats: video %llu captured, %llu rendered, latency p50 %.1f ms; audio %llu decoded\n", name,
+               (unsigned long long)ev->stats->video_frames_captured,
+               (unsigned long long)ev->stats->video_frames_rendered, ev->stats->video_latency_p50_us / 1000.0,
+               (unsigned long long)ev->stats->audio_frames_decoded);
+        break;
+    }
+}
+
+static void on_frame(void *userdata, const media_video_frame *f) {
+    (void)userdata;
+    /* Touch the planes: they must be readable for the whole call. */
+    volatile unsigned sum = f->y[0] + f->u[0] + f->v[0] + f->y[(size_t)(f->height - 1) * f->y_stride + f->width - 1];
+    (void)sum;
+    atomic_fetch_add(f->source == MEDIA_FRAME_REMOTE ? &remote_frames : &local_frames, 1);
+}
+
+static int failures;
+#define EXPECT(call, want)                                                                           \
+    do {                                                                                             \
+        media_result got_ = (call);                                                                  \
+        if (got_ != (want)) {                                                                        \
+            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #call, \
+                    media_result_str(got_), media_result_str(want));                                 \
+            failures++;                                                                              \
+        }                                                                                            \
+    } while (0)
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void check_misuse(void) {
+    media_engine *engine = NULL;
+    media_engine_config cfg;
+    media_stats stats;
+    media_device_info info;
+    size_t count = 0;
+
+    /* NULL handles and outputs. */
+    EXPECT(media_engine_new(NULL, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_start_echo_test(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_stop_echo_test(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_start_local_audio(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_stop_local_audio(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_start_local_preview(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_stop_local_preview(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_mute_local_audio(NULL, true), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_mute_local_video(NULL, true), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_set_video_bitrate(NULL, 500000), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_get_stats(NULL, &stats), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_set_event_callback(NULL, on_event, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_set_frame_callback(NULL, on_frame, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_select_audio_input(NULL, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_select_audio_output(NULL, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_select_camera(NULL, 0), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_device_count(MEDIA_DEVICE_CAMERA, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_device_get_info(MEDIA_DEVICE_CAMERA, 0, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    media_engine_free(NULL);
+    media_engine_config_default(NULL);
+    media_engine_config_fake(NULL);
+
+    /* Bad values. */
+    media_engine_config_fake(&cfg);
+    cfg.video_width = 0;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    media_engine_config_fake(&cfg);
+    cfg.audio_input = 77;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    media_engine_config_fake(&cfg);
+    cfg.audio_input = MEDIA_AUDIO_INPUT_WAV_FILE; /* file left NULL */
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_NULL_ARGUMENT);
+    media_engine_config_fake(&cfg);
+    cfg.loopback_audio_loss = 2.0f;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    if (engine != NULL) {
+        fprintf(stderr, "FAIL: engine written on failure\n");
+        failures++;
+    }
+    EXPECT(media_device_count(99, &count), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT(media_device_count(MEDIA_DEVICE_CAMERA, &count), MEDIA_OK);
+    EXPECT(media_device_get_info(MEDIA_DEVICE_CAMERA, count + 5, &info), MEDIA_ERR_NOT_FOUND);
+
+    /* A missing input file surfaces when the stream starts. */
+    media_engine_config_fake(&cfg);
+    cfg.video_input = MEDIA_VIDEO_INPUT_Y4M_FILE;
+    cfg.video_input_file = "/nonexistent/clip.y4m";
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_OK);
+    EXPECT(media_engine_start_local_preview(engine), MEDIA_ERR_NOT_FOUND);
+    EXPECT(media_engine_select_audio_input(engine, "no-such-microphone"), MEDIA_ERR_NOT_FOUND);
+    EXPECT(media_engine_set_video_bitrate(engine, 1), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT(media_engine_get_stats(engine, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_select_camera(engine, 1000), count == 0 ? MEDIA_ERR_NO_DEVICE : MEDIA_ERR_NOT_FOUND);
+    media_engine_free(engine);
+    engine = NULL;
+
+    /* Start twice, stop twice, free while running. */
+    media_engine_config_fake(&cfg);
+    cfg.video_width = 256;
+    cfg.video_height = 144;
+    cfg.video_fps = 10;
+    cfg.video_bitrate_bps = 200000;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_OK);
+    EXPECT(media_engine_start_local_preview(engine), MEDIA_OK);
+    EXPECT(media_engine_start_local_preview(engine), MEDIA_OK);
+    EXPECT(media_engine_stop_local_preview(engine), MEDIA_OK);
+    EXPECT(media_engine_stop_local_preview(engine), MEDIA_OK);
+    EXPECT(media_engine_start_echo_test(engine), MEDIA_OK);
+    EXPECT(media_engine_start_echo_test(engine), MEDIA_OK);
+    EXPECT(media_engine_set_event_callback(engine, NULL, NULL), MEDIA_OK);
+    media_engine_free(engine); /* with everything running */
+
+    if (strlen(media_result_str((media_result)999)) == 0) failures++;
+}
+
+int main(int argc, char **argv) {
+    double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+    media_engine_config cfg;
+    media_engine *engine = NULL;
+    media_stats stats;
+    media_result r;
+
+    printf("libmedia %s\n", media_version());
+    media_engine_config_fake(&cfg);
+    cfg.video_width = 320;
+    cfg.video_height = 180;
+    cfg.video_fps = 15;
+    cfg.video_bitrate_bps = 300000;
+    cfg.stats_interval_ms = 1000;
+
+    r = media_engine_new(&cfg, &engine);
+    if (r != MEDIA_OK) {
+        fprintf(stderr, "media_engine_new: %s\n", media_result_str(r));
+        return 1;
+    }
+    media_engine_set_event_callback(engine, on_event, "echo");
+    media_engine_set_frame_callback(engine, on_frame, NULL);
+    r = media_engine_start_echo_test(engine);
+    if (r != MEDIA_OK) {
+        fprintf(stderr, "start_echo_test: %s\n", media_result_str(r));
+        media_engine_free(engine);
+        return 1;
+    }
+    /* Run for the requested time, and at least until frames came back (bounded). */
+    for (int waited = 0; waited < 60000; waited += 50) {
+        if (waited >= seconds * 1000 && atomic_load(&remote_frames) >= 10) break;
+        sleep_ms(50);
+    }
+    media_engine_stop_echo_test(engine);
+    media_engine_get_stats(engine, &stats);
+    printf("video: captured %llu encoded %llu decoded %llu rendered %llu dropped %llu, latency p50 %.2f ms p95 %.2f ms\n",
+           (unsigned long long)stats.video_frames_captured, (unsigned long long)stats.video_frames_encoded,
+           (unsigned long long)stats.video_frames_decoded, (unsigned long long)stats.video_frames_rendered,
+           (unsigned long long)stats.video_frames_dropped, stats.video_latency_p50_us / 1000.0,
+           stats.video_latency_p95_us / 1000.0);
+    printf("audio: encoded %llu decoded %llu concealed %llu fec %llu\n", (unsigned long long)stats.audio_frames_encoded,
+           (unsigned long long)stats.audio_frames_decoded, (unsigned long long)stats.audio_concealed,
+           (unsigned long long)stats.audio_fec_recovered);
+    media_engine_free(engine);
+
+    check_misuse();
+
+    if (atomic_load(&remote_frames) < 10 || atomic_load(&local_frames) < 10 || stats.audio_frames_decoded == 0) {
+        fprintf(stderr, "FAIL: too little came back (remote %d, local %d frames)\n", atomic_load(&remote_frames),
+                atomic_load(&local_frames));
+        failures++;
+    }
+    if (atomic_load(&errors) != 0) {
+        fprintf(stderr, "FAIL: %d error events\n", atomic_load(&errors));
+        failures++;
+    }
+    printf("%s (%d failures)\n", failures ? "FAILED" : "OK", failures);
+    return failures ? 1 : 0;
+}

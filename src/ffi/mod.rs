@@ -1,0 +1,912 @@
+//! The C ABI (`include/media.h`, generated from this file by cbindgen).
+//!
+//! Conventions: opaque handles created by `media_*_new` and released by
+//! `media_*_free` (which accept NULL); every function checks its pointers,
+//! runs inside a panic boundary and returns a `media_result`
+//! (`media_result_str` names it); outputs are written only on success;
+//! config structs are initialised by `*_default()`. Strings in are UTF-8
+//! and copied. Callbacks take the `userdata` pointer given with them.
+//!
+//! Threads: the event callback runs on the engine's "media-events" thread,
+//! the frame callback on its "media-render" thread, one call at a time
+//! each. Both may call back into the engine, except `media_engine_free`.
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use crate::codec::opus::OpusSettings;
+use crate::devices::DeviceInfo;
+use crate::engine::events::{Event, FrameSource, Stream, StreamState};
+use crate::engine::stats::Stats;
+use crate::transport::impairment::Impairment;
+use crate::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, ErrorKind, VideoConfig, VideoInputConfig};
+
+/// Result of every fallible call. `MEDIA_OK` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_result {
+    MEDIA_OK = 0,
+    /// A required pointer argument was NULL.
+    MEDIA_ERR_NULL_ARGUMENT = 1,
+    /// An argument was out of range, not UTF-8, or an unknown enum value.
+    MEDIA_ERR_INVALID_ARGUMENT = 2,
+    /// The call does not fit the engine's current state.
+    MEDIA_ERR_INVALID_STATE = 3,
+    /// The device id, index or file does not exist.
+    MEDIA_ERR_NOT_FOUND = 4,
+    /// No device of that kind exists on this system (e.g. no camera).
+    MEDIA_ERR_NO_DEVICE = 5,
+    /// The device exists but could not be opened, or vanished. Retry later.
+    MEDIA_ERR_DEVICE_UNAVAILABLE = 6,
+    /// The system refused access to the microphone or camera.
+    MEDIA_ERR_PERMISSION_DENIED = 7,
+    /// An encoder or decoder failed.
+    MEDIA_ERR_CODEC = 8,
+    /// Reading or writing a file failed.
+    MEDIA_ERR_IO = 9,
+    /// Valid, but not supported by this build or device.
+    MEDIA_ERR_UNSUPPORTED = 10,
+    /// An output buffer was too small.
+    MEDIA_ERR_BUFFER_TOO_SMALL = 11,
+    /// A bug inside libmedia was caught at the API boundary.
+    MEDIA_ERR_PANIC = 12,
+    /// Any other internal failure.
+    MEDIA_ERR_INTERNAL = 13,
+}
+
+use media_result::*;
+
+impl From<ErrorKind> for media_result {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::InvalidArgument => MEDIA_ERR_INVALID_ARGUMENT,
+            ErrorKind::InvalidState => MEDIA_ERR_INVALID_STATE,
+            ErrorKind::NotFound => MEDIA_ERR_NOT_FOUND,
+            ErrorKind::NoDevice => MEDIA_ERR_NO_DEVICE,
+            ErrorKind::DeviceUnavailable => MEDIA_ERR_DEVICE_UNAVAILABLE,
+            ErrorKind::PermissionDenied => MEDIA_ERR_PERMISSION_DENIED,
+            ErrorKind::Codec => MEDIA_ERR_CODEC,
+            ErrorKind::Io => MEDIA_ERR_IO,
+            ErrorKind::Unsupported => MEDIA_ERR_UNSUPPORTED,
+            _ => MEDIA_ERR_INTERNAL,
+        }
+    }
+}
+
+impl From<crate::Error> for media_result {
+    fn from(e: crate::Error) -> Self {
+        e.kind().into()
+    }
+}
+
+/// A static, NUL-terminated description of `result` (a `media_result`
+/// value; unknown values are described as such). Never NULL.
+#[no_mangle]
+pub extern "C" fn media_result_str(result: u32) -> *const c_char {
+    const ALL: [media_result; 14] = [
+        MEDIA_OK,
+        MEDIA_ERR_NULL_ARGUMENT,
+        MEDIA_ERR_INVALID_ARGUMENT,
+        MEDIA_ERR_INVALID_STATE,
+        MEDIA_ERR_NOT_FOUND,
+        MEDIA_ERR_NO_DEVICE,
+        MEDIA_ERR_DEVICE_UNAVAILABLE,
+        MEDIA_ERR_PERMISSION_DENIED,
+        MEDIA_ERR_CODEC,
+        MEDIA_ERR_IO,
+        MEDIA_ERR_UNSUPPORTED,
+        MEDIA_ERR_BUFFER_TOO_SMALL,
+        MEDIA_ERR_PANIC,
+        MEDIA_ERR_INTERNAL,
+    ];
+    let Some(&known) = ALL.iter().find(|&&r| r as u32 == result) else {
+        return c"unknown media_result".as_ptr();
+    };
+    let s: &'static CStr = match known {
+        MEDIA_OK => c"ok",
+        MEDIA_ERR_NULL_ARGUMENT => c"a required pointer argument was NULL",
+        MEDIA_ERR_INVALID_ARGUMENT => c"invalid argument",
+        MEDIA_ERR_INVALID_STATE => c"not allowed in the current state",
+        MEDIA_ERR_NOT_FOUND => c"no such device, index or file",
+        MEDIA_ERR_NO_DEVICE => c"no device of this kind on this system",
+        MEDIA_ERR_DEVICE_UNAVAILABLE => c"device unavailable or disconnected",
+        MEDIA_ERR_PERMISSION_DENIED => c"permission to use the device was denied",
+        MEDIA_ERR_CODEC => c"codec failure",
+        MEDIA_ERR_IO => c"file read or write failed",
+        MEDIA_ERR_UNSUPPORTED => c"not supported",
+        MEDIA_ERR_BUFFER_TOO_SMALL => c"buffer too small",
+        MEDIA_ERR_PANIC => c"internal error (caught panic)",
+        MEDIA_ERR_INTERNAL => c"internal error",
+    };
+    s.as_ptr()
+}
+
+/// The library version, e.g. "0.1.0". Static, never NULL.
+#[no_mangle]
+pub extern "C" fn media_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Runs `f`, turning a panic into `MEDIA_ERR_PANIC`.
+fn guard(f: impl FnOnce() -> media_result) -> media_result {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(MEDIA_ERR_PANIC)
+}
+
+macro_rules! try_ffi {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return media_result::from(e),
+        }
+    };
+}
+
+/// An engine. Create with `media_engine_new`, release with `media_engine_free`.
+pub struct media_engine {
+    _private: [u8; 0],
+}
+
+/// `media_engine_config.audio_input` values.
+#[repr(C)]
+pub enum media_audio_input {
+    /// The system's default microphone.
+    MEDIA_AUDIO_INPUT_DEFAULT = 0,
+    /// The microphone whose id is `audio_input_device`.
+    MEDIA_AUDIO_INPUT_DEVICE = 1,
+    /// A sine tone (`tone_hz`, `tone_level_dbfs`).
+    MEDIA_AUDIO_INPUT_TONE = 2,
+    /// The WAV file `audio_input_file`, looped.
+    MEDIA_AUDIO_INPUT_WAV_FILE = 3,
+    MEDIA_AUDIO_INPUT_SILENCE = 4,
+}
+
+/// `media_engine_config.audio_output` values.
+#[repr(C)]
+pub enum media_audio_output {
+    /// The system's default speaker.
+    MEDIA_AUDIO_OUTPUT_DEFAULT = 0,
+    /// The speaker whose id is `audio_output_device`.
+    MEDIA_AUDIO_OUTPUT_DEVICE = 1,
+    /// Written to the WAV file `audio_output_file` (48 kHz mono).
+    MEDIA_AUDIO_OUTPUT_WAV_FILE = 2,
+    /// Played into nothing, in real time.
+    MEDIA_AUDIO_OUTPUT_NULL = 3,
+}
+
+/// `media_engine_config.video_input` values.
+#[repr(C)]
+pub enum media_video_input {
+    /// The camera number `camera_index`.
+    MEDIA_VIDEO_INPUT_CAMERA = 0,
+    /// A moving test pattern that carries its frame number.
+    MEDIA_VIDEO_INPUT_TEST_PATTERN = 1,
+    /// The Y4M file `video_input_file`, looped.
+    MEDIA_VIDEO_INPUT_Y4M_FILE = 2,
+}
+
+/// Engine settings. Initialise with `media_engine_config_default` (system
+/// devices) or `media_engine_config_fake` (synthetic devices), then change
+/// fields. Enum-typed settings are `uint32_t` holding the enum's values.
+/// Strings are copied by `media_engine_new`; NULL means unset.
+#[repr(C)]
+pub struct media_engine_config {
+    /// A `media_audio_input` value.
+    pub audio_input: u32,
+    pub audio_input_device: *const c_char,
+    pub audio_input_file: *const c_char,
+    pub tone_hz: f32,
+    pub tone_level_dbfs: f32,
+    /// A `media_audio_output` value.
+    pub audio_output: u32,
+    pub audio_output_device: *const c_char,
+    pub audio_output_file: *const c_char,
+    /// A `media_video_input` value.
+    pub video_input: u32,
+    pub camera_index: u32,
+    pub video_input_file: *const c_char,
+    pub video_width: u32,
+    pub video_height: u32,
+    pub video_fps: u32,
+    pub video_bitrate_bps: u32,
+    pub video_min_bitrate_bps: u32,
+    pub video_max_bitrate_bps: u32,
+    pub audio_bitrate_bps: u32,
+    pub audio_fec: bool,
+    /// Expected packet loss, 0..=100, steering Opus FEC.
+    pub audio_expected_loss_pct: u32,
+    pub audio_dtx: bool,
+    /// Echo test path: probability 0..=1 that an audio packet is lost.
+    pub loopback_audio_loss: f32,
+    /// Echo test path: probability 0..=1 that a video frame is lost.
+    pub loopback_video_loss: f32,
+    pub loopback_delay_ms: u32,
+    pub loopback_jitter_ms: u32,
+    pub loopback_seed: u64,
+    /// When set, decoded remote video is also written to this Y4M file.
+    pub record_remote_video_file: *const c_char,
+    /// Period of `MEDIA_EVENT_STATS` events; 0 turns them off.
+    pub stats_interval_ms: u32,
+}
+
+fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
+    let (tone_hz, tone_level_dbfs) = match c.audio_input {
+        AudioInputConfig::Tone { freq_hz, level_dbfs } => (freq_hz, level_dbfs),
+        _ => (440.0, -20.0),
+    };
+    *out = media_engine_config {
+        audio_input: match c.audio_input {
+            AudioInputConfig::Tone { .. } => media_audio_input::MEDIA_AUDIO_INPUT_TONE as u32,
+            _ => media_audio_input::MEDIA_AUDIO_INPUT_DEFAULT as u32,
+        },
+        audio_input_device: std::ptr::null(),
+        audio_input_file: std::ptr::null(),
+        tone_hz,
+        tone_level_dbfs,
+        audio_output: match c.audio_output {
+            AudioOutputConfig::Null => media_audio_output::MEDIA_AUDIO_OUTPUT_NULL as u32,
+            _ => media_audio_output::MEDIA_AUDIO_OUTPUT_DEFAULT as u32,
+        },
+        audio_output_device: std::ptr::null(),
+        audio_output_file: std::ptr::null(),
+        video_input: match c.video_input {
+            VideoInputConfig::TestPattern => media_video_input::MEDIA_VIDEO_INPUT_TEST_PATTERN as u32,
+            _ => media_video_input::MEDIA_VIDEO_INPUT_CAMERA as u32,
+        },
+        camera_index: 0,
+        video_input_file: std::ptr::null(),
+        video_width: c.video.width,
+        video_height: c.video.height,
+        video_fps: c.video.fps,
+        video_bitrate_bps: c.video.bitrate_bps,
+        video_min_bitrate_bps: c.video.min_bitrate_bps,
+        video_max_bitrate_bps: c.video.max_bitrate_bps,
+        audio_bitrate_bps: c.audio.bitrate_bps,
+        audio_fec: c.audio.fec,
+        audio_expected_loss_pct: c.audio.expected_loss_pct as u32,
+        audio_dtx: c.audio.dtx,
+        loopback_audio_loss: 0.0,
+        loopback_video_loss: 0.0,
+        loopback_delay_ms: 0,
+        loopback_jitter_ms: 0,
+        loopback_seed: 1,
+        record_remote_video_file: std::ptr::null(),
+        stats_interval_ms: c.stats_interval_ms,
+    };
+}
+
+/// Fills `config` with defaults that use the system's microphone, speaker
+/// and first camera, 640x360 at 30 fps, 800 kbit/s. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn media_engine_config_default(config: *mut media_engine_config) {
+    let _ = guard(|| {
+        if let Some(out) = unsafe { config.as_mut() } {
+            config_to_c(&EngineConfig::default(), out);
+        }
+        MEDIA_OK
+    });
+}
+
+/// Like `media_engine_config_default` but with synthetic devices: a 440 Hz
+/// tone at -20 dBFS, a null speaker and the test pattern. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn media_engine_config_fake(config: *mut media_engine_config) {
+    let _ = guard(|| {
+        if let Some(out) = unsafe { config.as_mut() } {
+            config_to_c(&EngineConfig::fake(), out);
+        }
+        MEDIA_OK
+    });
+}
+
+/// Reads an optional C string. Err on invalid UTF-8.
+///
+/// # Safety
+/// `p` is NULL or a valid NUL-terminated string.
+unsafe fn opt_str(p: *const c_char) -> Result<Option<String>, media_result> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    unsafe { CStr::from_ptr(p) }.to_str().map(|s| Some(s.to_owned())).map_err(|_| MEDIA_ERR_INVALID_ARGUMENT)
+}
+
+/// A required C string.
+unsafe fn req_str(p: *const c_char) -> Result<String, media_result> {
+    unsafe { opt_str(p) }?.ok_or(MEDIA_ERR_NULL_ARGUMENT)
+}
+
+unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_result> {
+    use media_audio_input::*;
+    use media_audio_output::*;
+    use media_video_input::*;
+    let audio_input = match c.audio_input {
+        x if x == MEDIA_AUDIO_INPUT_DEFAULT as u32 => AudioInputConfig::Default,
+        x if x == MEDIA_AUDIO_INPUT_DEVICE as u32 => AudioInputConfig::Device(unsafe { req_str(c.audio_input_device) }?),
+        x if x == MEDIA_AUDIO_INPUT_TONE as u32 => AudioInputConfig::Tone { freq_hz: c.tone_hz, level_dbfs: c.tone_level_dbfs },
+        x if x == MEDIA_AUDIO_INPUT_WAV_FILE as u32 => AudioInputConfig::WavFile(unsafe { req_str(c.audio_input_file) }?.into()),
+        x if x == MEDIA_AUDIO_INPUT_SILENCE as u32 => AudioInputConfig::Silence,
+        _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
+    };
+    if let AudioInputConfig::Tone { freq_hz, level_dbfs } = audio_input {
+        if !(freq_hz.is_finite() && (1.0..24_000.0).contains(&freq_hz) && level_dbfs.is_finite() && level_dbfs <= 0.0) {
+            return Err(MEDIA_ERR_INVALID_ARGUMENT);
+        }
+    }
+    let audio_output = match c.audio_output {
+        x if x == MEDIA_AUDIO_OUTPUT_DEFAULT as u32 => AudioOutputConfig::Default,
+        x if x == MEDIA_AUDIO_OUTPUT_DEVICE as u32 => AudioOutputConfig::Device(unsafe { req_str(c.audio_output_device) }?),
+        x if x == MEDIA_AUDIO_OUTPUT_WAV_FILE as u32 => AudioOutputConfig::WavFile(unsafe { req_str(c.audio_output_file) }?.into()),
+        x if x == MEDIA_AUDIO_OUTPUT_NULL as u32 => AudioOutputConfig::Null,
+        _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
+    };
+    let video_input = match c.video_input {
+        x if x == MEDIA_VIDEO_INPUT_CAMERA as u32 => VideoInputConfig::Camera(c.camera_index),
+        x if x == MEDIA_VIDEO_INPUT_TEST_PATTERN as u32 => VideoInputConfig::TestPattern,
+        x if x == MEDIA_VIDEO_INPUT_Y4M_FILE as u32 => VideoInputConfig::Y4mFile(unsafe { req_str(c.video_input_file) }?.into()),
+        _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
+    };
+    let loss_ok = |p: f32| p.is_finite() && (0.0..=1.0).contains(&p);
+    if !loss_ok(c.loopback_audio_loss) || !loss_ok(c.loopback_video_loss) || c.audio_expected_loss_pct > 100 {
+        return Err(MEDIA_ERR_INVALID_ARGUMENT);
+    }
+    Ok(EngineConfig {
+        audio_input,
+        audio_output,
+        video_input,
+        video: VideoConfig {
+            width: c.video_width,
+            height: c.video_height,
+            fps: c.video_fps,
+            bitrate_bps: c.video_bitrate_bps,
+            min_bitrate_bps: c.video_min_bitrate_bps,
+            max_bitrate_bps: c.video_max_bitrate_bps,
+        },
+        audio: OpusSettings {
+            bitrate_bps: c.audio_bitrate_bps,
+            fec: c.audio_fec,
+            expected_loss_pct: c.audio_expected_loss_pct as u8,
+            dtx: c.audio_dtx,
+        },
+        loopback: Impairment {
+            audio_loss: c.loopback_audio_loss as f64,
+            video_loss: c.loopback_video_loss as f64,
+            delay_us: c.loopback_delay_ms as u64 * 1000,
+            jitter_us: c.loopback_jitter_ms as u64 * 1000,
+            seed: c.loopback_seed,
+        },
+        record_remote_video: unsafe { opt_str(c.record_remote_video_file) }?.map(PathBuf::from),
+        stats_interval_ms: c.stats_interval_ms,
+        ..EngineConfig::default()
+    })
+}
+
+/// Creates an engine from `config` (NULL: `media_engine_config_default`).
+/// On success writes the handle to `*out_engine`. No device opens yet.
+#[no_mangle]
+pub extern "C" fn media_engine_new(config: *const media_engine_config, out_engine: *mut *mut media_engine) -> media_result {
+    guard(|| {
+        if out_engine.is_null() {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        }
+        let config = match unsafe { config.as_ref() } {
+            Some(c) => match unsafe { config_from_c(c) } {
+                Ok(c) => c,
+                Err(r) => return r,
+            },
+            None => EngineConfig::default(),
+        };
+        let engine = try_ffi!(Engine::new(config));
+        unsafe { *out_engine = Box::into_raw(Box::new(engine)).cast() };
+        MEDIA_OK
+    })
+}
+
+/// Stops everything the engine runs, joins its threads and frees it. NULL
+/// is ignored. Must not be called from inside an engine callback.
+#[no_mangle]
+pub extern "C" fn media_engine_free(engine: *mut media_engine) {
+    let _ = guard(|| {
+        if !engine.is_null() {
+            drop(unsafe { Box::from_raw(engine.cast::<Engine>()) });
+        }
+        MEDIA_OK
+    });
+}
+
+fn with_engine(engine: *const media_engine, f: impl FnOnce(&Engine) -> media_result) -> media_result {
+    guard(|| match unsafe { engine.cast::<Engine>().as_ref() } {
+        Some(e) => f(e),
+        None => MEDIA_ERR_NULL_ARGUMENT,
+    })
+}
+
+/// `media_event.type` values.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_event_type {
+    /// `stream` changed to `state`.
+    MEDIA_EVENT_STATE_CHANGED = 0,
+    /// A failure while running: `error` and `message`.
+    MEDIA_EVENT_ERROR = 1,
+    /// `width` x `height`.
+    MEDIA_EVENT_FIRST_LOCAL_VIDEO_FRAME = 2,
+    /// `width` x `height`.
+    MEDIA_EVENT_FIRST_REMOTE_VIDEO_FRAME = 3,
+    MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME = 4,
+    /// `stats` holds a snapshot.
+    MEDIA_EVENT_STATS = 5,
+}
+
+/// Which stream a `MEDIA_EVENT_STATE_CHANGED` concerns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_stream {
+    MEDIA_STREAM_NONE = 0,
+    MEDIA_STREAM_LOCAL_AUDIO = 1,
+    MEDIA_STREAM_LOCAL_VIDEO = 2,
+    MEDIA_STREAM_ECHO_TEST = 3,
+}
+
+/// The state in a `MEDIA_EVENT_STATE_CHANGED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_stream_state {
+    MEDIA_STREAM_STOPPED = 0,
+    MEDIA_STREAM_STARTED = 1,
+    /// Stopped by a failure; a `MEDIA_EVENT_ERROR` came first.
+    MEDIA_STREAM_FAILED = 2,
+}
+
+/// Engine statistics. Counters are totals since the engine was created;
+/// bitrates cover the last stats interval; latencies are in microseconds.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct media_stats {
+    pub audio_frames_captured: u64,
+    pub audio_frames_encoded: u64,
+    pub audio_packets_received: u64,
+    pub audio_packets_lost: u64,
+    pub audio_frames_decoded: u64,
+    pub audio_fec_recovered: u64,
+    pub audio_concealed: u64,
+    pub audio_playout_underruns: u64,
+    pub audio_send_bitrate_bps: u32,
+    pub audio_recv_bitrate_bps: u32,
+    pub audio_jitter_us: u64,
+    pub video_frames_captured: u64,
+    pub video_frames_encoded: u64,
+    pub video_frames_decoded: u64,
+    pub video_frames_rendered: u64,
+    /// Frames dropped anywhere between capture and the frame callback.
+    pub video_frames_dropped: u64,
+    pub video_frames_lost: u64,
+    pub video_keyframes_sent: u64,
+    pub video_keyframe_requests: u64,
+    pub video_decode_errors: u64,
+    pub video_send_bitrate_bps: u32,
+    pub video_recv_bitrate_bps: u32,
+    pub video_encode_latency_p50_us: u64,
+    pub video_transport_latency_p50_us: u64,
+    pub video_decode_latency_p50_us: u64,
+    /// Capture to delivery of the decoded frame to the frame callback.
+    pub video_latency_p50_us: u64,
+    pub video_latency_p95_us: u64,
+}
+
+fn stats_to_c(s: &Stats) -> media_stats {
+    media_stats {
+        audio_frames_captured: s.audio_frames_captured,
+        audio_frames_encoded: s.audio_frames_encoded,
+        audio_packets_received: s.audio_packets_received,
+        audio_packets_lost: s.audio_packets_lost,
+        audio_frames_decoded: s.audio_frames_decoded,
+        audio_fec_recovered: s.audio_fec_recovered,
+        audio_concealed: s.audio_concealed,
+        audio_playout_underruns: s.audio_playout_underruns,
+        audio_send_bitrate_bps: s.audio_send_bitrate_bps,
+        audio_recv_bitrate_bps: s.audio_recv_bitrate_bps,
+        audio_jitter_us: s.audio_jitter_us,
+        video_frames_captured: s.video_frames_captured,
+        video_frames_encoded: s.video_frames_encoded,
+        video_frames_decoded: s.video_frames_decoded,
+        video_frames_rendered: s.video_frames_rendered,
+        video_frames_dropped: s.video_frames_dropped_send
+            + s.video_encoder_skipped
+            + s.video_frames_dropped_recv
+            + s.video_frames_discarded_waiting_keyframe
+            + s.video_decode_errors
+            + s.video_frames_dropped_render,
+        video_frames_lost: s.video_frames_lost,
+        video_keyframes_sent: s.video_keyframes_sent,
+        video_keyframe_requests: s.video_keyframe_requests,
+        video_decode_errors: s.video_decode_errors,
+        video_send_bitrate_bps: s.video_send_bitrate_bps,
+        video_recv_bitrate_bps: s.video_recv_bitrate_bps,
+        video_encode_latency_p50_us: s.video_encode_latency.p50_us,
+        video_transport_latency_p50_us: s.video_transport_latency.p50_us,
+        video_decode_latency_p50_us: s.video_decode_latency.p50_us,
+        video_latency_p50_us: s.video_end_to_end_latency.p50_us,
+        video_latency_p95_us: s.video_end_to_end_latency.p95_us,
+    }
+}
+
+/// One event. Pointers inside are valid only during the callback.
+#[repr(C)]
+pub struct media_event {
+    pub r#type: media_event_type,
+    pub stream: media_stream,
+    pub state: media_stream_state,
+    /// For `MEDIA_EVENT_ERROR`; `MEDIA_OK` otherwise.
+    pub error: media_result,
+    /// For `MEDIA_EVENT_ERROR`: a NUL-terminated UTF-8 message; else NULL.
+    pub message: *const c_char,
+    pub width: u32,
+    pub height: u32,
+    /// For `MEDIA_EVENT_STATS`; NULL otherwise.
+    pub stats: *const media_stats,
+}
+
+/// Receives events on the engine's "media-events" thread.
+pub type media_event_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const media_event)>;
+
+/// Whose picture a `media_video_frame` is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_frame_source {
+    /// The local camera preview.
+    MEDIA_FRAME_LOCAL = 0,
+    /// Decoded video from the peer (or the echo test).
+    MEDIA_FRAME_REMOTE = 1,
+}
+
+/// An I420 frame. The plane pointers are valid only during the callback;
+/// copy what you need to keep.
+#[repr(C)]
+pub struct media_video_frame {
+    pub source: media_frame_source,
+    pub width: u32,
+    pub height: u32,
+    pub y: *const u8,
+    pub u: *const u8,
+    pub v: *const u8,
+    pub y_stride: u32,
+    pub u_stride: u32,
+    pub v_stride: u32,
+    /// Capture time on the engine clock (microseconds since the engine was created).
+    pub capture_time_us: u64,
+}
+
+/// Receives video frames on the engine's "media-render" thread.
+pub type media_frame_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, frame: *const media_video_frame)>;
+
+/// The host's userdata pointer; the host promises it may be used from the
+/// engine's threads.
+struct UserData(*mut c_void);
+unsafe impl Send for UserData {}
+
+/// Sets the event callback (NULL clears it). `userdata` is passed back
+/// unchanged. The callback runs on the "media-events" thread.
+#[no_mangle]
+pub extern "C" fn media_engine_set_event_callback(
+    engine: *mut media_engine,
+    callback: media_event_callback,
+    userdata: *mut c_void,
+) -> media_result {
+    with_engine(engine, |e| {
+        let Some(cb) = callback else {
+            e.set_event_handler(None);
+            return MEDIA_OK;
+        };
+        let userdata = UserData(userdata);
+        e.set_event_handler(Some(Box::new(move |event: &Event| {
+            let ud = &userdata;
+            let mut message = None;
+            let mut stats = None;
+            let mut ev = media_event {
+                r#type: media_event_type::MEDIA_EVENT_STATE_CHANGED,
+                stream: media_stream::MEDIA_STREAM_NONE,
+                state: media_stream_state::MEDIA_STREAM_STOPPED,
+                error: MEDIA_OK,
+                message: std::ptr::null(),
+                width: 0,
+                height: 0,
+                stats: std::ptr::null(),
+            };
+            match event {
+                Event::StateChanged { stream, state } => {
+                    ev.stream = match stream {
+                        Stream::LocalAudio => media_stream::MEDIA_STREAM_LOCAL_AUDIO,
+                        Stream::LocalVideo => media_stream::MEDIA_STREAM_LOCAL_VIDEO,
+                        Stream::EchoTest => media_stream::MEDIA_STREAM_ECHO_TEST,
+                    };
+                    ev.state = match state {
+                        StreamState::Stopped => media_stream_state::MEDIA_STREAM_STOPPED,
+                        StreamState::Started => media_stream_state::MEDIA_STREAM_STARTED,
+                        StreamState::Failed => media_stream_state::MEDIA_STREAM_FAILED,
+                    };
+                }
+                Event::Error { kind, message: m } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_ERROR;
+                    ev.error = (*kind).into();
+                    let text = std::ffi::CString::new(m.replace('\0', " ")).unwrap_or_default();
+                    ev.message = text.as_ptr();
+                    message = Some(text);
+                }
+                Event::FirstLocalVideoFrame { width, height } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_FIRST_LOCAL_VIDEO_FRAME;
+                    (ev.width, ev.height) = (*width, *height);
+                }
+                Event::FirstRemoteVideoFrame { width, height } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_VIDEO_FRAME;
+                    (ev.width, ev.height) = (*width, *height);
+                }
+                Event::FirstRemoteAudioFrame => ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME,
+                Event::Stats(s) => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_STATS;
+                    let boxed = Box::new(stats_to_c(s));
+                    ev.stats = &*boxed;
+                    stats = Some(boxed);
+                }
+            }
+            // SAFETY: the host gave this callback for this userdata; `ev`
+            // and what it points to outlive the call.
+            unsafe { cb(ud.0, &ev) };
+            drop((message, stats));
+        })));
+        MEDIA_OK
+    })
+}
+
+/// Sets the video frame callback (NULL clears it) for local preview and
+/// decoded remote frames. Runs on the "media-render" thread; a slow
+/// callback makes the engine drop (and count) the oldest queued frames.
+#[no_mangle]
+pub extern "C" fn media_engine_set_frame_callback(
+    engine: *mut media_engine,
+    callback: media_frame_callback,
+    userdata: *mut c_void,
+) -> media_result {
+    with_engine(engine, |e| {
+        let Some(cb) = callback else {
+            e.set_frame_handler(None);
+            return MEDIA_OK;
+        };
+        let userdata = UserData(userdata);
+        e.set_frame_handler(Some(Box::new(move |source, frame| {
+            let ud = &userdata;
+            let f = media_video_frame {
+                source: match source {
+                    FrameSource::Local => media_frame_source::MEDIA_FRAME_LOCAL,
+                    FrameSource::Remote => media_frame_source::MEDIA_FRAME_REMOTE,
+                },
+                width: frame.width,
+                height: frame.height,
+                y: frame.y().as_ptr(),
+                u: frame.u().as_ptr(),
+                v: frame.v().as_ptr(),
+                y_stride: frame.y_stride() as u32,
+                u_stride: frame.chroma_stride() as u32,
+                v_stride: frame.chroma_stride() as u32,
+                capture_time_us: frame.capture_us,
+            };
+            // SAFETY: as for events; the planes live as long as `frame`.
+            unsafe { cb(ud.0, &f) };
+        })));
+        MEDIA_OK
+    })
+}
+
+fn done(r: crate::Result<()>) -> media_result {
+    match r {
+        Ok(()) => MEDIA_OK,
+        Err(e) => e.into(),
+    }
+}
+
+/// Opens the microphone and starts sending audio. Starting twice is OK.
+#[no_mangle]
+pub extern "C" fn media_engine_start_local_audio(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| done(e.start_local_audio()))
+}
+
+/// Closes the microphone. Stopping twice is OK.
+#[no_mangle]
+pub extern "C" fn media_engine_stop_local_audio(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| {
+        e.stop_local_audio();
+        MEDIA_OK
+    })
+}
+
+/// Opens the camera and starts the local preview. Starting twice is OK.
+/// `MEDIA_ERR_NO_DEVICE` when the system has no camera.
+#[no_mangle]
+pub extern "C" fn media_engine_start_local_preview(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| done(e.start_local_preview()))
+}
+
+/// Closes the camera. Stopping twice is OK.
+#[no_mangle]
+pub extern "C" fn media_engine_stop_local_preview(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| {
+        e.stop_local_preview();
+        MEDIA_OK
+    })
+}
+
+/// Starts the echo test: microphone to speaker and camera to the remote
+/// frame callback through the whole pipeline; starts local audio and preview
+/// if needed. Starting twice is OK.
+#[no_mangle]
+pub extern "C" fn media_engine_start_echo_test(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| done(e.start_echo_test()))
+}
+
+/// Stops the echo test and the local streams it started. Stopping twice is OK.
+#[no_mangle]
+pub extern "C" fn media_engine_stop_echo_test(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| {
+        e.stop_echo_test();
+        MEDIA_OK
+    })
+}
+
+/// Mutes (sends silence) or unmutes the microphone.
+#[no_mangle]
+pub extern "C" fn media_engine_mute_local_audio(engine: *mut media_engine, muted: bool) -> media_result {
+    with_engine(engine, |e| {
+        e.mute_local_audio(muted);
+        MEDIA_OK
+    })
+}
+
+/// Stops or resumes sending video; the preview goes on.
+#[no_mangle]
+pub extern "C" fn media_engine_mute_local_video(engine: *mut media_engine, muted: bool) -> media_result {
+    with_engine(engine, |e| {
+        e.mute_local_video(muted);
+        MEDIA_OK
+    })
+}
+
+/// Changes the video target bitrate while running. `MEDIA_ERR_INVALID_ARGUMENT`
+/// outside the configured min/max.
+#[no_mangle]
+pub extern "C" fn media_engine_set_video_bitrate(engine: *mut media_engine, bitrate_bps: u32) -> media_result {
+    with_engine(engine, |e| done(e.set_video_bitrate(bitrate_bps)))
+}
+
+/// Writes a statistics snapshot to `*out`.
+#[no_mangle]
+pub extern "C" fn media_engine_get_stats(engine: *const media_engine, out: *mut media_stats) -> media_result {
+    with_engine(engine, |e| {
+        let Some(out) = (unsafe { out.as_mut() }) else { return MEDIA_ERR_NULL_ARGUMENT };
+        *out = stats_to_c(&e.stats());
+        MEDIA_OK
+    })
+}
+
+/// Kinds of device for enumeration.
+#[repr(C)]
+pub enum media_device_kind {
+    MEDIA_DEVICE_AUDIO_INPUT = 0,
+    MEDIA_DEVICE_AUDIO_OUTPUT = 1,
+    MEDIA_DEVICE_CAMERA = 2,
+}
+
+/// Longest device id or name, including the NUL.
+pub const MEDIA_DEVICE_STRING_MAX: usize = 256;
+
+/// A device as enumeration reports it.
+#[repr(C)]
+pub struct media_device_info {
+    /// The id to select it with (for cameras, the index as text).
+    pub id: [c_char; MEDIA_DEVICE_STRING_MAX],
+    pub name: [c_char; MEDIA_DEVICE_STRING_MAX],
+    pub is_default: bool,
+}
+
+fn list_devices(kind: u32) -> Result<Vec<DeviceInfo>, media_result> {
+    use media_device_kind::*;
+    let list = match kind {
+        x if x == MEDIA_DEVICE_AUDIO_INPUT as u32 => Engine::audio_inputs(),
+        x if x == MEDIA_DEVICE_AUDIO_OUTPUT as u32 => Engine::audio_outputs(),
+        x if x == MEDIA_DEVICE_CAMERA as u32 => Engine::cameras(),
+        _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
+    };
+    list.map_err(media_result::from)
+}
+
+/// Writes how many devices of `kind` (a `media_device_kind`) exist.
+#[no_mangle]
+pub extern "C" fn media_device_count(kind: u32, out_count: *mut usize) -> media_result {
+    guard(|| {
+        if out_count.is_null() {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        }
+        let list = try_ffi!(list_devices(kind));
+        unsafe { *out_count = list.len() };
+        MEDIA_OK
+    })
+}
+
+fn copy_str(s: &str, out: &mut [c_char; MEDIA_DEVICE_STRING_MAX]) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.len() >= MEDIA_DEVICE_STRING_MAX || bytes.contains(&0) {
+        return false;
+    }
+    for (o, &b) in out.iter_mut().zip(bytes) {
+        *o = b as c_char;
+    }
+    out[bytes.len()] = 0;
+    true
+}
+
+/// Writes device `index` of `kind` to `*out`. `MEDIA_ERR_NOT_FOUND` when
+/// `index` is past the end (the list can change between calls).
+#[no_mangle]
+pub extern "C" fn media_device_get_info(kind: u32, index: usize, out: *mut media_device_info) -> media_result {
+    guard(|| {
+        let Some(out) = (unsafe { out.as_mut() }) else { return MEDIA_ERR_NULL_ARGUMENT };
+        let list = try_ffi!(list_devices(kind));
+        let Some(dev) = list.get(index) else { return MEDIA_ERR_NOT_FOUND };
+        let mut info = media_device_info { id: [0; MEDIA_DEVICE_STRING_MAX], name: [0; MEDIA_DEVICE_STRING_MAX], is_default: dev.is_default };
+        if !copy_str(&dev.id, &mut info.id) || !copy_str(&dev.name, &mut info.name) {
+            return MEDIA_ERR_BUFFER_TOO_SMALL;
+        }
+        *out = info;
+        MEDIA_OK
+    })
+}
+
+fn select_audio(engine: *mut media_engine, device_id: *const c_char, input: bool) -> media_result {
+    with_engine(engine, |e| {
+        let id = match unsafe { opt_str(device_id) } {
+            Ok(id) => id,
+            Err(r) => return r,
+        };
+        if let Some(id) = &id {
+            let list = if input { Engine::audio_inputs() } else { Engine::audio_outputs() };
+            if !try_ffi!(list).iter().any(|d| &d.id == id) {
+                return MEDIA_ERR_NOT_FOUND;
+            }
+        }
+        if input {
+            done(e.set_audio_input(id.map_or(AudioInputConfig::Default, AudioInputConfig::Device)))
+        } else {
+            done(e.set_audio_output(id.map_or(AudioOutputConfig::Default, AudioOutputConfig::Device)))
+        }
+    })
+}
+
+/// Selects the microphone by id (from `media_device_info`), NULL for the
+/// system default. A running stream switches. `MEDIA_ERR_NOT_FOUND` for an
+/// unknown id.
+#[no_mangle]
+pub extern "C" fn media_engine_select_audio_input(engine: *mut media_engine, device_id: *const c_char) -> media_result {
+    select_audio(engine, device_id, true)
+}
+
+/// Selects the speaker by id, NULL for the system default.
+#[no_mangle]
+pub extern "C" fn media_engine_select_audio_output(engine: *mut media_engine, device_id: *const c_char) -> media_result {
+    select_audio(engine, device_id, false)
+}
+
+/// Selects the camera by index. `MEDIA_ERR_NO_DEVICE` when the system has
+/// no camera, `MEDIA_ERR_NOT_FOUND` when the index is past the last one.
+#[no_mangle]
+pub extern "C" fn media_engine_select_camera(engine: *mut media_engine, index: u32) -> media_result {
+    with_engine(engine, |e| {
+        let cams = try_ffi!(Engine::cameras());
+        if cams.is_empty() {
+            return MEDIA_ERR_NO_DEVICE;
+        }
+        if index as usize >= cams.len() {
+            return MEDIA_ERR_NOT_FOUND;
+        }
+        done(e.set_video_input(VideoInputConfig::Camera(index)))
+    })
+}

@@ -1,0 +1,61 @@
+//! The C example compiled against include/media.h with warnings as errors,
+//! linked to the shared library, run, and run again under valgrind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds libmedia.so (release) and the C example; returns the binary.
+fn build_example() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--lib", "--quiet"])
+        .current_dir(root())
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building the library failed");
+    let lib_dir = root().join("target/release");
+    let out = std::env::temp_dir().join(format!("media-c-echo-{}", std::process::id()));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let result = Command::new(cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-O1"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(root().join("examples/c/echo.c"))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lmedia", "-lpthread"])
+        .output()
+        .expect("run the C compiler");
+    assert!(result.status.success(), "C example failed to compile:\n{}", String::from_utf8_lossy(&result.stderr));
+    out
+}
+
+#[test]
+fn c_example_runs_the_echo_test_and_checks_misuse() {
+    let exe = build_example();
+    let out = Command::new(&exe).arg("3").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "C example failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("first remote frame 320x180"), "{stdout}");
+    assert!(stdout.contains("OK (0 failures)"), "{stdout}");
+
+    // Under valgrind: no memory errors, no definite leaks.
+    let valgrind = Command::new("valgrind")
+        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--quiet"])
+        .arg(&exe)
+        .arg("1")
+        .output()
+        .expect("valgrind is installed by scripts/setup.sh");
+    let stderr = String::from_utf8_lossy(&valgrind.stderr);
+    assert!(
+        valgrind.status.success(),
+        "valgrind reported problems (exit {:?}):\n{}\n{stderr}",
+        valgrind.status.code(),
+        String::from_utf8_lossy(&valgrind.stdout)
+    );
+    std::fs::remove_file(&exe).ok();
+}
