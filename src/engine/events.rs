@@ -73,7 +73,13 @@ pub(crate) fn run_events(rx: Receiver<Event>, control: Receiver<Option<EventHand
         crossbeam_channel::select! {
             recv(control) -> msg => match msg {
                 Ok(h) => handler = h,
-                Err(_) => return,
+                Err(_) => {
+                    // The engine is going away: deliver what is already queued.
+                    if let Some(h) = handler.as_mut() {
+                        rx.try_iter().for_each(|e| h(&e));
+                    }
+                    return;
+                }
             },
             recv(rx) -> msg => {
                 if let (Ok(e), Some(h)) = (msg, handler.as_mut()) {

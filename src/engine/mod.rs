@@ -364,7 +364,9 @@ impl Engine {
     /// the speaker and what the camera sees comes back decoded (as
     /// [`FrameSource::Remote`]), through encoders, the loopback transport
     /// (with the configured impairment), jitter buffer and decoders. Starts
-    /// local audio and preview if they are not running. A no-op if running.
+    /// local audio and preview if they are not running. When the camera
+    /// cannot be opened, an [`Event::Error`] says why and the test goes on
+    /// with audio only. A no-op if running.
     pub fn start_echo_test(&self) -> Result<()> {
         let mut st = self.state();
         if st.session.is_some() {
@@ -417,18 +419,25 @@ impl Engine {
         }
         if start_video {
             if let Err(e) = self.start_video_send(st) {
-                if start_audio {
-                    if let Some(a) = st.audio_send.take() {
-                        a.stop();
+                use crate::error::ErrorKind::*;
+                if matches!(e.kind(), NoDevice | DeviceUnavailable | PermissionDenied | NotFound) && st.audio_send.is_some() {
+                    // No usable camera: the echo test goes on with audio only.
+                    self.emit(Event::Error { kind: e.kind(), message: format!("echo test continues without video: {}", e.message()) });
+                } else {
+                    if start_audio {
+                        if let Some(a) = st.audio_send.take() {
+                            a.stop();
+                        }
                     }
+                    self.stop_session(st);
+                    return Err(fail(e));
                 }
-                self.stop_session(st);
-                return Err(fail(e));
             }
         }
+        let video_running = st.video_send.is_some();
         if let Some(s) = st.session.as_mut() {
             s.started_audio = start_audio;
-            s.started_video = start_video;
+            s.started_video = start_video && video_running;
         }
         self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Started });
         Ok(())
