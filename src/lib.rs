@@ -1,9 +1,51 @@
+//! libmedia: a real-time voice and video calling engine with a C ABI.
+//!
+//! ```
+//! use std::time::Duration;
+//! use media::{Engine, EngineConfig, Event, FrameSource};
+//!
+//! // Synthetic devices: a tone, a null speaker and a moving test pattern.
+//! let engine = Engine::new(EngineConfig::fake())?;
+//! let (tx, rx) = crossbeam_channel::bounded(1);
+//! engine.set_frame_handler(Some(Box::new(move |source, frame| {
+//!     if source == FrameSource::Remote {
+//!         let _ = tx.try_send((frame.width, frame.height));
+//!     }
+//! })));
+//! engine.set_event_handler(Some(Box::new(|e: &Event| {
+//!     if let Event::Error { message, .. } = e {
+//!         eprintln!("engine error: {message}");
+//!     }
+//! })));
+//! engine.start_echo_test()?;
+//! let size = rx.recv_timeout(Duration::from_secs(20)).expect("a decoded frame comes back");
+//! assert_eq!(size, (640, 360));
+//! engine.stop_echo_test();
+//! # Ok::<(), media::Error>(())
+//! ```
+//!
+//! # Design
+//! The pipeline per direction is capture → encode → transport → decode →
+//! playout / render, one stage per folder:
+//! - [`devices`]: microphones, speakers, cameras behind traits, with real
+//!   (cpal, nokhwa) and fake backends; audio callbacks only touch lock-free
+//!   rings.
+//! - [`codec`]: Opus and H.264 (openh264).
+//! - [`transport`]: the seam to the network and the in-process loopback.
+//! - [`jitter`]: the audio jitter buffer, pure decision code.
+//! - [`engine`]: threads, queues, events, stats and the public API.
+//! - [`ffi`]: the C ABI that `include/media.h` declares.
+//!
+//! Decision code (jitter buffer, impairment) takes time as an argument; only
+//! the engine's threads and the devices read the clock ([`clock`]).
+
 pub mod analysis;
 pub mod clock;
 pub mod codec;
 pub mod devices;
 pub mod engine;
 pub mod error;
+pub mod ffi;
 pub mod frame;
 pub mod jitter;
 pub mod transport;
@@ -14,4 +56,3 @@ pub use engine::stats::{Latency, Stats};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use frame::VideoFrame;
-pub mod ffi;
