@@ -309,3 +309,71 @@ impl Drop for FakeOutput {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    struct FailingSink {
+        writes: usize,
+    }
+
+    impl AudioSink for FailingSink {
+        fn write(&mut self, _: &[f32]) -> Result<()> {
+            self.writes += 1;
+            if self.writes > 3 {
+                return Err(Error::new(ErrorKind::DeviceUnavailable, "sink vanished"));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_reports_one_error_and_keeps_running() {
+        let errors = Arc::new(AtomicUsize::new(0));
+        let seen = errors.clone();
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let mut out = FakeOutput::new(Box::new(FailingSink { writes: 0 }));
+        let (format, mut ring) = out
+            .start(Arc::new(move |e: Error| {
+                assert_eq!(e.kind(), ErrorKind::DeviceUnavailable);
+                seen.fetch_add(1, Ordering::Relaxed);
+                let _ = tx.try_send(());
+            }))
+            .unwrap();
+        assert_eq!(format, AudioFormat { sample_rate: 48_000, channels: 1 });
+        rx.recv_timeout(Duration::from_secs(5)).expect("error reported");
+        // The ring is still drained (the device thread lives on) and the
+        // error is not repeated every 10 ms.
+        ring.push_slice(&[0.5; 4800]);
+        let start = std::time::Instant::now();
+        while ringbuf::traits::Observer::occupied_len(&ring) > 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "ring not drained");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        out.stop();
+        assert_eq!(errors.load(Ordering::Relaxed), 1);
+        assert!(out.start(Arc::new(|_| {})).is_err(), "a finished sink cannot restart");
+    }
+
+    #[test]
+    fn fake_tone_input_produces_the_requested_level() {
+        let mut input = FakeInput::new(FakeSignal::Tone { freq_hz: 1000.0, level_dbfs: -6.0 });
+        let (_, mut ring) = input.start(Arc::new(|_| {})).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0f32; 960];
+        let start = std::time::Instant::now();
+        while got.len() < 9600 {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            let n = ring.pop_slice(&mut buf);
+            got.extend_from_slice(&buf[..n]);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        input.stop();
+        assert!((crate::analysis::rms_dbfs(&got) + 6.0).abs() < 0.1);
+        let f = crate::analysis::tone_frequency(&got, 48_000).unwrap();
+        assert!((f - 1000.0).abs() < 1.0, "{f}");
+        assert!(FakeInput::new(FakeSignal::WavFile("/nonexistent.wav".into())).start(Arc::new(|_| {})).is_err());
+    }
+}

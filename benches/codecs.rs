@@ -1,0 +1,113 @@
+//! Per-frame codec cost and ring throughput.
+//!
+//!     cargo bench --bench codecs
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use media::codec::h264::{H264Decoder, H264Encoder, H264Settings};
+use media::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
+use media::devices::pattern::{self, Stamp};
+use media::VideoFrame;
+use ringbuf::traits::{Consumer, Producer, Split};
+use ringbuf::HeapRb;
+
+fn speechlike(frame: usize) -> [f32; FRAME_SAMPLES] {
+    let mut pcm = [0f32; FRAME_SAMPLES];
+    for (i, s) in pcm.iter_mut().enumerate() {
+        let t = (frame * FRAME_SAMPLES + i) as f32 / 48_000.0;
+        let env = 0.5 + 0.5 * (2.0 * std::f32::consts::PI * 3.0 * t).sin();
+        *s = env * 0.2 * ((2.0 * std::f32::consts::PI * 180.0 * t).sin() + 0.5 * (2.0 * std::f32::consts::PI * 720.0 * t).sin());
+    }
+    pcm
+}
+
+fn opus(c: &mut Criterion) {
+    let mut enc = OpusEncoder::new(OpusSettings::default()).unwrap();
+    let frames: Vec<_> = (0..50).map(speechlike).collect();
+    let mut packet = Vec::new();
+    let mut i = 0;
+    c.bench_function("opus/encode_20ms_32kbps_fec", |b| {
+        b.iter(|| {
+            enc.encode(&frames[i % frames.len()], &mut packet).unwrap();
+            i += 1;
+        })
+    });
+    let packets: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            let mut p = Vec::new();
+            enc.encode(f, &mut p).unwrap();
+            p
+        })
+        .collect();
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut out = [0f32; FRAME_SAMPLES];
+    c.bench_function("opus/decode_20ms", |b| {
+        b.iter(|| {
+            dec.decode(&packets[i % packets.len()], &mut out).unwrap();
+            i += 1;
+        })
+    });
+    c.bench_function("opus/conceal_20ms", |b| b.iter(|| dec.conceal(&mut out).unwrap()));
+}
+
+fn pattern_frames(w: u32, h: u32, n: u32) -> Vec<VideoFrame> {
+    (0..n)
+        .map(|i| {
+            let mut buf = vec![0; VideoFrame::i420_len(w, h)];
+            pattern::render(w, h, Stamp { frame_number: i, capture_us: i as u64 * 33_333 }, &mut buf);
+            VideoFrame::new(w, h, buf, 0)
+        })
+        .collect()
+}
+
+fn h264(c: &mut Criterion) {
+    for &(name, w, h, bps) in &[("360p", 640u32, 360u32, 800_000u32), ("720p", 1280, 720, 1_500_000)] {
+        let frames = pattern_frames(w, h, 60);
+        let mut enc = H264Encoder::new(H264Settings { width: w, height: h, max_fps: 30.0, bitrate_bps: bps }).unwrap();
+        let mut n = 0u64;
+        let mut group = c.benchmark_group(format!("h264_{name}"));
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("encode", |b| {
+            b.iter(|| {
+                let f = &frames[(n % 60) as usize];
+                let out = enc.encode(f, n * 33).unwrap();
+                n += 1;
+                out
+            })
+        });
+        // A fresh stream to decode: IDR then P frames, decoded in order.
+        let mut enc = H264Encoder::new(H264Settings { width: w, height: h, max_fps: 30.0, bitrate_bps: bps }).unwrap();
+        let encoded: Vec<Vec<u8>> =
+            frames.iter().enumerate().filter_map(|(i, f)| enc.encode(f, i as u64 * 33).unwrap().map(|e| e.data)).collect();
+        group.bench_function("decode_60_frame_gop_per_frame", |b| {
+            b.iter_batched(
+                || H264Decoder::new().unwrap(),
+                |mut dec| {
+                    for e in &encoded {
+                        dec.decode(e, 0).unwrap();
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.finish();
+    }
+}
+
+fn ring(c: &mut Criterion) {
+    let (mut prod, mut cons) = HeapRb::<f32>::new(48_000).split();
+    let chunk = [0.25f32; 480];
+    let mut out = [0f32; 480];
+    let mut group = c.benchmark_group("ring");
+    group.throughput(Throughput::Elements(480));
+    group.bench_function("push_pop_10ms_chunk", |b| {
+        b.iter(|| {
+            prod.push_slice(&chunk);
+            cons.pop_slice(&mut out)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, opus, h264, ring);
+criterion_main!(benches);
