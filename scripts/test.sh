@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 eval "$(scripts/pulse.sh)"
-cargo test --release "$@"
+cargo test --release --workspace "$@"
