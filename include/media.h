@@ -65,6 +65,8 @@ typedef enum media_event_type {
   MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME = 4,
   // `stats` holds a snapshot.
   MEDIA_EVENT_STATS = 5,
+  // The network peer's connection changed to `connection`.
+  MEDIA_EVENT_CONNECTION = 6,
 } media_event_type;
 
 // Which stream a `MEDIA_EVENT_STATE_CHANGED` concerns.
@@ -73,6 +75,8 @@ typedef enum media_stream {
   MEDIA_STREAM_LOCAL_AUDIO = 1,
   MEDIA_STREAM_LOCAL_VIDEO = 2,
   MEDIA_STREAM_ECHO_TEST = 3,
+  // A call with a network peer.
+  MEDIA_STREAM_CALL = 4,
 } media_stream;
 
 // The state in a `MEDIA_EVENT_STATE_CHANGED`.
@@ -82,6 +86,16 @@ typedef enum media_stream_state {
   // Stopped by a failure; a `MEDIA_EVENT_ERROR` came first.
   MEDIA_STREAM_FAILED = 2,
 } media_stream_state;
+
+// The state in a `MEDIA_EVENT_CONNECTION`.
+typedef enum media_connection_state {
+  MEDIA_CONNECTION_CONNECTING = 0,
+  MEDIA_CONNECTION_CONNECTED = 1,
+  // Lost after being connected; the engine keeps trying.
+  MEDIA_CONNECTION_DISCONNECTED = 2,
+  // Could not connect, or gave up.
+  MEDIA_CONNECTION_FAILED = 3,
+} media_connection_state;
 
 // Whose picture a `media_video_frame` is.
 typedef enum media_frame_source {
@@ -224,6 +238,8 @@ typedef struct media_event {
   const char *message;
   uint32_t width;
   uint32_t height;
+  // For `MEDIA_EVENT_CONNECTION`.
+  enum media_connection_state connection;
   // For `MEDIA_EVENT_STATS`; NULL otherwise.
   const struct media_stats *stats;
 } media_event;

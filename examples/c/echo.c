@@ -38,6 +38,9 @@ static void on_event(void *userdata, const media_event *ev) {
     case MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME:
         printf("[%s] first remote audio\n", name);
         break;
+    case MEDIA_EVENT_CONNECTION:
+        printf("[%s] connection %d\n", name, (int)ev->connection);
+        break;
     case MEDIA_EVENT_STATS:
         printf("[%s] stats: video %llu captured, %llu rendered, latency p50 %.1f ms; audio %llu decoded\n", name,
                (unsigned long long)ev->stats->video_frames_captured,

@@ -141,6 +141,34 @@ impl AudioSend {
     }
 }
 
+/// Applies what the transport reports to the shared state.
+fn apply_feedback(shared: &Shared, fb: Feedback, audio_bps: u32) {
+    match fb {
+        Feedback::KeyframeRequest => shared.keyframe_wanted.store(true, Relaxed),
+        Feedback::BitrateEstimate(bps) => {
+            shared.bandwidth_estimate_bps.store(bps as u64, Relaxed);
+            // Video gets what audio (plus ~10 % packet overhead) leaves; the
+            // video stage clamps it to the configured bounds.
+            let video = (bps as u64 * 9 / 10).saturating_sub(audio_bps as u64);
+            shared.target_video_bps.store(video, Relaxed);
+        }
+        Feedback::Connection(state) => emit(&shared.events_tx, Event::Connection(state)),
+        Feedback::NetworkStats(n) => {
+            if let Some(rtt) = n.rtt_us {
+                shared.rtt_us.store(rtt, Relaxed);
+            }
+            if let Some(l) = n.egress_loss {
+                shared.egress_loss_ppm.store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
+            }
+            if let Some(l) = n.ingress_loss {
+                shared.ingress_loss_ppm.store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
+            }
+        }
+        Feedback::AudioJitter(_) => {}
+        Feedback::NacksSent(n) => shared.video_nacks_sent.store(n, Relaxed),
+    }
+}
+
 /// Transport → jitter buffer → decoder → speaker. Also applies transport
 /// feedback (keyframe requests, bandwidth estimates) to the shared state.
 pub(crate) struct AudioRecv {
@@ -152,6 +180,7 @@ impl AudioRecv {
     pub(crate) fn start(
         mut output: Box<dyn AudioOutput>,
         jitter: JitterConfig,
+        audio_bps: u32,
         frames: Receiver<EncodedFrame>,
         feedback: Receiver<Feedback>,
         shared: Arc<Shared>,
@@ -171,10 +200,7 @@ impl AudioRecv {
             while !stop.load(Relaxed) {
                 std::thread::sleep(TICK);
                 for fb in feedback.try_iter() {
-                    match fb {
-                        Feedback::KeyframeRequest => shared.keyframe_wanted.store(true, Relaxed),
-                        Feedback::BitrateEstimate(bps) => shared.bandwidth_estimate_bps.store(bps as u64, Relaxed),
-                    }
+                    apply_feedback(&shared, fb, audio_bps);
                 }
                 let now = shared.clock.now_us();
                 for f in frames.try_iter() {

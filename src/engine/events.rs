@@ -13,6 +13,7 @@ use super::stats::Stats;
 use super::Shared;
 use crate::error::ErrorKind;
 use crate::frame::VideoFrame;
+pub use crate::transport::webrtc::ConnectionState;
 
 /// The state of a local stream or of the echo test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +24,14 @@ pub enum StreamState {
     Failed,
 }
 
-/// Which local or remote stream a state change concerns.
+/// Which local stream or session a state change concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
     LocalAudio,
     LocalVideo,
     EchoTest,
+    /// A session with a network peer.
+    Call,
 }
 
 /// Something the host should know.
@@ -40,6 +43,8 @@ pub enum Event {
     FirstLocalVideoFrame { width: u32, height: u32 },
     FirstRemoteVideoFrame { width: u32, height: u32 },
     FirstRemoteAudioFrame,
+    /// The network peer's connection state changed.
+    Connection(ConnectionState),
     /// Periodic statistics (see `EngineConfig::stats_interval_ms`).
     Stats(Stats),
 }

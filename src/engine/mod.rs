@@ -33,6 +33,7 @@ use crate::devices::DeviceInfo;
 use crate::error::{Error, Result};
 use crate::frame::VideoFrame;
 use crate::transport::loopback::LoopbackTransport;
+use crate::transport::webrtc::{Role, Signal, WebRtcConfig, WebRtcTransport};
 use crate::transport::{Transport, TransportSink};
 
 /// State every stage shares: counters, flags, the current transport and the
@@ -51,6 +52,11 @@ pub(crate) struct Shared {
     pub(crate) target_video_bps: AtomicU64,
     pub(crate) bandwidth_estimate_bps: AtomicU64,
     pub(crate) audio_jitter_us: AtomicU64,
+    pub(crate) rtt_us: AtomicU64,
+    /// Loss fractions in parts per million.
+    pub(crate) egress_loss_ppm: AtomicU64,
+    pub(crate) ingress_loss_ppm: AtomicU64,
+    pub(crate) video_nacks_sent: AtomicU64,
     transport: Mutex<Option<Arc<dyn Transport>>>,
 }
 
@@ -103,13 +109,23 @@ impl Shared {
             video_transport_latency: l.transport.summary(),
             video_decode_latency: l.decode.summary(),
             video_end_to_end_latency: l.end_to_end.summary(),
+            rtt_us: g(&self.rtt_us),
+            egress_loss: g(&self.egress_loss_ppm) as f32 / 1e6,
+            ingress_loss: g(&self.ingress_loss_ppm) as f32 / 1e6,
+            bandwidth_estimate_bps: g(&self.bandwidth_estimate_bps) as u32,
+            video_target_bitrate_bps: g(&self.target_video_bps) as u32,
+            video_nacks_sent: g(&self.video_nacks_sent),
         }
     }
 }
 
-/// The receive side and the transport of the echo test.
+/// A transport with its receive side: the echo test's loopback or a
+/// network peer.
 struct Session {
+    stream: Stream,
     transport: Arc<dyn Transport>,
+    /// Set for network peers: where their signaling goes.
+    peer: Option<Arc<WebRtcTransport>>,
     audio: AudioRecv,
     video: VideoRecv,
     /// Local stages the echo test started itself (and stops again).
@@ -157,6 +173,10 @@ impl Engine {
             target_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
             bandwidth_estimate_bps: AtomicU64::new(0),
             audio_jitter_us: AtomicU64::new(0),
+            rtt_us: AtomicU64::new(0),
+            egress_loss_ppm: AtomicU64::new(0),
+            ingress_loss_ppm: AtomicU64::new(0),
+            video_nacks_sent: AtomicU64::new(0),
             transport: Mutex::new(None),
         });
         let (event_control, event_control_rx) = unbounded();
@@ -226,9 +246,13 @@ impl Engine {
     pub fn set_audio_output(&self, output: AudioOutputConfig) -> Result<()> {
         let mut st = self.state();
         st.config.audio_output = output;
-        if st.session.is_some() {
+        if st.session.as_ref().is_some_and(|s| s.stream == Stream::EchoTest) {
             let (a, v) = self.stop_session(&mut st);
-            self.start_session(&mut st, a, v)?;
+            let loopback = st.config.loopback;
+            self.start_session(&mut st, Stream::EchoTest, a, v, |sink, clock| {
+                let t = LoopbackTransport::new(loopback, sink, clock).map_err(|e| Error::internal(format!("start loopback: {e}")))?;
+                Ok((Arc::new(t), None))
+            })?;
         }
         Ok(())
     }
@@ -369,23 +393,88 @@ impl Engine {
     /// with audio only. A no-op if running.
     pub fn start_echo_test(&self) -> Result<()> {
         let mut st = self.state();
-        if st.session.is_some() {
-            return Ok(());
+        match &st.session {
+            Some(s) if s.stream == Stream::EchoTest => return Ok(()),
+            Some(s) => return Err(Error::invalid_state(format!("a {:?} session is running; stop it first", s.stream))),
+            None => {}
         }
         let started_audio = st.audio_send.is_none();
         let started_video = st.video_send.is_none();
-        self.start_session(&mut st, started_audio, started_video)
+        let loopback = st.config.loopback;
+        self.start_session(&mut st, Stream::EchoTest, started_audio, started_video, |sink, clock| {
+            let t = LoopbackTransport::new(loopback, sink, clock).map_err(|e| Error::internal(format!("start loopback: {e}")))?;
+            Ok((Arc::new(t), None))
+        })
     }
 
-    fn start_session(&self, st: &mut State, start_audio: bool, start_video: bool) -> Result<()> {
+    /// Starts a call with one network peer over WebRTC (ICE, DTLS-SRTP,
+    /// H.264 + Opus): the offerer sends its offer through `signals` at once,
+    /// the answerer answers the offer given to [`Engine::handle_peer_signal`];
+    /// candidates trickle both ways the same way. Local audio and preview
+    /// start if they are not running. Connection progress arrives as
+    /// [`Event::Connection`]; the bandwidth estimate steers the video
+    /// bitrate within the configured bounds. `InvalidState` while another
+    /// session (an echo test or a peer) runs.
+    pub fn start_peer(&self, role: Role, mut config: WebRtcConfig, signals: Box<dyn FnMut(Signal) + Send>) -> Result<()> {
+        let mut st = self.state();
+        if let Some(s) = &st.session {
+            return Err(Error::invalid_state(format!("a {:?} session is running; stop it first", s.stream)));
+        }
+        let v = st.config.video;
+        let audio_bps = st.config.audio.bitrate_bps;
+        config.start_bitrate_bps = v.bitrate_bps + audio_bps;
+        config.min_bitrate_bps = v.min_bitrate_bps + audio_bps;
+        config.max_bitrate_bps = v.max_bitrate_bps + audio_bps;
+        let started_audio = st.audio_send.is_none();
+        let started_video = st.video_send.is_none() && config.video;
+        self.start_session(&mut st, Stream::Call, started_audio, started_video, move |sink, clock| {
+            let t = Arc::new(WebRtcTransport::new(config, role, sink, signals, clock)?);
+            Ok((t.clone() as Arc<dyn Transport>, Some(t)))
+        })
+    }
+
+    /// Feeds the peer's offer, answer or ICE candidate to the running peer
+    /// session. `InvalidState` when none runs.
+    pub fn handle_peer_signal(&self, signal: Signal) -> Result<()> {
+        let st = self.state();
+        match st.session.as_ref().and_then(|s| s.peer.as_ref()) {
+            Some(peer) => {
+                peer.handle_signal(signal);
+                Ok(())
+            }
+            None => Err(Error::invalid_state("no peer session is running")),
+        }
+    }
+
+    /// Ends the peer session (and the local streams it started). A no-op
+    /// when none runs.
+    pub fn stop_peer(&self) {
+        self.stop_session_of(Stream::Call);
+    }
+
+    /// The UDP addresses the running peer session listens on.
+    pub fn peer_local_addrs(&self) -> Vec<std::net::SocketAddr> {
+        let st = self.state();
+        st.session.as_ref().and_then(|s| s.peer.as_ref()).map(|p| p.local_addrs().to_vec()).unwrap_or_default()
+    }
+
+    fn start_session(
+        &self,
+        st: &mut State,
+        stream: Stream,
+        start_audio: bool,
+        start_video: bool,
+        make: impl FnOnce(TransportSink, Clock) -> Result<(Arc<dyn Transport>, Option<Arc<WebRtcTransport>>)>,
+    ) -> Result<()> {
         let (audio_tx, audio_rx) = bounded(64);
         let (video_tx, video_rx) = bounded(8);
         let (fb_tx, fb_rx) = bounded(64);
         let sink = TransportSink { audio: audio_tx, video: video_tx, feedback: fb_tx };
-        let transport: Arc<dyn Transport> = Arc::new(
-            LoopbackTransport::new(st.config.loopback, sink, self.shared.clock)
-                .map_err(|e| Error::internal(format!("start loopback: {e}")))?,
-        );
+        let fail = |e: Error| {
+            self.emit(Event::StateChanged { stream, state: StreamState::Failed });
+            e
+        };
+        let (transport, peer) = make(sink, self.shared.clock).map_err(fail)?;
         let output: Box<dyn AudioOutput> = match &st.config.audio_output {
             AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
             AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
@@ -396,11 +485,7 @@ impl Engine {
             Some(p) => Some(Y4mWriter::create(p, st.config.video.fps)?),
             None => None,
         };
-        let fail = |e: Error| {
-            self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Failed });
-            e
-        };
-        let audio = AudioRecv::start(output, st.config.jitter, audio_rx, fb_rx, self.shared.clone()).map_err(fail)?;
+        let audio = AudioRecv::start(output, st.config.jitter, st.config.audio.bitrate_bps, audio_rx, fb_rx, self.shared.clone()).map_err(fail)?;
         let video = match VideoRecv::start(video_rx, recorder, self.shared.clone()) {
             Ok(v) => v,
             Err(e) => {
@@ -410,7 +495,7 @@ impl Engine {
         };
         self.shared.set_transport(Some(transport.clone()));
         self.shared.keyframe_wanted.store(true, Relaxed);
-        st.session = Some(Session { transport, audio, video, started_audio: false, started_video: false });
+        st.session = Some(Session { stream, transport, peer, audio, video, started_audio: false, started_video: false });
         if start_audio {
             if let Err(e) = self.start_audio_send(st) {
                 self.stop_session(st);
@@ -421,8 +506,8 @@ impl Engine {
             if let Err(e) = self.start_video_send(st) {
                 use crate::error::ErrorKind::*;
                 if matches!(e.kind(), NoDevice | DeviceUnavailable | PermissionDenied | NotFound) && st.audio_send.is_some() {
-                    // No usable camera: the echo test goes on with audio only.
-                    self.emit(Event::Error { kind: e.kind(), message: format!("echo test continues without video: {}", e.message()) });
+                    // No usable camera: the session goes on with audio only.
+                    self.emit(Event::Error { kind: e.kind(), message: format!("continuing without video: {}", e.message()) });
                 } else {
                     if start_audio {
                         if let Some(a) = st.audio_send.take() {
@@ -439,7 +524,7 @@ impl Engine {
             s.started_audio = start_audio;
             s.started_video = start_video && video_running;
         }
-        self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Started });
+        self.emit(Event::StateChanged { stream, state: StreamState::Started });
         Ok(())
     }
 
@@ -457,8 +542,12 @@ impl Engine {
     /// Stops the echo test, and the local streams it started. A no-op when
     /// not running.
     pub fn stop_echo_test(&self) {
+        self.stop_session_of(Stream::EchoTest);
+    }
+
+    fn stop_session_of(&self, stream: Stream) {
         let mut st = self.state();
-        if st.session.is_none() {
+        if st.session.as_ref().map(|s| s.stream) != Some(stream) {
             return;
         }
         let (audio, video) = self.stop_session(&mut st);
@@ -474,12 +563,12 @@ impl Engine {
                 self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Stopped });
             }
         }
-        self.emit(Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Stopped });
+        self.emit(Event::StateChanged { stream, state: StreamState::Stopped });
     }
 
     /// Whether the echo test runs.
     pub fn echo_test_running(&self) -> bool {
-        self.state().session.is_some()
+        self.state().session.as_ref().is_some_and(|s| s.stream == Stream::EchoTest)
     }
 
     /// A snapshot of the statistics.

@@ -192,6 +192,19 @@ pub struct Stats {
     pub video_decode_latency: Latency,
     /// Capture to delivery of the decoded frame to the host.
     pub video_end_to_end_latency: Latency,
+
+    /// Network sessions only: round-trip time of the path (0 until measured).
+    pub rtt_us: u64,
+    /// Fraction 0..1 of sent packets the peer reported lost.
+    pub egress_loss: f32,
+    /// Fraction 0..1 of the peer's packets lost on the way here.
+    pub ingress_loss: f32,
+    /// The congestion controller's estimate of the path (0 until known).
+    pub bandwidth_estimate_bps: u32,
+    /// What the video encoder is asked for now.
+    pub video_target_bitrate_bps: u32,
+    /// Retransmissions of video asked for.
+    pub video_nacks_sent: u64,
 }
 
 #[cfg(test)]

@@ -437,6 +437,20 @@ pub enum media_event_type {
     MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME = 4,
     /// `stats` holds a snapshot.
     MEDIA_EVENT_STATS = 5,
+    /// The network peer's connection changed to `connection`.
+    MEDIA_EVENT_CONNECTION = 6,
+}
+
+/// The state in a `MEDIA_EVENT_CONNECTION`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_connection_state {
+    MEDIA_CONNECTION_CONNECTING = 0,
+    MEDIA_CONNECTION_CONNECTED = 1,
+    /// Lost after being connected; the engine keeps trying.
+    MEDIA_CONNECTION_DISCONNECTED = 2,
+    /// Could not connect, or gave up.
+    MEDIA_CONNECTION_FAILED = 3,
 }
 
 /// Which stream a `MEDIA_EVENT_STATE_CHANGED` concerns.
@@ -447,6 +461,8 @@ pub enum media_stream {
     MEDIA_STREAM_LOCAL_AUDIO = 1,
     MEDIA_STREAM_LOCAL_VIDEO = 2,
     MEDIA_STREAM_ECHO_TEST = 3,
+    /// A call with a network peer.
+    MEDIA_STREAM_CALL = 4,
 }
 
 /// The state in a `MEDIA_EVENT_STATE_CHANGED`.
@@ -544,6 +560,8 @@ pub struct media_event {
     pub message: *const c_char,
     pub width: u32,
     pub height: u32,
+    /// For `MEDIA_EVENT_CONNECTION`.
+    pub connection: media_connection_state,
     /// For `MEDIA_EVENT_STATS`; NULL otherwise.
     pub stats: *const media_stats,
 }
@@ -612,6 +630,7 @@ pub extern "C" fn media_engine_set_event_callback(
                 message: std::ptr::null(),
                 width: 0,
                 height: 0,
+                connection: media_connection_state::MEDIA_CONNECTION_CONNECTING,
                 stats: std::ptr::null(),
             };
             match event {
@@ -620,6 +639,7 @@ pub extern "C" fn media_engine_set_event_callback(
                         Stream::LocalAudio => media_stream::MEDIA_STREAM_LOCAL_AUDIO,
                         Stream::LocalVideo => media_stream::MEDIA_STREAM_LOCAL_VIDEO,
                         Stream::EchoTest => media_stream::MEDIA_STREAM_ECHO_TEST,
+                        Stream::Call => media_stream::MEDIA_STREAM_CALL,
                     };
                     ev.state = match state {
                         StreamState::Stopped => media_stream_state::MEDIA_STREAM_STOPPED,
@@ -643,6 +663,16 @@ pub extern "C" fn media_engine_set_event_callback(
                     (ev.width, ev.height) = (*width, *height);
                 }
                 Event::FirstRemoteAudioFrame => ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME,
+                Event::Connection(state) => {
+                    use crate::engine::events::ConnectionState as C;
+                    ev.r#type = media_event_type::MEDIA_EVENT_CONNECTION;
+                    ev.connection = match state {
+                        C::Connecting => media_connection_state::MEDIA_CONNECTION_CONNECTING,
+                        C::Connected => media_connection_state::MEDIA_CONNECTION_CONNECTED,
+                        C::Disconnected => media_connection_state::MEDIA_CONNECTION_DISCONNECTED,
+                        C::Failed => media_connection_state::MEDIA_CONNECTION_FAILED,
+                    };
+                }
                 Event::Stats(s) => {
                     ev.r#type = media_event_type::MEDIA_EVENT_STATS;
                     let boxed = Box::new(stats_to_c(s));

@@ -6,18 +6,28 @@
 
 pub mod impairment;
 pub mod loopback;
+pub mod webrtc;
 
 use crossbeam_channel::Sender;
 
 use crate::frame::EncodedFrame;
 
-/// Feedback from the receiving side to the sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a transport tells the engine besides media: requests from the
+/// peer and the state of the path.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Feedback {
     /// The remote decoder needs an IDR frame.
     KeyframeRequest,
     /// The path can carry about this many bits per second.
     BitrateEstimate(u32),
+    /// The connection's state changed.
+    Connection(webrtc::ConnectionState),
+    /// Round-trip time, loss and byte counts of the path.
+    NetworkStats(webrtc::NetworkStats),
+    /// Interarrival jitter of received audio, microseconds.
+    AudioJitter(u64),
+    /// Video NACKs sent so far.
+    NacksSent(u64),
 }
 
 /// Where a transport delivers what arrives. The channels are bounded; a

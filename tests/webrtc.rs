@@ -1,0 +1,130 @@
+//! Two engines call each other over real UDP sockets on loopback through
+//! the WebRTC transport (ICE, DTLS-SRTP, RTP): each receives the other's
+//! tone and test pattern.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use media::analysis::tone_frequency;
+use media::devices::audio::read_wav_mono_48k;
+use media::devices::pattern;
+use media::engine::events::ConnectionState;
+use media::transport::webrtc::{Role, Signal, WebRtcConfig};
+use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig};
+
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Side {
+    engine: Arc<Engine>,
+    wav: PathBuf,
+    stamps: Arc<Mutex<Vec<u32>>>,
+    connected: Arc<AtomicU64>,
+}
+
+fn side(name: &str, tone: f32) -> Side {
+    let dir = std::env::temp_dir().join(format!("media-webrtc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("heard.wav");
+    let config = EngineConfig {
+        audio_input: AudioInputConfig::Tone { freq_hz: tone, level_dbfs: -20.0 },
+        audio_output: AudioOutputConfig::WavFile(wav.clone()),
+        video: VideoConfig { width: 320, height: 180, fps: 30, bitrate_bps: 400_000, ..Default::default() },
+        ..EngineConfig::fake()
+    };
+    let engine = Arc::new(Engine::new(config).unwrap());
+    let stamps = Arc::new(Mutex::new(Vec::new()));
+    let s = stamps.clone();
+    engine.set_frame_handler(Some(Box::new(move |source, f| {
+        if source == FrameSource::Remote {
+            if let Some(stamp) = pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()) {
+                s.lock().unwrap().push(stamp.frame_number);
+            }
+        }
+    })));
+    let connected = Arc::new(AtomicU64::new(0));
+    let c = connected.clone();
+    engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        if *e == Event::Connection(ConnectionState::Connected) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    })));
+    Side { engine, wav, stamps, connected }
+}
+
+#[test]
+fn two_engines_exchange_audio_and_video_over_udp() {
+    let (a, b) = (side("a", 440.0), side("b", 660.0));
+    let loopback = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    // Signaling: each side's messages are handed to the other engine.
+    let to_a = Arc::downgrade(&a.engine);
+    let to_b = Arc::downgrade(&b.engine);
+    b.engine
+        .start_peer(Role::Answerer, loopback.clone(), Box::new(move |s: Signal| {
+            if let Some(a) = to_a.upgrade() {
+                a.handle_peer_signal(s).unwrap();
+            }
+        }))
+        .unwrap();
+    a.engine
+        .start_peer(Role::Offerer, loopback, Box::new(move |s: Signal| {
+            if let Some(b) = to_b.upgrade() {
+                b.handle_peer_signal(s).unwrap();
+            }
+        }))
+        .unwrap();
+    assert!(a.engine.peer_local_addrs().iter().all(|addr| addr.ip().is_loopback()));
+
+    wait_for("connection on both sides", Duration::from_secs(20), || {
+        a.connected.load(Ordering::Relaxed) > 0 && b.connected.load(Ordering::Relaxed) > 0
+    });
+    wait_for("90 remote frames each way", Duration::from_secs(30), || {
+        a.stamps.lock().unwrap().len() >= 90 && b.stamps.lock().unwrap().len() >= 90
+    });
+    wait_for("2 s of audio each way", Duration::from_secs(30), || {
+        a.engine.stats().audio_frames_decoded >= 100 && b.engine.stats().audio_frames_decoded >= 100
+    });
+    let (sa, sb) = (a.engine.stats(), b.engine.stats());
+    a.engine.stop_peer();
+    b.engine.stop_peer();
+
+    for (side, other_tone, s) in [(&a, 660.0, sa), (&b, 440.0, sb)] {
+        let stamps = side.stamps.lock().unwrap().clone();
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]), "frames in order: {stamps:?}");
+        assert_eq!(s.video_decode_errors, 0, "{s:#?}");
+        let audio = read_wav_mono_48k(&side.wav).unwrap();
+        let start = audio.iter().position(|x| x.abs() > 0.01).expect("the peer's tone arrived");
+        let heard = &audio[start + 9_600..audio.len() - 4_800];
+        let f = tone_frequency(heard, 48_000).unwrap();
+        assert!((f - other_tone).abs() < other_tone * 0.01, "heard {f:.1} Hz, expected {other_tone}");
+        assert!(s.rtt_us > 0 || s.bandwidth_estimate_bps > 0 || s.video_frames_decoded > 0);
+    }
+}
+
+#[test]
+fn a_peer_session_excludes_the_echo_test_and_bad_signals_fail_cleanly() {
+    let s = side("c", 440.0);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    s.engine.set_event_handler(Some(Box::new(move |e: &Event| ev.lock().unwrap().push(e.clone()))));
+    assert!(s.engine.handle_peer_signal(Signal::Candidate("x".into())).is_err(), "no peer yet");
+    let cfg = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    s.engine.start_peer(Role::Answerer, cfg.clone(), Box::new(|_| {})).unwrap();
+    assert_eq!(s.engine.start_echo_test().unwrap_err().kind(), media::ErrorKind::InvalidState);
+    assert_eq!(s.engine.start_peer(Role::Answerer, cfg, Box::new(|_| {})).unwrap_err().kind(), media::ErrorKind::InvalidState);
+    // Garbage where an offer should be: the connection fails, nothing panics.
+    s.engine.handle_peer_signal(Signal::Candidate("candidate:garbage".into())).unwrap();
+    s.engine.handle_peer_signal(Signal::Offer("v=0 this is not sdp".into())).unwrap();
+    wait_for("failed state", Duration::from_secs(10), || {
+        events.lock().unwrap().contains(&Event::Connection(ConnectionState::Failed))
+    });
+    s.engine.stop_peer();
+    s.engine.start_echo_test().unwrap();
+}
