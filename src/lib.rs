@@ -48,6 +48,7 @@ pub mod error;
 pub mod ffi;
 pub mod frame;
 pub mod jitter;
+pub mod signal;
 pub mod transport;
 
 pub use engine::config::{AudioInputConfig, AudioOutputConfig, EngineConfig, VideoConfig, VideoInputConfig};

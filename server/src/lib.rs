@@ -6,7 +6,7 @@
 //! behind axum. The wire format is in `PROTOCOL.md`.
 
 pub mod hub;
-pub mod protocol;
+pub use media_protocol as protocol;
 pub mod server;
 pub mod token;
 

@@ -45,6 +45,16 @@ pub enum Event {
     FirstRemoteAudioFrame,
     /// The network peer's connection state changed.
     Connection(ConnectionState),
+    /// The rendezvous server connection changed.
+    Server(crate::signal::ServerState),
+    /// 1v1 call progress.
+    Call(crate::signal::CallEvent),
+    /// Channel membership.
+    Channel(crate::signal::ChannelEvent),
+    /// The token expires soon: hand over a new one with `renew_token`.
+    TokenWillExpire { expires_at: u64 },
+    /// The server refused a request (its error code and message).
+    ServerError { code: String, message: String, channel: Option<String> },
     /// Periodic statistics (see `EngineConfig::stats_interval_ms`).
     Stats(Stats),
 }

@@ -141,10 +141,10 @@ struct State {
 }
 
 /// A media engine. See the module docs for threads and the crate docs for an
-/// example.
+/// example. Most of its methods are those of [`Core`], which it derefs to.
 pub struct Engine {
-    shared: Arc<Shared>,
-    state: Mutex<State>,
+    core: Arc<Core>,
+    signaling: Mutex<Option<crate::signal::SignalingClient>>,
     event_control: Sender<Option<EventHandler>>,
     render_control: Sender<Option<FrameHandler>>,
     threads: Vec<JoinHandle<()>>,
@@ -186,21 +186,14 @@ impl Engine {
         let events = spawn("media-events", move || events::run_events(events_rx, event_control_rx, s, interval))?;
         let s = shared.clone();
         let render = spawn("media-render", move || events::run_render(render_rx, render_control_rx, s))?;
+        let core = Arc::new(Core { shared, state: Mutex::new(State { config, audio_send: None, video_send: None, session: None }) });
         Ok(Engine {
-            shared,
-            state: Mutex::new(State { config, audio_send: None, video_send: None, session: None }),
+            core,
+            signaling: Mutex::new(None),
             event_control,
             render_control,
             threads: vec![events, render],
         })
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn emit(&self, event: Event) {
-        events::emit(&self.shared.events_tx, event);
     }
 
     /// Sets (or with `None` clears) the event handler. It runs on the
@@ -229,6 +222,90 @@ impl Engine {
     /// Cameras the system offers (ids are indexes for [`VideoInputConfig::Camera`]).
     pub fn cameras() -> Result<Vec<DeviceInfo>> {
         list_cameras()
+    }
+
+    /// Connects to a rendezvous server and registers (see
+    /// [`crate::signal`]); progress arrives as [`Event::Server`] events.
+    /// Replaces an earlier connection.
+    pub fn connect_server(&self, config: crate::signal::ServerConfig) -> Result<()> {
+        let client = crate::signal::SignalingClient::start(config, Arc::downgrade(&self.core))?;
+        let old = self.signaling.lock().unwrap_or_else(|p| p.into_inner()).replace(client);
+        drop(old);
+        Ok(())
+    }
+
+    /// Leaves the server (ending any call). A no-op when not connected.
+    pub fn disconnect_server(&self) {
+        let old = self.signaling.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(old);
+    }
+
+    fn signaling<T>(&self, f: impl FnOnce(&crate::signal::SignalingClient) -> Result<T>) -> Result<T> {
+        match self.signaling.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(c) => f(c),
+            None => Err(Error::invalid_state("not connected to a server: call connect_server first")),
+        }
+    }
+
+    /// Calls `user_id`, audio only or with video. Returns the call id;
+    /// [`Event::Call`] events follow (ringing, accepted, ended with a reason).
+    pub fn call(&self, user_id: &str, video: bool) -> Result<String> {
+        self.signaling(|c| c.call(user_id, video))
+    }
+
+    /// Accepts the ringing incoming call `call_id`.
+    pub fn accept(&self, call_id: &str) -> Result<()> {
+        self.signaling(|c| c.accept(call_id))
+    }
+
+    /// Rejects the ringing incoming call `call_id`.
+    pub fn reject(&self, call_id: &str) -> Result<()> {
+        self.signaling(|c| c.reject(call_id))
+    }
+
+    /// Ends the current call: cancels it while it rings, hangs up once
+    /// connected, rejects it when it is an incoming one.
+    pub fn hangup(&self) -> Result<()> {
+        self.signaling(|c| c.hangup())
+    }
+
+    /// Hands the server a fresh token before the current one expires.
+    pub fn renew_token(&self, token: &str) -> Result<()> {
+        self.signaling(|c| c.renew_token(token))
+    }
+
+    /// Joins a channel with `uid` (0: the server assigns one).
+    pub fn join_channel(&self, channel: &str, uid: u32, audience: bool) -> Result<()> {
+        self.signaling(|c| c.join(channel, uid, audience))
+    }
+
+    /// Leaves a channel.
+    pub fn leave_channel(&self, channel: &str) -> Result<()> {
+        self.signaling(|c| c.leave(channel))
+    }
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+/// The engine's media side: devices, stages and sessions. Reached through
+/// [`Engine`].
+pub struct Core {
+    shared: Arc<Shared>,
+    state: Mutex<State>,
+}
+
+impl Core {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        events::emit(&self.shared.events_tx, event);
     }
 
     /// Selects the microphone. A running local audio stream switches to it.
@@ -610,8 +687,9 @@ fn validate(c: &EngineConfig) -> Result<()> {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        let mut st = self.state();
-        self.stop_session(&mut st);
+        self.disconnect_server();
+        let mut st = self.core.state();
+        self.core.stop_session(&mut st);
         if let Some(a) = st.audio_send.take() {
             a.stop();
         }

@@ -439,6 +439,86 @@ pub enum media_event_type {
     MEDIA_EVENT_STATS = 5,
     /// The network peer's connection changed to `connection`.
     MEDIA_EVENT_CONNECTION = 6,
+    /// The server connection changed to `server_state`; on
+    /// `MEDIA_SERVER_FAILED`, `code` and `message` say why.
+    MEDIA_EVENT_SERVER = 7,
+    /// Call progress `call` for `call_id` (`user_id`, `nickname`, `video`
+    /// on incoming calls; `end_reason` and `code` when ended).
+    MEDIA_EVENT_CALL = 8,
+    /// Channel membership `channel_event` in `channel` (`uid`, `user_id`,
+    /// `dropped`).
+    MEDIA_EVENT_CHANNEL = 9,
+    /// The token expires at `expires_at` (Unix seconds): renew it.
+    MEDIA_EVENT_TOKEN_WILL_EXPIRE = 10,
+    /// The server refused a request: `code`, `message`, maybe `channel`.
+    MEDIA_EVENT_SERVER_ERROR = 11,
+}
+
+/// The state in a `MEDIA_EVENT_SERVER`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_server_state {
+    MEDIA_SERVER_CONNECTING = 0,
+    /// Registered: calls can be placed and received.
+    MEDIA_SERVER_CONNECTED = 1,
+    /// The connection broke; trying again.
+    MEDIA_SERVER_RECONNECTING = 2,
+    /// Gave up; `code` is e.g. "token_expired", "token_invalid",
+    /// "token_wrong_scope", "unknown_app", "replaced", "unreachable".
+    MEDIA_SERVER_FAILED = 3,
+    /// Closed on request.
+    MEDIA_SERVER_DISCONNECTED = 4,
+}
+
+/// The progress in a `MEDIA_EVENT_CALL`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_call_event {
+    /// Someone calls: `media_engine_accept` or `media_engine_reject`.
+    MEDIA_CALL_INCOMING = 0,
+    /// The callee's app is ringing.
+    MEDIA_CALL_RINGING = 1,
+    /// The callee accepted; media is connecting.
+    MEDIA_CALL_ACCEPTED = 2,
+    /// Over: see `end_reason`.
+    MEDIA_CALL_ENDED = 3,
+}
+
+/// Why a call ended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_call_end_reason {
+    MEDIA_CALL_END_NONE = 0,
+    /// The callee is not online.
+    MEDIA_CALL_END_OFFLINE = 1,
+    /// The callee is in another call.
+    MEDIA_CALL_END_BUSY = 2,
+    MEDIA_CALL_END_REJECTED = 3,
+    /// Nobody answered in time.
+    MEDIA_CALL_END_TIMEOUT = 4,
+    /// The caller gave up while it rang.
+    MEDIA_CALL_END_CANCELLED = 5,
+    MEDIA_CALL_END_HANGUP = 6,
+    /// The other side's connection to the server was lost.
+    MEDIA_CALL_END_PEER_DROPPED = 7,
+    /// Our connection to the server was lost.
+    MEDIA_CALL_END_CONNECTION_LOST = 8,
+    /// The server refused something about the call: see `code`.
+    MEDIA_CALL_END_ERROR = 9,
+}
+
+/// The change in a `MEDIA_EVENT_CHANNEL`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum media_channel_event {
+    /// We joined as `uid`.
+    MEDIA_CHANNEL_JOINED = 0,
+    /// Member `uid` (`user_id`) joined, or was already there when we joined.
+    MEDIA_CHANNEL_USER_JOINED = 1,
+    /// Member `uid` left (`dropped` false) or was lost (`dropped` true).
+    MEDIA_CHANNEL_USER_OFFLINE = 2,
+    /// We left.
+    MEDIA_CHANNEL_LEFT = 3,
 }
 
 /// The state in a `MEDIA_EVENT_CONNECTION`.
@@ -564,6 +644,41 @@ pub struct media_event {
     pub connection: media_connection_state,
     /// For `MEDIA_EVENT_STATS`; NULL otherwise.
     pub stats: *const media_stats,
+    /// For `MEDIA_EVENT_SERVER`.
+    pub server_state: media_server_state,
+    /// For `MEDIA_EVENT_CALL`.
+    pub call: media_call_event,
+    /// For `MEDIA_CALL_ENDED`.
+    pub end_reason: media_call_end_reason,
+    /// For `MEDIA_EVENT_CHANNEL`.
+    pub channel_event: media_channel_event,
+    /// Strings below are NUL-terminated UTF-8 valid during the callback, or NULL.
+    pub call_id: *const c_char,
+    pub user_id: *const c_char,
+    pub nickname: *const c_char,
+    pub channel: *const c_char,
+    /// A server error code ("busy", "token_expired", ...).
+    pub code: *const c_char,
+    pub uid: u32,
+    /// Incoming call with video.
+    pub video: bool,
+    /// The member was lost rather than leaving.
+    pub dropped: bool,
+    /// For `MEDIA_EVENT_TOKEN_WILL_EXPIRE`: Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Keeps the C strings of one event alive during its callback.
+#[derive(Default)]
+struct EventStrings(Vec<std::ffi::CString>);
+
+impl EventStrings {
+    fn add(&mut self, s: &str) -> *const c_char {
+        let c = std::ffi::CString::new(s.replace('\0', " ")).unwrap_or_default();
+        let p = c.as_ptr();
+        self.0.push(c);
+        p
+    }
 }
 
 /// Receives events on the engine's "media-events" thread.
@@ -620,7 +735,7 @@ pub extern "C" fn media_engine_set_event_callback(
         let userdata = UserData(userdata);
         e.set_event_handler(Some(Box::new(move |event: &Event| {
             let ud = &userdata;
-            let mut message = None;
+            let mut strings = EventStrings::default();
             let mut stats = None;
             let mut ev = media_event {
                 r#type: media_event_type::MEDIA_EVENT_STATE_CHANGED,
@@ -632,6 +747,19 @@ pub extern "C" fn media_engine_set_event_callback(
                 height: 0,
                 connection: media_connection_state::MEDIA_CONNECTION_CONNECTING,
                 stats: std::ptr::null(),
+                server_state: media_server_state::MEDIA_SERVER_CONNECTING,
+                call: media_call_event::MEDIA_CALL_INCOMING,
+                end_reason: media_call_end_reason::MEDIA_CALL_END_NONE,
+                channel_event: media_channel_event::MEDIA_CHANNEL_JOINED,
+                call_id: std::ptr::null(),
+                user_id: std::ptr::null(),
+                nickname: std::ptr::null(),
+                channel: std::ptr::null(),
+                code: std::ptr::null(),
+                uid: 0,
+                video: false,
+                dropped: false,
+                expires_at: 0,
             };
             match event {
                 Event::StateChanged { stream, state } => {
@@ -650,9 +778,7 @@ pub extern "C" fn media_engine_set_event_callback(
                 Event::Error { kind, message: m } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_ERROR;
                     ev.error = (*kind).into();
-                    let text = std::ffi::CString::new(m.replace('\0', " ")).unwrap_or_default();
-                    ev.message = text.as_ptr();
-                    message = Some(text);
+                    ev.message = strings.add(m);
                 }
                 Event::FirstLocalVideoFrame { width, height } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_FIRST_LOCAL_VIDEO_FRAME;
@@ -679,11 +805,105 @@ pub extern "C" fn media_engine_set_event_callback(
                     ev.stats = &*boxed;
                     stats = Some(boxed);
                 }
+                Event::Server(state) => {
+                    use crate::signal::ServerState as S;
+                    ev.r#type = media_event_type::MEDIA_EVENT_SERVER;
+                    ev.server_state = match state {
+                        S::Connecting => media_server_state::MEDIA_SERVER_CONNECTING,
+                        S::Connected => media_server_state::MEDIA_SERVER_CONNECTED,
+                        S::Reconnecting { .. } => media_server_state::MEDIA_SERVER_RECONNECTING,
+                        S::Failed { code, message } => {
+                            ev.code = strings.add(code);
+                            ev.message = strings.add(message);
+                            media_server_state::MEDIA_SERVER_FAILED
+                        }
+                        S::Disconnected => media_server_state::MEDIA_SERVER_DISCONNECTED,
+                    };
+                }
+                Event::Call(c) => {
+                    use crate::signal::{CallEndReason as R, CallEvent as C};
+                    ev.r#type = media_event_type::MEDIA_EVENT_CALL;
+                    match c {
+                        C::Incoming { call_id, from_user, from_nickname, video } => {
+                            ev.call = media_call_event::MEDIA_CALL_INCOMING;
+                            ev.call_id = strings.add(call_id);
+                            ev.user_id = strings.add(from_user);
+                            ev.nickname = strings.add(from_nickname);
+                            ev.video = *video;
+                        }
+                        C::Ringing { call_id } => {
+                            ev.call = media_call_event::MEDIA_CALL_RINGING;
+                            ev.call_id = strings.add(call_id);
+                        }
+                        C::Accepted { call_id } => {
+                            ev.call = media_call_event::MEDIA_CALL_ACCEPTED;
+                            ev.call_id = strings.add(call_id);
+                        }
+                        C::Ended { call_id, reason } => {
+                            use media_call_end_reason::*;
+                            ev.call = media_call_event::MEDIA_CALL_ENDED;
+                            ev.call_id = strings.add(call_id);
+                            ev.end_reason = match reason {
+                                R::Offline => MEDIA_CALL_END_OFFLINE,
+                                R::Busy => MEDIA_CALL_END_BUSY,
+                                R::Rejected => MEDIA_CALL_END_REJECTED,
+                                R::Timeout => MEDIA_CALL_END_TIMEOUT,
+                                R::Cancelled => MEDIA_CALL_END_CANCELLED,
+                                R::Hangup => MEDIA_CALL_END_HANGUP,
+                                R::PeerDropped => MEDIA_CALL_END_PEER_DROPPED,
+                                R::ConnectionLost => MEDIA_CALL_END_CONNECTION_LOST,
+                                R::Error(code) => {
+                                    ev.code = strings.add(code);
+                                    MEDIA_CALL_END_ERROR
+                                }
+                            };
+                        }
+                    }
+                }
+                Event::Channel(c) => {
+                    use crate::signal::ChannelEvent as C;
+                    ev.r#type = media_event_type::MEDIA_EVENT_CHANNEL;
+                    match c {
+                        C::Joined { channel, uid, .. } => {
+                            ev.channel_event = media_channel_event::MEDIA_CHANNEL_JOINED;
+                            ev.channel = strings.add(channel);
+                            ev.uid = *uid;
+                        }
+                        C::UserJoined { channel, uid, user_id } => {
+                            ev.channel_event = media_channel_event::MEDIA_CHANNEL_USER_JOINED;
+                            ev.channel = strings.add(channel);
+                            ev.uid = *uid;
+                            ev.user_id = strings.add(user_id);
+                        }
+                        C::UserOffline { channel, uid, dropped } => {
+                            ev.channel_event = media_channel_event::MEDIA_CHANNEL_USER_OFFLINE;
+                            ev.channel = strings.add(channel);
+                            ev.uid = *uid;
+                            ev.dropped = *dropped;
+                        }
+                        C::Left { channel } => {
+                            ev.channel_event = media_channel_event::MEDIA_CHANNEL_LEFT;
+                            ev.channel = strings.add(channel);
+                        }
+                    }
+                }
+                Event::TokenWillExpire { expires_at } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_TOKEN_WILL_EXPIRE;
+                    ev.expires_at = *expires_at;
+                }
+                Event::ServerError { code, message, channel } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_SERVER_ERROR;
+                    ev.code = strings.add(code);
+                    ev.message = strings.add(message);
+                    if let Some(ch) = channel {
+                        ev.channel = strings.add(ch);
+                    }
+                }
             }
             // SAFETY: the host gave this callback for this userdata; `ev`
             // and what it points to outlive the call.
             unsafe { cb(ud.0, &ev) };
-            drop((message, stats));
+            drop((strings, stats));
         })));
         MEDIA_OK
     })

@@ -1,4 +1,5 @@
-//! The JSON messages of the rendezvous protocol (see PROTOCOL.md). Every
+//! The JSON messages of the libmedia rendezvous protocol (server/PROTOCOL.md),
+//! shared by the server and the client in the library. Every
 //! message is one WebSocket text frame holding an object with a `"type"`.
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,290 @@
+//! The desktop caller: registers with a libmedia rendezvous server, then
+//! calls someone, answers calls, or joins a channel. Real devices by
+//! default (falling back to audio-only or receive-only when there is no
+//! camera or microphone); `--fake` uses a tone and the test pattern.
+//!
+//!     caller --server ws://127.0.0.1:8080/ws --token T --me alice:Alice call bob
+//!     caller --server ws://127.0.0.1:8080/ws --token T --me bob answer
+//!
+//! Prints a status line once a second and `call ended: <reason>` at the
+//! end. `--record DIR` writes what it receives (video.y4m, and audio.wav
+//! with `--fake`).
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use crossbeam_channel::{unbounded, Receiver};
+use media::signal::{CallEndReason, CallEvent, ChannelEvent, ServerConfig, ServerState};
+use media::transport::webrtc::WebRtcConfig;
+use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig, VideoInputConfig};
+
+#[derive(Parser)]
+#[command(about = "libmedia desktop caller")]
+struct Args {
+    /// Rendezvous server, ws://host:port/ws.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+    server: String,
+    #[arg(long, default_value = "demo")]
+    app: String,
+    /// Token from `media-server token`.
+    #[arg(long)]
+    token: String,
+    /// Who I am: openid[:nickname].
+    #[arg(long)]
+    me: String,
+    /// Synthetic devices: a tone and the moving test pattern.
+    #[arg(long)]
+    fake: bool,
+    /// Tone frequency with --fake.
+    #[arg(long, default_value_t = 440.0)]
+    tone: f32,
+    /// No window (the status line still prints).
+    #[arg(long)]
+    headless: bool,
+    /// Write what is received into this folder.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Offer only this address as ICE host candidate (default: every interface).
+    #[arg(long)]
+    host_ip: Option<std::net::IpAddr>,
+    /// Hang up after this many seconds of call (default: run until the call ends).
+    #[arg(long)]
+    duration: Option<f64>,
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    #[arg(long, default_value_t = 360)]
+    height: u32,
+    #[arg(long, default_value_t = 800_000)]
+    bitrate: u32,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Answer {
+    /// Accept every call.
+    Auto,
+    /// Ask on the terminal.
+    Ask,
+    /// Reject every call.
+    Reject,
+    /// Let it ring.
+    Ignore,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Call a user by openid.
+    Call {
+        to: String,
+        #[arg(long)]
+        audio_only: bool,
+        /// Give up if not answered within this many seconds.
+        #[arg(long)]
+        cancel_after: Option<f64>,
+    },
+    /// Wait for a call.
+    Answer {
+        #[arg(long, value_enum, default_value_t = Answer::Auto)]
+        mode: Answer,
+    },
+    /// Join a channel (membership; media in channels comes with mesh support).
+    Channel { name: String },
+}
+
+fn reason_text(r: &CallEndReason) -> String {
+    match r {
+        CallEndReason::Error(code) => format!("error {code}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let (user_id, nickname) = match args.me.split_once(':') {
+        Some((u, n)) => (u.to_string(), n.to_string()),
+        None => (args.me.clone(), args.me.clone()),
+    };
+    let mut config = if args.fake { EngineConfig::fake() } else { EngineConfig::default() };
+    config.video = VideoConfig { width: args.width, height: args.height, fps: 30, bitrate_bps: args.bitrate, ..Default::default() };
+    config.stats_interval_ms = 1000;
+    if args.fake {
+        config.audio_input = AudioInputConfig::Tone { freq_hz: args.tone, level_dbfs: -20.0 };
+        config.video_input = VideoInputConfig::TestPattern;
+        config.audio_output = AudioOutputConfig::Null;
+    } else if media::Engine::cameras().map(|c| c.is_empty()).unwrap_or(true) {
+        eprintln!("caller: no camera found: sending audio only (receiving video still works)");
+    }
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dir.display())));
+        config.record_remote_video = Some(dir.join("video.y4m"));
+        if args.fake {
+            config.audio_output = AudioOutputConfig::WavFile(dir.join("audio.wav"));
+        }
+    }
+    let engine = Engine::new(config).unwrap_or_else(|e| fail(&format!("cannot create the engine: {e}")));
+    let (tx, events): (_, Receiver<Event>) = unbounded();
+    engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        let _ = tx.send(e.clone());
+    })));
+
+    let mut server = ServerConfig::new(&args.server, &args.app, &user_id, &args.token);
+    server.nickname = nickname;
+    server.network = WebRtcConfig { host_ips: args.host_ip.into_iter().collect(), ..Default::default() };
+    engine.connect_server(server).unwrap_or_else(|e| fail(&format!("{e}")));
+    if !args.headless {
+        eprintln!("caller: video window not available in this build; running headless");
+    }
+
+    let state = Arc::new(Mutex::new(String::from("connecting")));
+    let mut call_started: Option<Instant> = None;
+    let mut ringing_since: Option<Instant> = None;
+    let mut placed = false;
+    let mut last_status = Instant::now();
+    let stdin_lines = spawn_stdin();
+    let exit_code;
+    loop {
+        let event = events.recv_timeout(Duration::from_millis(100));
+        if let Ok(event) = event {
+            match event {
+                Event::Server(ServerState::Connected) => {
+                    *state.lock().unwrap() = "online".into();
+                    match &args.command {
+                        Command::Call { to, audio_only, .. } if !placed => {
+                            placed = true;
+                            match engine.call(to, !audio_only) {
+                                Ok(id) => {
+                                    println!("calling {to} (call {id})");
+                                    ringing_since = Some(Instant::now());
+                                }
+                                Err(e) => fail(&format!("call: {e}")),
+                            }
+                        }
+                        Command::Answer { .. } => println!("waiting for calls as {user_id}"),
+                        Command::Channel { name } => {
+                            if let Err(e) = engine.join_channel(name, 0, false) {
+                                fail(&format!("join: {e}"));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Event::Server(ServerState::Failed { code, message }) => {
+                    println!("server failed: {code}: {message}");
+                    exit_code = 3;
+                    break;
+                }
+                Event::Server(s) => println!("server: {s:?}"),
+                Event::Call(CallEvent::Incoming { call_id, from_user, from_nickname, video }) => {
+                    println!("incoming {} call from {from_user} ({from_nickname})", if video { "video" } else { "audio" });
+                    let mode = match &args.command {
+                        Command::Answer { mode } => *mode,
+                        _ => Answer::Reject,
+                    };
+                    let accept = match mode {
+                        Answer::Auto => true,
+                        Answer::Reject => false,
+                        Answer::Ignore => continue,
+                        Answer::Ask => {
+                            println!("accept? [y/n]");
+                            stdin_lines.recv().map(|l| l.trim().eq_ignore_ascii_case("y")).unwrap_or(false)
+                        }
+                    };
+                    let r = if accept { engine.accept(&call_id) } else { engine.reject(&call_id) };
+                    if let Err(e) = r {
+                        println!("answer failed: {e}");
+                    } else if accept {
+                        call_started = Some(Instant::now());
+                        *state.lock().unwrap() = format!("in call with {from_user}");
+                    } else {
+                        println!("call ended: rejected");
+                        exit_code = 0;
+                        break;
+                    }
+                }
+                Event::Call(CallEvent::Ringing { .. }) => println!("ringing"),
+                Event::Call(CallEvent::Accepted { .. }) => {
+                    println!("accepted");
+                    ringing_since = None;
+                    call_started = Some(Instant::now());
+                    *state.lock().unwrap() = "in call".into();
+                }
+                Event::Call(CallEvent::Ended { reason, .. }) => {
+                    println!("call ended: {}", reason_text(&reason));
+                    exit_code = 0;
+                    break;
+                }
+                Event::Channel(ChannelEvent::Joined { channel, uid, .. }) => println!("joined {channel} as uid {uid}"),
+                Event::Channel(ChannelEvent::UserJoined { uid, user_id, .. }) => println!("user joined: {uid} {user_id}"),
+                Event::Channel(ChannelEvent::UserOffline { uid, dropped, .. }) => {
+                    println!("user offline: {uid} {}", if dropped { "dropped" } else { "quit" })
+                }
+                Event::Connection(c) => println!("media: {c:?}"),
+                Event::ServerError { code, message, .. } => println!("server error {code}: {message}"),
+                Event::Error { kind, message } => println!("error ({kind:?}): {message}"),
+                Event::TokenWillExpire { .. } => println!("token expires soon: mint a new one and restart"),
+                _ => {}
+            }
+        }
+        if let (Some(t), Command::Call { cancel_after: Some(after), .. }) = (ringing_since, &args.command) {
+            if t.elapsed().as_secs_f64() >= *after {
+                ringing_since = None;
+                let _ = engine.hangup();
+            }
+        }
+        if let (Some(t), Some(d)) = (call_started, args.duration) {
+            if t.elapsed().as_secs_f64() >= d {
+                call_started = None;
+                let _ = engine.hangup();
+            }
+        }
+        if last_status.elapsed() >= Duration::from_secs(1) {
+            last_status = Instant::now();
+            let s = engine.stats();
+            println!(
+                "[{}] rtt {} ms | send {} kbit/s, recv {} kbit/s | loss {:.1} % | video {} decoded, audio {} decoded | bwe {} kbit/s",
+                state.lock().unwrap(),
+                s.rtt_us / 1000,
+                (s.video_send_bitrate_bps + s.audio_send_bitrate_bps) / 1000,
+                (s.video_recv_bitrate_bps + s.audio_recv_bitrate_bps) / 1000,
+                s.ingress_loss * 100.0,
+                s.video_frames_decoded,
+                s.audio_frames_decoded,
+                s.bandwidth_estimate_bps / 1000
+            );
+        }
+    }
+    let s = engine.stats();
+    println!(
+        "summary: video {} decoded ({} lost, {} nacks, {} keyframe requests), audio {} decoded ({} concealed, {} fec)",
+        s.video_frames_decoded,
+        s.video_frames_lost,
+        s.video_nacks_sent,
+        s.video_keyframe_requests,
+        s.audio_frames_decoded,
+        s.audio_concealed,
+        s.audio_fec_recovered
+    );
+    drop(engine);
+    std::process::exit(exit_code);
+}
+
+fn spawn_stdin() -> Receiver<String> {
+    let (tx, rx) = unbounded();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("caller: {msg}");
+    std::process::exit(2);
+}

@@ -1,0 +1,437 @@
+//! Signaling: the connection to the rendezvous server (`server/`), and the
+//! calls and channels it arranges. The [`call`] controller decides; the
+//! [`SignalingClient`] shell owns the WebSocket on its own thread
+//! ("media-signal"), keeps the heartbeat, reconnects with backoff, and
+//! starts / feeds / stops the engine's peer session.
+
+pub mod call;
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use media_protocol::{ClientMsg, ServerMsg};
+use tungstenite::{Message, WebSocket};
+
+use self::call::{Action, Controller};
+use crate::engine::Core;
+use crate::error::{Error, ErrorKind, Result};
+use crate::transport::webrtc::WebRtcConfig;
+use crate::Event;
+
+/// Where and who to register as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// `ws://host:port/ws`.
+    pub url: String,
+    pub app_id: String,
+    pub user_id: String,
+    pub nickname: String,
+    pub token: String,
+    /// Network settings for the peer sessions of calls.
+    pub network: WebRtcConfig,
+    /// Reconnection attempts after the connection breaks (0: none).
+    pub max_reconnects: u32,
+}
+
+impl ServerConfig {
+    pub fn new(url: &str, app_id: &str, user_id: &str, token: &str) -> Self {
+        ServerConfig {
+            url: url.into(),
+            app_id: app_id.into(),
+            user_id: user_id.into(),
+            nickname: user_id.into(),
+            token: token.into(),
+            network: WebRtcConfig::default(),
+            max_reconnects: 5,
+        }
+    }
+}
+
+/// The server connection's state, as [`Event::Server`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    Connecting,
+    /// Registered: calls can be placed and received.
+    Connected,
+    /// The connection broke; trying again (attempt counts from 1).
+    Reconnecting { attempt: u32 },
+    /// Gave up. `code` is the server's error code (`token_expired`,
+    /// `token_invalid`, `token_wrong_scope`, `unknown_app`, `replaced`,
+    /// `server_full`) or `unreachable`.
+    Failed { code: String, message: String },
+    /// Closed on request.
+    Disconnected,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEndReason {
+    /// The callee is not online.
+    Offline,
+    /// The callee is in another call.
+    Busy,
+    Rejected,
+    /// Nobody answered in time.
+    Timeout,
+    /// The caller gave up while it rang.
+    Cancelled,
+    Hangup,
+    /// The other side's connection to the server was lost.
+    PeerDropped,
+    /// Our connection to the server was lost.
+    ConnectionLost,
+    /// The server refused a request about the call (its error code).
+    Error(String),
+}
+
+/// 1v1 call progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// Someone calls: [`crate::Engine::accept`] or [`crate::Engine::reject`].
+    Incoming { call_id: String, from_user: String, from_nickname: String, video: bool },
+    /// The callee's app is ringing.
+    Ringing { call_id: String },
+    /// The callee accepted; media is being connected.
+    Accepted { call_id: String },
+    Ended { call_id: String, reason: CallEndReason },
+}
+
+/// Channel membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelEvent {
+    /// We joined as `uid`; `members` were already there (uid, user id).
+    Joined { channel: String, uid: u32, members: Vec<(u32, String)> },
+    UserJoined { channel: String, uid: u32, user_id: String },
+    /// A member left: on purpose (`dropped` false) or lost (true).
+    UserOffline { channel: String, uid: u32, dropped: bool },
+    Left { channel: String },
+}
+
+enum Command {
+    Send(ClientMsg),
+}
+
+struct ClientShared {
+    controller: Mutex<Controller>,
+    core: Weak<Core>,
+    outgoing: Sender<Command>,
+    network: WebRtcConfig,
+}
+
+impl ClientShared {
+    fn controller(&self) -> std::sync::MutexGuard<'_, Controller> {
+        self.controller.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, e: Event) {
+        if let Some(core) = self.core.upgrade() {
+            core.emit(e);
+        }
+    }
+
+    /// Carries out the controller's actions (never with its lock held).
+    fn execute(self: &Arc<Self>, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Send(m) => {
+                    let _ = self.outgoing.send(Command::Send(m));
+                }
+                Action::Emit(e) => self.emit(e),
+                Action::StartPeer { call_id, role, video } => {
+                    let Some(core) = self.core.upgrade() else { continue };
+                    let me = Arc::downgrade(self);
+                    let id = call_id.clone();
+                    let signals = Box::new(move |s| {
+                        if let Some(me) = me.upgrade() {
+                            let actions = me.controller().on_peer_signal(&id, &s);
+                            me.execute(actions);
+                        }
+                    });
+                    let config = WebRtcConfig { video, ..self.network.clone() };
+                    if let Err(e) = core.start_peer(role, config, signals) {
+                        self.emit(Event::Error { kind: e.kind(), message: format!("call {call_id}: {}", e.message()) });
+                        // Without media the call is pointless: end it.
+                        if let Ok(more) = self.controller().hangup() {
+                            self.execute(more);
+                        }
+                    }
+                }
+                Action::PeerSignal(s) => {
+                    if let Some(core) = self.core.upgrade() {
+                        let _ = core.handle_peer_signal(s);
+                    }
+                }
+                Action::StopPeer => {
+                    if let Some(core) = self.core.upgrade() {
+                        core.stop_peer();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// See the module docs. Dropping it leaves the server and ends any call.
+pub struct SignalingClient {
+    shared: Arc<ClientShared>,
+    stop: Arc<AtomicBool>,
+    wake: Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn parse_ws_url(url: &str) -> Result<(String, SocketAddr)> {
+    let rest = url.strip_prefix("ws://").ok_or_else(|| {
+        Error::new(ErrorKind::Unsupported, format!("server url {url:?}: only ws:// is supported (put TLS in front with a proxy)"))
+    })?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let addr = host
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| Error::invalid_argument(format!("server url {url:?}: cannot resolve {host:?}")))?;
+    Ok((url.to_string(), addr))
+}
+
+enum Ended {
+    Stopped,
+    Lost(String),
+    Refused(String, String),
+}
+
+impl SignalingClient {
+    pub(crate) fn start(config: ServerConfig, core: Weak<Core>) -> Result<Self> {
+        let (url, addr) = parse_ws_url(&config.url)?;
+        if config.user_id.is_empty() || config.app_id.is_empty() || config.token.is_empty() {
+            return Err(Error::invalid_argument("app id, user id and token must not be empty"));
+        }
+        let (out_tx, out_rx) = unbounded();
+        let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let shared = Arc::new(ClientShared {
+            controller: Mutex::new(Controller::new(&config.user_id, salt & 0xffff_ffff)),
+            core,
+            outgoing: out_tx,
+            network: config.network.clone(),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake_tx, wake_rx) = unbounded();
+        let thread = {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("media-signal".into())
+                .spawn(move || run(config, url, addr, shared, out_rx, stop, wake_rx))
+                .map_err(|e| Error::internal(format!("spawn media-signal: {e}")))?
+        };
+        Ok(SignalingClient { shared, stop, wake: wake_tx, thread: Some(thread) })
+    }
+
+    fn run_actions(&self, f: impl FnOnce(&mut Controller) -> Result<Vec<Action>>) -> Result<()> {
+        let actions = f(&mut self.shared.controller())?;
+        self.shared.execute(actions);
+        Ok(())
+    }
+
+    pub(crate) fn call(&self, user_id: &str, video: bool) -> Result<String> {
+        let (id, actions) = self.shared.controller().call(user_id, video)?;
+        self.shared.execute(actions);
+        Ok(id)
+    }
+
+    pub(crate) fn accept(&self, call_id: &str) -> Result<()> {
+        self.run_actions(|c| c.accept(call_id))
+    }
+
+    pub(crate) fn reject(&self, call_id: &str) -> Result<()> {
+        self.run_actions(|c| c.reject(call_id))
+    }
+
+    pub(crate) fn hangup(&self) -> Result<()> {
+        self.run_actions(|c| c.hangup())
+    }
+
+    pub(crate) fn renew_token(&self, token: &str) -> Result<()> {
+        self.run_actions(|c| {
+            if !c.registered() {
+                return Err(Error::invalid_state("not connected to the server"));
+            }
+            Ok(vec![Action::Send(ClientMsg::RenewToken { token: token.to_string() })])
+        })
+    }
+
+    pub(crate) fn join(&self, channel: &str, uid: u32, audience: bool) -> Result<()> {
+        self.run_actions(|c| c.join(channel, uid, audience))
+    }
+
+    pub(crate) fn leave(&self, channel: &str) -> Result<()> {
+        self.run_actions(|c| {
+            if !c.registered() {
+                return Err(Error::invalid_state("not connected to the server"));
+            }
+            Ok(vec![Action::Send(ClientMsg::Leave { channel: channel.to_string() })])
+        })
+    }
+}
+
+impl Drop for SignalingClient {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        let _ = self.wake.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let actions = self.shared.controller().on_connection_lost();
+        // Ending the call locally: a hang-up, not a lost connection.
+        let actions = actions
+            .into_iter()
+            .map(|a| match a {
+                Action::Emit(Event::Call(CallEvent::Ended { call_id, .. })) => {
+                    Action::Emit(Event::Call(CallEvent::Ended { call_id, reason: CallEndReason::Hangup }))
+                }
+                other => other,
+            })
+            .collect();
+        self.shared.execute(actions);
+        self.shared.emit(Event::Server(ServerState::Disconnected));
+    }
+}
+
+/// Codes after which reconnecting cannot help.
+fn is_final(code: &str) -> bool {
+    matches!(code, "token_expired" | "token_invalid" | "token_wrong_scope" | "unknown_app" | "replaced" | "bad_message")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    config: ServerConfig,
+    url: String,
+    addr: SocketAddr,
+    shared: Arc<ClientShared>,
+    outgoing: Receiver<Command>,
+    stop: Arc<AtomicBool>,
+    wake: Receiver<()>,
+) {
+    let mut attempt = 0u32;
+    loop {
+        shared.emit(Event::Server(if attempt == 0 { ServerState::Connecting } else { ServerState::Reconnecting { attempt } }));
+        let ended = match connect(&url, addr) {
+            Ok(ws) => session(ws, &config, &shared, &outgoing, &stop, &mut attempt),
+            Err(e) => Ended::Lost(e),
+        };
+        match ended {
+            Ended::Stopped => return,
+            Ended::Refused(code, message) => {
+                let actions = shared.controller().on_connection_lost();
+                shared.execute(actions);
+                shared.emit(Event::Server(ServerState::Failed { code, message }));
+                return;
+            }
+            Ended::Lost(why) => {
+                let actions = shared.controller().on_connection_lost();
+                shared.execute(actions);
+                // Whatever was queued belonged to the old connection.
+                while outgoing.try_recv().is_ok() {}
+                attempt += 1;
+                if attempt > config.max_reconnects {
+                    shared.emit(Event::Server(ServerState::Failed { code: "unreachable".into(), message: why }));
+                    return;
+                }
+                let backoff = Duration::from_millis(500 * (1 << attempt.min(5)));
+                match wake.recv_timeout(backoff) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                if stop.load(Relaxed) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn connect(url: &str, addr: SocketAddr) -> std::result::Result<WebSocket<TcpStream>, String> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).ok();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let (ws, _) = tungstenite::client(url, stream).map_err(|e| format!("websocket handshake: {e}"))?;
+    ws.get_ref().set_read_timeout(Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+    Ok(ws)
+}
+
+fn send(ws: &mut WebSocket<TcpStream>, msg: &ClientMsg) -> std::result::Result<(), String> {
+    let text = serde_json::to_string(msg).expect("client messages serialize");
+    ws.send(Message::Text(text.into())).map_err(|e| format!("send: {e}"))
+}
+
+fn session(
+    mut ws: WebSocket<TcpStream>,
+    config: &ServerConfig,
+    shared: &Arc<ClientShared>,
+    outgoing: &Receiver<Command>,
+    stop: &AtomicBool,
+    attempt: &mut u32,
+) -> Ended {
+    let register = ClientMsg::Register {
+        app_id: config.app_id.clone(),
+        user_id: config.user_id.clone(),
+        nickname: config.nickname.clone(),
+        token: config.token.clone(),
+    };
+    if let Err(e) = send(&mut ws, &register) {
+        return Ended::Lost(e);
+    }
+    let mut heartbeat = Duration::from_secs(2);
+    let mut last_ping = Instant::now();
+    let mut registered = false;
+    loop {
+        if stop.load(Relaxed) {
+            let _ = ws.close(None);
+            let _ = ws.flush();
+            return Ended::Stopped;
+        }
+        match ws.read() {
+            Ok(Message::Text(text)) => {
+                let msg: ServerMsg = match serde_json::from_str(&text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!("unreadable server message: {e}");
+                        continue;
+                    }
+                };
+                match &msg {
+                    ServerMsg::Registered { heartbeat_ms, .. } => {
+                        registered = true;
+                        *attempt = 0;
+                        heartbeat = Duration::from_millis((*heartbeat_ms).clamp(500, 30_000));
+                        shared.emit(Event::Server(ServerState::Connected));
+                    }
+                    ServerMsg::Error { code, message, call_id: None, channel: None } if is_final(code) || !registered => {
+                        if is_final(code) || code == "server_full" {
+                            return Ended::Refused(code.clone(), message.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                let actions = shared.controller().on_server(msg);
+                shared.execute(actions);
+            }
+            Ok(Message::Close(_)) => return Ended::Lost("the server closed the connection".into()),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => return Ended::Lost(format!("read: {e}")),
+        }
+        while let Ok(Command::Send(m)) = outgoing.try_recv() {
+            if let Err(e) = send(&mut ws, &m) {
+                return Ended::Lost(e);
+            }
+        }
+        if last_ping.elapsed() >= heartbeat {
+            last_ping = Instant::now();
+            if let Err(e) = send(&mut ws, &ClientMsg::Ping) {
+                return Ended::Lost(e);
+            }
+        }
+    }
+}
