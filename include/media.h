@@ -67,6 +67,19 @@ typedef enum media_event_type {
   MEDIA_EVENT_STATS = 5,
   // The network peer's connection changed to `connection`.
   MEDIA_EVENT_CONNECTION = 6,
+  // The server connection changed to `server_state`; on
+  // `MEDIA_SERVER_FAILED`, `code` and `message` say why.
+  MEDIA_EVENT_SERVER = 7,
+  // Call progress `call` for `call_id` (`user_id`, `nickname`, `video`
+  // on incoming calls; `end_reason` and `code` when ended).
+  MEDIA_EVENT_CALL = 8,
+  // Channel membership `channel_event` in `channel` (`uid`, `user_id`,
+  // `dropped`).
+  MEDIA_EVENT_CHANNEL = 9,
+  // The token expires at `expires_at` (Unix seconds): renew it.
+  MEDIA_EVENT_TOKEN_WILL_EXPIRE = 10,
+  // The server refused a request: `code`, `message`, maybe `channel`.
+  MEDIA_EVENT_SERVER_ERROR = 11,
 } media_event_type;
 
 // Which stream a `MEDIA_EVENT_STATE_CHANGED` concerns.
@@ -96,6 +109,65 @@ typedef enum media_connection_state {
   // Could not connect, or gave up.
   MEDIA_CONNECTION_FAILED = 3,
 } media_connection_state;
+
+// The state in a `MEDIA_EVENT_SERVER`.
+typedef enum media_server_state {
+  MEDIA_SERVER_CONNECTING = 0,
+  // Registered: calls can be placed and received.
+  MEDIA_SERVER_CONNECTED = 1,
+  // The connection broke; trying again.
+  MEDIA_SERVER_RECONNECTING = 2,
+  // Gave up; `code` is e.g. "token_expired", "token_invalid",
+  // "token_wrong_scope", "unknown_app", "replaced", "unreachable".
+  MEDIA_SERVER_FAILED = 3,
+  // Closed on request.
+  MEDIA_SERVER_DISCONNECTED = 4,
+} media_server_state;
+
+// The progress in a `MEDIA_EVENT_CALL`.
+typedef enum media_call_event {
+  // Someone calls: `media_engine_accept` or `media_engine_reject`.
+  MEDIA_CALL_INCOMING = 0,
+  // The callee's app is ringing.
+  MEDIA_CALL_RINGING = 1,
+  // The callee accepted; media is connecting.
+  MEDIA_CALL_ACCEPTED = 2,
+  // Over: see `end_reason`.
+  MEDIA_CALL_ENDED = 3,
+} media_call_event;
+
+// Why a call ended.
+typedef enum media_call_end_reason {
+  MEDIA_CALL_END_NONE = 0,
+  // The callee is not online.
+  MEDIA_CALL_END_OFFLINE = 1,
+  // The callee is in another call.
+  MEDIA_CALL_END_BUSY = 2,
+  MEDIA_CALL_END_REJECTED = 3,
+  // Nobody answered in time.
+  MEDIA_CALL_END_TIMEOUT = 4,
+  // The caller gave up while it rang.
+  MEDIA_CALL_END_CANCELLED = 5,
+  MEDIA_CALL_END_HANGUP = 6,
+  // The other side's connection to the server was lost.
+  MEDIA_CALL_END_PEER_DROPPED = 7,
+  // Our connection to the server was lost.
+  MEDIA_CALL_END_CONNECTION_LOST = 8,
+  // The server refused something about the call: see `code`.
+  MEDIA_CALL_END_ERROR = 9,
+} media_call_end_reason;
+
+// The change in a `MEDIA_EVENT_CHANNEL`.
+typedef enum media_channel_event {
+  // We joined as `uid`.
+  MEDIA_CHANNEL_JOINED = 0,
+  // Member `uid` (`user_id`) joined, or was already there when we joined.
+  MEDIA_CHANNEL_USER_JOINED = 1,
+  // Member `uid` left (`dropped` false) or was lost (`dropped` true).
+  MEDIA_CHANNEL_USER_OFFLINE = 2,
+  // We left.
+  MEDIA_CHANNEL_LEFT = 3,
+} media_channel_event;
 
 // Whose picture a `media_video_frame` is.
 typedef enum media_frame_source {
@@ -242,6 +314,28 @@ typedef struct media_event {
   enum media_connection_state connection;
   // For `MEDIA_EVENT_STATS`; NULL otherwise.
   const struct media_stats *stats;
+  // For `MEDIA_EVENT_SERVER`.
+  enum media_server_state server_state;
+  // For `MEDIA_EVENT_CALL`.
+  enum media_call_event call;
+  // For `MEDIA_CALL_ENDED`.
+  enum media_call_end_reason end_reason;
+  // For `MEDIA_EVENT_CHANNEL`.
+  enum media_channel_event channel_event;
+  // Strings below are NUL-terminated UTF-8 valid during the callback, or NULL.
+  const char *call_id;
+  const char *user_id;
+  const char *nickname;
+  const char *channel;
+  // A server error code ("busy", "token_expired", ...).
+  const char *code;
+  uint32_t uid;
+  // Incoming call with video.
+  bool video;
+  // The member was lost rather than leaving.
+  bool dropped;
+  // For `MEDIA_EVENT_TOKEN_WILL_EXPIRE`: Unix seconds.
+  uint64_t expires_at;
 } media_event;
 
 // Receives events on the engine's "media-events" thread.
@@ -273,6 +367,26 @@ typedef struct media_device_info {
   char name[MEDIA_DEVICE_STRING_MAX];
   bool is_default;
 } media_device_info;
+
+// Where and who to register as with `media_engine_connect_server`.
+// Initialise with `media_server_config_default`, then set the strings.
+typedef struct media_server_config {
+  // "ws://host:port/ws".
+  const char *url;
+  const char *app_id;
+  // The user's openid.
+  const char *user_id;
+  // Shown to people this user calls; NULL: the user id.
+  const char *nickname;
+  // From `media-server token` or the app's own token service.
+  const char *token;
+  // Offer only this IP as ICE host candidate; NULL: every interface.
+  const char *host_ip;
+  // "host:port" of a STUN server for a server-reflexive candidate; NULL: none.
+  const char *stun_server;
+  // Reconnection attempts after the connection breaks.
+  uint32_t max_reconnects;
+} media_server_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -370,6 +484,51 @@ enum media_result media_engine_select_audio_output(struct media_engine *engine,
 // Selects the camera by index. `MEDIA_ERR_NO_DEVICE` when the system has
 // no camera, `MEDIA_ERR_NOT_FOUND` when the index is past the last one.
 enum media_result media_engine_select_camera(struct media_engine *engine, uint32_t index);
+
+// Fills `config` with NULL strings and 5 reconnection attempts. NULL is ignored.
+void media_server_config_default(struct media_server_config *config);
+
+// Connects to the rendezvous server and registers; `MEDIA_EVENT_SERVER`
+// events follow. Replaces an earlier connection. `MEDIA_ERR_UNSUPPORTED`
+// for a URL that is not ws://.
+enum media_result media_engine_connect_server(struct media_engine *engine,
+                                              const struct media_server_config *config);
+
+// Leaves the server, ending any call. A no-op when not connected.
+enum media_result media_engine_disconnect_server(struct media_engine *engine);
+
+// Calls `user_id` (audio only unless `video`). Writes the call id,
+// NUL-terminated, into `call_id` (`call_id_len` bytes; 128 always suffice;
+// NULL if not needed). `MEDIA_ERR_INVALID_STATE` when not registered or
+// already in a call.
+enum media_result media_engine_call(struct media_engine *engine,
+                                    const char *user_id,
+                                    bool video,
+                                    char *call_id,
+                                    size_t call_id_len);
+
+// Accepts the ringing incoming call `call_id`.
+enum media_result media_engine_accept(struct media_engine *engine, const char *call_id);
+
+// Rejects the ringing incoming call `call_id`.
+enum media_result media_engine_reject(struct media_engine *engine, const char *call_id);
+
+// Ends the current call (cancels it while ringing).
+// `MEDIA_ERR_INVALID_STATE` when there is none.
+enum media_result media_engine_hangup(struct media_engine *engine);
+
+// Hands the server a new token (after `MEDIA_EVENT_TOKEN_WILL_EXPIRE`).
+enum media_result media_engine_renew_token(struct media_engine *engine, const char *token);
+
+// Joins `channel` as `uid` (0: the server assigns one, reported in
+// `MEDIA_CHANNEL_JOINED`), as audience (receive only) or broadcaster.
+enum media_result media_engine_join_channel(struct media_engine *engine,
+                                            const char *channel,
+                                            uint32_t uid,
+                                            bool audience);
+
+// Leaves `channel`.
+enum media_result media_engine_leave_channel(struct media_engine *engine, const char *channel);
 
 #ifdef __cplusplus
 }  // extern "C"

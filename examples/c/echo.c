@@ -41,6 +41,13 @@ static void on_event(void *userdata, const media_event *ev) {
     case MEDIA_EVENT_CONNECTION:
         printf("[%s] connection %d\n", name, (int)ev->connection);
         break;
+    case MEDIA_EVENT_SERVER:
+    case MEDIA_EVENT_CALL:
+    case MEDIA_EVENT_CHANNEL:
+    case MEDIA_EVENT_TOKEN_WILL_EXPIRE:
+    case MEDIA_EVENT_SERVER_ERROR:
+        printf("[%s] signaling event %d\n", name, (int)ev->type);
+        break;
     case MEDIA_EVENT_STATS:
         printf("[%s] stats: video %llu captured, %llu rendered, latency p50 %.1f ms; audio %llu decoded\n", name,
                (unsigned long long)ev->stats->video_frames_captured,
@@ -100,8 +107,18 @@ static void check_misuse(void) {
     EXPECT(media_engine_select_camera(NULL, 0), MEDIA_ERR_NULL_ARGUMENT);
     EXPECT(media_device_count(MEDIA_DEVICE_CAMERA, NULL), MEDIA_ERR_NULL_ARGUMENT);
     EXPECT(media_device_get_info(MEDIA_DEVICE_CAMERA, 0, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_connect_server(NULL, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_disconnect_server(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_call(NULL, "bob", true, NULL, 0), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_accept(NULL, "c1"), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_reject(NULL, "c1"), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_hangup(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_renew_token(NULL, "t"), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_join_channel(NULL, "room", 0, false), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_leave_channel(NULL, "room"), MEDIA_ERR_NULL_ARGUMENT);
     media_engine_free(NULL);
     media_engine_config_default(NULL);
+    media_server_config_default(NULL);
     media_engine_config_fake(NULL);
 
     /* Bad values. */
@@ -135,6 +152,25 @@ static void check_misuse(void) {
     EXPECT(media_engine_set_video_bitrate(engine, 1), MEDIA_ERR_INVALID_ARGUMENT);
     EXPECT(media_engine_get_stats(engine, NULL), MEDIA_ERR_NULL_ARGUMENT);
     EXPECT(media_engine_select_camera(engine, 1000), count == 0 ? MEDIA_ERR_NO_DEVICE : MEDIA_ERR_NOT_FOUND);
+    /* Calls need a server connection first; bad server configs are refused. */
+    EXPECT(media_engine_call(engine, "bob", true, NULL, 0), MEDIA_ERR_INVALID_STATE);
+    EXPECT(media_engine_hangup(engine), MEDIA_ERR_INVALID_STATE);
+    EXPECT(media_engine_accept(engine, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_join_channel(engine, "room", 0, false), MEDIA_ERR_INVALID_STATE);
+    {
+        media_server_config sc;
+        media_server_config_default(&sc);
+        EXPECT(media_engine_connect_server(engine, &sc), MEDIA_ERR_NULL_ARGUMENT);
+        sc.url = "https://example.invalid/ws";
+        sc.app_id = "demo";
+        sc.user_id = "alice";
+        sc.token = "t";
+        EXPECT(media_engine_connect_server(engine, &sc), MEDIA_ERR_UNSUPPORTED);
+        sc.url = "ws://127.0.0.1:9/ws";
+        sc.host_ip = "not-an-ip";
+        EXPECT(media_engine_connect_server(engine, &sc), MEDIA_ERR_INVALID_ARGUMENT);
+    }
+    EXPECT(media_engine_disconnect_server(engine), MEDIA_OK);
     media_engine_free(engine);
     engine = NULL;
 

@@ -1160,3 +1160,164 @@ pub extern "C" fn media_engine_select_camera(engine: *mut media_engine, index: u
         done(e.set_video_input(VideoInputConfig::Camera(index)))
     })
 }
+
+/// Where and who to register as with `media_engine_connect_server`.
+/// Initialise with `media_server_config_default`, then set the strings.
+#[repr(C)]
+pub struct media_server_config {
+    /// "ws://host:port/ws".
+    pub url: *const c_char,
+    pub app_id: *const c_char,
+    /// The user's openid.
+    pub user_id: *const c_char,
+    /// Shown to people this user calls; NULL: the user id.
+    pub nickname: *const c_char,
+    /// From `media-server token` or the app's own token service.
+    pub token: *const c_char,
+    /// Offer only this IP as ICE host candidate; NULL: every interface.
+    pub host_ip: *const c_char,
+    /// "host:port" of a STUN server for a server-reflexive candidate; NULL: none.
+    pub stun_server: *const c_char,
+    /// Reconnection attempts after the connection breaks.
+    pub max_reconnects: u32,
+}
+
+/// Fills `config` with NULL strings and 5 reconnection attempts. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn media_server_config_default(config: *mut media_server_config) {
+    let _ = guard(|| {
+        if let Some(c) = unsafe { config.as_mut() } {
+            *c = media_server_config {
+                url: std::ptr::null(),
+                app_id: std::ptr::null(),
+                user_id: std::ptr::null(),
+                nickname: std::ptr::null(),
+                token: std::ptr::null(),
+                host_ip: std::ptr::null(),
+                stun_server: std::ptr::null(),
+                max_reconnects: 5,
+            };
+        }
+        MEDIA_OK
+    });
+}
+
+unsafe fn server_config_from_c(c: &media_server_config) -> Result<crate::signal::ServerConfig, media_result> {
+    let (url, app, user, token) = unsafe { (req_str(c.url)?, req_str(c.app_id)?, req_str(c.user_id)?, req_str(c.token)?) };
+    let mut cfg = crate::signal::ServerConfig::new(&url, &app, &user, &token);
+    if let Some(n) = unsafe { opt_str(c.nickname)? } {
+        cfg.nickname = n;
+    }
+    if let Some(ip) = unsafe { opt_str(c.host_ip)? } {
+        cfg.network.host_ips = vec![ip.parse().map_err(|_| MEDIA_ERR_INVALID_ARGUMENT)?];
+    }
+    if let Some(stun) = unsafe { opt_str(c.stun_server)? } {
+        cfg.network.stun_server = Some(stun.parse().map_err(|_| MEDIA_ERR_INVALID_ARGUMENT)?);
+    }
+    cfg.max_reconnects = c.max_reconnects;
+    Ok(cfg)
+}
+
+/// Connects to the rendezvous server and registers; `MEDIA_EVENT_SERVER`
+/// events follow. Replaces an earlier connection. `MEDIA_ERR_UNSUPPORTED`
+/// for a URL that is not ws://.
+#[no_mangle]
+pub extern "C" fn media_engine_connect_server(engine: *mut media_engine, config: *const media_server_config) -> media_result {
+    with_engine(engine, |e| {
+        let Some(c) = (unsafe { config.as_ref() }) else { return MEDIA_ERR_NULL_ARGUMENT };
+        let cfg = match unsafe { server_config_from_c(c) } {
+            Ok(cfg) => cfg,
+            Err(r) => return r,
+        };
+        done(e.connect_server(cfg))
+    })
+}
+
+/// Leaves the server, ending any call. A no-op when not connected.
+#[no_mangle]
+pub extern "C" fn media_engine_disconnect_server(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| {
+        e.disconnect_server();
+        MEDIA_OK
+    })
+}
+
+/// Calls `user_id` (audio only unless `video`). Writes the call id,
+/// NUL-terminated, into `call_id` (`call_id_len` bytes; 128 always suffice;
+/// NULL if not needed). `MEDIA_ERR_INVALID_STATE` when not registered or
+/// already in a call.
+#[no_mangle]
+pub extern "C" fn media_engine_call(
+    engine: *mut media_engine,
+    user_id: *const c_char,
+    video: bool,
+    call_id: *mut c_char,
+    call_id_len: usize,
+) -> media_result {
+    with_engine(engine, |e| {
+        let to = match unsafe { req_str(user_id) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        if !call_id.is_null() && call_id_len == 0 {
+            return MEDIA_ERR_BUFFER_TOO_SMALL;
+        }
+        let id = try_ffi!(e.call(&to, video));
+        if !call_id.is_null() {
+            if id.len() + 1 > call_id_len {
+                let _ = e.hangup();
+                return MEDIA_ERR_BUFFER_TOO_SMALL;
+            }
+            // SAFETY: the host gave `call_id_len` writable bytes.
+            let out = unsafe { std::slice::from_raw_parts_mut(call_id.cast::<u8>(), call_id_len) };
+            out[..id.len()].copy_from_slice(id.as_bytes());
+            out[id.len()] = 0;
+        }
+        MEDIA_OK
+    })
+}
+
+fn with_call_id(engine: *mut media_engine, call_id: *const c_char, f: impl FnOnce(&Engine, &str) -> crate::Result<()>) -> media_result {
+    with_engine(engine, |e| match unsafe { req_str(call_id) } {
+        Ok(id) => done(f(e, &id)),
+        Err(r) => r,
+    })
+}
+
+/// Accepts the ringing incoming call `call_id`.
+#[no_mangle]
+pub extern "C" fn media_engine_accept(engine: *mut media_engine, call_id: *const c_char) -> media_result {
+    with_call_id(engine, call_id, |e, id| e.accept(id))
+}
+
+/// Rejects the ringing incoming call `call_id`.
+#[no_mangle]
+pub extern "C" fn media_engine_reject(engine: *mut media_engine, call_id: *const c_char) -> media_result {
+    with_call_id(engine, call_id, |e, id| e.reject(id))
+}
+
+/// Ends the current call (cancels it while ringing).
+/// `MEDIA_ERR_INVALID_STATE` when there is none.
+#[no_mangle]
+pub extern "C" fn media_engine_hangup(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| done(e.hangup()))
+}
+
+/// Hands the server a new token (after `MEDIA_EVENT_TOKEN_WILL_EXPIRE`).
+#[no_mangle]
+pub extern "C" fn media_engine_renew_token(engine: *mut media_engine, token: *const c_char) -> media_result {
+    with_call_id(engine, token, |e, t| e.renew_token(t))
+}
+
+/// Joins `channel` as `uid` (0: the server assigns one, reported in
+/// `MEDIA_CHANNEL_JOINED`), as audience (receive only) or broadcaster.
+#[no_mangle]
+pub extern "C" fn media_engine_join_channel(engine: *mut media_engine, channel: *const c_char, uid: u32, audience: bool) -> media_result {
+    with_call_id(engine, channel, |e, ch| e.join_channel(ch, uid, audience))
+}
+
+/// Leaves `channel`.
+#[no_mangle]
+pub extern "C" fn media_engine_leave_channel(engine: *mut media_engine, channel: *const c_char) -> media_result {
+    with_call_id(engine, channel, |e, ch| e.leave_channel(ch))
+}
