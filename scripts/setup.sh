@@ -9,6 +9,7 @@ PACKAGES=(
   libasound2-dev                                             # cpal's ALSA backend
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils  # real audio devices in tests
   valgrind                                                   # C example under valgrind
+  iproute2 iptables                                          # network namespaces with loss in tests
 )
 
 missing=()

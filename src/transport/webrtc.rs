@@ -275,6 +275,9 @@ fn build_rtc(config: &WebRtcConfig) -> Rtc {
         .set_stats_interval(Some(Duration::from_secs(1)))
         // A 720p IDR can span well over a hundred packets.
         .set_reordering_size_video(512)
+        // Audio is reordered by the engine's jitter buffer; holding packets
+        // behind a gap here would turn one loss into a burst of late ones.
+        .set_reordering_size_audio(0)
         .set_send_buffer_video(2000);
     cfg.codec_config().add_h264(108.into(), Some(109.into()), true, 0x42e01f);
     let mut rtc = cfg.build(Instant::now());

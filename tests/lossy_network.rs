@@ -1,0 +1,171 @@
+//! Two callers in separate network namespaces joined by a veth pair, with
+//! 5 % random loss on the UDP packets of one direction (iptables
+//! `statistic`): the call stays up for 30 s and NACK/RTX repairs every
+//! video frame on the lossy direction. Needs root (CI runs as root) and
+//! iproute2 + iptables (scripts/setup.sh).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use media::devices::pattern;
+use media::devices::video::read_y4m;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Two namespaces and a veth pair; removed on drop.
+struct Net {
+    a: String,
+    b: String,
+}
+
+impl Net {
+    fn new(tag: u32) -> Net {
+        let (a, b) = (format!("media_a{tag}"), format!("media_b{tag}"));
+        let _ = Command::new("ip").args(["netns", "del", &a]).output();
+        let _ = Command::new("ip").args(["netns", "del", &b]).output();
+        sh(&["ip", "netns", "add", &a]);
+        sh(&["ip", "netns", "add", &b]);
+        let (va, vb) = (format!("mva{tag}"), format!("mvb{tag}"));
+        sh(&["ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b]);
+        sh(&["ip", "-n", &a, "addr", "add", "10.231.0.1/24", "dev", &va]);
+        sh(&["ip", "-n", &b, "addr", "add", "10.231.0.2/24", "dev", &vb]);
+        for (ns, dev) in [(&a, &va), (&b, &vb)] {
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+        Net { a, b }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.a]).output();
+        let _ = Command::new("ip").args(["netns", "del", &self.b]).output();
+    }
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn in_ns(ns: &str, program: &Path) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).arg(program);
+    c
+}
+
+/// Reads lines until one contains `what` (bounded), returning it and the rest later.
+fn read_until(out: impl std::io::Read + Send + 'static, what: &str) -> (String, std::thread::JoinHandle<String>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = what.to_string();
+    let t = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains(&wanted) {
+                let _ = tx.send(line.clone());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no line with {what:?}"));
+    (line, t)
+}
+
+fn summary_number(summary: &str, label: &str) -> u64 {
+    // "summary: video 880 decoded (0 lost, 12 nacks, 0 keyframe requests), ..."
+    let words: Vec<&str> = summary.split(|c: char| c == ' ' || c == '(' || c == ',').filter(|w| !w.is_empty()).collect();
+    let i = words.iter().position(|w| *w == label).unwrap_or_else(|| panic!("{label} in {summary}"));
+    words[i - 1].parse().unwrap()
+}
+
+#[test]
+fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
+        .current_dir(root())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let net = Net::new(std::process::id() % 10_000);
+    // 5 % of alice's UDP packets towards bob are dropped.
+    sh(&["ip", "netns", "exec", &net.a, "iptables", "-A", "OUTPUT", "-p", "udp", "-d", "10.231.0.2", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"]);
+
+    let server_bin = root().join("target/release/media-server");
+    let caller_bin = root().join("target/release/examples/caller");
+    let mut server = Killed(
+        in_ns(&net.b, &server_bin)
+            .args(["serve", "--listen", "10.231.0.2:8090", "--app", "demo:secret"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_, _server_out) = read_until(server.0.stdout.take().unwrap(), "listening");
+    let token = |u: &str| {
+        let o = Command::new(&server_bin).args(["token", "--app", "demo:secret", "--user", u]).output().unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let dir = std::env::temp_dir().join(format!("media-lossy-{}", std::process::id()));
+    let rec_b = dir.join("bob");
+    let common = ["--server", "ws://10.231.0.2:8090/ws", "--fake", "--headless", "--width", "640", "--height", "360", "--bitrate", "600000"];
+    let mut bob = Killed(
+        in_ns(&net.b, &caller_bin)
+            .args(common)
+            .args(["--token", &token("bob"), "--me", "bob", "--host-ip", "10.231.0.2", "--record", rec_b.to_str().unwrap(), "answer"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_, bob_out) = read_until(bob.0.stdout.take().unwrap(), "waiting for calls");
+    let alice = in_ns(&net.a, &caller_bin)
+        .args(common)
+        .args(["--token", &token("alice"), "--me", "alice", "--host-ip", "10.231.0.1", "--duration", "30", "call", "bob"])
+        .output()
+        .unwrap();
+    let alice_out = String::from_utf8_lossy(&alice.stdout).to_string();
+    assert!(alice_out.contains("call ended: hangup"), "the call lasted its 30 s and was hung up:\n{alice_out}");
+    let _ = bob.0.wait();
+    let bob_text = bob_out.join().unwrap();
+    let summary = bob_text.lines().find(|l| l.starts_with("summary:")).unwrap_or_else(|| panic!("bob:\n{bob_text}")).to_string();
+    let (decoded, lost, nacks, requests) = (
+        summary_number(&summary, "decoded"),
+        summary_number(&summary, "lost"),
+        summary_number(&summary, "nacks"),
+        summary_number(&summary, "keyframe"),
+    );
+    eprintln!("bob (receiving the lossy direction): {summary}");
+    assert!(decoded >= 800, "30 s at 30 fps: {summary}");
+    assert!(nacks > 0, "loss was repaired by retransmission: {summary}");
+    assert_eq!(lost, 0, "no frame stayed lost: {summary}");
+    assert!(requests <= 1, "no keyframe needed beyond the start: {summary}");
+    let audio_part = &summary[summary.find("audio").expect("audio part")..];
+    let (audio, concealed) = (summary_number(audio_part, "decoded"), summary_number(audio_part, "concealed"));
+    assert!(audio >= 1_300, "30 s of 20 ms audio frames: {summary}");
+    assert!(concealed * 100 <= audio * 8, "5 % audio loss costs at most ~8 % concealment: {summary}");
+    let numbers: Vec<u32> = read_y4m(&rec_b.join("video.y4m"))
+        .unwrap()
+        .iter()
+        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
+        .map(|s| s.frame_number)
+        .collect();
+    let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    assert_eq!(gaps, 0, "every frame of the call was decoded ({} frames)", numbers.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
