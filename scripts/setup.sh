@@ -10,6 +10,7 @@ PACKAGES=(
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils  # real audio devices in tests
   valgrind                                                   # C example under valgrind
   iproute2 iptables                                          # network namespaces with loss in tests
+  chromium                                                   # a real WebRTC peer for interop tests
 )
 
 missing=()
@@ -23,4 +24,9 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# playwright-core drives Debian's Chromium in tests/browser.rs (no browser download).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd "$(dirname "$0")/../tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi

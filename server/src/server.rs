@@ -1,7 +1,7 @@
 //! The WebSocket shell around [`Hub`]: owns the sockets, the clock and the
 //! timer; every protocol decision is the hub's.
 //!
-//! Routes: `GET /ws` (the protocol). Each connection has a bounded outgoing
+//! Routes: `GET /` (the web client page) and `GET /ws` (the protocol). Each connection has a bounded outgoing
 //! queue; a client that does not read its messages is disconnected rather
 //! than buffered without bound.
 
@@ -128,7 +128,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         start: Instant::now(),
         max_message_bytes: config.max_message_bytes,
     });
-    let app = Router::new().route("/ws", get(upgrade)).with_state(shared.clone());
+    let app = Router::new().route("/", get(web_client)).route("/ws", get(upgrade)).with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -156,6 +156,12 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     });
     tracing::info!(%addr, "media-server listening");
     Ok(RunningServer { addr, stop: Some(stop_tx), task: Some(task) })
+}
+
+/// The web client: a page that speaks the protocol with the browser's
+/// RTCPeerConnection, so a browser can call a native app and back.
+async fn web_client() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../web/index.html"))
 }
 
 async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> impl IntoResponse {

@@ -400,12 +400,13 @@ fn session(
                         continue;
                     }
                 };
+                let mut now_registered = false;
                 match &msg {
                     ServerMsg::Registered { heartbeat_ms, .. } => {
                         registered = true;
+                        now_registered = true;
                         *attempt = 0;
                         heartbeat = Duration::from_millis((*heartbeat_ms).clamp(500, 30_000));
-                        shared.emit(Event::Server(ServerState::Connected));
                     }
                     ServerMsg::Error { code, message, call_id: None, channel: None } if is_final(code) || !registered => {
                         if is_final(code) || code == "server_full" {
@@ -416,6 +417,10 @@ fn session(
                 }
                 let actions = shared.controller().on_server(msg);
                 shared.execute(actions);
+                // Only now can the host place calls.
+                if now_registered {
+                    shared.emit(Event::Server(ServerState::Connected));
+                }
             }
             Ok(Message::Close(_)) => return Ended::Lost("the server closed the connection".into()),
             Ok(_) => {}

@@ -1,0 +1,158 @@
+//! Browser interop: the server's web client in headless Chromium (Debian's
+//! package, driven by playwright-core) calls a native caller and is called
+//! by one. Video decodes both ways (Chromium's `framesDecoded` grows; the
+//! native recording carries the test pattern's frame numbers, which
+//! Chromium's fake camera plays from a Y4M file) and audio flows.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use media::analysis::rms_dbfs;
+use media::devices::audio::read_wav_mono_48k;
+use media::devices::pattern::{self, Stamp};
+use media::devices::video::{read_y4m, Y4mWriter};
+use media::VideoFrame;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pattern_clip(path: &Path) {
+    let mut w = Y4mWriter::create(path, 30).unwrap();
+    for n in 0..600u32 {
+        let mut buf = vec![0; VideoFrame::i420_len(320, 180)];
+        pattern::render(320, 180, Stamp { frame_number: n, capture_us: 0 }, &mut buf);
+        w.write(&VideoFrame::new(320, 180, buf, 0)).unwrap();
+    }
+}
+
+fn lines_until(child: &mut Child, what: &str) -> std::thread::JoinHandle<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let what = what.to_string();
+    let t = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut told = false;
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            if !told && line.contains(&what) {
+                told = true;
+                let _ = tx.send(());
+            }
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("expected output in time");
+    t
+}
+
+fn check_native_recording(dir: &Path) {
+    let numbers: Vec<u32> = read_y4m(&dir.join("video.y4m"))
+        .unwrap()
+        .iter()
+        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
+        .map(|s| s.frame_number)
+        .collect();
+    assert!(numbers.len() >= 60, "native side read {} pattern frames from the browser", numbers.len());
+    let backwards = numbers.windows(2).filter(|w| w[1] <= w[0]).count();
+    assert!(backwards <= 1, "frame numbers go forward (one wrap of the looping clip at most): {numbers:?}");
+    let audio = read_wav_mono_48k(&dir.join("audio.wav")).unwrap();
+    // Chromium's fake microphone beeps about once a second.
+    let loud = audio.chunks(4_800).filter(|c| rms_dbfs(c) > -50.0).count();
+    assert!(loud >= 3, "the browser's beeps reached the native side ({loud} loud 100 ms windows)");
+}
+
+fn browser_result(json_line: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(json_line).unwrap_or_else(|e| panic!("{e}: {json_line}"));
+    assert!(v["framesDecoded"].as_u64().unwrap_or(0) >= 60, "Chromium decoded too little video: {v}");
+    assert_eq!(v["videoCodec"], "video/H264", "{v}");
+    assert!(v["audioSamples"].as_u64().unwrap_or(0) > 48_000, "Chromium received audio: {v}");
+    v
+}
+
+#[test]
+fn browser_and_native_call_each_other() {
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
+        .current_dir(root())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let dir = std::env::temp_dir().join(format!("media-browser-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = dir.join("pattern.y4m");
+    pattern_clip(&clip);
+
+    let server_bin = root().join("target/release/media-server");
+    let mut server = Killed(
+        Command::new(&server_bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--app", "demo:secret"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ws_url = line.trim().rsplit(' ').next().unwrap().to_string();
+    let http = ws_url.replace("ws://", "http://").replace("/ws", "/");
+    let token = |u: &str| {
+        let o = Command::new(&server_bin).args(["token", "--app", "demo:secret", "--user", u]).output().unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let page = |u: &str| format!("{http}?app=demo&user={u}&token={}", token(u));
+    let node = |args: &[&str]| {
+        let mut c = Command::new("node");
+        c.arg(root().join("tests/browser/interop.mjs")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    let native = |me: &str, rec: &PathBuf, args: &[&str]| {
+        Command::new(root().join("target/release/examples/caller"))
+            .args(["--server", &ws_url, "--token", &token(me), "--me", me, "--fake", "--headless", "--host-ip", "127.0.0.1"])
+            .args(["--width", "320", "--height", "180", "--bitrate", "400000", "--record", rec.to_str().unwrap()])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // 1. The browser calls a native app.
+    let rec_bob = dir.join("bob");
+    let mut bob = Killed(native("bob", &rec_bob, &["answer"]));
+    let bob_out = lines_until(&mut bob.0, "waiting for calls");
+    let web = node(&["call", &page("web1"), "bob", "4", clip.to_str().unwrap()]).output().unwrap();
+    let web_text = String::from_utf8_lossy(&web.stdout).to_string();
+    assert!(web.status.success(), "browser side failed:\n{web_text}\n{}", String::from_utf8_lossy(&web.stderr));
+    let _ = bob.0.wait();
+    let bob_text = bob_out.join().unwrap();
+    assert!(bob_text.contains("call ended: hangup"), "native side:\n{bob_text}");
+    browser_result(web_text.lines().last().unwrap_or_default());
+    check_native_recording(&rec_bob);
+
+    // 2. A native app calls the browser.
+    let rec_alice = dir.join("alice");
+    let mut web = Killed(node(&["answer", &page("web2"), "60", clip.to_str().unwrap()]).spawn().unwrap());
+    let web_out = lines_until(&mut web.0, "ready");
+    let alice = native("alice", &rec_alice, &["--duration", "5", "call", "web2"]).wait_with_output().unwrap();
+    let alice_text = String::from_utf8_lossy(&alice.stdout).to_string();
+    assert!(alice_text.contains("call ended: hangup"), "native caller:\n{alice_text}");
+    let _ = web.0.wait();
+    let web_text = web_out.join().unwrap();
+    let v = browser_result(web_text.lines().last().unwrap_or_default());
+    assert_eq!(v["ended"], "hangup", "{v}");
+    check_native_recording(&rec_alice);
+    std::fs::remove_dir_all(&dir).ok();
+}
