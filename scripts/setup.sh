@@ -27,6 +27,7 @@ if ((${#missing[@]})); then
 fi
 
 # playwright-core drives Debian's Chromium in tests/browser.rs (no browser download).
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  (cd "$(dirname "$0")/../tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi
