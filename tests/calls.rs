@@ -76,7 +76,8 @@ fn caller(server: &Server, me: &str, tone: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits (bounded) for a caller to exit and returns its output.
+/// Waits (bounded) for a caller to exit and returns its output; on
+/// timeout kills it and fails with what it printed.
 fn finish(child: Child, limit: Duration) -> Output {
     let id = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -87,7 +88,9 @@ fn finish(child: Child, limit: Duration) -> Output {
         Ok(out) => out.unwrap(),
         Err(_) => {
             let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
-            panic!("caller {id} did not finish within {limit:?}");
+            let out = rx.recv_timeout(Duration::from_secs(10)).ok().and_then(|o| o.ok());
+            let (o, e) = out.map(|o| (stdout(&o), String::from_utf8_lossy(&o.stderr).to_string())).unwrap_or_default();
+            panic!("caller {id} did not finish within {limit:?}:\n{o}\n{e}");
         }
     }
 }

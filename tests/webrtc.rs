@@ -128,3 +128,37 @@ fn a_peer_session_excludes_the_echo_test_and_bad_signals_fail_cleanly() {
     s.engine.stop_peer();
     s.engine.start_echo_test().unwrap();
 }
+
+#[test]
+fn a_stun_server_yields_a_trickled_server_reflexive_candidate() {
+    use media::transport::stun;
+    // A stand-in STUN server on loopback that reports every client as
+    // 127.0.0.2 (as a NAT would report a public address).
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let stun_addr = server.local_addr().unwrap();
+    let answered = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let (n, from) = server.recv_from(&mut buf).expect("a binding request");
+        let tid: [u8; 12] = buf[8..20].try_into().unwrap();
+        assert!(stun::is_response_to(&buf[..n], &tid));
+        let mapped = std::net::SocketAddr::new("127.0.0.2".parse().unwrap(), from.port());
+        server.send_to(&stun::binding_response(tid, mapped), from).unwrap();
+        mapped
+    });
+    let s = side("d", 440.0);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let cfg = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], stun_server: Some(stun_addr), ..Default::default() };
+    s.engine.start_peer(Role::Offerer, cfg, Box::new(move |sig| drop(tx.send(sig)))).unwrap();
+    let mapped = answered.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let srflx = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left).expect("a trickled candidate") {
+            Signal::Candidate(c) if c.contains("typ srflx") => break c,
+            _ => {}
+        }
+    };
+    assert!(srflx.contains(&format!("127.0.0.2 {}", mapped.port())), "{srflx}");
+    s.engine.stop_peer();
+}

@@ -280,7 +280,15 @@ impl Drop for SignalingClient {
         self.stop.store(true, Relaxed);
         let _ = self.wake.send(());
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // The thread notices within one 20 ms read; a connect in progress
+            // can take up to its 5 s timeout. Never wait longer than that.
+            let deadline = Instant::now() + Duration::from_secs(6);
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
         let actions = self.shared.controller().on_connection_lost();
         // Ending the call locally: a hang-up, not a lost connection.
@@ -357,6 +365,8 @@ fn connect(url: &str, addr: SocketAddr) -> std::result::Result<WebSocket<TcpStre
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let (ws, _) = tungstenite::client(url, stream).map_err(|e| format!("websocket handshake: {e}"))?;
     ws.get_ref().set_read_timeout(Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+    // A server that stops reading must not block this thread for good.
+    ws.get_ref().set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     Ok(ws)
 }
 
@@ -387,6 +397,12 @@ fn session(
     let mut registered = false;
     loop {
         if stop.load(Relaxed) {
+            // Deliver what the user asked for last (a reject, a hang-up).
+            while let Ok(Command::Send(m)) = outgoing.try_recv() {
+                if send(&mut ws, &m).is_err() {
+                    break;
+                }
+            }
             let _ = ws.close(None);
             let _ = ws.flush();
             return Ended::Stopped;

@@ -6,6 +6,7 @@
 
 pub mod impairment;
 pub mod loopback;
+pub mod stun;
 pub mod webrtc;
 
 use crossbeam_channel::Sender;

@@ -37,7 +37,8 @@ pub struct WebRtcConfig {
     /// Addresses to offer as host candidates. Empty: every non-loopback
     /// interface address that is up (loopback when there is none).
     pub host_ips: Vec<IpAddr>,
-    /// A STUN server for a server-reflexive candidate.
+    /// A STUN server: each socket asks it for its public address, which is
+    /// trickled to the peer as a server-reflexive candidate.
     pub stun_server: Option<SocketAddr>,
     /// Negotiate a video stream (audio is always negotiated).
     pub video: bool,
@@ -202,6 +203,7 @@ impl WebRtcTransport {
             connected: false,
             failed: false,
             video_seq: 0,
+            stun: Vec::new(),
         };
         net.start()?;
         let thread = std::thread::Builder::new()
@@ -305,9 +307,57 @@ struct Net {
     connected: bool,
     failed: bool,
     video_seq: u64,
+    /// Outstanding STUN Binding requests: socket index, transaction, sends, last send.
+    stun: Vec<(usize, [u8; 12], u32, Instant)>,
 }
 
 impl Net {
+    fn send_stun(&mut self, i: usize) {
+        let (Some(server), Some(entry)) = (self.config.stun_server, self.stun.iter_mut().find(|e| e.0 == i)) else { return };
+        if let Some(s) = self.sockets.get(i) {
+            let _ = s.send_to(&super::stun::binding_request(entry.1), server);
+        }
+        entry.2 += 1;
+        entry.3 = Instant::now();
+    }
+
+    /// Retransmits unanswered STUN requests (every 500 ms, 4 tries).
+    fn stun_timers(&mut self) {
+        let due: Vec<usize> = self.stun.iter().filter(|e| e.3.elapsed() >= Duration::from_millis(500)).map(|e| e.0).collect();
+        for i in due {
+            if self.stun.iter().any(|e| e.0 == i && e.2 >= 4) {
+                tracing::debug!("STUN server gave no answer for socket {i}");
+                self.stun.retain(|e| e.0 != i);
+            } else {
+                self.send_stun(i);
+            }
+        }
+    }
+
+    /// Handles a datagram if it answers one of our STUN requests.
+    fn stun_answer(&mut self, i: usize, source: SocketAddr, buf: &[u8]) -> bool {
+        if Some(source) != self.config.stun_server {
+            return false;
+        }
+        let Some(pos) = self.stun.iter().position(|e| e.0 == i && super::stun::is_response_to(buf, &e.1)) else { return false };
+        let (_, tid, _, _) = self.stun.remove(pos);
+        let Some(mapped) = super::stun::parse_binding_response(buf, &tid) else { return true };
+        let Some(base) = self.sockets.get(i).and_then(|s| s.local_addr().ok()) else { return true };
+        if mapped == base {
+            return true; // not behind a NAT: the host candidate says it all
+        }
+        match Candidate::server_reflexive(mapped, base, "udp") {
+            Ok(c) => {
+                if let Some(added) = self.rtc.add_local_candidate(c) {
+                    let line = added.to_sdp_string();
+                    (self.signals)(Signal::Candidate(line));
+                }
+            }
+            Err(e) => tracing::debug!("server-reflexive candidate {mapped} refused: {e}"),
+        }
+        true
+    }
+
     fn feedback(&self, f: Feedback) {
         let _ = self.sink.feedback.try_send(f);
     }
@@ -333,6 +383,18 @@ impl Net {
             }
             self.pending_offer = Some(pending);
             (self.signals)(Signal::Offer(offer.to_sdp_string()));
+        }
+        if let Some(server) = self.config.stun_server {
+            let mut rng = fastrand::Rng::new();
+            for i in 0..self.sockets.len() {
+                let same_family = self.sockets[i].local_addr().is_ok_and(|a| a.is_ipv4() == server.is_ipv4());
+                if same_family {
+                    let mut tid = [0u8; 12];
+                    rng.fill(&mut tid);
+                    self.stun.push((i, tid, 0, Instant::now()));
+                    self.send_stun(i);
+                }
+            }
         }
         self.feedback(Feedback::Connection(ConnectionState::Connecting));
         Ok(())
@@ -380,6 +442,12 @@ impl Net {
                     };
                     match socket.recv_from(&mut buf) {
                         Ok((n, source)) => {
+                            if !self.stun.is_empty() && self.stun_answer(i, source, &buf[..n]) {
+                                if self.drain().is_none() {
+                                    return;
+                                }
+                                continue;
+                            }
                             let Ok(receive) = Receive::new(Protocol::Udp, source, local, &buf[..n]) else { continue };
                             if let Err(e) = self.rtc.handle_input(Input::Receive(Instant::now(), receive)) {
                                 tracing::debug!("dropped datagram from {source}: {e}");
@@ -401,6 +469,9 @@ impl Net {
                 if self.drain().is_none() {
                     return;
                 }
+            }
+            if !self.stun.is_empty() {
+                self.stun_timers();
             }
             if self.rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
                 return;
