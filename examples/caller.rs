@@ -140,6 +140,7 @@ fn main() {
     }
 
     let state = Arc::new(Mutex::new(String::from("connecting")));
+    let quality = Arc::new(Mutex::new((0u8, 0u8)));
     let mut call_started: Option<Instant> = None;
     let mut ringing_since: Option<Instant> = None;
     let mut placed = false;
@@ -223,6 +224,7 @@ fn main() {
                     println!("user offline: {uid} {}", if dropped { "dropped" } else { "quit" })
                 }
                 Event::Connection(c) => println!("media: {c:?}"),
+                Event::NetworkQuality { tx, rx } => *quality.lock().unwrap() = (tx, rx),
                 Event::ServerError { code, message, .. } => println!("server error {code}: {message}"),
                 Event::Error { kind, message } => println!("error ({kind:?}): {message}"),
                 Event::TokenWillExpire { .. } => println!("token expires soon: mint a new one and restart"),
@@ -245,8 +247,10 @@ fn main() {
             last_status = Instant::now();
             let s = engine.stats();
             println!(
-                "[{}] rtt {} ms | send {} kbit/s, recv {} kbit/s | loss {:.1} % | video {} decoded, audio {} decoded | bwe {} kbit/s",
+                "[{}] quality up {} down {} | rtt {} ms | send {} kbit/s, recv {} kbit/s | loss {:.1} % | video {} decoded, audio {} decoded | bwe {} kbit/s",
                 state.lock().unwrap(),
+                quality.lock().unwrap().0,
+                quality.lock().unwrap().1,
                 s.rtt_us / 1000,
                 (s.video_send_bitrate_bps + s.audio_send_bitrate_bps) / 1000,
                 (s.video_recv_bitrate_bps + s.audio_recv_bitrate_bps) / 1000,

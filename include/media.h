@@ -80,6 +80,9 @@ typedef enum media_event_type {
   MEDIA_EVENT_TOKEN_WILL_EXPIRE = 10,
   // The server refused a request: `code`, `message`, maybe `channel`.
   MEDIA_EVENT_SERVER_ERROR = 11,
+  // Every 2 s in a call: `tx_quality` and `rx_quality`, 0 unknown,
+  // 1 excellent, 2 good, 3 poor, 4 bad, 5 very bad, 6 down.
+  MEDIA_EVENT_NETWORK_QUALITY = 12,
 } media_event_type;
 
 // Which stream a `MEDIA_EVENT_STATE_CHANGED` concerns.
@@ -336,6 +339,9 @@ typedef struct media_event {
   bool dropped;
   // For `MEDIA_EVENT_TOKEN_WILL_EXPIRE`: Unix seconds.
   uint64_t expires_at;
+  // For `MEDIA_EVENT_NETWORK_QUALITY`.
+  uint32_t tx_quality;
+  uint32_t rx_quality;
 } media_event;
 
 // Receives events on the engine's "media-events" thread.
@@ -387,6 +393,13 @@ typedef struct media_server_config {
   // Reconnection attempts after the connection breaks.
   uint32_t max_reconnects;
 } media_server_config;
+
+// A quality score (0 unknown, 1 excellent, 2 good, 3 poor, 4 bad, 5 very bad, 6 down).
+typedef uint8_t Quality;
+
+#define UNKNOWN 0
+
+#define DOWN 6
 
 #ifdef __cplusplus
 extern "C" {

@@ -27,6 +27,8 @@ struct Side {
     wav: PathBuf,
     stamps: Arc<Mutex<Vec<u32>>>,
     connected: Arc<AtomicU64>,
+    /// (tx, rx) network quality reports.
+    quality: Arc<Mutex<Vec<(u8, u8)>>>,
 }
 
 fn side(name: &str, tone: f32) -> Side {
@@ -50,13 +52,14 @@ fn side(name: &str, tone: f32) -> Side {
         }
     })));
     let connected = Arc::new(AtomicU64::new(0));
-    let c = connected.clone();
-    engine.set_event_handler(Some(Box::new(move |e: &Event| {
-        if *e == Event::Connection(ConnectionState::Connected) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
+    let quality = Arc::new(Mutex::new(Vec::new()));
+    let (c, q) = (connected.clone(), quality.clone());
+    engine.set_event_handler(Some(Box::new(move |e: &Event| match e {
+        Event::Connection(ConnectionState::Connected) => drop(c.fetch_add(1, Ordering::Relaxed)),
+        Event::NetworkQuality { tx, rx } => q.lock().unwrap().push((*tx, *rx)),
+        _ => {}
     })));
-    Side { engine, wav, stamps, connected }
+    Side { engine, wav, stamps, connected, quality }
 }
 
 #[test]
@@ -91,6 +94,11 @@ fn two_engines_exchange_audio_and_video_over_udp() {
     wait_for("2 s of audio each way", Duration::from_secs(30), || {
         a.engine.stats().audio_frames_decoded >= 100 && b.engine.stats().audio_frames_decoded >= 100
     });
+    wait_for("network quality reports", Duration::from_secs(30), || {
+        a.quality.lock().unwrap().iter().any(|&(tx, rx)| tx > 0 && rx > 0) && !b.quality.lock().unwrap().is_empty()
+    });
+    // A clean loopback path rates excellent or good.
+    assert!(a.quality.lock().unwrap().iter().filter(|q| q.0 > 0).all(|&(tx, rx)| tx <= 2 && rx <= 2), "{:?}", a.quality.lock().unwrap());
     let (sa, sb) = (a.engine.stats(), b.engine.stats());
     a.engine.stop_peer();
     b.engine.stop_peer();

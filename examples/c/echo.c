@@ -46,6 +46,7 @@ static void on_event(void *userdata, const media_event *ev) {
     case MEDIA_EVENT_CHANNEL:
     case MEDIA_EVENT_TOKEN_WILL_EXPIRE:
     case MEDIA_EVENT_SERVER_ERROR:
+    case MEDIA_EVENT_NETWORK_QUALITY:
         printf("[%s] signaling event %d\n", name, (int)ev->type);
         break;
     case MEDIA_EVENT_STATS:

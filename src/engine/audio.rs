@@ -154,6 +154,10 @@ fn apply_feedback(shared: &Shared, fb: Feedback, audio_bps: u32) {
         }
         Feedback::Connection(state) => emit(&shared.events_tx, Event::Connection(state)),
         Feedback::NetworkStats(n) => {
+            let down = shared.quality.lock().map(|mut q| q.update(&n)).unwrap_or(None);
+            if let Some((tx, rx)) = down {
+                emit(&shared.events_tx, Event::NetworkQuality { tx, rx });
+            }
             if let Some(rtt) = n.rtt_us {
                 shared.rtt_us.store(rtt, Relaxed);
             }

@@ -45,6 +45,10 @@ pub enum Event {
     FirstRemoteAudioFrame,
     /// The network peer's connection state changed.
     Connection(ConnectionState),
+    /// Every 2 s during a network session: how good the path to the peer is
+    /// in each direction (see [`crate::engine::quality`]: 0 unknown, 1
+    /// excellent … 6 down).
+    NetworkQuality { tx: u8, rx: u8 },
     /// The rendezvous server connection changed.
     Server(crate::signal::ServerState),
     /// 1v1 call progress.

@@ -10,6 +10,7 @@
 mod audio;
 pub mod config;
 pub mod events;
+pub mod quality;
 pub mod stats;
 mod video;
 
@@ -57,6 +58,7 @@ pub(crate) struct Shared {
     pub(crate) egress_loss_ppm: AtomicU64,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
+    pub(crate) quality: Mutex<quality::QualityTracker>,
     transport: Mutex<Option<Arc<dyn Transport>>>,
 }
 
@@ -177,6 +179,7 @@ impl Engine {
             egress_loss_ppm: AtomicU64::new(0),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
+            quality: Mutex::new(quality::QualityTracker::default()),
             transport: Mutex::new(None),
         });
         let (event_control, event_control_rx) = unbounded();
@@ -571,6 +574,7 @@ impl Core {
             }
         };
         self.shared.set_transport(Some(transport.clone()));
+        *self.shared.quality.lock().unwrap_or_else(|p| p.into_inner()) = quality::QualityTracker::default();
         self.shared.keyframe_wanted.store(true, Relaxed);
         st.session = Some(Session { stream, transport, peer, audio, video, started_audio: false, started_video: false });
         if start_audio {

@@ -452,6 +452,9 @@ pub enum media_event_type {
     MEDIA_EVENT_TOKEN_WILL_EXPIRE = 10,
     /// The server refused a request: `code`, `message`, maybe `channel`.
     MEDIA_EVENT_SERVER_ERROR = 11,
+    /// Every 2 s in a call: `tx_quality` and `rx_quality`, 0 unknown,
+    /// 1 excellent, 2 good, 3 poor, 4 bad, 5 very bad, 6 down.
+    MEDIA_EVENT_NETWORK_QUALITY = 12,
 }
 
 /// The state in a `MEDIA_EVENT_SERVER`.
@@ -666,6 +669,9 @@ pub struct media_event {
     pub dropped: bool,
     /// For `MEDIA_EVENT_TOKEN_WILL_EXPIRE`: Unix seconds.
     pub expires_at: u64,
+    /// For `MEDIA_EVENT_NETWORK_QUALITY`.
+    pub tx_quality: u32,
+    pub rx_quality: u32,
 }
 
 /// Keeps the C strings of one event alive during its callback.
@@ -760,6 +766,8 @@ pub extern "C" fn media_engine_set_event_callback(
                 video: false,
                 dropped: false,
                 expires_at: 0,
+                tx_quality: 0,
+                rx_quality: 0,
             };
             match event {
                 Event::StateChanged { stream, state } => {
@@ -886,6 +894,11 @@ pub extern "C" fn media_engine_set_event_callback(
                             ev.channel = strings.add(channel);
                         }
                     }
+                }
+                Event::NetworkQuality { tx, rx } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_NETWORK_QUALITY;
+                    ev.tx_quality = *tx as u32;
+                    ev.rx_quality = *rx as u32;
                 }
                 Event::TokenWillExpire { expires_at } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_TOKEN_WILL_EXPIRE;
