@@ -246,11 +246,12 @@ fn main() {
         if last_status.elapsed() >= Duration::from_secs(1) {
             last_status = Instant::now();
             let s = engine.stats();
+            let (q_up, q_down) = *quality.lock().unwrap();
             println!(
                 "[{}] quality up {} down {} | rtt {} ms | send {} kbit/s, recv {} kbit/s | loss {:.1} % | video {} decoded, audio {} decoded | bwe {} kbit/s",
                 state.lock().unwrap(),
-                quality.lock().unwrap().0,
-                quality.lock().unwrap().1,
+                q_up,
+                q_down,
                 s.rtt_us / 1000,
                 (s.video_send_bitrate_bps + s.audio_send_bitrate_bps) / 1000,
                 (s.video_recv_bitrate_bps + s.audio_recv_bitrate_bps) / 1000,

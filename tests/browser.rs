@@ -4,28 +4,17 @@
 //! native recording carries the test pattern's frame numbers, which
 //! Chromium's fake camera plays from a Y4M file) and audio flows.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
 use media::analysis::rms_dbfs;
 use media::devices::audio::read_wav_mono_48k;
 use media::devices::pattern::{self, Stamp};
 use media::devices::video::{read_y4m, Y4mWriter};
 use media::VideoFrame;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn pattern_clip(path: &Path) {
     let mut w = Y4mWriter::create(path, 30).unwrap();
@@ -34,27 +23,6 @@ fn pattern_clip(path: &Path) {
         pattern::render(320, 180, Stamp { frame_number: n, capture_us: 0 }, &mut buf);
         w.write(&VideoFrame::new(320, 180, buf, 0)).unwrap();
     }
-}
-
-fn lines_until(child: &mut Child, what: &str) -> std::thread::JoinHandle<String> {
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let what = what.to_string();
-    let t = std::thread::spawn(move || {
-        let mut all = String::new();
-        let mut told = false;
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            all.push_str(&line);
-            all.push('\n');
-            if !told && line.contains(&what) {
-                told = true;
-                let _ = tx.send(());
-            }
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(60)).expect("expected output in time");
-    t
 }
 
 fn check_native_recording(dir: &Path) {
@@ -83,35 +51,15 @@ fn browser_result(json_line: &str) -> serde_json::Value {
 
 #[test]
 fn browser_and_native_call_each_other() {
-    let ok = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
-        .current_dir(root())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    build_call_binaries();
     let dir = std::env::temp_dir().join(format!("media-browser-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let clip = dir.join("pattern.y4m");
     pattern_clip(&clip);
 
-    let server_bin = root().join("target/release/media-server");
-    let mut server = Killed(
-        Command::new(&server_bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--app", "demo:secret"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let ws_url = line.trim().rsplit(' ').next().unwrap().to_string();
+    let server = start_server(&[], &["--listen", "127.0.0.1:0"]);
+    let ws_url = server.url.clone();
     let http = ws_url.replace("ws://", "http://").replace("/ws", "/");
-    let token = |u: &str| {
-        let o = Command::new(&server_bin).args(["token", "--app", "demo:secret", "--user", u]).output().unwrap();
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    };
     let page = |u: &str| format!("{http}?app=demo&user={u}&token={}", token(u));
     let node = |args: &[&str]| {
         let mut c = Command::new("node");
@@ -119,7 +67,7 @@ fn browser_and_native_call_each_other() {
         c
     };
     let native = |me: &str, rec: &PathBuf, args: &[&str]| {
-        Command::new(root().join("target/release/examples/caller"))
+        Command::new(caller_bin())
             .args(["--server", &ws_url, "--token", &token(me), "--me", me, "--fake", "--headless", "--host-ip", "127.0.0.1"])
             .args(["--width", "320", "--height", "180", "--bitrate", "400000", "--record", rec.to_str().unwrap()])
             .args(args)

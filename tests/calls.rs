@@ -5,68 +5,24 @@
 //! pattern, and the call outcomes (reject, busy, offline, timeout, cancel)
 //! as each side sees them.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::*;
 use media::analysis::tone_frequency;
 use media::devices::audio::read_wav_mono_48k;
 use media::devices::pattern;
 use media::devices::video::read_y4m;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build() {
-    let ok = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
-        .current_dir(root())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "build failed");
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_bin() -> PathBuf {
-    root().join("target/release/media-server")
-}
-
-fn start_server(ring_timeout: u32) -> Server {
-    let mut child = Command::new(server_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--app", "demo:secret", "--ring-timeout", &ring_timeout.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
-    Server { child, url }
-}
-
-fn token(user: &str) -> String {
-    let out = Command::new(server_bin()).args(["token", "--app", "demo:secret", "--user", user]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+fn start(ring_timeout: u32) -> ServerProcess {
+    start_server(&[], &["--listen", "127.0.0.1:0", "--ring-timeout", &ring_timeout.to_string()])
 }
 
 /// Starts a headless caller with fake devices; `args` after the common ones.
-fn caller(server: &Server, me: &str, tone: &str, extra: &[&str]) -> Child {
-    Command::new(root().join("target/release/examples/caller"))
+fn caller(server: &ServerProcess, me: &str, tone: &str, extra: &[&str]) -> Child {
+    Command::new(caller_bin())
         .args(["--server", &server.url, "--token", &token(me), "--me", me, "--fake", "--tone", tone, "--headless"])
         .args(["--host-ip", "127.0.0.1", "--width", "320", "--height", "180", "--bitrate", "300000"])
         .args(extra)
@@ -76,60 +32,14 @@ fn caller(server: &Server, me: &str, tone: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits (bounded) for a caller to exit and returns its output; on
-/// timeout kills it and fails with what it printed.
-fn finish(child: Child, limit: Duration) -> Output {
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
-            let out = rx.recv_timeout(Duration::from_secs(10)).ok().and_then(|o| o.ok());
-            let (o, e) = out.map(|o| (stdout(&o), String::from_utf8_lossy(&o.stderr).to_string())).unwrap_or_default();
-            panic!("caller {id} did not finish within {limit:?}:\n{o}\n{e}");
-        }
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-/// Blocks until `child` printed a line containing `what`; returns the child
-/// with its stdout reader handed back through a thread that keeps reading.
-fn wait_line(child: &mut Child, what: &str) -> std::thread::JoinHandle<String> {
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let what = what.to_string();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        let mut sent = false;
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            all.push_str(&line);
-            all.push('\n');
-            if !sent && line.contains(&what) {
-                sent = true;
-                let _ = tx.send(());
-            }
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(20)).expect("expected line in time");
-    reader
-}
-
 #[test]
 fn a_video_call_carries_each_sides_tone_and_pattern() {
-    build();
-    let server = start_server(30);
+    build_call_binaries();
+    let server = start(30);
     let dir = std::env::temp_dir().join(format!("media-calls-{}", std::process::id()));
     let (rec_a, rec_b) = (dir.join("alice"), dir.join("bob"));
     let mut bob = caller(&server, "bob", "660", &["--record", rec_b.to_str().unwrap(), "answer"]);
-    let bob_out = wait_line(&mut bob, "waiting for calls");
+    let bob_out = lines_until(&mut bob, "waiting for calls");
     let alice = caller(&server, "alice", "440", &["--record", rec_a.to_str().unwrap(), "--duration", "5", "call", "bob"]);
     let a = finish(alice, Duration::from_secs(60));
     let b = finish(bob, Duration::from_secs(30));
@@ -154,8 +64,8 @@ fn a_video_call_carries_each_sides_tone_and_pattern() {
 
 #[test]
 fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
-    build();
-    let server = start_server(3);
+    build_call_binaries();
+    let server = start(3);
     let limit = Duration::from_secs(40);
 
     // offline
@@ -164,7 +74,7 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
 
     // reject
     let mut bob = caller(&server, "bob", "660", &["answer", "--mode", "reject"]);
-    let bob_out = wait_line(&mut bob, "waiting for calls");
+    let bob_out = lines_until(&mut bob, "waiting for calls");
     let a = finish(caller(&server, "alice", "440", &["call", "bob"]), limit);
     let _ = finish(bob, limit);
     assert!(stdout(&a).contains("call ended: rejected"), "{}", stdout(&a));
@@ -172,7 +82,7 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
 
     // timeout: nobody answers within 3 s; both sides are told
     let mut bob = caller(&server, "bob", "660", &["answer", "--mode", "ignore"]);
-    let bob_out = wait_line(&mut bob, "waiting for calls");
+    let bob_out = lines_until(&mut bob, "waiting for calls");
     let a = finish(caller(&server, "alice", "440", &["call", "bob"]), limit);
     let _ = finish(bob, limit);
     assert!(stdout(&a).contains("call ended: timeout"), "{}", stdout(&a));
@@ -180,7 +90,7 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
 
     // cancel: alice gives up after 1 s of ringing
     let mut bob = caller(&server, "bob", "660", &["answer", "--mode", "ignore"]);
-    let bob_out = wait_line(&mut bob, "waiting for calls");
+    let bob_out = lines_until(&mut bob, "waiting for calls");
     let a = finish(caller(&server, "alice", "440", &["call", "bob", "--cancel-after", "1"]), limit);
     let _ = finish(bob, limit);
     assert!(stdout(&a).contains("call ended: cancelled"), "{}", stdout(&a));
@@ -188,9 +98,9 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
 
     // busy: bob is in a call with carol when alice calls
     let mut bob = caller(&server, "bob", "660", &["answer"]);
-    let bob_out = wait_line(&mut bob, "waiting for calls");
+    let bob_out = lines_until(&mut bob, "waiting for calls");
     let mut carol = caller(&server, "carol", "550", &["--duration", "8", "call", "bob"]);
-    let carol_out = wait_line(&mut carol, "accepted");
+    let carol_out = lines_until(&mut carol, "accepted");
     let a = finish(caller(&server, "alice", "440", &["call", "bob"]), limit);
     assert!(stdout(&a).contains("call ended: busy"), "{}", stdout(&a));
     let _ = finish(carol, limit);

@@ -4,17 +4,15 @@
 //! video frame on the lossy direction. Needs root (CI runs as root) and
 //! iproute2 + iptables (scripts/setup.sh).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+
+use common::*;
 
 use media::devices::pattern;
 use media::devices::video::read_y4m;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn sh(args: &[&str]) {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
@@ -53,37 +51,10 @@ impl Drop for Net {
     }
 }
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn in_ns(ns: &str, program: &Path) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", ns]).arg(program);
     c
-}
-
-/// Reads lines until one contains `what` (bounded), returning it and the rest later.
-fn read_until(out: impl std::io::Read + Send + 'static, what: &str) -> (String, std::thread::JoinHandle<String>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let wanted = what.to_string();
-    let t = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains(&wanted) {
-                let _ = tx.send(line.clone());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no line with {what:?}"));
-    (line, t)
 }
 
 fn summary_number(summary: &str, label: &str) -> u64 {
@@ -95,32 +66,13 @@ fn summary_number(summary: &str, label: &str) -> u64 {
 
 #[test]
 fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
-    let ok = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
-        .current_dir(root())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    build_call_binaries();
     let net = Net::new(std::process::id() % 10_000);
     // 5 % of alice's UDP packets towards bob are dropped.
     sh(&["ip", "netns", "exec", &net.a, "iptables", "-A", "OUTPUT", "-p", "udp", "-d", "10.231.0.2", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"]);
 
-    let server_bin = root().join("target/release/media-server");
-    let caller_bin = root().join("target/release/examples/caller");
-    let mut server = Killed(
-        in_ns(&net.b, &server_bin)
-            .args(["serve", "--listen", "10.231.0.2:8090", "--app", "demo:secret"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let (_, _server_out) = read_until(server.0.stdout.take().unwrap(), "listening");
-    let token = |u: &str| {
-        let o = Command::new(&server_bin).args(["token", "--app", "demo:secret", "--user", u]).output().unwrap();
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    };
+    let caller_bin = caller_bin();
+    let _server = start_server(&["ip", "netns", "exec", &net.b], &["--listen", "10.231.0.2:8090"]);
     let dir = std::env::temp_dir().join(format!("media-lossy-{}", std::process::id()));
     let rec_b = dir.join("bob");
     let common = ["--server", "ws://10.231.0.2:8090/ws", "--fake", "--headless", "--width", "640", "--height", "360", "--bitrate", "600000"];
@@ -133,7 +85,7 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
             .spawn()
             .unwrap(),
     );
-    let (_, bob_out) = read_until(bob.0.stdout.take().unwrap(), "waiting for calls");
+    let bob_out = lines_until(&mut bob.0, "waiting for calls");
     let alice = in_ns(&net.a, &caller_bin)
         .args(common)
         .args(["--token", &token("alice"), "--me", "alice", "--host-ip", "10.231.0.1", "--duration", "30", "call", "bob"])

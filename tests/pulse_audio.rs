@@ -6,26 +6,16 @@
 //! recording must hold the tone at the same frequency (1 %) and level (3 dB).
 //! scripts/pulse.sh starts the daemon (scripts/setup.sh installs it).
 
-use std::io::{Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use common::{root, Killed};
 use media::analysis::{rms_dbfs, tone_frequency};
 
 const TONE_HZ: f64 = 1000.0;
 const TONE_DBFS: f64 = -12.0;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {

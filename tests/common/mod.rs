@@ -1,0 +1,126 @@
+//! Helpers shared by the tests that run real processes: building the
+//! binaries, starting the server, reading a child's output up to a line,
+//! and waiting for a child with a bound.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A child process that is killed when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds `media-server` and the `caller` example (release).
+pub fn build_call_binaries() {
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
+        .current_dir(root())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building media-server and the caller failed");
+}
+
+pub fn server_bin() -> PathBuf {
+    root().join("target/release/media-server")
+}
+
+pub fn caller_bin() -> PathBuf {
+    root().join("target/release/examples/caller")
+}
+
+/// A running `media-server` and its `ws://` URL.
+pub struct ServerProcess {
+    pub process: Killed,
+    pub url: String,
+}
+
+/// Starts `media-server serve` for app `demo:secret` with `extra` arguments,
+/// through `launcher` (e.g. `ip netns exec NS`) when given.
+pub fn start_server(launcher: &[&str], extra: &[&str]) -> ServerProcess {
+    let mut cmd = match launcher.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(server_bin());
+            c
+        }
+        None => Command::new(server_bin()),
+    };
+    let mut child = cmd
+        .args(["serve", "--app", "demo:secret"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+    assert!(url.starts_with("ws://"), "server did not start: {line:?}");
+    ServerProcess { process: Killed(child), url }
+}
+
+/// A token for `user` in app `demo`, minted by the server binary.
+pub fn token(user: &str) -> String {
+    let out = Command::new(server_bin()).args(["token", "--app", "demo:secret", "--user", user]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Takes the child's stdout and blocks (at most 60 s) until a line contains
+/// `what`; the returned thread yields everything the child printed.
+pub fn lines_until(child: &mut Child, what: &str) -> JoinHandle<String> {
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = what.to_string();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut told = false;
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            if !told && line.contains(&wanted) {
+                told = true;
+                let _ = tx.send(());
+            }
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no line containing {what:?} within 60 s"));
+    reader
+}
+
+/// Waits (bounded) for a child to exit and returns its output; on timeout
+/// kills it and fails with what it printed.
+pub fn finish(child: Child, limit: Duration) -> Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            let out = rx.recv_timeout(Duration::from_secs(10)).ok().and_then(|o| o.ok());
+            let (o, e) = out.map(|o| (stdout(&o), String::from_utf8_lossy(&o.stderr).to_string())).unwrap_or_default();
+            panic!("process {id} did not finish within {limit:?}:\n{o}\n{e}");
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
