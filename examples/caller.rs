@@ -207,6 +207,9 @@ fn main() {
                     }
                 }
                 Event::Call(CallEvent::Ringing { .. }) => println!("ringing"),
+                Event::Call(CallEvent::RemoteMute { audio_muted, video_muted, .. }) => {
+                    println!("peer {} audio, {} video", if audio_muted { "muted" } else { "unmuted" }, if video_muted { "muted" } else { "unmuted" })
+                }
                 Event::Call(CallEvent::Accepted { .. }) => {
                     println!("accepted");
                     ringing_since = None;

@@ -137,6 +137,8 @@ typedef enum media_call_event {
   MEDIA_CALL_ACCEPTED = 2,
   // Over: see `end_reason`.
   MEDIA_CALL_ENDED = 3,
+  // The peer muted or unmuted: `audio_muted`, `video_muted`.
+  MEDIA_CALL_REMOTE_MUTE = 4,
 } media_call_event;
 
 // Why a call ended.
@@ -342,6 +344,9 @@ typedef struct media_event {
   // For `MEDIA_EVENT_NETWORK_QUALITY`.
   uint32_t tx_quality;
   uint32_t rx_quality;
+  // For `MEDIA_CALL_REMOTE_MUTE`.
+  bool audio_muted;
+  bool video_muted;
 } media_event;
 
 // Receives events on the engine's "media-events" thread.

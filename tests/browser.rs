@@ -8,6 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::*;
 use media::analysis::rms_dbfs;
@@ -94,7 +95,7 @@ fn browser_and_native_call_each_other() {
     let rec_alice = dir.join("alice");
     let mut web = Killed(node(&["answer", &page("web2"), "60", clip.to_str().unwrap()]).spawn().unwrap());
     let web_out = lines_until(&mut web.0, "ready");
-    let alice = native("alice", &rec_alice, &["--duration", "5", "call", "web2"]).wait_with_output().unwrap();
+    let alice = finish(native("alice", &rec_alice, &["--duration", "5", "call", "web2"]), Duration::from_secs(90));
     let alice_text = String::from_utf8_lossy(&alice.stdout).to_string();
     assert!(alice_text.contains("call ended: hangup"), "native caller:\n{alice_text}");
     let _ = web.0.wait();

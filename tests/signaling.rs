@@ -84,6 +84,10 @@ fn a_token_renewed_during_a_call_keeps_the_call_up() {
     bob.accept(&call_id).unwrap();
     wait(&arx, "accepted", |e| matches!(e, Event::Call(CallEvent::Accepted { .. })));
     alice.renew_token(&token("alice", 3600)).unwrap();
+    alice.mute_local_video(true);
+    let muted = wait(&brx, "remote mute", |e| matches!(e, Event::Call(CallEvent::RemoteMute { .. })));
+    assert!(matches!(muted, Event::Call(CallEvent::RemoteMute { video_muted: true, audio_muted: false, .. })), "{muted:?}");
+    alice.mute_local_video(false);
     // Past the first token's expiry the call is still up and media flows.
     let until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < until {

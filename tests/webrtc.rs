@@ -170,3 +170,37 @@ fn a_stun_server_yields_a_trickled_server_reflexive_candidate() {
     assert!(srflx.contains(&format!("127.0.0.2 {}", mapped.port())), "{srflx}");
     s.engine.stop_peer();
 }
+
+#[test]
+fn a_call_without_a_microphone_goes_on_receive_only_for_audio() {
+    let a = side("e", 440.0);
+    let b = side("f", 660.0);
+    // Replace a's microphone with one that does not exist.
+    a.engine.set_audio_input(media::AudioInputConfig::Device("no-such-microphone".into())).unwrap();
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let errs = errors.clone();
+    a.engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        if let Event::Error { kind, message } = e {
+            errs.lock().unwrap().push((*kind, message.clone()));
+        }
+    })));
+    let loopback = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    let (to_a, to_b) = (Arc::downgrade(&a.engine), Arc::downgrade(&b.engine));
+    b.engine
+        .start_peer(Role::Answerer, loopback.clone(), Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))))
+        .unwrap();
+    a.engine
+        .start_peer(Role::Offerer, loopback, Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))))
+        .unwrap();
+    wait_for("a's video at b and b's audio at a", Duration::from_secs(30), || {
+        b.stamps.lock().unwrap().len() >= 30 && a.engine.stats().audio_frames_decoded >= 50
+    });
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors.iter().any(|(k, m)| *k == media::ErrorKind::NotFound && m.contains("without a microphone")),
+        "{errors:?}"
+    );
+    assert_eq!(a.engine.stats().audio_frames_encoded, 0);
+    a.engine.stop_peer();
+    b.engine.stop_peer();
+}

@@ -101,6 +101,11 @@ pub(crate) fn run_events(rx: Receiver<Event>, control: Receiver<Option<EventHand
                 }
             },
             recv(rx) -> msg => {
+                // A handler set before this event was emitted must see it:
+                // select! picks among ready channels at random.
+                while let Ok(h) = control.try_recv() {
+                    handler = h;
+                }
                 if let (Ok(e), Some(h)) = (msg, handler.as_mut()) {
                     h(&e)
                 }
@@ -127,6 +132,9 @@ pub(crate) fn run_render(rx: Receiver<(FrameSource, VideoFrame)>, control: Recei
                 Err(_) => return,
             },
             recv(rx) -> msg => {
+                while let Ok(h) = control.try_recv() {
+                    handler = h;
+                }
                 let Ok((source, frame)) = msg else { continue };
                 if let Some(h) = handler.as_mut() {
                     h(source, &frame);
@@ -175,4 +183,21 @@ fn count_render_drop(shared: &Shared, source: FrameSource) {
 /// the host's handler is so slow that 256 are queued.
 pub(crate) fn emit(tx: &Sender<Event>, event: Event) {
     let _ = tx.try_send(event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_emitted_after_setting_a_handler_always_reach_it() {
+        // Repeat the race many times: handler set, then an event at once.
+        for _ in 0..200 {
+            let engine = crate::Engine::new(crate::EngineConfig { stats_interval_ms: 0, ..crate::EngineConfig::fake() }).unwrap();
+            let (tx, rx) = crossbeam_channel::bounded(4);
+            engine.set_event_handler(Some(Box::new(move |e: &Event| drop(tx.try_send(e.clone())))));
+            engine.emit(Event::FirstRemoteAudioFrame);
+            assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(Event::FirstRemoteAudioFrame));
+        }
+    }
 }

@@ -199,7 +199,8 @@ impl Engine {
         })
     }
 
-    /// Sets (or with `None` clears) the event handler. It runs on the
+    /// Sets (or with `None` clears) the event handler; every event emitted
+    /// after this call reaches the new one. It runs on the
     /// "media-events" thread, one event at a time.
     pub fn set_event_handler(&self, handler: Option<EventHandler>) {
         let _ = self.event_control.send(handler);
@@ -285,6 +286,27 @@ impl Engine {
     /// Leaves a channel.
     pub fn leave_channel(&self, channel: &str) -> Result<()> {
         self.signaling(|c| c.leave(channel))
+    }
+
+    /// Mutes (sends silence) or unmutes the microphone; capture goes on.
+    /// In a call the peer is told ([`crate::signal::CallEvent::RemoteMute`]).
+    pub fn mute_local_audio(&self, muted: bool) {
+        self.core.mute_local_audio(muted);
+        self.tell_peer_mute();
+    }
+
+    /// Stops (or resumes) sending video; the local preview goes on. Resuming
+    /// starts with a keyframe. In a call the peer is told.
+    pub fn mute_local_video(&self, muted: bool) {
+        self.core.mute_local_video(muted);
+        self.tell_peer_mute();
+    }
+
+    fn tell_peer_mute(&self) {
+        let (audio, video) = self.core.muted();
+        if let Some(c) = self.signaling.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            c.mute_changed(audio, video);
+        }
     }
 }
 
@@ -440,6 +462,11 @@ impl Core {
         self.shared.audio_muted.store(muted, Relaxed);
     }
 
+    /// Whether the microphone and the camera are muted.
+    pub fn muted(&self) -> (bool, bool) {
+        (self.shared.audio_muted.load(Relaxed), self.shared.video_muted.load(Relaxed))
+    }
+
     /// Stops (or resumes) sending video; the local preview goes on. Resuming
     /// starts with a keyframe.
     pub fn mute_local_video(&self, muted: bool) {
@@ -577,17 +604,25 @@ impl Core {
         *self.shared.quality.lock().unwrap_or_else(|p| p.into_inner()) = quality::QualityTracker::default();
         self.shared.keyframe_wanted.store(true, Relaxed);
         st.session = Some(Session { stream, transport, peer, audio, video, started_audio: false, started_video: false });
+        use crate::error::ErrorKind::*;
+        let device_problem = |e: &Error| matches!(e.kind(), NoDevice | DeviceUnavailable | PermissionDenied | NotFound);
         if start_audio {
             if let Err(e) = self.start_audio_send(st) {
-                self.stop_session(st);
-                return Err(fail(e));
+                if device_problem(&e) {
+                    // No usable microphone: the session still receives (and
+                    // sends video if it can).
+                    self.emit(Event::Error { kind: e.kind(), message: format!("continuing without a microphone: {}", e.message()) });
+                } else {
+                    self.stop_session(st);
+                    return Err(fail(e));
+                }
             }
         }
         if start_video {
             if let Err(e) = self.start_video_send(st) {
-                use crate::error::ErrorKind::*;
-                if matches!(e.kind(), NoDevice | DeviceUnavailable | PermissionDenied | NotFound) && st.audio_send.is_some() {
-                    // No usable camera: the session goes on with audio only.
+                let something_runs = st.audio_send.is_some() || stream == Stream::Call;
+                if device_problem(&e) && something_runs {
+                    // No usable camera: the session goes on without video.
                     self.emit(Event::Error { kind: e.kind(), message: format!("continuing without video: {}", e.message()) });
                 } else {
                     if start_audio {

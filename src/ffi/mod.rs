@@ -485,6 +485,8 @@ pub enum media_call_event {
     MEDIA_CALL_ACCEPTED = 2,
     /// Over: see `end_reason`.
     MEDIA_CALL_ENDED = 3,
+    /// The peer muted or unmuted: `audio_muted`, `video_muted`.
+    MEDIA_CALL_REMOTE_MUTE = 4,
 }
 
 /// Why a call ended.
@@ -672,6 +674,9 @@ pub struct media_event {
     /// For `MEDIA_EVENT_NETWORK_QUALITY`.
     pub tx_quality: u32,
     pub rx_quality: u32,
+    /// For `MEDIA_CALL_REMOTE_MUTE`.
+    pub audio_muted: bool,
+    pub video_muted: bool,
 }
 
 /// Keeps the C strings of one event alive during its callback.
@@ -768,6 +773,8 @@ pub extern "C" fn media_engine_set_event_callback(
                 expires_at: 0,
                 tx_quality: 0,
                 rx_quality: 0,
+                audio_muted: false,
+                video_muted: false,
             };
             match event {
                 Event::StateChanged { stream, state } => {
@@ -846,6 +853,12 @@ pub extern "C" fn media_engine_set_event_callback(
                         C::Accepted { call_id } => {
                             ev.call = media_call_event::MEDIA_CALL_ACCEPTED;
                             ev.call_id = strings.add(call_id);
+                        }
+                        C::RemoteMute { call_id, audio_muted, video_muted } => {
+                            ev.call = media_call_event::MEDIA_CALL_REMOTE_MUTE;
+                            ev.call_id = strings.add(call_id);
+                            ev.audio_muted = *audio_muted;
+                            ev.video_muted = *video_muted;
                         }
                         C::Ended { call_id, reason } => {
                             use media_call_end_reason::*;

@@ -176,6 +176,20 @@ impl Controller {
         }
     }
 
+    /// Our microphone / camera mute state changed (or a call just started):
+    /// tell the peer of an active call.
+    pub fn on_local_mute(&mut self, audio_muted: bool, video_muted: bool) -> Vec<Action> {
+        match &self.phase {
+            Phase::Active { call_id } => vec![Action::Send(ClientMsg::Signal {
+                call_id: Some(call_id.clone()),
+                channel: None,
+                to: None,
+                data: json!({"type": "mute", "audio": audio_muted, "video": video_muted}),
+            })],
+            _ => Vec::new(),
+        }
+    }
+
     /// The server connection broke: whatever call there was is over.
     pub fn on_connection_lost(&mut self) -> Vec<Action> {
         self.registered = false;
@@ -231,7 +245,14 @@ impl Controller {
                 self.ended(call_id, reason, &mut out);
             }
             ServerMsg::Signal { call_id: Some(call_id), data, .. } if is_current(&call_id) => {
-                if let Some(s) = signal_from_json(&data) {
+                if data.get("type").and_then(Value::as_str) == Some("mute") {
+                    let flag = |k: &str| data.get(k).and_then(Value::as_bool).unwrap_or(false);
+                    out.push(Action::Emit(Event::Call(CallEvent::RemoteMute {
+                        call_id,
+                        audio_muted: flag("audio"),
+                        video_muted: flag("video"),
+                    })));
+                } else if let Some(s) = signal_from_json(&data) {
                     out.push(Action::PeerSignal(s));
                 }
             }
@@ -334,6 +355,21 @@ mod tests {
         assert_eq!(out[0], Action::StopPeer);
         assert!(matches!(&out[1], Action::Emit(Event::Call(CallEvent::Ended { reason: CallEndReason::ConnectionLost, .. }))));
         assert!(c.call("bob", true).is_err(), "not registered any more");
+    }
+
+    #[test]
+    fn mute_state_travels_to_the_peer_as_an_event() {
+        let mut c = registered("alice");
+        assert!(c.on_local_mute(true, false).is_empty(), "no call, nobody to tell");
+        let (id, _) = c.call("bob", true).unwrap();
+        c.on_server(ServerMsg::Accepted { call_id: id.clone() });
+        let out = c.on_local_mute(true, false);
+        let Action::Send(ClientMsg::Signal { data, .. }) = &out[0] else { panic!("{out:?}") };
+        let echoed = ServerMsg::Signal { call_id: Some(id.clone()), channel: None, from: "bob".into(), from_uid: None, data: data.clone() };
+        assert_eq!(
+            c.on_server(echoed),
+            vec![Action::Emit(Event::Call(CallEvent::RemoteMute { call_id: id, audio_muted: true, video_muted: false }))]
+        );
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub enum CallEvent {
     Ringing { call_id: String },
     /// The callee accepted; media is being connected.
     Accepted { call_id: String },
+    /// The peer muted or unmuted its microphone or camera.
+    RemoteMute { call_id: String, audio_muted: bool, video_muted: bool },
     Ended { call_id: String, reason: CallEndReason },
 }
 
@@ -152,7 +154,16 @@ impl ClientShared {
                         }
                     });
                     let config = WebRtcConfig { video, ..self.network.clone() };
-                    if let Err(e) = core.start_peer(role, config, signals) {
+                    let started = core.start_peer(role, config, signals);
+                    if started.is_ok() {
+                        // Let the peer know if we start muted.
+                        let (audio_muted, video_muted) = core.muted();
+                        if audio_muted || video_muted {
+                            let more = self.controller().on_local_mute(audio_muted, video_muted);
+                            self.execute(more);
+                        }
+                    }
+                    if let Err(e) = started {
                         self.emit(Event::Error { kind: e.kind(), message: format!("call {call_id}: {}", e.message()) });
                         // Without media the call is pointless: end it.
                         if let Ok(more) = self.controller().hangup() {
@@ -259,6 +270,11 @@ impl SignalingClient {
             }
             Ok(vec![Action::Send(ClientMsg::RenewToken { token: token.to_string() })])
         })
+    }
+
+    pub(crate) fn mute_changed(&self, audio_muted: bool, video_muted: bool) {
+        let actions = self.shared.controller().on_local_mute(audio_muted, video_muted);
+        self.shared.execute(actions);
     }
 
     pub(crate) fn join(&self, channel: &str, uid: u32, audience: bool) -> Result<()> {
