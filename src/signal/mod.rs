@@ -296,7 +296,7 @@ impl Drop for SignalingClient {
         self.stop.store(true, Relaxed);
         let _ = self.wake.send(());
         if let Some(t) = self.thread.take() {
-            // The thread notices within one 20 ms read; a connect in progress
+            // The thread notices within one 5 ms read; a connect in progress
             // can take up to its 5 s timeout. Never wait longer than that.
             let deadline = Instant::now() + Duration::from_secs(6);
             while !t.is_finished() && Instant::now() < deadline {
@@ -380,7 +380,8 @@ fn connect(url: &str, addr: SocketAddr) -> std::result::Result<WebSocket<TcpStre
     stream.set_nodelay(true).ok();
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let (ws, _) = tungstenite::client(url, stream).map_err(|e| format!("websocket handshake: {e}"))?;
-    ws.get_ref().set_read_timeout(Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+    // Short reads keep outgoing requests waiting at most 5 ms.
+    ws.get_ref().set_read_timeout(Some(Duration::from_millis(5))).map_err(|e| e.to_string())?;
     // A server that stops reading must not block this thread for good.
     ws.get_ref().set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     Ok(ws)
