@@ -23,7 +23,10 @@ fn main() {
         let nasm = std::env::var("NASM").unwrap_or_else(|_| "nasm".into());
         match Command::new(&nasm).arg("-v").output() {
             Ok(out) if out.status.success() => None,
-            Ok(out) => Some(format!("`{nasm} -v` failed: {}", String::from_utf8_lossy(&out.stderr).trim())),
+            Ok(out) => Some(format!(
+                "`{nasm} -v` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
             Err(e) => Some(format!("`{nasm}` not found ({e})")),
         }
     };

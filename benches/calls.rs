@@ -55,14 +55,23 @@ fn glass_to_glass(receiver: &Caller, sender: &Caller) -> Vec<f64> {
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, in clock ticks (100 Hz on Linux).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
 fn caller(url: &str, me: &str, video: VideoConfig) -> Caller {
     let config = EngineConfig {
-        audio_input: AudioInputConfig::Tone { freq_hz: 440.0, level_dbfs: -20.0 },
+        audio_input: AudioInputConfig::Tone {
+            freq_hz: 440.0,
+            level_dbfs: -20.0,
+        },
         video,
         ..EngineConfig::fake()
     };
@@ -82,12 +91,32 @@ fn caller(url: &str, me: &str, video: VideoConfig) -> Caller {
             samples.lock().unwrap().push((now, stamp.capture_us));
         }
     })));
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
-    let token = mint(&Claims { app_id: "bench".into(), user_id: me.into(), channel: "*".into(), exp }, b"secret");
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let token = mint(
+        &Claims {
+            app_id: "bench".into(),
+            user_id: me.into(),
+            channel: "*".into(),
+            exp,
+        },
+        b"secret",
+    );
     let mut cfg = ServerConfig::new(url, "bench", me, &token);
-    cfg.network = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    cfg.network = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
     engine.connect_server(cfg).unwrap();
-    let c = Caller { engine, events, first_frame, arrivals };
+    let c = Caller {
+        engine,
+        events,
+        first_frame,
+        arrivals,
+    };
     wait(&c, |e| *e == Event::Server(ServerState::Connected));
     c
 }
@@ -95,7 +124,10 @@ fn caller(url: &str, me: &str, video: VideoConfig) -> Caller {
 fn wait(c: &Caller, pred: impl Fn(&Event) -> bool) -> Event {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let e = c.events.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("event in time");
+        let e = c
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("event in time");
         if pred(&e) {
             return e;
         }
@@ -108,22 +140,33 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
 }
 
 fn main() {
-    let nums: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let nums: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let calls = *nums.first().unwrap_or(&10);
     let seconds = *nums.get(1).unwrap_or(&10);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut hub = HubConfig::default();
     hub.apps.insert("bench".into(), b"secret".to_vec());
     let server = rt
-        .block_on(media_server::server::start(media_server::server::ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            hub,
-            ..Default::default()
-        }))
+        .block_on(media_server::server::start(
+            media_server::server::ServerConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                hub,
+                ..Default::default()
+            },
+        ))
         .unwrap();
     let url = format!("ws://{}/ws", server.addr);
 
-    let video = VideoConfig { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, ..Default::default() };
+    let video = VideoConfig {
+        width: 640,
+        height: 360,
+        fps: 30,
+        bitrate_bps: 800_000,
+        ..Default::default()
+    };
     let alice = caller(&url, "alice", video);
     let bob = caller(&url, "bob", video);
 
@@ -133,10 +176,16 @@ fn main() {
         *alice.first_frame.lock().unwrap() = None;
         let invited = Instant::now();
         alice.engine.call("bob", true).unwrap();
-        let incoming = wait(&bob, |e| matches!(e, Event::Call(CallEvent::Incoming { .. })));
-        wait(&alice, |e| matches!(e, Event::Call(CallEvent::Ringing { .. })));
+        let incoming = wait(&bob, |e| {
+            matches!(e, Event::Call(CallEvent::Incoming { .. }))
+        });
+        wait(&alice, |e| {
+            matches!(e, Event::Call(CallEvent::Ringing { .. }))
+        });
         to_ringing.push(invited.elapsed().as_secs_f64() * 1000.0);
-        let Event::Call(CallEvent::Incoming { call_id, .. }) = incoming else { unreachable!() };
+        let Event::Call(CallEvent::Incoming { call_id, .. }) = incoming else {
+            unreachable!()
+        };
         let accepted = Instant::now();
         bob.engine.accept(&call_id).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -164,11 +213,21 @@ fn main() {
     drop(bob);
 
     // A longer 720p30 call for latency, CPU and bytes.
-    let hd = VideoConfig { width: 1280, height: 720, fps: 30, bitrate_bps: 1_500_000, ..Default::default() };
+    let hd = VideoConfig {
+        width: 1280,
+        height: 720,
+        fps: 30,
+        bitrate_bps: 1_500_000,
+        ..Default::default()
+    };
     let alice = caller(&url, "alice", hd);
     let bob = caller(&url, "bob", hd);
     alice.engine.call("bob", true).unwrap();
-    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&bob, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))) else { unreachable!() };
+    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&bob, |e| {
+        matches!(e, Event::Call(CallEvent::Incoming { .. }))
+    }) else {
+        unreachable!()
+    };
     bob.engine.accept(&call_id).unwrap();
     while alice.first_frame.lock().unwrap().is_none() || bob.first_frame.lock().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(10));
@@ -180,8 +239,12 @@ fn main() {
     std::thread::sleep(Duration::from_secs(seconds));
     let (cpu1, wall) = (cpu_seconds(), t0.elapsed().as_secs_f64());
     let (sa1, sb1) = (alice.engine.stats(), bob.engine.stats());
-    let mut g2g: Vec<f64> = glass_to_glass(&alice, &bob).into_iter().chain(glass_to_glass(&bob, &alice)).collect();
-    let frames = sa1.video_frames_decoded - sa0.video_frames_decoded + sb1.video_frames_decoded - sb0.video_frames_decoded;
+    let mut g2g: Vec<f64> = glass_to_glass(&alice, &bob)
+        .into_iter()
+        .chain(glass_to_glass(&bob, &alice))
+        .collect();
+    let frames = sa1.video_frames_decoded - sa0.video_frames_decoded + sb1.video_frames_decoded
+        - sb0.video_frames_decoded;
     println!(
         "720p30 call, {seconds} s: glass-to-glass p50 {:.1} ms p95 {:.1} ms over {} frames; CPU {:.0} % of one core per caller ({:.0} % for both); send {} kbit/s per caller (video {} + audio {}), {frames} frames decoded",
         pct(&mut g2g.clone(), 0.5),

@@ -15,7 +15,10 @@ fn speechlike(frame: usize) -> [f32; FRAME_SAMPLES] {
     for (i, s) in pcm.iter_mut().enumerate() {
         let t = (frame * FRAME_SAMPLES + i) as f32 / 48_000.0;
         let env = 0.5 + 0.5 * (2.0 * std::f32::consts::PI * 3.0 * t).sin();
-        *s = env * 0.2 * ((2.0 * std::f32::consts::PI * 180.0 * t).sin() + 0.5 * (2.0 * std::f32::consts::PI * 720.0 * t).sin());
+        *s = env
+            * 0.2
+            * ((2.0 * std::f32::consts::PI * 180.0 * t).sin()
+                + 0.5 * (2.0 * std::f32::consts::PI * 720.0 * t).sin());
     }
     pcm
 }
@@ -47,23 +50,42 @@ fn opus(c: &mut Criterion) {
             i += 1;
         })
     });
-    c.bench_function("opus/conceal_20ms", |b| b.iter(|| dec.conceal(&mut out).unwrap()));
+    c.bench_function("opus/conceal_20ms", |b| {
+        b.iter(|| dec.conceal(&mut out).unwrap())
+    });
 }
 
 fn pattern_frames(w: u32, h: u32, n: u32) -> Vec<VideoFrame> {
     (0..n)
         .map(|i| {
             let mut buf = vec![0; VideoFrame::i420_len(w, h)];
-            pattern::render(w, h, Stamp { frame_number: i, capture_us: i as u64 * 33_333 }, &mut buf);
+            pattern::render(
+                w,
+                h,
+                Stamp {
+                    frame_number: i,
+                    capture_us: i as u64 * 33_333,
+                },
+                &mut buf,
+            );
             VideoFrame::new(w, h, buf, 0)
         })
         .collect()
 }
 
 fn h264(c: &mut Criterion) {
-    for &(name, w, h, bps) in &[("360p", 640u32, 360u32, 800_000u32), ("720p", 1280, 720, 1_500_000)] {
+    for &(name, w, h, bps) in &[
+        ("360p", 640u32, 360u32, 800_000u32),
+        ("720p", 1280, 720, 1_500_000),
+    ] {
         let frames = pattern_frames(w, h, 60);
-        let mut enc = H264Encoder::new(H264Settings { width: w, height: h, max_fps: 30.0, bitrate_bps: bps }).unwrap();
+        let mut enc = H264Encoder::new(H264Settings {
+            width: w,
+            height: h,
+            max_fps: 30.0,
+            bitrate_bps: bps,
+        })
+        .unwrap();
         let mut n = 0u64;
         let mut group = c.benchmark_group(format!("h264_{name}"));
         group.throughput(Throughput::Elements(1));
@@ -76,9 +98,18 @@ fn h264(c: &mut Criterion) {
             })
         });
         // A fresh stream to decode: IDR then P frames, decoded in order.
-        let mut enc = H264Encoder::new(H264Settings { width: w, height: h, max_fps: 30.0, bitrate_bps: bps }).unwrap();
-        let encoded: Vec<Vec<u8>> =
-            frames.iter().enumerate().filter_map(|(i, f)| enc.encode(f, i as u64 * 33).unwrap().map(|e| e.data)).collect();
+        let mut enc = H264Encoder::new(H264Settings {
+            width: w,
+            height: h,
+            max_fps: 30.0,
+            bitrate_bps: bps,
+        })
+        .unwrap();
+        let encoded: Vec<Vec<u8>> = frames
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| enc.encode(f, i as u64 * 33).unwrap().map(|e| e.data))
+            .collect();
         group.bench_function("decode_60_frame_gop_per_frame", |b| {
             b.iter_batched(
                 || H264Decoder::new().unwrap(),

@@ -10,7 +10,13 @@ use media::{Engine, EngineConfig, VideoConfig};
 
 fn run(label: &str, width: u32, height: u32, bitrate_bps: u32, seconds: u64) {
     let config = EngineConfig {
-        video: VideoConfig { width, height, fps: 30, bitrate_bps, ..Default::default() },
+        video: VideoConfig {
+            width,
+            height,
+            fps: 30,
+            bitrate_bps,
+            ..Default::default()
+        },
         stats_interval_ms: 0,
         ..EngineConfig::fake()
     };
@@ -40,7 +46,10 @@ fn run(label: &str, width: u32, height: u32, bitrate_bps: u32, seconds: u64) {
 
 fn main() {
     // `cargo bench` passes "--bench"; a bare number sets the duration.
-    let seconds = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
+    let seconds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10);
     run("echo 360p30 800 kbit/s", 640, 360, 800_000, seconds);
     run("echo 720p30 1.5 Mbit/s", 1280, 720, 1_500_000, seconds);
 }

@@ -19,7 +19,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crossbeam_channel::{unbounded, Receiver};
 use media::signal::{CallEndReason, CallEvent, ChannelEvent, ServerConfig, ServerState};
 use media::transport::webrtc::WebRtcConfig;
-use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig, VideoInputConfig};
+use media::{
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig, VideoInputConfig,
+};
 
 #[derive(Parser)]
 #[command(about = "libmedia desktop caller")]
@@ -108,24 +110,42 @@ fn main() {
         Some((u, n)) => (u.to_string(), n.to_string()),
         None => (args.me.clone(), args.me.clone()),
     };
-    let mut config = if args.fake { EngineConfig::fake() } else { EngineConfig::default() };
-    config.video = VideoConfig { width: args.width, height: args.height, fps: 30, bitrate_bps: args.bitrate, ..Default::default() };
+    let mut config = if args.fake {
+        EngineConfig::fake()
+    } else {
+        EngineConfig::default()
+    };
+    config.video = VideoConfig {
+        width: args.width,
+        height: args.height,
+        fps: 30,
+        bitrate_bps: args.bitrate,
+        ..Default::default()
+    };
     config.stats_interval_ms = 1000;
     if args.fake {
-        config.audio_input = AudioInputConfig::Tone { freq_hz: args.tone, level_dbfs: -20.0 };
+        config.audio_input = AudioInputConfig::Tone {
+            freq_hz: args.tone,
+            level_dbfs: -20.0,
+        };
         config.video_input = VideoInputConfig::TestPattern;
         config.audio_output = AudioOutputConfig::Null;
-    } else if media::Engine::cameras().map(|c| c.is_empty()).unwrap_or(true) {
+    } else if media::Engine::cameras()
+        .map(|c| c.is_empty())
+        .unwrap_or(true)
+    {
         eprintln!("caller: no camera found: sending audio only (receiving video still works)");
     }
     if let Some(dir) = &args.record {
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dir.display())));
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dir.display())));
         config.record_remote_video = Some(dir.join("video.y4m"));
         if args.fake {
             config.audio_output = AudioOutputConfig::WavFile(dir.join("audio.wav"));
         }
     }
-    let engine = Engine::new(config).unwrap_or_else(|e| fail(&format!("cannot create the engine: {e}")));
+    let engine =
+        Engine::new(config).unwrap_or_else(|e| fail(&format!("cannot create the engine: {e}")));
     let (tx, events): (_, Receiver<Event>) = unbounded();
     engine.set_event_handler(Some(Box::new(move |e: &Event| {
         let _ = tx.send(e.clone());
@@ -133,8 +153,13 @@ fn main() {
 
     let mut server = ServerConfig::new(&args.server, &args.app, &user_id, &args.token);
     server.nickname = nickname;
-    server.network = WebRtcConfig { host_ips: args.host_ip.into_iter().collect(), ..Default::default() };
-    engine.connect_server(server).unwrap_or_else(|e| fail(&format!("{e}")));
+    server.network = WebRtcConfig {
+        host_ips: args.host_ip.into_iter().collect(),
+        ..Default::default()
+    };
+    engine
+        .connect_server(server)
+        .unwrap_or_else(|e| fail(&format!("{e}")));
     if !args.headless {
         eprintln!("caller: video window not available in this build; running headless");
     }
@@ -179,8 +204,16 @@ fn main() {
                     break;
                 }
                 Event::Server(s) => println!("server: {s:?}"),
-                Event::Call(CallEvent::Incoming { call_id, from_user, from_nickname, video }) => {
-                    println!("incoming {} call from {from_user} ({from_nickname})", if video { "video" } else { "audio" });
+                Event::Call(CallEvent::Incoming {
+                    call_id,
+                    from_user,
+                    from_nickname,
+                    video,
+                }) => {
+                    println!(
+                        "incoming {} call from {from_user} ({from_nickname})",
+                        if video { "video" } else { "audio" }
+                    );
                     let mode = match &args.command {
                         Command::Answer { mode } => *mode,
                         _ => Answer::Reject,
@@ -191,10 +224,17 @@ fn main() {
                         Answer::Ignore => continue,
                         Answer::Ask => {
                             println!("accept? [y/n]");
-                            stdin_lines.recv().map(|l| l.trim().eq_ignore_ascii_case("y")).unwrap_or(false)
+                            stdin_lines
+                                .recv()
+                                .map(|l| l.trim().eq_ignore_ascii_case("y"))
+                                .unwrap_or(false)
                         }
                     };
-                    let r = if accept { engine.accept(&call_id) } else { engine.reject(&call_id) };
+                    let r = if accept {
+                        engine.accept(&call_id)
+                    } else {
+                        engine.reject(&call_id)
+                    };
                     if let Err(e) = r {
                         println!("answer failed: {e}");
                     } else if accept {
@@ -207,8 +247,16 @@ fn main() {
                     }
                 }
                 Event::Call(CallEvent::Ringing { .. }) => println!("ringing"),
-                Event::Call(CallEvent::RemoteMute { audio_muted, video_muted, .. }) => {
-                    println!("peer {} audio, {} video", if audio_muted { "muted" } else { "unmuted" }, if video_muted { "muted" } else { "unmuted" })
+                Event::Call(CallEvent::RemoteMute {
+                    audio_muted,
+                    video_muted,
+                    ..
+                }) => {
+                    println!(
+                        "peer {} audio, {} video",
+                        if audio_muted { "muted" } else { "unmuted" },
+                        if video_muted { "muted" } else { "unmuted" }
+                    )
                 }
                 Event::Call(CallEvent::Accepted { .. }) => {
                     println!("accepted");
@@ -221,20 +269,38 @@ fn main() {
                     exit_code = 0;
                     break;
                 }
-                Event::Channel(ChannelEvent::Joined { channel, uid, .. }) => println!("joined {channel} as uid {uid}"),
-                Event::Channel(ChannelEvent::UserJoined { uid, user_id, .. }) => println!("user joined: {uid} {user_id}"),
+                Event::Channel(ChannelEvent::Joined { channel, uid, .. }) => {
+                    println!("joined {channel} as uid {uid}")
+                }
+                Event::Channel(ChannelEvent::UserJoined { uid, user_id, .. }) => {
+                    println!("user joined: {uid} {user_id}")
+                }
                 Event::Channel(ChannelEvent::UserOffline { uid, dropped, .. }) => {
-                    println!("user offline: {uid} {}", if dropped { "dropped" } else { "quit" })
+                    println!(
+                        "user offline: {uid} {}",
+                        if dropped { "dropped" } else { "quit" }
+                    )
                 }
                 Event::Connection(c) => println!("media: {c:?}"),
                 Event::NetworkQuality { tx, rx } => *quality.lock().unwrap() = (tx, rx),
-                Event::ServerError { code, message, .. } => println!("server error {code}: {message}"),
+                Event::ServerError { code, message, .. } => {
+                    println!("server error {code}: {message}")
+                }
                 Event::Error { kind, message } => println!("error ({kind:?}): {message}"),
-                Event::TokenWillExpire { .. } => println!("token expires soon: mint a new one and restart"),
+                Event::TokenWillExpire { .. } => {
+                    println!("token expires soon: mint a new one and restart")
+                }
                 _ => {}
             }
         }
-        if let (Some(t), Command::Call { cancel_after: Some(after), .. }) = (ringing_since, &args.command) {
+        if let (
+            Some(t),
+            Command::Call {
+                cancel_after: Some(after),
+                ..
+            },
+        ) = (ringing_since, &args.command)
+        {
             if t.elapsed().as_secs_f64() >= *after {
                 ringing_since = None;
                 let _ = engine.hangup();

@@ -15,7 +15,10 @@ use clap::Parser;
 use media::analysis::{rms_dbfs, tone_frequency};
 use media::devices::audio::read_wav_mono_48k;
 use media::transport::impairment::Impairment;
-use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig, VideoInputConfig};
+use media::{
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig,
+    VideoInputConfig,
+};
 
 #[derive(Parser)]
 #[command(about = "libmedia echo test: local audio and video through the full pipeline and back")]
@@ -52,9 +55,16 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let mut config = if args.real_devices { EngineConfig::default() } else { EngineConfig::fake() };
+    let mut config = if args.real_devices {
+        EngineConfig::default()
+    } else {
+        EngineConfig::fake()
+    };
     if !args.real_devices {
-        config.audio_input = AudioInputConfig::Tone { freq_hz: 440.0, level_dbfs: -20.0 };
+        config.audio_input = AudioInputConfig::Tone {
+            freq_hz: 440.0,
+            level_dbfs: -20.0,
+        };
         config.audio_output = AudioOutputConfig::WavFile(args.record_audio.clone());
         config.video_input = VideoInputConfig::TestPattern;
     }
@@ -66,7 +76,12 @@ fn main() {
         min_bitrate_bps: args.bitrate.min(100_000),
         max_bitrate_bps: args.bitrate.max(2_500_000),
     };
-    config.loopback = Impairment { audio_loss: args.audio_loss, video_loss: args.video_loss, seed: 1, ..Default::default() };
+    config.loopback = Impairment {
+        audio_loss: args.audio_loss,
+        video_loss: args.video_loss,
+        seed: 1,
+        ..Default::default()
+    };
     config.record_remote_video = args.record_video.clone();
 
     let engine = match Engine::new(config) {

@@ -56,7 +56,12 @@ pub fn psnr_i420(a: &VideoFrame, b: &VideoFrame) -> f64 {
     if (a.width, a.height) != (b.width, b.height) {
         return 0.0;
     }
-    let sse: u64 = a.data.iter().zip(b.data.iter()).map(|(&x, &y)| ((x as i64 - y as i64).pow(2)) as u64).sum();
+    let sse: u64 = a
+        .data
+        .iter()
+        .zip(b.data.iter())
+        .map(|(&x, &y)| ((x as i64 - y as i64).pow(2)) as u64)
+        .sum();
     if sse == 0 {
         return f64::INFINITY;
     }
@@ -69,7 +74,9 @@ mod tests {
     use super::*;
 
     fn sine(freq: f64, amp: f32, n: usize) -> Vec<f32> {
-        (0..n).map(|i| amp * (2.0 * std::f64::consts::PI * freq * i as f64 / 48_000.0).sin() as f32).collect()
+        (0..n)
+            .map(|i| amp * (2.0 * std::f64::consts::PI * freq * i as f64 / 48_000.0).sin() as f32)
+            .collect()
     }
 
     #[test]

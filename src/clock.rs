@@ -12,7 +12,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Self {
-        Clock { epoch: Instant::now() }
+        Clock {
+            epoch: Instant::now(),
+        }
     }
 
     /// Microseconds since the epoch.

@@ -26,7 +26,12 @@ impl VideoFrame {
     /// Wraps packed I420 bytes. `data.len()` must equal [`Self::i420_len`].
     pub fn new(width: u32, height: u32, data: Vec<u8>, capture_us: u64) -> Self {
         debug_assert_eq!(data.len(), Self::i420_len(width, height));
-        VideoFrame { width, height, data: Arc::new(data), capture_us }
+        VideoFrame {
+            width,
+            height,
+            data: Arc::new(data),
+            capture_us,
+        }
     }
 
     /// The Y plane.

@@ -51,7 +51,9 @@ pub mod jitter;
 pub mod signal;
 pub mod transport;
 
-pub use engine::config::{AudioInputConfig, AudioOutputConfig, EngineConfig, VideoConfig, VideoInputConfig};
+pub use engine::config::{
+    AudioInputConfig, AudioOutputConfig, EngineConfig, VideoConfig, VideoInputConfig,
+};
 pub use engine::events::{Event, FrameSource, Stream, StreamState};
 pub use engine::stats::{Latency, Stats};
 pub use engine::Engine;

@@ -21,7 +21,15 @@ fn pattern_clip(path: &Path) {
     let mut w = Y4mWriter::create(path, 30).unwrap();
     for n in 0..600u32 {
         let mut buf = vec![0; VideoFrame::i420_len(320, 180)];
-        pattern::render(320, 180, Stamp { frame_number: n, capture_us: 0 }, &mut buf);
+        pattern::render(
+            320,
+            180,
+            Stamp {
+                frame_number: n,
+                capture_us: 0,
+            },
+            &mut buf,
+        );
         w.write(&VideoFrame::new(320, 180, buf, 0)).unwrap();
     }
 }
@@ -33,20 +41,37 @@ fn check_native_recording(dir: &Path) {
         .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
         .map(|s| s.frame_number)
         .collect();
-    assert!(numbers.len() >= 60, "native side read {} pattern frames from the browser", numbers.len());
+    assert!(
+        numbers.len() >= 60,
+        "native side read {} pattern frames from the browser",
+        numbers.len()
+    );
     let backwards = numbers.windows(2).filter(|w| w[1] <= w[0]).count();
-    assert!(backwards <= 1, "frame numbers go forward (one wrap of the looping clip at most): {numbers:?}");
+    assert!(
+        backwards <= 1,
+        "frame numbers go forward (one wrap of the looping clip at most): {numbers:?}"
+    );
     let audio = read_wav_mono_48k(&dir.join("audio.wav")).unwrap();
     // Chromium's fake microphone beeps about once a second.
     let loud = audio.chunks(4_800).filter(|c| rms_dbfs(c) > -50.0).count();
-    assert!(loud >= 3, "the browser's beeps reached the native side ({loud} loud 100 ms windows)");
+    assert!(
+        loud >= 3,
+        "the browser's beeps reached the native side ({loud} loud 100 ms windows)"
+    );
 }
 
 fn browser_result(json_line: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(json_line).unwrap_or_else(|e| panic!("{e}: {json_line}"));
-    assert!(v["framesDecoded"].as_u64().unwrap_or(0) >= 60, "Chromium decoded too little video: {v}");
+    let v: serde_json::Value =
+        serde_json::from_str(json_line).unwrap_or_else(|e| panic!("{e}: {json_line}"));
+    assert!(
+        v["framesDecoded"].as_u64().unwrap_or(0) >= 60,
+        "Chromium decoded too little video: {v}"
+    );
     assert_eq!(v["videoCodec"], "video/H264", "{v}");
-    assert!(v["audioSamples"].as_u64().unwrap_or(0) > 48_000, "Chromium received audio: {v}");
+    assert!(
+        v["audioSamples"].as_u64().unwrap_or(0) > 48_000,
+        "Chromium received audio: {v}"
+    );
     v
 }
 
@@ -64,13 +89,36 @@ fn browser_and_native_call_each_other() {
     let page = |u: &str| format!("{http}?app=demo&user={u}&token={}", token(u));
     let node = |args: &[&str]| {
         let mut c = Command::new("node");
-        c.arg(root().join("tests/browser/interop.mjs")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.arg(root().join("tests/browser/interop.mjs"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         c
     };
     let native = |me: &str, rec: &PathBuf, args: &[&str]| {
         Command::new(caller_bin())
-            .args(["--server", &ws_url, "--token", &token(me), "--me", me, "--fake", "--headless", "--host-ip", "127.0.0.1"])
-            .args(["--width", "320", "--height", "180", "--bitrate", "400000", "--record", rec.to_str().unwrap()])
+            .args([
+                "--server",
+                &ws_url,
+                "--token",
+                &token(me),
+                "--me",
+                me,
+                "--fake",
+                "--headless",
+                "--host-ip",
+                "127.0.0.1",
+            ])
+            .args([
+                "--width",
+                "320",
+                "--height",
+                "180",
+                "--bitrate",
+                "400000",
+                "--record",
+                rec.to_str().unwrap(),
+            ])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -82,22 +130,41 @@ fn browser_and_native_call_each_other() {
     let rec_bob = dir.join("bob");
     let mut bob = Killed(native("bob", &rec_bob, &["answer"]));
     let bob_out = lines_until(&mut bob.0, "waiting for calls");
-    let web = node(&["call", &page("web1"), "bob", "4", clip.to_str().unwrap()]).output().unwrap();
+    let web = node(&["call", &page("web1"), "bob", "4", clip.to_str().unwrap()])
+        .output()
+        .unwrap();
     let web_text = String::from_utf8_lossy(&web.stdout).to_string();
-    assert!(web.status.success(), "browser side failed:\n{web_text}\n{}", String::from_utf8_lossy(&web.stderr));
+    assert!(
+        web.status.success(),
+        "browser side failed:\n{web_text}\n{}",
+        String::from_utf8_lossy(&web.stderr)
+    );
     let _ = bob.0.wait();
     let bob_text = bob_out.join().unwrap();
-    assert!(bob_text.contains("call ended: hangup"), "native side:\n{bob_text}");
+    assert!(
+        bob_text.contains("call ended: hangup"),
+        "native side:\n{bob_text}"
+    );
     browser_result(web_text.lines().last().unwrap_or_default());
     check_native_recording(&rec_bob);
 
     // 2. A native app calls the browser.
     let rec_alice = dir.join("alice");
-    let mut web = Killed(node(&["answer", &page("web2"), "60", clip.to_str().unwrap()]).spawn().unwrap());
+    let mut web = Killed(
+        node(&["answer", &page("web2"), "60", clip.to_str().unwrap()])
+            .spawn()
+            .unwrap(),
+    );
     let web_out = lines_until(&mut web.0, "ready");
-    let alice = finish(native("alice", &rec_alice, &["--duration", "5", "call", "web2"]), Duration::from_secs(90));
+    let alice = finish(
+        native("alice", &rec_alice, &["--duration", "5", "call", "web2"]),
+        Duration::from_secs(90),
+    );
     let alice_text = String::from_utf8_lossy(&alice.stdout).to_string();
-    assert!(alice_text.contains("call ended: hangup"), "native caller:\n{alice_text}");
+    assert!(
+        alice_text.contains("call ended: hangup"),
+        "native caller:\n{alice_text}"
+    );
     let _ = web.0.wait();
     let web_text = web_out.join().unwrap();
     let v = browser_result(web_text.lines().last().unwrap_or_default());

@@ -20,7 +20,15 @@ fn build_example() -> PathBuf {
     let out = std::env::temp_dir().join(format!("media-c-echo-{}", std::process::id()));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let result = Command::new(cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-O1"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-g",
+            "-O1",
+        ])
         .arg(format!("-I{}", root().join("include").display()))
         .arg(root().join("examples/c/echo.c"))
         .arg("-o")
@@ -30,7 +38,11 @@ fn build_example() -> PathBuf {
         .args(["-lmedia", "-lpthread"])
         .output()
         .expect("run the C compiler");
-    assert!(result.status.success(), "C example failed to compile:\n{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "C example failed to compile:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     out
 }
 
@@ -39,13 +51,23 @@ fn c_example_runs_the_echo_test_and_checks_misuse() {
     let exe = build_example();
     let out = Command::new(&exe).arg("3").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "C example failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "C example failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("first remote frame 320x180"), "{stdout}");
     assert!(stdout.contains("OK (0 failures)"), "{stdout}");
 
     // Under valgrind: no memory errors, no definite leaks.
     let valgrind = Command::new("valgrind")
-        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--quiet"])
+        .args([
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+            "--quiet",
+        ])
         .arg(&exe)
         .arg("1")
         .output()

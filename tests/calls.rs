@@ -17,14 +17,42 @@ use media::devices::pattern;
 use media::devices::video::read_y4m;
 
 fn start(ring_timeout: u32) -> ServerProcess {
-    start_server(&[], &["--listen", "127.0.0.1:0", "--ring-timeout", &ring_timeout.to_string()])
+    start_server(
+        &[],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--ring-timeout",
+            &ring_timeout.to_string(),
+        ],
+    )
 }
 
 /// Starts a headless caller with fake devices; `args` after the common ones.
 fn caller(server: &ServerProcess, me: &str, tone: &str, extra: &[&str]) -> Child {
     Command::new(caller_bin())
-        .args(["--server", &server.url, "--token", &token(me), "--me", me, "--fake", "--tone", tone, "--headless"])
-        .args(["--host-ip", "127.0.0.1", "--width", "320", "--height", "180", "--bitrate", "300000"])
+        .args([
+            "--server",
+            &server.url,
+            "--token",
+            &token(me),
+            "--me",
+            me,
+            "--fake",
+            "--tone",
+            tone,
+            "--headless",
+        ])
+        .args([
+            "--host-ip",
+            "127.0.0.1",
+            "--width",
+            "320",
+            "--height",
+            "180",
+            "--bitrate",
+            "300000",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -38,26 +66,73 @@ fn a_video_call_carries_each_sides_tone_and_pattern() {
     let server = start(30);
     let dir = std::env::temp_dir().join(format!("media-calls-{}", std::process::id()));
     let (rec_a, rec_b) = (dir.join("alice"), dir.join("bob"));
-    let mut bob = caller(&server, "bob", "660", &["--record", rec_b.to_str().unwrap(), "answer"]);
+    let mut bob = caller(
+        &server,
+        "bob",
+        "660",
+        &["--record", rec_b.to_str().unwrap(), "answer"],
+    );
     let bob_out = lines_until(&mut bob, "waiting for calls");
-    let alice = caller(&server, "alice", "440", &["--record", rec_a.to_str().unwrap(), "--duration", "5", "call", "bob"]);
+    let alice = caller(
+        &server,
+        "alice",
+        "440",
+        &[
+            "--record",
+            rec_a.to_str().unwrap(),
+            "--duration",
+            "5",
+            "call",
+            "bob",
+        ],
+    );
     let a = finish(alice, Duration::from_secs(60));
     let b = finish(bob, Duration::from_secs(30));
     let (a_text, b_text) = (stdout(&a), bob_out.join().unwrap());
-    assert!(a_text.contains("call ended: hangup"), "alice:\n{a_text}\n{}", String::from_utf8_lossy(&a.stderr));
-    assert!(b_text.contains("call ended: hangup"), "bob:\n{b_text}\n{}", String::from_utf8_lossy(&b.stderr));
+    assert!(
+        a_text.contains("call ended: hangup"),
+        "alice:\n{a_text}\n{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert!(
+        b_text.contains("call ended: hangup"),
+        "bob:\n{b_text}\n{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
 
     for (rec, other_tone) in [(&rec_a, 660.0), (&rec_b, 440.0)] {
         let frames = read_y4m(&rec.join("video.y4m")).unwrap();
-        let numbers: Vec<u32> =
-            frames.iter().filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride())).map(|s| s.frame_number).collect();
-        assert!(numbers.len() >= 90, "{}: only {} frames with readable stamps", rec.display(), numbers.len());
-        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "frame numbers in order");
+        let numbers: Vec<u32> = frames
+            .iter()
+            .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
+            .map(|s| s.frame_number)
+            .collect();
+        assert!(
+            numbers.len() >= 90,
+            "{}: only {} frames with readable stamps",
+            rec.display(),
+            numbers.len()
+        );
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "frame numbers in order"
+        );
         let audio = read_wav_mono_48k(&rec.join("audio.wav")).unwrap();
-        let start = audio.iter().position(|s| s.abs() > 0.01).expect("the other side's tone was heard");
-        let heard = &audio[start + 9_600..audio.len().saturating_sub(9_600).max(start + 9_600 + 48_000)];
+        let start = audio
+            .iter()
+            .position(|s| s.abs() > 0.01)
+            .expect("the other side's tone was heard");
+        let heard = &audio[start + 9_600
+            ..audio
+                .len()
+                .saturating_sub(9_600)
+                .max(start + 9_600 + 48_000)];
         let f = tone_frequency(heard, 48_000).unwrap();
-        assert!((f - other_tone).abs() < other_tone * 0.01, "{}: heard {f:.1} Hz", rec.display());
+        assert!(
+            (f - other_tone).abs() < other_tone * 0.01,
+            "{}: heard {f:.1} Hz",
+            rec.display()
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -77,7 +152,11 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
     let bob_out = lines_until(&mut bob, "waiting for calls");
     let a = finish(caller(&server, "alice", "440", &["call", "bob"]), limit);
     let _ = finish(bob, limit);
-    assert!(stdout(&a).contains("call ended: rejected"), "{}", stdout(&a));
+    assert!(
+        stdout(&a).contains("call ended: rejected"),
+        "{}",
+        stdout(&a)
+    );
     assert!(bob_out.join().unwrap().contains("call ended: rejected"));
 
     // timeout: nobody answers within 3 s; both sides are told
@@ -91,9 +170,21 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
     // cancel: alice gives up after 1 s of ringing
     let mut bob = caller(&server, "bob", "660", &["answer", "--mode", "ignore"]);
     let bob_out = lines_until(&mut bob, "waiting for calls");
-    let a = finish(caller(&server, "alice", "440", &["call", "bob", "--cancel-after", "1"]), limit);
+    let a = finish(
+        caller(
+            &server,
+            "alice",
+            "440",
+            &["call", "bob", "--cancel-after", "1"],
+        ),
+        limit,
+    );
     let _ = finish(bob, limit);
-    assert!(stdout(&a).contains("call ended: cancelled"), "{}", stdout(&a));
+    assert!(
+        stdout(&a).contains("call ended: cancelled"),
+        "{}",
+        stdout(&a)
+    );
     assert!(bob_out.join().unwrap().contains("call ended: cancelled"));
 
     // busy: bob is in a call with carol when alice calls

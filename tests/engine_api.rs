@@ -7,12 +7,19 @@ use std::time::{Duration, Instant};
 
 use media::transport::impairment::Impairment;
 use media::{
-    AudioOutputConfig, Engine, EngineConfig, ErrorKind, Event, FrameSource, Stream, StreamState, VideoConfig, VideoInputConfig,
+    AudioOutputConfig, Engine, EngineConfig, ErrorKind, Event, FrameSource, Stream, StreamState,
+    VideoConfig, VideoInputConfig,
 };
 
 fn small() -> EngineConfig {
     EngineConfig {
-        video: VideoConfig { width: 320, height: 180, fps: 30, bitrate_bps: 300_000, ..Default::default() },
+        video: VideoConfig {
+            width: 320,
+            height: 180,
+            fps: 30,
+            bitrate_bps: 300_000,
+            ..Default::default()
+        },
         stats_interval_ms: 200,
         ..EngineConfig::fake()
     }
@@ -21,7 +28,10 @@ fn small() -> EngineConfig {
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -44,7 +54,9 @@ fn starting_and_stopping_twice_and_dropping_while_running_are_safe() {
     engine.stop_echo_test();
     engine.stop_echo_test();
     let before = engine.stats().video_frames_captured;
-    wait_for("preview still running", || engine.stats().video_frames_captured > before + 3);
+    wait_for("preview still running", || {
+        engine.stats().video_frames_captured > before + 3
+    });
     engine.start_echo_test().unwrap();
     drop(engine); // everything still running
 }
@@ -54,23 +66,50 @@ fn events_report_states_first_frames_and_stats() {
     let engine = Engine::new(small()).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    engine.set_event_handler(Some(Box::new(move |e: &Event| sink.lock().unwrap().push(e.clone()))));
+    engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        sink.lock().unwrap().push(e.clone())
+    })));
     engine.start_echo_test().unwrap();
     let has = |f: &dyn Fn(&Event) -> bool| events.lock().unwrap().iter().any(f);
     wait_for("first frames and a stats event", || {
-        has(&|e| matches!(e, Event::FirstRemoteVideoFrame { width: 320, height: 180 }))
-            && has(&|e| matches!(e, Event::FirstLocalVideoFrame { .. }))
+        has(&|e| {
+            matches!(
+                e,
+                Event::FirstRemoteVideoFrame {
+                    width: 320,
+                    height: 180
+                }
+            )
+        }) && has(&|e| matches!(e, Event::FirstLocalVideoFrame { .. }))
             && has(&|e| matches!(e, Event::FirstRemoteAudioFrame))
-            && has(&|e| matches!(e, Event::Stats(s) if s.video_frames_rendered > 0 && s.video_send_bitrate_bps > 0))
+            && has(
+                &|e| matches!(e, Event::Stats(s) if s.video_frames_rendered > 0 && s.video_send_bitrate_bps > 0),
+            )
     });
     engine.stop_echo_test();
-    wait_for("stopped states", || has(&|e| *e == Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Stopped }));
+    wait_for("stopped states", || {
+        has(&|e| {
+            *e == Event::StateChanged {
+                stream: Stream::EchoTest,
+                state: StreamState::Stopped,
+            }
+        })
+    });
     let ev = events.lock().unwrap();
     let pos = |want: &Event| ev.iter().position(|e| e == want).unwrap();
-    let started = pos(&Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Started });
-    let stopped = pos(&Event::StateChanged { stream: Stream::EchoTest, state: StreamState::Stopped });
+    let started = pos(&Event::StateChanged {
+        stream: Stream::EchoTest,
+        state: StreamState::Started,
+    });
+    let stopped = pos(&Event::StateChanged {
+        stream: Stream::EchoTest,
+        state: StreamState::Stopped,
+    });
     assert!(started < stopped);
-    assert!(!ev.iter().any(|e| matches!(e, Event::Error { .. })), "{ev:?}");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Error { .. })),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -89,44 +128,107 @@ fn muting_video_stops_sending_but_not_the_preview() {
     // At most the one frame already inside the encoder may still come out.
     let encoded = engine.stats().video_frames_encoded;
     let previews = local.load(Ordering::Relaxed);
-    wait_for("preview frames while muted", || local.load(Ordering::Relaxed) > previews + 10);
-    assert!(engine.stats().video_frames_encoded <= encoded + 1, "frames were encoded while muted");
+    wait_for("preview frames while muted", || {
+        local.load(Ordering::Relaxed) > previews + 10
+    });
+    assert!(
+        engine.stats().video_frames_encoded <= encoded + 1,
+        "frames were encoded while muted"
+    );
     let keyframes = engine.stats().video_keyframes_sent;
     engine.mute_local_video(false);
-    wait_for("video again", || engine.stats().video_frames_encoded > encoded + 5);
-    assert!(engine.stats().video_keyframes_sent > keyframes, "unmuting starts with a keyframe");
+    wait_for("video again", || {
+        engine.stats().video_frames_encoded > encoded + 5
+    });
+    assert!(
+        engine.stats().video_keyframes_sent > keyframes,
+        "unmuting starts with a keyframe"
+    );
 }
 
 #[test]
 fn video_loss_is_repaired_by_keyframe_requests() {
-    let config = EngineConfig { loopback: Impairment { video_loss: 0.1, seed: 3, ..Default::default() }, ..small() };
+    let config = EngineConfig {
+        loopback: Impairment {
+            video_loss: 0.1,
+            seed: 3,
+            ..Default::default()
+        },
+        ..small()
+    };
     let engine = Engine::new(config).unwrap();
     engine.start_echo_test().unwrap();
-    wait_for("150 frames through a lossy path", || engine.stats().video_frames_rendered >= 150);
+    wait_for("150 frames through a lossy path", || {
+        engine.stats().video_frames_rendered >= 150
+    });
     let s = engine.stats();
     assert!(s.video_frames_lost > 0, "{s:#?}");
-    assert!(s.video_keyframe_requests > 0 && s.video_keyframes_sent > 1, "{s:#?}");
-    assert_eq!(s.video_decode_errors, 0, "loss is caught before the decoder sees a broken reference: {s:#?}");
+    assert!(
+        s.video_keyframe_requests > 0 && s.video_keyframes_sent > 1,
+        "{s:#?}"
+    );
+    assert_eq!(
+        s.video_decode_errors, 0,
+        "loss is caught before the decoder sees a broken reference: {s:#?}"
+    );
 }
 
 #[test]
 fn bad_configuration_and_missing_inputs_are_clear_errors() {
     let bad = |c: EngineConfig| Engine::new(c).err().map(|e| e.kind());
-    assert_eq!(bad(EngineConfig { video: VideoConfig { width: 0, ..Default::default() }, ..small() }), Some(ErrorKind::InvalidArgument));
-    assert_eq!(bad(EngineConfig { video: VideoConfig { fps: 0, ..Default::default() }, ..small() }), Some(ErrorKind::InvalidArgument));
     assert_eq!(
-        bad(EngineConfig { loopback: Impairment { audio_loss: 1.5, ..Default::default() }, ..small() }),
+        bad(EngineConfig {
+            video: VideoConfig {
+                width: 0,
+                ..Default::default()
+            },
+            ..small()
+        }),
+        Some(ErrorKind::InvalidArgument)
+    );
+    assert_eq!(
+        bad(EngineConfig {
+            video: VideoConfig {
+                fps: 0,
+                ..Default::default()
+            },
+            ..small()
+        }),
+        Some(ErrorKind::InvalidArgument)
+    );
+    assert_eq!(
+        bad(EngineConfig {
+            loopback: Impairment {
+                audio_loss: 1.5,
+                ..Default::default()
+            },
+            ..small()
+        }),
         Some(ErrorKind::InvalidArgument)
     );
 
     let engine = Engine::new(small()).unwrap();
-    assert_eq!(engine.set_video_bitrate(1).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        engine.set_video_bitrate(1).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     engine.set_video_bitrate(500_000).unwrap();
 
-    let engine = Engine::new(EngineConfig { video_input: VideoInputConfig::Y4mFile("/nonexistent/x.y4m".into()), ..small() }).unwrap();
-    assert_eq!(engine.start_local_preview().unwrap_err().kind(), ErrorKind::NotFound);
+    let engine = Engine::new(EngineConfig {
+        video_input: VideoInputConfig::Y4mFile("/nonexistent/x.y4m".into()),
+        ..small()
+    })
+    .unwrap();
+    assert_eq!(
+        engine.start_local_preview().unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 
-    let engine = Engine::new(EngineConfig { audio_output: AudioOutputConfig::WavFile("/nonexistent/dir/out.wav".into()), ..small() }).unwrap();
+    let engine = Engine::new(EngineConfig {
+        audio_output: AudioOutputConfig::WavFile("/nonexistent/dir/out.wav".into()),
+        ..small()
+    })
+    .unwrap();
     assert_eq!(engine.start_echo_test().unwrap_err().kind(), ErrorKind::Io);
     assert!(!engine.echo_test_running());
 }
@@ -145,7 +247,13 @@ fn the_engine_can_be_dropped_from_its_own_event_handler() {
         }
     })));
     *slot.lock().unwrap() = Some(engine);
-    slot.lock().unwrap().as_ref().unwrap().start_echo_test().unwrap();
-    rx.recv_timeout(Duration::from_secs(30)).expect("the handler dropped the engine without hanging");
+    slot.lock()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .start_echo_test()
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the handler dropped the engine without hanging");
     assert!(slot.lock().unwrap().is_none(), "dropped inside the handler");
 }

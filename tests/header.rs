@@ -3,7 +3,8 @@
 #[test]
 fn header_is_up_to_date() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let config = cbindgen::Config::from_file(format!("{root}/cbindgen.toml")).expect("cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(format!("{root}/cbindgen.toml")).expect("cbindgen.toml");
     let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_crate(root)

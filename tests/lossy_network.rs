@@ -15,8 +15,15 @@ use media::devices::pattern;
 use media::devices::video::read_y4m;
 
 fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Two namespaces and a veth pair; removed on drop.
@@ -33,7 +40,9 @@ impl Net {
         sh(&["ip", "netns", "add", &a]);
         sh(&["ip", "netns", "add", &b]);
         let (va, vb) = (format!("mva{tag}"), format!("mvb{tag}"));
-        sh(&["ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b]);
+        sh(&[
+            "ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
+        ]);
         sh(&["ip", "-n", &a, "addr", "add", "10.231.0.1/24", "dev", &va]);
         sh(&["ip", "-n", &b, "addr", "add", "10.231.0.2/24", "dev", &vb]);
         for (ns, dev) in [(&a, &va), (&b, &vb)] {
@@ -59,8 +68,14 @@ fn in_ns(ns: &str, program: &Path) -> Command {
 
 fn summary_number(summary: &str, label: &str) -> u64 {
     // "summary: video 880 decoded (0 lost, 12 nacks, 0 keyframe requests), ..."
-    let words: Vec<&str> = summary.split(|c: char| c == ' ' || c == '(' || c == ',').filter(|w| !w.is_empty()).collect();
-    let i = words.iter().position(|w| *w == label).unwrap_or_else(|| panic!("{label} in {summary}"));
+    let words: Vec<&str> = summary
+        .split(|c: char| c == ' ' || c == '(' || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let i = words
+        .iter()
+        .position(|w| *w == label)
+        .unwrap_or_else(|| panic!("{label} in {summary}"));
     words[i - 1].parse().unwrap()
 }
 
@@ -69,17 +84,61 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
     build_call_binaries();
     let net = Net::new(std::process::id() % 10_000);
     // 5 % of alice's UDP packets towards bob are dropped.
-    sh(&["ip", "netns", "exec", &net.a, "iptables", "-A", "OUTPUT", "-p", "udp", "-d", "10.231.0.2", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &net.a,
+        "iptables",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "udp",
+        "-d",
+        "10.231.0.2",
+        "-m",
+        "statistic",
+        "--mode",
+        "random",
+        "--probability",
+        "0.05",
+        "-j",
+        "DROP",
+    ]);
 
     let caller_bin = caller_bin();
-    let _server = start_server(&["ip", "netns", "exec", &net.b], &["--listen", "10.231.0.2:8090"]);
+    let _server = start_server(
+        &["ip", "netns", "exec", &net.b],
+        &["--listen", "10.231.0.2:8090"],
+    );
     let dir = std::env::temp_dir().join(format!("media-lossy-{}", std::process::id()));
     let rec_b = dir.join("bob");
-    let common = ["--server", "ws://10.231.0.2:8090/ws", "--fake", "--headless", "--width", "640", "--height", "360", "--bitrate", "600000"];
+    let common = [
+        "--server",
+        "ws://10.231.0.2:8090/ws",
+        "--fake",
+        "--headless",
+        "--width",
+        "640",
+        "--height",
+        "360",
+        "--bitrate",
+        "600000",
+    ];
     let mut bob = Killed(
         in_ns(&net.b, &caller_bin)
             .args(common)
-            .args(["--token", &token("bob"), "--me", "bob", "--host-ip", "10.231.0.2", "--record", rec_b.to_str().unwrap(), "answer"])
+            .args([
+                "--token",
+                &token("bob"),
+                "--me",
+                "bob",
+                "--host-ip",
+                "10.231.0.2",
+                "--record",
+                rec_b.to_str().unwrap(),
+                "answer",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -88,14 +147,32 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
     let bob_out = lines_until(&mut bob.0, "waiting for calls");
     let alice = in_ns(&net.a, &caller_bin)
         .args(common)
-        .args(["--token", &token("alice"), "--me", "alice", "--host-ip", "10.231.0.1", "--duration", "30", "call", "bob"])
+        .args([
+            "--token",
+            &token("alice"),
+            "--me",
+            "alice",
+            "--host-ip",
+            "10.231.0.1",
+            "--duration",
+            "30",
+            "call",
+            "bob",
+        ])
         .output()
         .unwrap();
     let alice_out = String::from_utf8_lossy(&alice.stdout).to_string();
-    assert!(alice_out.contains("call ended: hangup"), "the call lasted its 30 s and was hung up:\n{alice_out}");
+    assert!(
+        alice_out.contains("call ended: hangup"),
+        "the call lasted its 30 s and was hung up:\n{alice_out}"
+    );
     let _ = bob.0.wait();
     let bob_text = bob_out.join().unwrap();
-    let summary = bob_text.lines().find(|l| l.starts_with("summary:")).unwrap_or_else(|| panic!("bob:\n{bob_text}")).to_string();
+    let summary = bob_text
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("bob:\n{bob_text}"))
+        .to_string();
     let (decoded, lost, nacks, requests) = (
         summary_number(&summary, "decoded"),
         summary_number(&summary, "lost"),
@@ -106,11 +183,20 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
     assert!(decoded >= 800, "30 s at 30 fps: {summary}");
     assert!(nacks > 0, "loss was repaired by retransmission: {summary}");
     assert_eq!(lost, 0, "no frame stayed lost: {summary}");
-    assert!(requests <= 1, "no keyframe needed beyond the start: {summary}");
+    assert!(
+        requests <= 1,
+        "no keyframe needed beyond the start: {summary}"
+    );
     let audio_part = &summary[summary.find("audio").expect("audio part")..];
-    let (audio, concealed) = (summary_number(audio_part, "decoded"), summary_number(audio_part, "concealed"));
+    let (audio, concealed) = (
+        summary_number(audio_part, "decoded"),
+        summary_number(audio_part, "concealed"),
+    );
     assert!(audio >= 1_300, "30 s of 20 ms audio frames: {summary}");
-    assert!(concealed * 100 <= audio * 8, "5 % audio loss costs at most ~8 % concealment: {summary}");
+    assert!(
+        concealed * 100 <= audio * 8,
+        "5 % audio loss costs at most ~8 % concealment: {summary}"
+    );
     let numbers: Vec<u32> = read_y4m(&rec_b.join("video.y4m"))
         .unwrap()
         .iter()
@@ -118,6 +204,11 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
         .map(|s| s.frame_number)
         .collect();
     let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
-    assert_eq!(gaps, 0, "every frame of the call was decoded ({} frames)", numbers.len());
+    assert_eq!(
+        gaps,
+        0,
+        "every frame of the call was decoded ({} frames)",
+        numbers.len()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

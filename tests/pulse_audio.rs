@@ -19,9 +19,19 @@ const TONE_DBFS: f64 = -12.0;
 
 #[test]
 fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {
-    let pulse = Command::new("bash").arg(root().join("scripts/pulse.sh")).output().expect("run scripts/pulse.sh");
-    assert!(pulse.status.success(), "PulseAudio did not start: {}", String::from_utf8_lossy(&pulse.stderr));
-    let xdg = String::from_utf8_lossy(&pulse.stdout).trim().trim_start_matches("export XDG_RUNTIME_DIR=").to_string();
+    let pulse = Command::new("bash")
+        .arg(root().join("scripts/pulse.sh"))
+        .output()
+        .expect("run scripts/pulse.sh");
+    assert!(
+        pulse.status.success(),
+        "PulseAudio did not start: {}",
+        String::from_utf8_lossy(&pulse.stderr)
+    );
+    let xdg = String::from_utf8_lossy(&pulse.stdout)
+        .trim()
+        .trim_start_matches("export XDG_RUNTIME_DIR=")
+        .to_string();
 
     let built = Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "--example", "echo"])
@@ -33,7 +43,13 @@ fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {
     let pa = |prog: &str, args: &[&str]| {
         Command::new(prog)
             .args(args)
-            .args(["--format=float32le", "--rate=48000", "--channels=1", "--raw", "--latency-msec=20"])
+            .args([
+                "--format=float32le",
+                "--rate=48000",
+                "--channels=1",
+                "--raw",
+                "--latency-msec=20",
+            ])
             .env("XDG_RUNTIME_DIR", &xdg)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -55,7 +71,10 @@ fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {
     let writer = std::thread::spawn(move || {
         let amp = 10f64.powf(TONE_DBFS / 20.0) * 2f64.sqrt();
         let samples: Vec<u8> = (0..48_000 * 12)
-            .flat_map(|i| ((amp * (2.0 * std::f64::consts::PI * TONE_HZ * i as f64 / 48_000.0).sin()) as f32).to_le_bytes())
+            .flat_map(|i| {
+                ((amp * (2.0 * std::f64::consts::PI * TONE_HZ * i as f64 / 48_000.0).sin()) as f32)
+                    .to_le_bytes()
+            })
             .collect();
         let _ = play_in.write_all(&samples);
     });
@@ -68,21 +87,44 @@ fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {
         .output()
         .unwrap();
     let echo_out = String::from_utf8_lossy(&echo.stdout).to_string();
-    assert!(echo.status.success(), "echo --real-devices failed:\n{echo_out}\n{}", String::from_utf8_lossy(&echo.stderr));
+    assert!(
+        echo.status.success(),
+        "echo --real-devices failed:\n{echo_out}\n{}",
+        String::from_utf8_lossy(&echo.stderr)
+    );
     drop(recorder);
     drop(player);
     let _ = writer.join();
     let bytes = reader.join().unwrap();
-    let recorded: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let recorded: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
 
     // The returned tone: windows of 100 ms that carry signal.
-    let loud: Vec<f32> = recorded.chunks(4_800).filter(|w| rms_dbfs(w) > -40.0).flatten().copied().collect();
-    assert!(loud.len() >= 48_000 * 2, "only {} samples of returned audio in {} recorded:\n{echo_out}", loud.len(), recorded.len());
+    let loud: Vec<f32> = recorded
+        .chunks(4_800)
+        .filter(|w| rms_dbfs(w) > -40.0)
+        .flatten()
+        .copied()
+        .collect();
+    assert!(
+        loud.len() >= 48_000 * 2,
+        "only {} samples of returned audio in {} recorded:\n{echo_out}",
+        loud.len(),
+        recorded.len()
+    );
     // Skip the onset, measure the steady part.
     let steady = &loud[24_000..loud.len() - 4_800];
     let freq = tone_frequency(steady, 48_000).unwrap();
     let level = rms_dbfs(steady);
-    eprintln!("returned tone: {freq:.2} Hz at {level:.2} dBFS over {} samples", steady.len());
-    assert!((freq - TONE_HZ).abs() <= TONE_HZ * 0.01, "frequency {freq:.2} Hz");
+    eprintln!(
+        "returned tone: {freq:.2} Hz at {level:.2} dBFS over {} samples",
+        steady.len()
+    );
+    assert!(
+        (freq - TONE_HZ).abs() <= TONE_HZ * 0.01,
+        "frequency {freq:.2} Hz"
+    );
     assert!((level - TONE_DBFS).abs() <= 3.0, "level {level:.2} dBFS");
 }

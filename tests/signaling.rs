@@ -13,29 +13,57 @@ use media_server::server::{start, RunningServer, ServerConfig as HubServerConfig
 use media_server::token::{mint, Claims};
 
 fn unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn token(user: &str, ttl: i64) -> String {
-    mint(&Claims { app_id: "demo".into(), user_id: user.into(), channel: "*".into(), exp: (unix() as i64 + ttl) as u64 }, b"secret")
+    mint(
+        &Claims {
+            app_id: "demo".into(),
+            user_id: user.into(),
+            channel: "*".into(),
+            exp: (unix() as i64 + ttl) as u64,
+        },
+        b"secret",
+    )
 }
 
 fn server(rt: &tokio::runtime::Runtime, listen: &str, warning_s: u64) -> RunningServer {
-    let mut hub = HubConfig { token_warning_s: warning_s, ..HubConfig::default() };
+    let mut hub = HubConfig {
+        token_warning_s: warning_s,
+        ..HubConfig::default()
+    };
     hub.apps.insert("demo".into(), b"secret".to_vec());
-    rt.block_on(start(HubServerConfig { listen: listen.parse().unwrap(), hub, ..Default::default() })).unwrap()
+    rt.block_on(start(HubServerConfig {
+        listen: listen.parse().unwrap(),
+        hub,
+        ..Default::default()
+    }))
+    .unwrap()
 }
 
 fn engine(url: &str, user: &str, token: String) -> (Engine, Receiver<Event>) {
     let config = EngineConfig {
-        video: VideoConfig { width: 256, height: 144, fps: 15, bitrate_bps: 200_000, ..Default::default() },
+        video: VideoConfig {
+            width: 256,
+            height: 144,
+            fps: 15,
+            bitrate_bps: 200_000,
+            ..Default::default()
+        },
         ..EngineConfig::fake()
     };
     let e = Engine::new(config).unwrap();
     let (tx, rx) = unbounded();
     e.set_event_handler(Some(Box::new(move |ev: &Event| drop(tx.send(ev.clone())))));
     let mut cfg = ServerConfig::new(url, "demo", user, &token);
-    cfg.network = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    cfg.network = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
     e.connect_server(cfg).unwrap();
     (e, rx)
 }
@@ -56,13 +84,38 @@ fn refused_tokens_fail_with_their_code_and_do_not_retry() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = server(&rt, "127.0.0.1:0", 30);
     let url = format!("ws://{}/ws", s.addr);
-    let forged = mint(&Claims { app_id: "demo".into(), user_id: "eve".into(), channel: "*".into(), exp: unix() + 60 }, b"guess");
-    for (user, tok, code) in [("al", token("al", -5), "token_expired"), ("eve", forged, "token_invalid"), ("bo", token("someone-else", 60), "token_wrong_scope")] {
+    let forged = mint(
+        &Claims {
+            app_id: "demo".into(),
+            user_id: "eve".into(),
+            channel: "*".into(),
+            exp: unix() + 60,
+        },
+        b"guess",
+    );
+    for (user, tok, code) in [
+        ("al", token("al", -5), "token_expired"),
+        ("eve", forged, "token_invalid"),
+        ("bo", token("someone-else", 60), "token_wrong_scope"),
+    ] {
         let (e, rx) = engine(&url, user, tok);
-        let failed = wait(&rx, "failure", |ev| matches!(ev, Event::Server(ServerState::Failed { .. })));
-        assert!(matches!(&failed, Event::Server(ServerState::Failed { code: c, .. }) if c == code), "{user}: {failed:?}");
-        assert_eq!(e.call("x", false).unwrap_err().kind(), media::ErrorKind::InvalidState);
-        assert!(rx.recv_timeout(Duration::from_millis(1500)).map_or(true, |ev| !matches!(ev, Event::Server(ServerState::Reconnecting { .. }))));
+        let failed = wait(&rx, "failure", |ev| {
+            matches!(ev, Event::Server(ServerState::Failed { .. }))
+        });
+        assert!(
+            matches!(&failed, Event::Server(ServerState::Failed { code: c, .. }) if c == code),
+            "{user}: {failed:?}"
+        );
+        assert_eq!(
+            e.call("x", false).unwrap_err().kind(),
+            media::ErrorKind::InvalidState
+        );
+        assert!(rx
+            .recv_timeout(Duration::from_millis(1500))
+            .map_or(true, |ev| !matches!(
+                ev,
+                Event::Server(ServerState::Reconnecting { .. })
+            )));
     }
 }
 
@@ -74,25 +127,54 @@ fn a_token_renewed_during_a_call_keeps_the_call_up() {
     let url = format!("ws://{}/ws", s.addr);
     let (alice, arx) = engine(&url, "alice", token("alice", 4));
     let (bob, brx) = engine(&url, "bob", token("bob", 3600));
-    wait(&arx, "alice registered", |e| *e == Event::Server(ServerState::Connected));
-    wait(&brx, "bob registered", |e| *e == Event::Server(ServerState::Connected));
-    wait(&arx, "expiry warning", |e| matches!(e, Event::TokenWillExpire { .. }));
+    wait(&arx, "alice registered", |e| {
+        *e == Event::Server(ServerState::Connected)
+    });
+    wait(&brx, "bob registered", |e| {
+        *e == Event::Server(ServerState::Connected)
+    });
+    wait(&arx, "expiry warning", |e| {
+        matches!(e, Event::TokenWillExpire { .. })
+    });
     alice.call("bob", true).unwrap();
-    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&brx, "incoming", |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))) else {
+    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&brx, "incoming", |e| {
+        matches!(e, Event::Call(CallEvent::Incoming { .. }))
+    }) else {
         unreachable!()
     };
     bob.accept(&call_id).unwrap();
-    wait(&arx, "accepted", |e| matches!(e, Event::Call(CallEvent::Accepted { .. })));
+    wait(&arx, "accepted", |e| {
+        matches!(e, Event::Call(CallEvent::Accepted { .. }))
+    });
     alice.renew_token(&token("alice", 3600)).unwrap();
     alice.mute_local_video(true);
-    let muted = wait(&brx, "remote mute", |e| matches!(e, Event::Call(CallEvent::RemoteMute { .. })));
-    assert!(matches!(muted, Event::Call(CallEvent::RemoteMute { video_muted: true, audio_muted: false, .. })), "{muted:?}");
+    let muted = wait(&brx, "remote mute", |e| {
+        matches!(e, Event::Call(CallEvent::RemoteMute { .. }))
+    });
+    assert!(
+        matches!(
+            muted,
+            Event::Call(CallEvent::RemoteMute {
+                video_muted: true,
+                audio_muted: false,
+                ..
+            })
+        ),
+        "{muted:?}"
+    );
     alice.mute_local_video(false);
     // Past the first token's expiry the call is still up and media flows.
     let until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < until {
         if let Ok(e) = arx.recv_timeout(Duration::from_millis(100)) {
-            assert!(!matches!(e, Event::Call(CallEvent::Ended { .. }) | Event::Server(ServerState::Failed { .. })), "{e:?}");
+            assert!(
+                !matches!(
+                    e,
+                    Event::Call(CallEvent::Ended { .. })
+                        | Event::Server(ServerState::Failed { .. })
+                ),
+                "{e:?}"
+            );
         }
     }
     let before = alice.stats().video_frames_decoded;
@@ -102,8 +184,16 @@ fn a_token_renewed_during_a_call_keeps_the_call_up() {
         std::thread::sleep(Duration::from_millis(20));
     }
     alice.hangup().unwrap();
-    let ended = wait(&brx, "hangup", |e| matches!(e, Event::Call(CallEvent::Ended { .. })));
-    assert!(matches!(ended, Event::Call(CallEvent::Ended { reason: CallEndReason::Hangup, .. })));
+    let ended = wait(&brx, "hangup", |e| {
+        matches!(e, Event::Call(CallEvent::Ended { .. }))
+    });
+    assert!(matches!(
+        ended,
+        Event::Call(CallEvent::Ended {
+            reason: CallEndReason::Hangup,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -113,11 +203,19 @@ fn the_engine_reconnects_after_the_server_restarts() {
     let addr = s.addr;
     let url = format!("ws://{addr}/ws");
     let (e, rx) = engine(&url, "alice", token("alice", 3600));
-    wait(&rx, "registered", |ev| *ev == Event::Server(ServerState::Connected));
+    wait(&rx, "registered", |ev| {
+        *ev == Event::Server(ServerState::Connected)
+    });
     rt.block_on(s.shutdown());
-    wait(&rx, "reconnecting", |ev| matches!(ev, Event::Server(ServerState::Reconnecting { .. })));
+    wait(&rx, "reconnecting", |ev| {
+        matches!(ev, Event::Server(ServerState::Reconnecting { .. }))
+    });
     let _again = server(&rt, &addr.to_string(), 30);
-    wait(&rx, "registered again", |ev| *ev == Event::Server(ServerState::Connected));
+    wait(&rx, "registered again", |ev| {
+        *ev == Event::Server(ServerState::Connected)
+    });
     e.disconnect_server();
-    wait(&rx, "disconnected", |ev| *ev == Event::Server(ServerState::Disconnected));
+    wait(&rx, "disconnected", |ev| {
+        *ev == Event::Server(ServerState::Disconnected)
+    });
 }

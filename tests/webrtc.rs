@@ -12,7 +12,9 @@ use media::devices::audio::read_wav_mono_48k;
 use media::devices::pattern;
 use media::engine::events::ConnectionState;
 use media::transport::webrtc::{Role, Signal, WebRtcConfig};
-use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig};
+use media::{
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig,
+};
 
 fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -36,9 +38,18 @@ fn side(name: &str, tone: f32) -> Side {
     std::fs::create_dir_all(&dir).unwrap();
     let wav = dir.join("heard.wav");
     let config = EngineConfig {
-        audio_input: AudioInputConfig::Tone { freq_hz: tone, level_dbfs: -20.0 },
+        audio_input: AudioInputConfig::Tone {
+            freq_hz: tone,
+            level_dbfs: -20.0,
+        },
         audio_output: AudioOutputConfig::WavFile(wav.clone()),
-        video: VideoConfig { width: 320, height: 180, fps: 30, bitrate_bps: 400_000, ..Default::default() },
+        video: VideoConfig {
+            width: 320,
+            height: 180,
+            fps: 30,
+            bitrate_bps: 400_000,
+            ..Default::default()
+        },
         ..EngineConfig::fake()
     };
     let engine = Arc::new(Engine::new(config).unwrap());
@@ -59,31 +70,52 @@ fn side(name: &str, tone: f32) -> Side {
         Event::NetworkQuality { tx, rx } => q.lock().unwrap().push((*tx, *rx)),
         _ => {}
     })));
-    Side { engine, wav, stamps, connected, quality }
+    Side {
+        engine,
+        wav,
+        stamps,
+        connected,
+        quality,
+    }
 }
 
 #[test]
 fn two_engines_exchange_audio_and_video_over_udp() {
     let (a, b) = (side("a", 440.0), side("b", 660.0));
-    let loopback = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    let loopback = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
     // Signaling: each side's messages are handed to the other engine.
     let to_a = Arc::downgrade(&a.engine);
     let to_b = Arc::downgrade(&b.engine);
     b.engine
-        .start_peer(Role::Answerer, loopback.clone(), Box::new(move |s: Signal| {
-            if let Some(a) = to_a.upgrade() {
-                a.handle_peer_signal(s).unwrap();
-            }
-        }))
+        .start_peer(
+            Role::Answerer,
+            loopback.clone(),
+            Box::new(move |s: Signal| {
+                if let Some(a) = to_a.upgrade() {
+                    a.handle_peer_signal(s).unwrap();
+                }
+            }),
+        )
         .unwrap();
     a.engine
-        .start_peer(Role::Offerer, loopback, Box::new(move |s: Signal| {
-            if let Some(b) = to_b.upgrade() {
-                b.handle_peer_signal(s).unwrap();
-            }
-        }))
+        .start_peer(
+            Role::Offerer,
+            loopback,
+            Box::new(move |s: Signal| {
+                if let Some(b) = to_b.upgrade() {
+                    b.handle_peer_signal(s).unwrap();
+                }
+            }),
+        )
         .unwrap();
-    assert!(a.engine.peer_local_addrs().iter().all(|addr| addr.ip().is_loopback()));
+    assert!(a
+        .engine
+        .peer_local_addrs()
+        .iter()
+        .all(|addr| addr.ip().is_loopback()));
 
     wait_for("connection on both sides", Duration::from_secs(20), || {
         a.connected.load(Ordering::Relaxed) > 0 && b.connected.load(Ordering::Relaxed) > 0
@@ -95,23 +127,46 @@ fn two_engines_exchange_audio_and_video_over_udp() {
         a.engine.stats().audio_frames_decoded >= 100 && b.engine.stats().audio_frames_decoded >= 100
     });
     wait_for("network quality reports", Duration::from_secs(30), || {
-        a.quality.lock().unwrap().iter().any(|&(tx, rx)| tx > 0 && rx > 0) && !b.quality.lock().unwrap().is_empty()
+        a.quality
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|&(tx, rx)| tx > 0 && rx > 0)
+            && !b.quality.lock().unwrap().is_empty()
     });
     // A clean loopback path rates excellent or good.
-    assert!(a.quality.lock().unwrap().iter().filter(|q| q.0 > 0).all(|&(tx, rx)| tx <= 2 && rx <= 2), "{:?}", a.quality.lock().unwrap());
+    assert!(
+        a.quality
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.0 > 0)
+            .all(|&(tx, rx)| tx <= 2 && rx <= 2),
+        "{:?}",
+        a.quality.lock().unwrap()
+    );
     let (sa, sb) = (a.engine.stats(), b.engine.stats());
     a.engine.stop_peer();
     b.engine.stop_peer();
 
     for (side, other_tone, s) in [(&a, 660.0, sa), (&b, 440.0, sb)] {
         let stamps = side.stamps.lock().unwrap().clone();
-        assert!(stamps.windows(2).all(|w| w[0] < w[1]), "frames in order: {stamps:?}");
+        assert!(
+            stamps.windows(2).all(|w| w[0] < w[1]),
+            "frames in order: {stamps:?}"
+        );
         assert_eq!(s.video_decode_errors, 0, "{s:#?}");
         let audio = read_wav_mono_48k(&side.wav).unwrap();
-        let start = audio.iter().position(|x| x.abs() > 0.01).expect("the peer's tone arrived");
+        let start = audio
+            .iter()
+            .position(|x| x.abs() > 0.01)
+            .expect("the peer's tone arrived");
         let heard = &audio[start + 9_600..audio.len() - 4_800];
         let f = tone_frequency(heard, 48_000).unwrap();
-        assert!((f - other_tone).abs() < other_tone * 0.01, "heard {f:.1} Hz, expected {other_tone}");
+        assert!(
+            (f - other_tone).abs() < other_tone * 0.01,
+            "heard {f:.1} Hz, expected {other_tone}"
+        );
         assert!(s.rtt_us > 0 || s.bandwidth_estimate_bps > 0 || s.video_frames_decoded > 0);
     }
 }
@@ -121,17 +176,45 @@ fn a_peer_session_excludes_the_echo_test_and_bad_signals_fail_cleanly() {
     let s = side("c", 440.0);
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
-    s.engine.set_event_handler(Some(Box::new(move |e: &Event| ev.lock().unwrap().push(e.clone()))));
-    assert!(s.engine.handle_peer_signal(Signal::Candidate("x".into())).is_err(), "no peer yet");
-    let cfg = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
-    s.engine.start_peer(Role::Answerer, cfg.clone(), Box::new(|_| {})).unwrap();
-    assert_eq!(s.engine.start_echo_test().unwrap_err().kind(), media::ErrorKind::InvalidState);
-    assert_eq!(s.engine.start_peer(Role::Answerer, cfg, Box::new(|_| {})).unwrap_err().kind(), media::ErrorKind::InvalidState);
+    s.engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        ev.lock().unwrap().push(e.clone())
+    })));
+    assert!(
+        s.engine
+            .handle_peer_signal(Signal::Candidate("x".into()))
+            .is_err(),
+        "no peer yet"
+    );
+    let cfg = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
+    s.engine
+        .start_peer(Role::Answerer, cfg.clone(), Box::new(|_| {}))
+        .unwrap();
+    assert_eq!(
+        s.engine.start_echo_test().unwrap_err().kind(),
+        media::ErrorKind::InvalidState
+    );
+    assert_eq!(
+        s.engine
+            .start_peer(Role::Answerer, cfg, Box::new(|_| {}))
+            .unwrap_err()
+            .kind(),
+        media::ErrorKind::InvalidState
+    );
     // Garbage where an offer should be: the connection fails, nothing panics.
-    s.engine.handle_peer_signal(Signal::Candidate("candidate:garbage".into())).unwrap();
-    s.engine.handle_peer_signal(Signal::Offer("v=0 this is not sdp".into())).unwrap();
+    s.engine
+        .handle_peer_signal(Signal::Candidate("candidate:garbage".into()))
+        .unwrap();
+    s.engine
+        .handle_peer_signal(Signal::Offer("v=0 this is not sdp".into()))
+        .unwrap();
     wait_for("failed state", Duration::from_secs(10), || {
-        events.lock().unwrap().contains(&Event::Connection(ConnectionState::Failed))
+        events
+            .lock()
+            .unwrap()
+            .contains(&Event::Connection(ConnectionState::Failed))
     });
     s.engine.stop_peer();
     s.engine.start_echo_test().unwrap();
@@ -143,7 +226,9 @@ fn a_stun_server_yields_a_trickled_server_reflexive_candidate() {
     // A stand-in STUN server on loopback that reports every client as
     // 127.0.0.2 (as a NAT would report a public address).
     let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let stun_addr = server.local_addr().unwrap();
     let answered = std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
@@ -151,13 +236,21 @@ fn a_stun_server_yields_a_trickled_server_reflexive_candidate() {
         let tid: [u8; 12] = buf[8..20].try_into().unwrap();
         assert!(stun::is_response_to(&buf[..n], &tid));
         let mapped = std::net::SocketAddr::new("127.0.0.2".parse().unwrap(), from.port());
-        server.send_to(&stun::binding_response(tid, mapped), from).unwrap();
+        server
+            .send_to(&stun::binding_response(tid, mapped), from)
+            .unwrap();
         mapped
     });
     let s = side("d", 440.0);
     let (tx, rx) = crossbeam_channel::unbounded();
-    let cfg = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], stun_server: Some(stun_addr), ..Default::default() };
-    s.engine.start_peer(Role::Offerer, cfg, Box::new(move |sig| drop(tx.send(sig)))).unwrap();
+    let cfg = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        stun_server: Some(stun_addr),
+        ..Default::default()
+    };
+    s.engine
+        .start_peer(Role::Offerer, cfg, Box::new(move |sig| drop(tx.send(sig))))
+        .unwrap();
     let mapped = answered.join().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let srflx = loop {
@@ -167,7 +260,10 @@ fn a_stun_server_yields_a_trickled_server_reflexive_candidate() {
             _ => {}
         }
     };
-    assert!(srflx.contains(&format!("127.0.0.2 {}", mapped.port())), "{srflx}");
+    assert!(
+        srflx.contains(&format!("127.0.0.2 {}", mapped.port())),
+        "{srflx}"
+    );
     s.engine.stop_peer();
 }
 
@@ -176,7 +272,9 @@ fn a_call_without_a_microphone_goes_on_receive_only_for_audio() {
     let a = side("e", 440.0);
     let b = side("f", 660.0);
     // Replace a's microphone with one that does not exist.
-    a.engine.set_audio_input(media::AudioInputConfig::Device("no-such-microphone".into())).unwrap();
+    a.engine
+        .set_audio_input(media::AudioInputConfig::Device("no-such-microphone".into()))
+        .unwrap();
     let errors = Arc::new(Mutex::new(Vec::new()));
     let errs = errors.clone();
     a.engine.set_event_handler(Some(Box::new(move |e: &Event| {
@@ -184,20 +282,35 @@ fn a_call_without_a_microphone_goes_on_receive_only_for_audio() {
             errs.lock().unwrap().push((*kind, message.clone()));
         }
     })));
-    let loopback = WebRtcConfig { host_ips: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    let loopback = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
     let (to_a, to_b) = (Arc::downgrade(&a.engine), Arc::downgrade(&b.engine));
     b.engine
-        .start_peer(Role::Answerer, loopback.clone(), Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))))
+        .start_peer(
+            Role::Answerer,
+            loopback.clone(),
+            Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))),
+        )
         .unwrap();
     a.engine
-        .start_peer(Role::Offerer, loopback, Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))))
+        .start_peer(
+            Role::Offerer,
+            loopback,
+            Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))),
+        )
         .unwrap();
-    wait_for("a's video at b and b's audio at a", Duration::from_secs(30), || {
-        b.stamps.lock().unwrap().len() >= 30 && a.engine.stats().audio_frames_decoded >= 50
-    });
+    wait_for(
+        "a's video at b and b's audio at a",
+        Duration::from_secs(30),
+        || b.stamps.lock().unwrap().len() >= 30 && a.engine.stats().audio_frames_decoded >= 50,
+    );
     let errors = errors.lock().unwrap().clone();
     assert!(
-        errors.iter().any(|(k, m)| *k == media::ErrorKind::NotFound && m.contains("without a microphone")),
+        errors
+            .iter()
+            .any(|(k, m)| *k == media::ErrorKind::NotFound && m.contains("without a microphone")),
         "{errors:?}"
     );
     assert_eq!(a.engine.stats().audio_frames_encoded, 0);

@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::protocol::{ClientMsg, EndReason, Member, MediaKind, OfflineReason, Peer, Role, ServerMsg};
+use crate::protocol::{
+    ClientMsg, EndReason, MediaKind, Member, OfflineReason, Peer, Role, ServerMsg,
+};
 use crate::token::{self, TokenError};
 
 /// A connection, as the shell numbers them.
@@ -130,7 +132,14 @@ fn valid_name(s: &str) -> bool {
 
 impl Hub {
     pub fn new(config: HubConfig) -> Self {
-        Hub { config, next_conn: 1, conns: HashMap::new(), users: HashMap::new(), calls: HashMap::new(), channels: HashMap::new() }
+        Hub {
+            config,
+            next_conn: 1,
+            conns: HashMap::new(),
+            users: HashMap::new(),
+            calls: HashMap::new(),
+            channels: HashMap::new(),
+        }
     }
 
     pub fn config(&self) -> &HubConfig {
@@ -166,7 +175,10 @@ impl Hub {
     pub fn handle_malformed(&mut self, conn: ConnId, detail: &str, now: Now) -> Vec<Output> {
         let mut out = Vec::new();
         if self.admit(conn, now, &mut out) {
-            out.push(Output::Send(conn, ServerMsg::error("bad_message", format!("not a valid message: {detail}"))));
+            out.push(Output::Send(
+                conn,
+                ServerMsg::error("bad_message", format!("not a valid message: {detail}")),
+            ));
         }
         out
     }
@@ -174,7 +186,9 @@ impl Hub {
     /// Rate limiting and heartbeat bookkeeping for every incoming message.
     fn admit(&mut self, conn: ConnId, now: Now, out: &mut Vec<Output>) -> bool {
         let (burst, rate) = (self.config.rate_burst, self.config.rate_per_sec);
-        let Some(c) = self.conns.get_mut(&conn) else { return false };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
         c.last_seen_ms = now.mono_ms;
         let elapsed = now.mono_ms.saturating_sub(c.refilled_ms) as f64 / 1000.0;
         c.tokens = (c.tokens + elapsed * rate).min(burst);
@@ -184,7 +198,10 @@ impl Hub {
             return true;
         }
         c.strikes += 1;
-        out.push(Output::Send(conn, ServerMsg::error("rate_limited", "too many messages; slow down")));
+        out.push(Output::Send(
+            conn,
+            ServerMsg::error("rate_limited", "too many messages; slow down"),
+        ));
         if c.strikes > 100 {
             self.drop_conn(conn, now, out);
         }
@@ -200,18 +217,35 @@ impl Hub {
         let registered = self.conns.get(&conn).is_some_and(|c| c.user.is_some());
         match msg {
             ClientMsg::Ping => out.push(Output::Send(conn, ServerMsg::Pong)),
-            ClientMsg::Register { app_id, user_id, nickname, token } => {
-                self.register(conn, app_id, user_id, nickname, token, now, &mut out)
-            }
-            _ if !registered => out.push(Output::Send(conn, ServerMsg::error("not_registered", "register first"))),
+            ClientMsg::Register {
+                app_id,
+                user_id,
+                nickname,
+                token,
+            } => self.register(conn, app_id, user_id, nickname, token, now, &mut out),
+            _ if !registered => out.push(Output::Send(
+                conn,
+                ServerMsg::error("not_registered", "register first"),
+            )),
             ClientMsg::RenewToken { token } => self.renew(conn, &token, now, &mut out),
-            ClientMsg::Call { call_id, to, media } => self.call(conn, call_id, to, media, now, &mut out),
+            ClientMsg::Call { call_id, to, media } => {
+                self.call(conn, call_id, to, media, now, &mut out)
+            }
             ClientMsg::Accept { call_id } => self.answer(conn, &call_id, true, &mut out),
             ClientMsg::Reject { call_id } => self.answer(conn, &call_id, false, &mut out),
-            ClientMsg::Cancel { call_id } | ClientMsg::Hangup { call_id } => self.hangup(conn, &call_id, &mut out),
+            ClientMsg::Cancel { call_id } | ClientMsg::Hangup { call_id } => {
+                self.hangup(conn, &call_id, &mut out)
+            }
             ClientMsg::Join { channel, uid, role } => self.join(conn, channel, uid, role, &mut out),
-            ClientMsg::Leave { channel } => self.leave(conn, &channel, OfflineReason::Quit, &mut out),
-            ClientMsg::Signal { call_id, channel, to, data } => self.signal(conn, call_id, channel, to, data, &mut out),
+            ClientMsg::Leave { channel } => {
+                self.leave(conn, &channel, OfflineReason::Quit, &mut out)
+            }
+            ClientMsg::Signal {
+                call_id,
+                channel,
+                to,
+                data,
+            } => self.signal(conn, call_id, channel, to, data, &mut out),
         }
         out
     }
@@ -238,7 +272,13 @@ impl Hub {
             if let Some(call) = self.calls.remove(&key) {
                 for party in [call.caller, call.callee] {
                     self.clear_call(party);
-                    out.push(Output::Send(party, ServerMsg::CallEnded { call_id: key.1.clone(), reason: EndReason::Timeout }));
+                    out.push(Output::Send(
+                        party,
+                        ServerMsg::CallEnded {
+                            call_id: key.1.clone(),
+                            reason: EndReason::Timeout,
+                        },
+                    ));
                 }
             }
         }
@@ -252,10 +292,19 @@ impl Hub {
             }
             if let Some(u) = c.user.as_mut() {
                 if u.exp <= now.unix_s {
-                    dead.push((id, Some(ServerMsg::error("token_expired", "the token expired; register again with a new one"))));
+                    dead.push((
+                        id,
+                        Some(ServerMsg::error(
+                            "token_expired",
+                            "the token expired; register again with a new one",
+                        )),
+                    ));
                 } else if !u.warned && u.exp <= now.unix_s + warning {
                     u.warned = true;
-                    out.push(Output::Send(id, ServerMsg::TokenWillExpire { expires_at: u.exp }));
+                    out.push(Output::Send(
+                        id,
+                        ServerMsg::TokenWillExpire { expires_at: u.exp },
+                    ));
                 }
             }
         }
@@ -270,7 +319,11 @@ impl Hub {
     }
 
     fn app_of(&self, conn: ConnId) -> Option<String> {
-        self.conns.get(&conn)?.user.as_ref().map(|u| u.app_id.clone())
+        self.conns
+            .get(&conn)?
+            .user
+            .as_ref()
+            .map(|u| u.app_id.clone())
     }
 
     fn user_of(&self, conn: ConnId) -> Option<&User> {
@@ -278,17 +331,33 @@ impl Hub {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn register(&mut self, conn: ConnId, app_id: String, user_id: String, nickname: String, token: String, now: Now, out: &mut Vec<Output>) {
+    fn register(
+        &mut self,
+        conn: ConnId,
+        app_id: String,
+        user_id: String,
+        nickname: String,
+        token: String,
+        now: Now,
+        out: &mut Vec<Output>,
+    ) {
         let refuse = |out: &mut Vec<Output>, code: &str, msg: &str| {
             out.push(Output::Send(conn, ServerMsg::error(code, msg)));
             out.push(Output::Close(conn));
         };
         if self.user_of(conn).is_some() {
-            out.push(Output::Send(conn, ServerMsg::error("invalid_state", "already registered")));
+            out.push(Output::Send(
+                conn,
+                ServerMsg::error("invalid_state", "already registered"),
+            ));
             return;
         }
         if !valid_name(&user_id) || nickname.len() > 64 {
-            return refuse(out, "bad_message", "user_id must be 1..=64 printable ASCII characters, nickname at most 64 bytes");
+            return refuse(
+                out,
+                "bad_message",
+                "user_id must be 1..=64 printable ASCII characters, nickname at most 64 bytes",
+            );
         }
         let Some(secret) = self.config.apps.get(&app_id) else {
             return refuse(out, "unknown_app", "no such app id");
@@ -298,75 +367,182 @@ impl Hub {
             Err(e) => return refuse(out, e.code(), "token refused"),
         };
         if claims.app_id != app_id || claims.user_id != user_id {
-            return refuse(out, TokenError::WrongScope.code(), "the token was issued for another app or user");
+            return refuse(
+                out,
+                TokenError::WrongScope.code(),
+                "the token was issued for another app or user",
+            );
         }
         // One connection per user: a newer one replaces the older.
         if let Some(old) = self.users.get(&(app_id.clone(), user_id.clone())).copied() {
-            out.push(Output::Send(old, ServerMsg::error("replaced", "this user connected again elsewhere")));
+            out.push(Output::Send(
+                old,
+                ServerMsg::error("replaced", "this user connected again elsewhere"),
+            ));
             self.drop_conn(old, now, out);
         }
         let exp = claims.exp;
         if let Some(c) = self.conns.get_mut(&conn) {
             let warned = exp <= now.unix_s + self.config.token_warning_s;
-            c.user = Some(User { app_id: app_id.clone(), user_id: user_id.clone(), nickname, scope: claims.channel, exp, warned });
+            c.user = Some(User {
+                app_id: app_id.clone(),
+                user_id: user_id.clone(),
+                nickname,
+                scope: claims.channel,
+                exp,
+                warned,
+            });
             self.users.insert((app_id, user_id.clone()), conn);
-            out.push(Output::Send(conn, ServerMsg::Registered { user_id, expires_at: exp, heartbeat_ms: self.config.heartbeat_ms }));
+            out.push(Output::Send(
+                conn,
+                ServerMsg::Registered {
+                    user_id,
+                    expires_at: exp,
+                    heartbeat_ms: self.config.heartbeat_ms,
+                },
+            ));
             if warned {
-                out.push(Output::Send(conn, ServerMsg::TokenWillExpire { expires_at: exp }));
+                out.push(Output::Send(
+                    conn,
+                    ServerMsg::TokenWillExpire { expires_at: exp },
+                ));
             }
         }
     }
 
     fn renew(&mut self, conn: ConnId, token: &str, now: Now, out: &mut Vec<Output>) {
         let Some(u) = self.user_of(conn) else { return };
-        let Some(secret) = self.config.apps.get(&u.app_id) else { return };
+        let Some(secret) = self.config.apps.get(&u.app_id) else {
+            return;
+        };
         match token::verify(token, secret, now.unix_s) {
             Ok(c) if c.app_id == u.app_id && c.user_id == u.user_id => {
-                let u = self.conns.get_mut(&conn).and_then(|c| c.user.as_mut()).expect("registered");
+                let u = self
+                    .conns
+                    .get_mut(&conn)
+                    .and_then(|c| c.user.as_mut())
+                    .expect("registered");
                 u.exp = c.exp;
                 u.scope = c.channel;
                 u.warned = false;
-                out.push(Output::Send(conn, ServerMsg::TokenRenewed { expires_at: c.exp }));
+                out.push(Output::Send(
+                    conn,
+                    ServerMsg::TokenRenewed { expires_at: c.exp },
+                ));
             }
-            Ok(_) => out.push(Output::Send(conn, ServerMsg::error(TokenError::WrongScope.code(), "the token was issued for another app or user"))),
-            Err(e) => out.push(Output::Send(conn, ServerMsg::error(e.code(), "token refused; the current one stays in force"))),
+            Ok(_) => out.push(Output::Send(
+                conn,
+                ServerMsg::error(
+                    TokenError::WrongScope.code(),
+                    "the token was issued for another app or user",
+                ),
+            )),
+            Err(e) => out.push(Output::Send(
+                conn,
+                ServerMsg::error(e.code(), "token refused; the current one stays in force"),
+            )),
         }
     }
 
     fn call_error(conn: ConnId, call_id: &str, code: &str, message: &str) -> Output {
-        Output::Send(conn, ServerMsg::Error { code: code.into(), message: message.into(), call_id: Some(call_id.into()), channel: None })
+        Output::Send(
+            conn,
+            ServerMsg::Error {
+                code: code.into(),
+                message: message.into(),
+                call_id: Some(call_id.into()),
+                channel: None,
+            },
+        )
     }
 
-    fn call(&mut self, conn: ConnId, call_id: String, to: String, media: MediaKind, now: Now, out: &mut Vec<Output>) {
+    fn call(
+        &mut self,
+        conn: ConnId,
+        call_id: String,
+        to: String,
+        media: MediaKind,
+        now: Now,
+        out: &mut Vec<Output>,
+    ) {
         let app = self.app_of(conn).expect("registered");
         let me = self.user_of(conn).expect("registered");
-        let from = Peer { user_id: me.user_id.clone(), nickname: me.nickname.clone() };
+        let from = Peer {
+            user_id: me.user_id.clone(),
+            nickname: me.nickname.clone(),
+        };
         if !valid_name(&call_id) {
-            return out.push(Self::call_error(conn, &call_id, "bad_message", "call_id must be 1..=64 printable ASCII characters"));
+            return out.push(Self::call_error(
+                conn,
+                &call_id,
+                "bad_message",
+                "call_id must be 1..=64 printable ASCII characters",
+            ));
         }
         if to == from.user_id {
-            return out.push(Self::call_error(conn, &call_id, "bad_message", "cannot call yourself"));
+            return out.push(Self::call_error(
+                conn,
+                &call_id,
+                "bad_message",
+                "cannot call yourself",
+            ));
         }
         if self.conns[&conn].call.is_some() {
-            return out.push(Self::call_error(conn, &call_id, "invalid_state", "already in a call; hang up first"));
+            return out.push(Self::call_error(
+                conn,
+                &call_id,
+                "invalid_state",
+                "already in a call; hang up first",
+            ));
         }
         if self.calls.contains_key(&(app.clone(), call_id.clone())) {
-            return out.push(Self::call_error(conn, &call_id, "invalid_state", "call_id already in use"));
+            return out.push(Self::call_error(
+                conn,
+                &call_id,
+                "invalid_state",
+                "call_id already in use",
+            ));
         }
         let Some(&callee) = self.users.get(&(app.clone(), to)) else {
-            return out.push(Output::Send(conn, ServerMsg::CallEnded { call_id, reason: EndReason::Offline }));
+            return out.push(Output::Send(
+                conn,
+                ServerMsg::CallEnded {
+                    call_id,
+                    reason: EndReason::Offline,
+                },
+            ));
         };
         if self.conns[&callee].call.is_some() {
-            return out.push(Output::Send(conn, ServerMsg::CallEnded { call_id, reason: EndReason::Busy }));
+            return out.push(Output::Send(
+                conn,
+                ServerMsg::CallEnded {
+                    call_id,
+                    reason: EndReason::Busy,
+                },
+            ));
         }
         let deadline_ms = now.mono_ms + self.config.ring_timeout_ms;
-        self.calls.insert((app, call_id.clone()), Call { caller: conn, callee, state: CallState::Ringing { deadline_ms } });
+        self.calls.insert(
+            (app, call_id.clone()),
+            Call {
+                caller: conn,
+                callee,
+                state: CallState::Ringing { deadline_ms },
+            },
+        );
         for party in [conn, callee] {
             if let Some(c) = self.conns.get_mut(&party) {
                 c.call = Some(call_id.clone());
             }
         }
-        out.push(Output::Send(callee, ServerMsg::IncomingCall { call_id: call_id.clone(), from, media }));
+        out.push(Output::Send(
+            callee,
+            ServerMsg::IncomingCall {
+                call_id: call_id.clone(),
+                from,
+                media,
+            },
+        ));
         out.push(Output::Send(conn, ServerMsg::Ringing { call_id }));
     }
 
@@ -374,17 +550,33 @@ impl Hub {
         let key = (self.app_of(conn).expect("registered"), call_id.to_string());
         let ok = matches!(self.calls.get(&key), Some(Call { callee, state: CallState::Ringing { .. }, .. }) if *callee == conn);
         if !ok {
-            return out.push(Self::call_error(conn, call_id, "unknown_call", "no call ringing for you with this id"));
+            return out.push(Self::call_error(
+                conn,
+                call_id,
+                "unknown_call",
+                "no call ringing for you with this id",
+            ));
         }
         if accept {
             let call = self.calls.get_mut(&key).expect("checked");
             call.state = CallState::Active;
-            out.push(Output::Send(call.caller, ServerMsg::Accepted { call_id: call_id.into() }));
+            out.push(Output::Send(
+                call.caller,
+                ServerMsg::Accepted {
+                    call_id: call_id.into(),
+                },
+            ));
         } else {
             let call = self.calls.remove(&key).expect("checked");
             self.clear_call(call.caller);
             self.clear_call(call.callee);
-            out.push(Output::Send(call.caller, ServerMsg::CallEnded { call_id: call_id.into(), reason: EndReason::Rejected }));
+            out.push(Output::Send(
+                call.caller,
+                ServerMsg::CallEnded {
+                    call_id: call_id.into(),
+                    reason: EndReason::Rejected,
+                },
+            ));
         }
     }
 
@@ -393,21 +585,51 @@ impl Hub {
     fn hangup(&mut self, conn: ConnId, call_id: &str, out: &mut Vec<Output>) {
         let key = (self.app_of(conn).expect("registered"), call_id.to_string());
         let Some(call) = self.calls.get(&key) else {
-            return out.push(Self::call_error(conn, call_id, "unknown_call", "no such call"));
+            return out.push(Self::call_error(
+                conn,
+                call_id,
+                "unknown_call",
+                "no such call",
+            ));
         };
         if call.caller != conn && call.callee != conn {
-            return out.push(Self::call_error(conn, call_id, "unknown_call", "no such call"));
+            return out.push(Self::call_error(
+                conn,
+                call_id,
+                "unknown_call",
+                "no such call",
+            ));
         }
         let call = self.calls.remove(&key).expect("present");
         let ringing = matches!(call.state, CallState::Ringing { .. });
         let (other, reason) = if conn == call.caller {
-            (call.callee, if ringing { EndReason::Cancelled } else { EndReason::Hangup })
+            (
+                call.callee,
+                if ringing {
+                    EndReason::Cancelled
+                } else {
+                    EndReason::Hangup
+                },
+            )
         } else {
-            (call.caller, if ringing { EndReason::Rejected } else { EndReason::Hangup })
+            (
+                call.caller,
+                if ringing {
+                    EndReason::Rejected
+                } else {
+                    EndReason::Hangup
+                },
+            )
         };
         self.clear_call(call.caller);
         self.clear_call(call.callee);
-        out.push(Output::Send(other, ServerMsg::CallEnded { call_id: call_id.into(), reason }));
+        out.push(Output::Send(
+            other,
+            ServerMsg::CallEnded {
+                call_id: call_id.into(),
+                reason,
+            },
+        ));
     }
 
     fn clear_call(&mut self, conn: ConnId) {
@@ -416,33 +638,89 @@ impl Hub {
         }
     }
 
-    fn channel_error(conn: ConnId, channel: &str, code: &str, message: impl Into<String>) -> Output {
-        Output::Send(conn, ServerMsg::Error { code: code.into(), message: message.into(), call_id: None, channel: Some(channel.into()) })
+    fn channel_error(
+        conn: ConnId,
+        channel: &str,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Output {
+        Output::Send(
+            conn,
+            ServerMsg::Error {
+                code: code.into(),
+                message: message.into(),
+                call_id: None,
+                channel: Some(channel.into()),
+            },
+        )
     }
 
     fn join(&mut self, conn: ConnId, channel: String, uid: u32, role: Role, out: &mut Vec<Output>) {
         let u = self.user_of(conn).expect("registered");
         let (app, user_id) = (u.app_id.clone(), u.user_id.clone());
         if !valid_name(&channel) {
-            return out.push(Self::channel_error(conn, &channel, "bad_message", "channel must be 1..=64 printable ASCII characters"));
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                "bad_message",
+                "channel must be 1..=64 printable ASCII characters",
+            ));
         }
         if u.scope != "*" && u.scope != channel {
-            return out.push(Self::channel_error(conn, &channel, TokenError::WrongScope.code(), "the token does not allow this channel"));
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                TokenError::WrongScope.code(),
+                "the token does not allow this channel",
+            ));
         }
         let c = &self.conns[&conn];
         if c.channels.contains(&channel) {
-            return out.push(Self::channel_error(conn, &channel, "invalid_state", "already in this channel"));
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                "invalid_state",
+                "already in this channel",
+            ));
         }
         if c.channels.len() >= self.config.max_channels_per_conn {
-            return out.push(Self::channel_error(conn, &channel, "too_many_channels", format!("at most {} channels per connection", self.config.max_channels_per_conn)));
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                "too_many_channels",
+                format!(
+                    "at most {} channels per connection",
+                    self.config.max_channels_per_conn
+                ),
+            ));
         }
         let (max_b, max_m) = (self.config.max_broadcasters, self.config.max_members);
-        let ch = self.channels.entry((app.clone(), channel.clone())).or_default();
+        let ch = self
+            .channels
+            .entry((app.clone(), channel.clone()))
+            .or_default();
         if ch.members.len() >= max_m {
-            return out.push(Self::channel_error(conn, &channel, "channel_full", format!("at most {max_m} members")));
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                "channel_full",
+                format!("at most {max_m} members"),
+            ));
         }
-        if role == Role::Broadcaster && ch.members.values().filter(|m| m.1 == Role::Broadcaster).count() >= max_b {
-            return out.push(Self::channel_error(conn, &channel, "channel_full", format!("at most {max_b} broadcasters (media is a mesh); join as audience")));
+        if role == Role::Broadcaster
+            && ch
+                .members
+                .values()
+                .filter(|m| m.1 == Role::Broadcaster)
+                .count()
+                >= max_b
+        {
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                "channel_full",
+                format!("at most {max_b} broadcasters (media is a mesh); join as audience"),
+            ));
         }
         let uid = if uid == 0 {
             loop {
@@ -452,23 +730,51 @@ impl Hub {
                 }
             }
         } else if ch.members.contains_key(&uid) {
-            return out.push(Self::channel_error(conn, &channel, "uid_in_use", format!("uid {uid} is taken in this channel")));
+            return out.push(Self::channel_error(
+                conn,
+                &channel,
+                "uid_in_use",
+                format!("uid {uid} is taken in this channel"),
+            ));
         } else {
             uid
         };
         let mut members = Vec::new();
         for (&other_uid, &(other, other_role)) in &ch.members {
             if let Some(ou) = self.conns.get(&other).and_then(|c| c.user.as_ref()) {
-                members.push(Member { uid: other_uid, user_id: ou.user_id.clone(), role: other_role });
+                members.push(Member {
+                    uid: other_uid,
+                    user_id: ou.user_id.clone(),
+                    role: other_role,
+                });
             }
             out.push(Output::Send(
                 other,
-                ServerMsg::UserJoined { channel: channel.clone(), member: Member { uid, user_id: user_id.clone(), role } },
+                ServerMsg::UserJoined {
+                    channel: channel.clone(),
+                    member: Member {
+                        uid,
+                        user_id: user_id.clone(),
+                        role,
+                    },
+                },
             ));
         }
         ch.members.insert(uid, (conn, role));
-        self.conns.get_mut(&conn).expect("exists").channels.insert(channel.clone());
-        out.push(Output::Send(conn, ServerMsg::Joined { channel, uid, role, members }));
+        self.conns
+            .get_mut(&conn)
+            .expect("exists")
+            .channels
+            .insert(channel.clone());
+        out.push(Output::Send(
+            conn,
+            ServerMsg::Joined {
+                channel,
+                uid,
+                role,
+                members,
+            },
+        ));
     }
 
     fn leave(&mut self, conn: ConnId, channel: &str, reason: OfflineReason, out: &mut Vec<Output>) {
@@ -476,19 +782,41 @@ impl Hub {
         let key = (app, channel.to_string());
         let Some(ch) = self.channels.get_mut(&key) else {
             if reason == OfflineReason::Quit {
-                out.push(Self::channel_error(conn, channel, "not_in_channel", "not in this channel"));
+                out.push(Self::channel_error(
+                    conn,
+                    channel,
+                    "not_in_channel",
+                    "not in this channel",
+                ));
             }
             return;
         };
-        let Some(uid) = ch.members.iter().find(|(_, m)| m.0 == conn).map(|(&u, _)| u) else {
+        let Some(uid) = ch
+            .members
+            .iter()
+            .find(|(_, m)| m.0 == conn)
+            .map(|(&u, _)| u)
+        else {
             if reason == OfflineReason::Quit {
-                out.push(Self::channel_error(conn, channel, "not_in_channel", "not in this channel"));
+                out.push(Self::channel_error(
+                    conn,
+                    channel,
+                    "not_in_channel",
+                    "not in this channel",
+                ));
             }
             return;
         };
         ch.members.remove(&uid);
         for &(other, _) in ch.members.values() {
-            out.push(Output::Send(other, ServerMsg::UserOffline { channel: channel.into(), uid, reason }));
+            out.push(Output::Send(
+                other,
+                ServerMsg::UserOffline {
+                    channel: channel.into(),
+                    uid,
+                    reason,
+                },
+            ));
         }
         if ch.members.is_empty() {
             self.channels.remove(&key);
@@ -497,7 +825,12 @@ impl Hub {
             c.channels.remove(channel);
         }
         if reason == OfflineReason::Quit {
-            out.push(Output::Send(conn, ServerMsg::Left { channel: channel.into() }));
+            out.push(Output::Send(
+                conn,
+                ServerMsg::Left {
+                    channel: channel.into(),
+                },
+            ));
         }
     }
 
@@ -517,38 +850,101 @@ impl Hub {
                 let other = match self.calls.get(&(app, call_id.clone())) {
                     Some(c) if c.caller == conn => c.callee,
                     Some(c) if c.callee == conn => c.caller,
-                    _ => return out.push(Self::call_error(conn, &call_id, "unknown_call", "no such call")),
+                    _ => {
+                        return out.push(Self::call_error(
+                            conn,
+                            &call_id,
+                            "unknown_call",
+                            "no such call",
+                        ))
+                    }
                 };
-                out.push(Output::Send(other, ServerMsg::Signal { call_id: Some(call_id), channel: None, from, from_uid: None, data }));
+                out.push(Output::Send(
+                    other,
+                    ServerMsg::Signal {
+                        call_id: Some(call_id),
+                        channel: None,
+                        from,
+                        from_uid: None,
+                        data,
+                    },
+                ));
             }
             (None, Some(channel), Some(to)) => {
                 let Some(ch) = self.channels.get(&(app, channel.clone())) else {
-                    return out.push(Self::channel_error(conn, &channel, "not_in_channel", "not in this channel"));
+                    return out.push(Self::channel_error(
+                        conn,
+                        &channel,
+                        "not_in_channel",
+                        "not in this channel",
+                    ));
                 };
-                let Some(from_uid) = ch.members.iter().find(|(_, m)| m.0 == conn).map(|(&u, _)| u) else {
-                    return out.push(Self::channel_error(conn, &channel, "not_in_channel", "not in this channel"));
+                let Some(from_uid) = ch
+                    .members
+                    .iter()
+                    .find(|(_, m)| m.0 == conn)
+                    .map(|(&u, _)| u)
+                else {
+                    return out.push(Self::channel_error(
+                        conn,
+                        &channel,
+                        "not_in_channel",
+                        "not in this channel",
+                    ));
                 };
                 let Some(&(target, _)) = ch.members.get(&to) else {
-                    return out.push(Self::channel_error(conn, &channel, "unknown_user", format!("no member with uid {to}")));
+                    return out.push(Self::channel_error(
+                        conn,
+                        &channel,
+                        "unknown_user",
+                        format!("no member with uid {to}"),
+                    ));
                 };
-                out.push(Output::Send(target, ServerMsg::Signal { call_id: None, channel: Some(channel), from, from_uid: Some(from_uid), data }));
+                out.push(Output::Send(
+                    target,
+                    ServerMsg::Signal {
+                        call_id: None,
+                        channel: Some(channel),
+                        from,
+                        from_uid: Some(from_uid),
+                        data,
+                    },
+                ));
             }
-            _ => out.push(Output::Send(conn, ServerMsg::error("bad_message", "signal needs either call_id, or channel and to"))),
+            _ => out.push(Output::Send(
+                conn,
+                ServerMsg::error(
+                    "bad_message",
+                    "signal needs either call_id, or channel and to",
+                ),
+            )),
         }
     }
 
     /// Removes a connection; its call ends with `peer_dropped` for the other
     /// side, its channels see it `dropped`.
     fn drop_conn(&mut self, conn: ConnId, _now: Now, out: &mut Vec<Output>) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         let call = c.call.clone();
         let channels: Vec<String> = c.channels.iter().cloned().collect();
         let app = self.app_of(conn);
         if let (Some(app), Some(call_id)) = (app.clone(), call) {
             if let Some(call) = self.calls.remove(&(app, call_id.clone())) {
-                let other = if call.caller == conn { call.callee } else { call.caller };
+                let other = if call.caller == conn {
+                    call.callee
+                } else {
+                    call.caller
+                };
                 self.clear_call(other);
-                out.push(Output::Send(other, ServerMsg::CallEnded { call_id, reason: EndReason::PeerDropped }));
+                out.push(Output::Send(
+                    other,
+                    ServerMsg::CallEnded {
+                        call_id,
+                        reason: EndReason::PeerDropped,
+                    },
+                ));
             }
         }
         for ch in channels {

@@ -4,10 +4,16 @@ use super::hub::*;
 use crate::protocol::*;
 use crate::token::{mint, Claims};
 
-const T0: Now = Now { mono_ms: 1_000, unix_s: 1_700_000_000 };
+const T0: Now = Now {
+    mono_ms: 1_000,
+    unix_s: 1_700_000_000,
+};
 
 fn at(ms: u64) -> Now {
-    Now { mono_ms: T0.mono_ms + ms, unix_s: T0.unix_s + ms / 1000 }
+    Now {
+        mono_ms: T0.mono_ms + ms,
+        unix_s: T0.unix_s + ms / 1000,
+    }
 }
 
 fn config() -> HubConfig {
@@ -17,11 +23,27 @@ fn config() -> HubConfig {
 }
 
 fn token(user: &str, channel: &str, exp: u64) -> String {
-    mint(&Claims { app_id: "demo".into(), user_id: user.into(), channel: channel.into(), exp }, b"secret")
+    mint(
+        &Claims {
+            app_id: "demo".into(),
+            user_id: user.into(),
+            channel: channel.into(),
+            exp,
+        },
+        b"secret",
+    )
 }
 
 fn sent_to(out: &[Output], conn: ConnId) -> Vec<ServerMsg> {
-    out.iter().filter_map(|o| if let Output::Send(c, m) = o { (*c == conn).then(|| m.clone()) } else { None }).collect()
+    out.iter()
+        .filter_map(|o| {
+            if let Output::Send(c, m) = o {
+                (*c == conn).then(|| m.clone())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn closed(out: &[Output], conn: ConnId) -> bool {
@@ -29,7 +51,13 @@ fn closed(out: &[Output], conn: ConnId) -> bool {
 }
 
 fn error_code(msgs: &[ServerMsg]) -> Option<String> {
-    msgs.iter().find_map(|m| if let ServerMsg::Error { code, .. } = m { Some(code.clone()) } else { None })
+    msgs.iter().find_map(|m| {
+        if let ServerMsg::Error { code, .. } = m {
+            Some(code.clone())
+        } else {
+            None
+        }
+    })
 }
 
 fn register(hub: &mut Hub, user: &str) -> ConnId {
@@ -40,19 +68,41 @@ fn register_scoped(hub: &mut Hub, user: &str, scope: &str) -> ConnId {
     let c = hub.connect(T0).unwrap();
     let out = hub.handle(
         c,
-        ClientMsg::Register { app_id: "demo".into(), user_id: user.into(), nickname: user.to_uppercase(), token: token(user, scope, T0.unix_s + 3600) },
+        ClientMsg::Register {
+            app_id: "demo".into(),
+            user_id: user.into(),
+            nickname: user.to_uppercase(),
+            token: token(user, scope, T0.unix_s + 3600),
+        },
         T0,
     );
-    assert!(matches!(sent_to(&out, c)[0], ServerMsg::Registered { .. }), "{out:?}");
+    assert!(
+        matches!(sent_to(&out, c)[0], ServerMsg::Registered { .. }),
+        "{out:?}"
+    );
     c
 }
 
 fn call(hub: &mut Hub, from: ConnId, to: &str, id: &str) -> Vec<Output> {
-    hub.handle(from, ClientMsg::Call { call_id: id.into(), to: to.into(), media: MediaKind::Video }, T0)
+    hub.handle(
+        from,
+        ClientMsg::Call {
+            call_id: id.into(),
+            to: to.into(),
+            media: MediaKind::Video,
+        },
+        T0,
+    )
 }
 
 fn ended(msgs: &[ServerMsg]) -> Option<EndReason> {
-    msgs.iter().find_map(|m| if let ServerMsg::CallEnded { reason, .. } = m { Some(*reason) } else { None })
+    msgs.iter().find_map(|m| {
+        if let ServerMsg::CallEnded { reason, .. } = m {
+            Some(*reason)
+        } else {
+            None
+        }
+    })
 }
 
 #[test]
@@ -60,16 +110,51 @@ fn tokens_are_checked_with_distinct_codes() {
     let mut hub = Hub::new(config());
     let mut try_register = |app: &str, user: &str, token: String| {
         let c = hub.connect(T0).unwrap();
-        let out = hub.handle(c, ClientMsg::Register { app_id: app.into(), user_id: user.into(), nickname: String::new(), token }, T0);
+        let out = hub.handle(
+            c,
+            ClientMsg::Register {
+                app_id: app.into(),
+                user_id: user.into(),
+                nickname: String::new(),
+                token,
+            },
+            T0,
+        );
         (error_code(&sent_to(&out, c)), closed(&out, c))
     };
-    assert_eq!(try_register("demo", "alice", token("alice", "*", T0.unix_s - 1)), (Some("token_expired".into()), true));
-    let forged = mint(&Claims { app_id: "demo".into(), user_id: "alice".into(), channel: "*".into(), exp: T0.unix_s + 60 }, b"guess");
-    assert_eq!(try_register("demo", "alice", forged), (Some("token_invalid".into()), true));
-    assert_eq!(try_register("demo", "alice", token("bob", "*", T0.unix_s + 60)), (Some("token_wrong_scope".into()), true));
-    assert_eq!(try_register("other", "alice", token("alice", "*", T0.unix_s + 60)), (Some("unknown_app".into()), true));
-    assert_eq!(try_register("demo", "", token("", "*", T0.unix_s + 60)), (Some("bad_message".into()), true));
-    assert_eq!(try_register("demo", "alice", "garbage".into()), (Some("token_invalid".into()), true));
+    assert_eq!(
+        try_register("demo", "alice", token("alice", "*", T0.unix_s - 1)),
+        (Some("token_expired".into()), true)
+    );
+    let forged = mint(
+        &Claims {
+            app_id: "demo".into(),
+            user_id: "alice".into(),
+            channel: "*".into(),
+            exp: T0.unix_s + 60,
+        },
+        b"guess",
+    );
+    assert_eq!(
+        try_register("demo", "alice", forged),
+        (Some("token_invalid".into()), true)
+    );
+    assert_eq!(
+        try_register("demo", "alice", token("bob", "*", T0.unix_s + 60)),
+        (Some("token_wrong_scope".into()), true)
+    );
+    assert_eq!(
+        try_register("other", "alice", token("alice", "*", T0.unix_s + 60)),
+        (Some("unknown_app".into()), true)
+    );
+    assert_eq!(
+        try_register("demo", "", token("", "*", T0.unix_s + 60)),
+        (Some("bad_message".into()), true)
+    );
+    assert_eq!(
+        try_register("demo", "alice", "garbage".into()),
+        (Some("token_invalid".into()), true)
+    );
 }
 
 #[test]
@@ -81,54 +166,139 @@ fn a_call_rings_is_accepted_relays_signals_and_hangs_up() {
         sent_to(&out, bob),
         vec![ServerMsg::IncomingCall {
             call_id: "c1".into(),
-            from: Peer { user_id: "alice".into(), nickname: "ALICE".into() },
+            from: Peer {
+                user_id: "alice".into(),
+                nickname: "ALICE".into()
+            },
             media: MediaKind::Video
         }]
     );
-    assert_eq!(sent_to(&out, alice), vec![ServerMsg::Ringing { call_id: "c1".into() }]);
-    let out = hub.handle(bob, ClientMsg::Accept { call_id: "c1".into() }, T0);
-    assert_eq!(sent_to(&out, alice), vec![ServerMsg::Accepted { call_id: "c1".into() }]);
+    assert_eq!(
+        sent_to(&out, alice),
+        vec![ServerMsg::Ringing {
+            call_id: "c1".into()
+        }]
+    );
+    let out = hub.handle(
+        bob,
+        ClientMsg::Accept {
+            call_id: "c1".into(),
+        },
+        T0,
+    );
+    assert_eq!(
+        sent_to(&out, alice),
+        vec![ServerMsg::Accepted {
+            call_id: "c1".into()
+        }]
+    );
     let sdp = serde_json::json!({"sdp": "v=0..."});
-    let out = hub.handle(alice, ClientMsg::Signal { call_id: Some("c1".into()), channel: None, to: None, data: sdp.clone() }, T0);
+    let out = hub.handle(
+        alice,
+        ClientMsg::Signal {
+            call_id: Some("c1".into()),
+            channel: None,
+            to: None,
+            data: sdp.clone(),
+        },
+        T0,
+    );
     assert_eq!(
         sent_to(&out, bob),
-        vec![ServerMsg::Signal { call_id: Some("c1".into()), channel: None, from: "alice".into(), from_uid: None, data: sdp }]
+        vec![ServerMsg::Signal {
+            call_id: Some("c1".into()),
+            channel: None,
+            from: "alice".into(),
+            from_uid: None,
+            data: sdp
+        }]
     );
-    let out = hub.handle(bob, ClientMsg::Hangup { call_id: "c1".into() }, T0);
+    let out = hub.handle(
+        bob,
+        ClientMsg::Hangup {
+            call_id: "c1".into(),
+        },
+        T0,
+    );
     assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::Hangup));
     // Both are free again.
     let out = call(&mut hub, bob, "alice", "c2");
-    assert_eq!(sent_to(&out, bob), vec![ServerMsg::Ringing { call_id: "c2".into() }]);
+    assert_eq!(
+        sent_to(&out, bob),
+        vec![ServerMsg::Ringing {
+            call_id: "c2".into()
+        }]
+    );
 }
 
 #[test]
 fn reject_busy_offline_cancel_and_timeout() {
     // Heartbeats far apart, so that only the ring timeout fires.
-    let mut hub = Hub::new(HubConfig { heartbeat_ms: 60_000, ..config() });
-    let (alice, bob, carol) = (register(&mut hub, "alice"), register(&mut hub, "bob"), register(&mut hub, "carol"));
+    let mut hub = Hub::new(HubConfig {
+        heartbeat_ms: 60_000,
+        ..config()
+    });
+    let (alice, bob, carol) = (
+        register(&mut hub, "alice"),
+        register(&mut hub, "bob"),
+        register(&mut hub, "carol"),
+    );
     // offline
-    assert_eq!(ended(&sent_to(&call(&mut hub, alice, "dave", "c0"), alice)), Some(EndReason::Offline));
+    assert_eq!(
+        ended(&sent_to(&call(&mut hub, alice, "dave", "c0"), alice)),
+        Some(EndReason::Offline)
+    );
     // reject
     call(&mut hub, alice, "bob", "c1");
-    let out = hub.handle(bob, ClientMsg::Reject { call_id: "c1".into() }, T0);
+    let out = hub.handle(
+        bob,
+        ClientMsg::Reject {
+            call_id: "c1".into(),
+        },
+        T0,
+    );
     assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::Rejected));
     // busy: bob is ringing for alice
     call(&mut hub, alice, "bob", "c2");
-    assert_eq!(ended(&sent_to(&call(&mut hub, carol, "bob", "c3"), carol)), Some(EndReason::Busy));
+    assert_eq!(
+        ended(&sent_to(&call(&mut hub, carol, "bob", "c3"), carol)),
+        Some(EndReason::Busy)
+    );
     // cancel
-    let out = hub.handle(alice, ClientMsg::Cancel { call_id: "c2".into() }, T0);
+    let out = hub.handle(
+        alice,
+        ClientMsg::Cancel {
+            call_id: "c2".into(),
+        },
+        T0,
+    );
     assert_eq!(ended(&sent_to(&out, bob)), Some(EndReason::Cancelled));
     // timeout: both sides are told
     call(&mut hub, carol, "bob", "c4");
-    assert!(hub.poll(at(29_000)).iter().all(|o| !matches!(o, Output::Send(_, ServerMsg::CallEnded { .. }))));
+    assert!(hub
+        .poll(at(29_000))
+        .iter()
+        .all(|o| !matches!(o, Output::Send(_, ServerMsg::CallEnded { .. }))));
     let out = hub.poll(at(30_500));
     assert_eq!(ended(&sent_to(&out, carol)), Some(EndReason::Timeout));
     assert_eq!(ended(&sent_to(&out, bob)), Some(EndReason::Timeout));
     // Misuse gets errors, not crashes.
-    let out = hub.handle(alice, ClientMsg::Accept { call_id: "c4".into() }, T0);
-    assert_eq!(error_code(&sent_to(&out, alice)).as_deref(), Some("unknown_call"));
+    let out = hub.handle(
+        alice,
+        ClientMsg::Accept {
+            call_id: "c4".into(),
+        },
+        T0,
+    );
+    assert_eq!(
+        error_code(&sent_to(&out, alice)).as_deref(),
+        Some("unknown_call")
+    );
     let out = call(&mut hub, alice, "alice", "c5");
-    assert_eq!(error_code(&sent_to(&out, alice)).as_deref(), Some("bad_message"));
+    assert_eq!(
+        error_code(&sent_to(&out, alice)).as_deref(),
+        Some("bad_message")
+    );
 }
 
 #[test]
@@ -136,38 +306,113 @@ fn a_dropped_connection_ends_its_call() {
     let mut hub = Hub::new(config());
     let (alice, bob) = (register(&mut hub, "alice"), register(&mut hub, "bob"));
     call(&mut hub, alice, "bob", "c1");
-    hub.handle(bob, ClientMsg::Accept { call_id: "c1".into() }, T0);
+    hub.handle(
+        bob,
+        ClientMsg::Accept {
+            call_id: "c1".into(),
+        },
+        T0,
+    );
     let out = hub.disconnect(bob, T0);
     assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::PeerDropped));
-    assert_eq!(ended(&sent_to(&call(&mut hub, alice, "bob", "c2"), alice)), Some(EndReason::Offline));
+    assert_eq!(
+        ended(&sent_to(&call(&mut hub, alice, "bob", "c2"), alice)),
+        Some(EndReason::Offline)
+    );
 }
 
 #[test]
 fn channels_assign_uids_list_members_and_report_quit_and_dropped() {
     let mut hub = Hub::new(config());
-    let (a, b, c) = (register(&mut hub, "alice"), register(&mut hub, "bob"), register(&mut hub, "carol"));
-    let join = |hub: &mut Hub, conn, uid| hub.handle(conn, ClientMsg::Join { channel: "room-7".into(), uid, role: Role::Broadcaster }, T0);
+    let (a, b, c) = (
+        register(&mut hub, "alice"),
+        register(&mut hub, "bob"),
+        register(&mut hub, "carol"),
+    );
+    let join = |hub: &mut Hub, conn, uid| {
+        hub.handle(
+            conn,
+            ClientMsg::Join {
+                channel: "room-7".into(),
+                uid,
+                role: Role::Broadcaster,
+            },
+            T0,
+        )
+    };
     let out = join(&mut hub, a, 0);
-    let ServerMsg::Joined { uid: ua, members, .. } = &sent_to(&out, a)[0] else { panic!("{out:?}") };
+    let ServerMsg::Joined {
+        uid: ua, members, ..
+    } = &sent_to(&out, a)[0]
+    else {
+        panic!("{out:?}")
+    };
     assert!(*ua != 0 && members.is_empty());
     let out = join(&mut hub, b, 42);
-    let ServerMsg::Joined { uid: 42, members, .. } = &sent_to(&out, b)[0] else { panic!("{out:?}") };
-    assert_eq!(members, &vec![Member { uid: *ua, user_id: "alice".into(), role: Role::Broadcaster }]);
+    let ServerMsg::Joined {
+        uid: 42, members, ..
+    } = &sent_to(&out, b)[0]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        members,
+        &vec![Member {
+            uid: *ua,
+            user_id: "alice".into(),
+            role: Role::Broadcaster
+        }]
+    );
     assert_eq!(
         sent_to(&out, a),
-        vec![ServerMsg::UserJoined { channel: "room-7".into(), member: Member { uid: 42, user_id: "bob".into(), role: Role::Broadcaster } }]
+        vec![ServerMsg::UserJoined {
+            channel: "room-7".into(),
+            member: Member {
+                uid: 42,
+                user_id: "bob".into(),
+                role: Role::Broadcaster
+            }
+        }]
     );
-    assert_eq!(error_code(&sent_to(&join(&mut hub, c, 42), c)).as_deref(), Some("uid_in_use"));
+    assert_eq!(
+        error_code(&sent_to(&join(&mut hub, c, 42), c)).as_deref(),
+        Some("uid_in_use")
+    );
     let out = join(&mut hub, c, 0);
-    let ServerMsg::Joined { uid: uc, members, .. } = &sent_to(&out, c)[0] else { panic!("{out:?}") };
+    let ServerMsg::Joined {
+        uid: uc, members, ..
+    } = &sent_to(&out, c)[0]
+    else {
+        panic!("{out:?}")
+    };
     assert!(*uc != *ua && *uc != 42 && members.len() == 2);
 
-    let out = hub.handle(b, ClientMsg::Leave { channel: "room-7".into() }, T0);
+    let out = hub.handle(
+        b,
+        ClientMsg::Leave {
+            channel: "room-7".into(),
+        },
+        T0,
+    );
     for other in [a, c] {
-        assert_eq!(sent_to(&out, other), vec![ServerMsg::UserOffline { channel: "room-7".into(), uid: 42, reason: OfflineReason::Quit }]);
+        assert_eq!(
+            sent_to(&out, other),
+            vec![ServerMsg::UserOffline {
+                channel: "room-7".into(),
+                uid: 42,
+                reason: OfflineReason::Quit
+            }]
+        );
     }
     let out = hub.disconnect(c, T0);
-    assert_eq!(sent_to(&out, a), vec![ServerMsg::UserOffline { channel: "room-7".into(), uid: *uc, reason: OfflineReason::Dropped }]);
+    assert_eq!(
+        sent_to(&out, a),
+        vec![ServerMsg::UserOffline {
+            channel: "room-7".into(),
+            uid: *uc,
+            reason: OfflineReason::Dropped
+        }]
+    );
 }
 
 #[test]
@@ -175,17 +420,36 @@ fn silent_connections_are_dropped_after_missed_heartbeats() {
     let mut hub = Hub::new(config());
     let (a, b) = (register(&mut hub, "alice"), register(&mut hub, "bob"));
     for conn in [a, b] {
-        hub.handle(conn, ClientMsg::Join { channel: "r".into(), uid: 0, role: Role::Broadcaster }, T0);
+        hub.handle(
+            conn,
+            ClientMsg::Join {
+                channel: "r".into(),
+                uid: 0,
+                role: Role::Broadcaster,
+            },
+            T0,
+        );
     }
     // alice keeps pinging every 2 s, bob goes silent.
     let mut dropped_at = None;
     for step in 1..=10u64 {
         let now = at(step * 1000);
         if step % 2 == 0 {
-            assert_eq!(sent_to(&hub.handle(a, ClientMsg::Ping, now), a), vec![ServerMsg::Pong]);
+            assert_eq!(
+                sent_to(&hub.handle(a, ClientMsg::Ping, now), a),
+                vec![ServerMsg::Pong]
+            );
         }
         let out = hub.poll(now);
-        if sent_to(&out, a).iter().any(|m| matches!(m, ServerMsg::UserOffline { reason: OfflineReason::Dropped, .. })) {
+        if sent_to(&out, a).iter().any(|m| {
+            matches!(
+                m,
+                ServerMsg::UserOffline {
+                    reason: OfflineReason::Dropped,
+                    ..
+                }
+            )
+        }) {
             assert!(closed(&out, b));
             dropped_at = Some(step);
             break;
@@ -197,20 +461,74 @@ fn silent_connections_are_dropped_after_missed_heartbeats() {
 #[test]
 fn mesh_cap_roles_and_channel_scope() {
     let mut hub = Hub::new(config());
-    let conns: Vec<ConnId> = (0..6).map(|i| register(&mut hub, &format!("u{i}"))).collect();
+    let conns: Vec<ConnId> = (0..6)
+        .map(|i| register(&mut hub, &format!("u{i}")))
+        .collect();
     for &c in &conns[..4] {
-        let out = hub.handle(c, ClientMsg::Join { channel: "r".into(), uid: 0, role: Role::Broadcaster }, T0);
+        let out = hub.handle(
+            c,
+            ClientMsg::Join {
+                channel: "r".into(),
+                uid: 0,
+                role: Role::Broadcaster,
+            },
+            T0,
+        );
         assert!(matches!(sent_to(&out, c)[0], ServerMsg::Joined { .. }));
     }
-    let out = hub.handle(conns[4], ClientMsg::Join { channel: "r".into(), uid: 0, role: Role::Broadcaster }, T0);
-    assert_eq!(error_code(&sent_to(&out, conns[4])).as_deref(), Some("channel_full"));
-    let out = hub.handle(conns[4], ClientMsg::Join { channel: "r".into(), uid: 0, role: Role::Audience }, T0);
-    assert!(matches!(sent_to(&out, conns[4])[0], ServerMsg::Joined { role: Role::Audience, .. }));
+    let out = hub.handle(
+        conns[4],
+        ClientMsg::Join {
+            channel: "r".into(),
+            uid: 0,
+            role: Role::Broadcaster,
+        },
+        T0,
+    );
+    assert_eq!(
+        error_code(&sent_to(&out, conns[4])).as_deref(),
+        Some("channel_full")
+    );
+    let out = hub.handle(
+        conns[4],
+        ClientMsg::Join {
+            channel: "r".into(),
+            uid: 0,
+            role: Role::Audience,
+        },
+        T0,
+    );
+    assert!(matches!(
+        sent_to(&out, conns[4])[0],
+        ServerMsg::Joined {
+            role: Role::Audience,
+            ..
+        }
+    ));
 
     let scoped = register_scoped(&mut hub, "zed", "room-1");
-    let out = hub.handle(scoped, ClientMsg::Join { channel: "room-2".into(), uid: 0, role: Role::Broadcaster }, T0);
-    assert_eq!(error_code(&sent_to(&out, scoped)).as_deref(), Some("token_wrong_scope"));
-    let out = hub.handle(scoped, ClientMsg::Join { channel: "room-1".into(), uid: 0, role: Role::Broadcaster }, T0);
+    let out = hub.handle(
+        scoped,
+        ClientMsg::Join {
+            channel: "room-2".into(),
+            uid: 0,
+            role: Role::Broadcaster,
+        },
+        T0,
+    );
+    assert_eq!(
+        error_code(&sent_to(&out, scoped)).as_deref(),
+        Some("token_wrong_scope")
+    );
+    let out = hub.handle(
+        scoped,
+        ClientMsg::Join {
+            channel: "room-1".into(),
+            uid: 0,
+            role: Role::Broadcaster,
+        },
+        T0,
+    );
     assert!(matches!(sent_to(&out, scoped)[0], ServerMsg::Joined { .. }));
 }
 
@@ -219,24 +537,71 @@ fn tokens_warn_before_expiry_renew_and_expire() {
     let mut hub = Hub::new(config());
     let c = hub.connect(T0).unwrap();
     let exp = T0.unix_s + 100;
-    hub.handle(c, ClientMsg::Register { app_id: "demo".into(), user_id: "al".into(), nickname: String::new(), token: token("al", "*", exp) }, T0);
+    hub.handle(
+        c,
+        ClientMsg::Register {
+            app_id: "demo".into(),
+            user_id: "al".into(),
+            nickname: String::new(),
+            token: token("al", "*", exp),
+        },
+        T0,
+    );
     let keepalive = |hub: &mut Hub, ms| hub.handle(c, ClientMsg::Ping, at(ms));
     keepalive(&mut hub, 60_000);
     assert!(sent_to(&hub.poll(at(60_000)), c).is_empty());
     keepalive(&mut hub, 71_000);
-    assert_eq!(sent_to(&hub.poll(at(71_000)), c), vec![ServerMsg::TokenWillExpire { expires_at: exp }]);
-    let out = hub.handle(c, ClientMsg::RenewToken { token: token("al", "*", exp + 3600) }, at(72_000));
-    assert_eq!(sent_to(&out, c), vec![ServerMsg::TokenRenewed { expires_at: exp + 3600 }]);
-    let out = hub.handle(c, ClientMsg::RenewToken { token: token("bob", "*", exp + 3600) }, at(73_000));
-    assert_eq!(error_code(&sent_to(&out, c)).as_deref(), Some("token_wrong_scope"));
+    assert_eq!(
+        sent_to(&hub.poll(at(71_000)), c),
+        vec![ServerMsg::TokenWillExpire { expires_at: exp }]
+    );
+    let out = hub.handle(
+        c,
+        ClientMsg::RenewToken {
+            token: token("al", "*", exp + 3600),
+        },
+        at(72_000),
+    );
+    assert_eq!(
+        sent_to(&out, c),
+        vec![ServerMsg::TokenRenewed {
+            expires_at: exp + 3600
+        }]
+    );
+    let out = hub.handle(
+        c,
+        ClientMsg::RenewToken {
+            token: token("bob", "*", exp + 3600),
+        },
+        at(73_000),
+    );
+    assert_eq!(
+        error_code(&sent_to(&out, c)).as_deref(),
+        Some("token_wrong_scope")
+    );
     keepalive(&mut hub, 101_000);
-    assert!(!closed(&hub.poll(at(101_000)), c), "renewed token still valid");
+    assert!(
+        !closed(&hub.poll(at(101_000)), c),
+        "renewed token still valid"
+    );
 
     let d = hub.connect(T0).unwrap();
-    hub.handle(d, ClientMsg::Register { app_id: "demo".into(), user_id: "dd".into(), nickname: String::new(), token: token("dd", "*", exp) }, T0);
+    hub.handle(
+        d,
+        ClientMsg::Register {
+            app_id: "demo".into(),
+            user_id: "dd".into(),
+            nickname: String::new(),
+            token: token("dd", "*", exp),
+        },
+        T0,
+    );
     hub.handle(d, ClientMsg::Ping, at(100_500));
     let out = hub.poll(at(100_500));
-    assert_eq!(error_code(&sent_to(&out, d)).as_deref(), Some("token_expired"));
+    assert_eq!(
+        error_code(&sent_to(&out, d)).as_deref(),
+        Some("token_expired")
+    );
     assert!(closed(&out, d));
 }
 
@@ -244,10 +609,24 @@ fn tokens_warn_before_expiry_renew_and_expire() {
 fn hostile_clients_get_errors_and_limits() {
     let mut hub = Hub::new(config());
     let c = hub.connect(T0).unwrap();
-    let out = hub.handle(c, ClientMsg::Join { channel: "r".into(), uid: 0, role: Role::Broadcaster }, T0);
-    assert_eq!(error_code(&sent_to(&out, c)).as_deref(), Some("not_registered"));
+    let out = hub.handle(
+        c,
+        ClientMsg::Join {
+            channel: "r".into(),
+            uid: 0,
+            role: Role::Broadcaster,
+        },
+        T0,
+    );
+    assert_eq!(
+        error_code(&sent_to(&out, c)).as_deref(),
+        Some("not_registered")
+    );
     let out = hub.handle_malformed(c, "expected value at line 1", T0);
-    assert_eq!(error_code(&sent_to(&out, c)).as_deref(), Some("bad_message"));
+    assert_eq!(
+        error_code(&sent_to(&out, c)).as_deref(),
+        Some("bad_message")
+    );
     // Flooding: past the burst, messages are refused.
     let mut limited = 0;
     let mut kicked = false;
@@ -260,7 +639,10 @@ fn hostile_clients_get_errors_and_limits() {
     assert!(kicked, "a client that keeps flooding is disconnected");
     assert_eq!(hub.connections(), 0);
     // Connection cap.
-    let mut small = Hub::new(HubConfig { max_connections: 2, ..config() });
+    let mut small = Hub::new(HubConfig {
+        max_connections: 2,
+        ..config()
+    });
     assert!(small.connect(T0).is_some() && small.connect(T0).is_some());
     assert!(small.connect(T0).is_none());
 }
@@ -270,8 +652,20 @@ fn a_second_login_replaces_the_first() {
     let mut hub = Hub::new(config());
     let first = register(&mut hub, "alice");
     let c = hub.connect(T0).unwrap();
-    let out = hub.handle(c, ClientMsg::Register { app_id: "demo".into(), user_id: "alice".into(), nickname: String::new(), token: token("alice", "*", T0.unix_s + 60) }, T0);
-    assert_eq!(error_code(&sent_to(&out, first)).as_deref(), Some("replaced"));
+    let out = hub.handle(
+        c,
+        ClientMsg::Register {
+            app_id: "demo".into(),
+            user_id: "alice".into(),
+            nickname: String::new(),
+            token: token("alice", "*", T0.unix_s + 60),
+        },
+        T0,
+    );
+    assert_eq!(
+        error_code(&sent_to(&out, first)).as_deref(),
+        Some("replaced")
+    );
     assert!(closed(&out, first));
     assert_eq!(hub.connections(), 1);
 }

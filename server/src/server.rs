@@ -32,7 +32,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), hub: HubConfig::default(), max_message_bytes: 64 * 1024 }
+        ServerConfig {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            hub: HubConfig::default(),
+            max_message_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -50,8 +54,14 @@ struct Shared {
 
 impl Shared {
     fn now(&self) -> Now {
-        let unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        Now { mono_ms: self.start.elapsed().as_millis() as u64, unix_s }
+        let unix_s = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Now {
+            mono_ms: self.start.elapsed().as_millis() as u64,
+            unix_s,
+        }
     }
 
     fn hub(&self) -> std::sync::MutexGuard<'_, Hub> {
@@ -69,7 +79,8 @@ impl Shared {
                     match o {
                         Output::Send(conn, msg) => {
                             let Some(q) = queues.get(&conn) else { continue };
-                            let text = serde_json::to_string(&msg).expect("server messages serialize");
+                            let text =
+                                serde_json::to_string(&msg).expect("server messages serialize");
                             if q.try_send(Outgoing::Text(text)).is_err() {
                                 queues.remove(&conn);
                                 stalled.push(conn);
@@ -128,7 +139,10 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         start: Instant::now(),
         max_message_bytes: config.max_message_bytes,
     });
-    let app = Router::new().route("/", get(web_client)).route("/ws", get(upgrade)).with_state(shared.clone());
+    let app = Router::new()
+        .route("/", get(web_client))
+        .route("/ws", get(upgrade))
+        .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -148,38 +162,59 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             let _ = stop_rx.await;
             timer.abort();
             // Ends every connection: writers stop, sockets close.
-            closer.queues.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            closer
+                .queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
         });
         if let Err(e) = served.await {
             tracing::error!("server stopped: {e}");
         }
     });
     tracing::info!(%addr, "media-server listening");
-    Ok(RunningServer { addr, stop: Some(stop_tx), task: Some(task) })
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop_tx),
+        task: Some(task),
+    })
 }
 
 /// The web client: a page that speaks the protocol with the browser's
 /// RTCPeerConnection, so a browser can call a native app and back.
 async fn web_client() -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../web/index.html"))
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("../web/index.html"),
+    )
 }
 
 async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     let max = shared.max_message_bytes;
-    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| connection(socket, shared))
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| connection(socket, shared))
 }
 
 async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     let (mut sink, mut stream) = socket.split();
     let now = shared.now();
     let Some(conn) = shared.hub().connect(now) else {
-        let msg = serde_json::to_string(&ServerMsg::error("server_full", "too many connections; try again later")).expect("serializes");
+        let msg = serde_json::to_string(&ServerMsg::error(
+            "server_full",
+            "too many connections; try again later",
+        ))
+        .expect("serializes");
         let _ = sink.send(Message::Text(msg.into())).await;
         let _ = sink.close().await;
         return;
     };
     let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
-    shared.queues.lock().unwrap_or_else(|p| p.into_inner()).insert(conn, tx);
+    shared
+        .queues
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(conn, tx);
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             match out {
@@ -220,14 +255,23 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     let now = shared.now();
     let out = shared.hub().disconnect(conn, now);
     shared.dispatch(out);
-    shared.queues.lock().unwrap_or_else(|p| p.into_inner()).remove(&conn);
+    shared
+        .queues
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&conn);
     let _ = writer.await;
 }
 
 /// Resolves when the hub has closed `conn` (its queue was removed).
 async fn closed(shared: &Shared, conn: ConnId) {
     loop {
-        let sender = shared.queues.lock().unwrap_or_else(|p| p.into_inner()).get(&conn).cloned();
+        let sender = shared
+            .queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&conn)
+            .cloned();
         match sender {
             Some(tx) => tx.closed().await,
             None => return,

@@ -64,12 +64,18 @@ pub fn verify(token: &str, secret: &[u8], now: u64) -> Result<Claims, TokenError
         return Err(TokenError::Invalid);
     }
     let mut parts = token.split('.');
-    let (Some("v1"), Some(payload), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some("v1"), Some(payload), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(TokenError::Invalid);
     };
     let sig = B64.decode(sig).map_err(|_| TokenError::Invalid)?;
-    mac(secret, payload).verify_slice(&sig).map_err(|_| TokenError::Invalid)?;
-    let claims: Claims = serde_json::from_slice(&B64.decode(payload).map_err(|_| TokenError::Invalid)?).map_err(|_| TokenError::Invalid)?;
+    mac(secret, payload)
+        .verify_slice(&sig)
+        .map_err(|_| TokenError::Invalid)?;
+    let claims: Claims =
+        serde_json::from_slice(&B64.decode(payload).map_err(|_| TokenError::Invalid)?)
+            .map_err(|_| TokenError::Invalid)?;
     if claims.exp <= now {
         return Err(TokenError::Expired);
     }
@@ -86,7 +92,12 @@ mod tests {
     use super::*;
 
     fn claims(exp: u64) -> Claims {
-        Claims { app_id: "demo".into(), user_id: "alice".into(), channel: "*".into(), exp }
+        Claims {
+            app_id: "demo".into(),
+            user_id: "alice".into(),
+            channel: "*".into(),
+            exp,
+        }
     }
 
     #[test]
@@ -101,17 +112,33 @@ mod tests {
         let t = mint(&claims(1000), b"secret");
         assert_eq!(verify(&t, b"other", 0), Err(TokenError::Invalid));
         // Swap in a payload for another user, keep the signature.
-        let forged_payload = B64.encode(serde_json::to_vec(&Claims { user_id: "mallory".into(), ..claims(1000) }).unwrap());
+        let forged_payload = B64.encode(
+            serde_json::to_vec(&Claims {
+                user_id: "mallory".into(),
+                ..claims(1000)
+            })
+            .unwrap(),
+        );
         let sig = t.rsplit('.').next().unwrap();
-        assert_eq!(verify(&format!("v1.{forged_payload}.{sig}"), b"secret", 0), Err(TokenError::Invalid));
+        assert_eq!(
+            verify(&format!("v1.{forged_payload}.{sig}"), b"secret", 0),
+            Err(TokenError::Invalid)
+        );
         for junk in ["", "v1", "v1..", "v2.a.b", "v1.@@@.@@@", "v1.a.b.c"] {
-            assert_eq!(verify(junk, b"secret", 0), Err(TokenError::Invalid), "{junk:?}");
+            assert_eq!(
+                verify(junk, b"secret", 0),
+                Err(TokenError::Invalid),
+                "{junk:?}"
+            );
         }
     }
 
     #[test]
     fn channel_scope() {
-        let c = Claims { channel: "room-7".into(), ..claims(10) };
+        let c = Claims {
+            channel: "room-7".into(),
+            ..claims(10)
+        };
         assert!(allows_channel(&c, "room-7"));
         assert!(!allows_channel(&c, "room-8"));
         assert!(allows_channel(&claims(10), "anything"));

@@ -17,18 +17,39 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn token(user: &str) -> String {
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
-    mint(&Claims { app_id: "demo".into(), user_id: user.into(), channel: "*".into(), exp }, b"secret")
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    mint(
+        &Claims {
+            app_id: "demo".into(),
+            user_id: user.into(),
+            channel: "*".into(),
+            exp,
+        },
+        b"secret",
+    )
 }
 
 async fn server() -> RunningServer {
     let mut hub = HubConfig::default();
     hub.apps.insert("demo".into(), b"secret".to_vec());
-    start(ServerConfig { listen: "127.0.0.1:0".parse().unwrap(), hub, max_message_bytes: 16 * 1024 }).await.unwrap()
+    start(ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        hub,
+        max_message_bytes: 16 * 1024,
+    })
+    .await
+    .unwrap()
 }
 
 async fn connect(addr: std::net::SocketAddr) -> Ws {
-    tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("connect").0
+    tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("connect")
+        .0
 }
 
 async fn send(ws: &mut Ws, v: Value) {
@@ -38,7 +59,9 @@ async fn send(ws: &mut Ws, v: Value) {
 /// The next protocol message, within 10 s.
 async fn recv(ws: &mut Ws) -> Value {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a message within 10 s");
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s");
         match msg {
             Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
             Some(Ok(Message::Close(_))) | None => return json!({"type": "closed"}),
@@ -58,14 +81,31 @@ async fn user(addr: std::net::SocketAddr, name: &str) -> Ws {
 #[tokio::test]
 async fn a_call_and_a_channel_over_websockets() {
     let server = server().await;
-    let (mut alice, mut bob) = (user(server.addr, "alice").await, user(server.addr, "bob").await);
-    send(&mut alice, json!({"type":"call","call_id":"c1","to":"bob","media":"video"})).await;
+    let (mut alice, mut bob) = (
+        user(server.addr, "alice").await,
+        user(server.addr, "bob").await,
+    );
+    send(
+        &mut alice,
+        json!({"type":"call","call_id":"c1","to":"bob","media":"video"}),
+    )
+    .await;
     let incoming = recv(&mut bob).await;
-    assert_eq!((incoming["type"].as_str(), incoming["from"]["user_id"].as_str()), (Some("incoming_call"), Some("alice")));
+    assert_eq!(
+        (
+            incoming["type"].as_str(),
+            incoming["from"]["user_id"].as_str()
+        ),
+        (Some("incoming_call"), Some("alice"))
+    );
     assert_eq!(recv(&mut alice).await["type"], "ringing");
     send(&mut bob, json!({"type":"accept","call_id":"c1"})).await;
     assert_eq!(recv(&mut alice).await["type"], "accepted");
-    send(&mut alice, json!({"type":"signal","call_id":"c1","data":{"sdp":"offer"}})).await;
+    send(
+        &mut alice,
+        json!({"type":"signal","call_id":"c1","data":{"sdp":"offer"}}),
+    )
+    .await;
     assert_eq!(recv(&mut bob).await["data"]["sdp"], "offer");
     send(&mut alice, json!({"type":"hangup","call_id":"c1"})).await;
     assert_eq!(recv(&mut bob).await["reason"], "hangup");
@@ -82,7 +122,10 @@ async fn a_call_and_a_channel_over_websockets() {
     drop(carol); // TCP reset, no leave
     for ws in [&mut alice, &mut bob] {
         let offline = recv(ws).await;
-        assert_eq!((offline["type"].as_str(), offline["reason"].as_str()), (Some("user_offline"), Some("dropped")));
+        assert_eq!(
+            (offline["type"].as_str(), offline["reason"].as_str()),
+            (Some("user_offline"), Some("dropped"))
+        );
     }
     send(&mut bob, json!({"type":"leave","channel":"room-7"})).await;
     assert_eq!(recv(&mut bob).await["type"], "left");
@@ -95,12 +138,20 @@ async fn a_call_and_a_channel_over_websockets() {
 async fn hostile_input_gets_errors_not_crashes() {
     let server = server().await;
     let mut ws = connect(server.addr).await;
-    for junk in ["not json", "{}", r#"{"type":"call"}"#, r#"{"type":"register","app_id":1}"#, "[1,2,3]"] {
+    for junk in [
+        "not json",
+        "{}",
+        r#"{"type":"call"}"#,
+        r#"{"type":"register","app_id":1}"#,
+        "[1,2,3]",
+    ] {
         ws.send(Message::Text(junk.into())).await.unwrap();
         let reply = recv(&mut ws).await;
         assert_eq!(reply["code"], "bad_message", "{junk}: {reply}");
     }
-    ws.send(Message::Binary(vec![0u8; 10].into())).await.unwrap();
+    ws.send(Message::Binary(vec![0u8; 10].into()))
+        .await
+        .unwrap();
     assert_eq!(recv(&mut ws).await["code"], "bad_message");
     send(&mut ws, json!({"type":"join","channel":"x"})).await;
     assert_eq!(recv(&mut ws).await["code"], "not_registered");
@@ -117,13 +168,28 @@ async fn hostile_input_gets_errors_not_crashes() {
 fn the_binary_mints_tokens_and_serves() {
     let bin = env!("CARGO_BIN_EXE_media-server");
     let mint = |ttl: &str| {
-        let out = Command::new(bin).args(["token", "--app", "demo:secret", "--user", "alice", "--ttl", ttl]).output().unwrap();
+        let out = Command::new(bin)
+            .args([
+                "token",
+                "--app",
+                "demo:secret",
+                "--user",
+                "alice",
+                "--ttl",
+                ttl,
+            ])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let (good, expired) = (mint("600"), mint("0"));
     let bad = Command::new(bin).args(["serve"]).output().unwrap();
-    assert_eq!(bad.status.code(), Some(2), "no app configured is a clear error");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "no app configured is a clear error"
+    );
 
     let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--app", "demo:secret"])
@@ -132,16 +198,28 @@ fn the_binary_mints_tokens_and_serves() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         for (tok, want) in [(expired, "token_expired"), (good, "registered")] {
-            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
-            send(&mut ws, json!({"type":"register","app_id":"demo","user_id":"alice","token":tok})).await;
+            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+                .await
+                .unwrap();
+            send(
+                &mut ws,
+                json!({"type":"register","app_id":"demo","user_id":"alice","token":tok}),
+            )
+            .await;
             let reply = recv(&mut ws).await;
-            let got = if reply["type"] == "error" { reply["code"].clone() } else { reply["type"].clone() };
+            let got = if reply["type"] == "error" {
+                reply["code"].clone()
+            } else {
+                reply["type"].clone()
+            };
             assert_eq!(got, want);
         }
     });

@@ -7,11 +7,15 @@ use std::os::raw::c_void;
 
 use openh264::decoder::Decoder;
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Profile, RateControlMode, UsageType,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Profile,
+    RateControlMode, UsageType,
 };
 use openh264::formats::{YUVSlices, YUVSource};
 use openh264::{OpenH264API, Timestamp};
-use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL};
+use openh264_sys2::{
+    SBitrateInfo, ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0,
+    SPATIAL_LAYER_ALL,
+};
 
 use crate::error::{Error, Result};
 use crate::frame::VideoFrame;
@@ -27,7 +31,12 @@ pub struct H264Settings {
 
 impl Default for H264Settings {
     fn default() -> Self {
-        H264Settings { width: 640, height: 360, max_fps: 30.0, bitrate_bps: 800_000 }
+        H264Settings {
+            width: 640,
+            height: 360,
+            max_fps: 30.0,
+            bitrate_bps: 800_000,
+        }
     }
 }
 
@@ -65,18 +74,32 @@ pub struct H264Encoder {
 }
 
 fn check_settings(s: &H264Settings) -> Result<()> {
-    if s.width == 0 || s.height == 0 || s.width % 2 == 1 || s.height % 2 == 1 || s.width > 3840 || s.height > 2160 {
-        return Err(Error::invalid_argument(format!("video size {}x{} must be even and at most 3840x2160", s.width, s.height)));
+    if s.width == 0
+        || s.height == 0
+        || s.width % 2 == 1
+        || s.height % 2 == 1
+        || s.width > 3840
+        || s.height > 2160
+    {
+        return Err(Error::invalid_argument(format!(
+            "video size {}x{} must be even and at most 3840x2160",
+            s.width, s.height
+        )));
     }
     if !(1.0..=120.0).contains(&s.max_fps) {
-        return Err(Error::invalid_argument(format!("frame rate {} out of 1..=120", s.max_fps)));
+        return Err(Error::invalid_argument(format!(
+            "frame rate {} out of 1..=120",
+            s.max_fps
+        )));
     }
     check_bitrate(s.bitrate_bps)
 }
 
 fn check_bitrate(bps: u32) -> Result<()> {
     if !(30_000..=50_000_000).contains(&bps) {
-        return Err(Error::invalid_argument(format!("video bitrate {bps} out of 30000..=50000000")));
+        return Err(Error::invalid_argument(format!(
+            "video bitrate {bps} out of 30000..=50000000"
+        )));
     }
     Ok(())
 }
@@ -97,7 +120,13 @@ impl H264Encoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(0));
         let inner = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| Error::codec(format!("h264 encoder: {e}")))?;
-        Ok(H264Encoder { inner, settings, applied_bps: settings.bitrate_bps, started: false, force_idr: false })
+        Ok(H264Encoder {
+            inner,
+            settings,
+            applied_bps: settings.bitrate_bps,
+            started: false,
+            force_idr: false,
+        })
     }
 
     pub fn settings(&self) -> H264Settings {
@@ -124,22 +153,38 @@ impl H264Encoder {
         if cur == new {
             return Ok(());
         }
-        let mut max = SBitrateInfo { iLayer: SPATIAL_LAYER_0, iBitrate: new };
-        let mut target = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: new };
+        let mut max = SBitrateInfo {
+            iLayer: SPATIAL_LAYER_0,
+            iBitrate: new,
+        };
+        let mut target = SBitrateInfo {
+            iLayer: SPATIAL_LAYER_ALL,
+            iBitrate: new,
+        };
         // SAFETY: the encoder is initialised (a frame was encoded) and both
         // option structs live across the calls; set_option copies them.
         let codes = unsafe {
             let raw = self.inner.raw_api();
-            let set = |opt, p: &mut SBitrateInfo| raw.set_option(opt, (p as *mut SBitrateInfo).cast::<c_void>());
+            let set = |opt, p: &mut SBitrateInfo| {
+                raw.set_option(opt, (p as *mut SBitrateInfo).cast::<c_void>())
+            };
             // The layer's maximum must never sit below its target.
             if new > cur {
-                [set(ENCODER_OPTION_MAX_BITRATE, &mut max), set(ENCODER_OPTION_BITRATE, &mut target)]
+                [
+                    set(ENCODER_OPTION_MAX_BITRATE, &mut max),
+                    set(ENCODER_OPTION_BITRATE, &mut target),
+                ]
             } else {
-                [set(ENCODER_OPTION_BITRATE, &mut target), set(ENCODER_OPTION_MAX_BITRATE, &mut max)]
+                [
+                    set(ENCODER_OPTION_BITRATE, &mut target),
+                    set(ENCODER_OPTION_MAX_BITRATE, &mut max),
+                ]
             }
         };
         if let Some(code) = codes.iter().find(|&&c| c != 0) {
-            return Err(Error::codec(format!("h264 set bitrate {new}: openh264 code {code}")));
+            return Err(Error::codec(format!(
+                "h264 set bitrate {new}: openh264 code {code}"
+            )));
         }
         self.applied_bps = new as u32;
         Ok(())
@@ -176,7 +221,10 @@ impl H264Encoder {
         if frame_type == FrameType::Skip || data.is_empty() {
             return Ok(None);
         }
-        Ok(Some(H264Frame { keyframe: frame_type == FrameType::IDR, data }))
+        Ok(Some(H264Frame {
+            keyframe: frame_type == FrameType::IDR,
+            data,
+        }))
     }
 }
 
@@ -210,7 +258,11 @@ impl H264Decoder {
         }
         let (sy, su, sv) = decoded.strides();
         let mut out = Vec::with_capacity(VideoFrame::i420_len(w as u32, h as u32));
-        for (plane, stride, pw, ph) in [(decoded.y(), sy, w, h), (decoded.u(), su, w / 2, h / 2), (decoded.v(), sv, w / 2, h / 2)] {
+        for (plane, stride, pw, ph) in [
+            (decoded.y(), sy, w, h),
+            (decoded.u(), su, w / 2, h / 2),
+            (decoded.v(), sv, w / 2, h / 2),
+        ] {
             for r in 0..ph {
                 let row = plane
                     .get(r * stride..r * stride + pw)
@@ -230,28 +282,52 @@ mod tests {
 
     fn pattern_frame(w: u32, h: u32, n: u32) -> VideoFrame {
         let mut buf = vec![0; VideoFrame::i420_len(w, h)];
-        pattern::render(w, h, Stamp { frame_number: n, capture_us: n as u64 * 33_333 }, &mut buf);
+        pattern::render(
+            w,
+            h,
+            Stamp {
+                frame_number: n,
+                capture_us: n as u64 * 33_333,
+            },
+            &mut buf,
+        );
         VideoFrame::new(w, h, buf, n as u64 * 33_333)
     }
 
     #[test]
     fn encodes_idr_first_then_p_frames_and_decodes_faithfully() {
-        let s = H264Settings { width: 320, height: 180, max_fps: 30.0, bitrate_bps: 400_000 };
+        let s = H264Settings {
+            width: 320,
+            height: 180,
+            max_fps: 30.0,
+            bitrate_bps: 400_000,
+        };
         let mut enc = H264Encoder::new(s).unwrap();
         let mut dec = H264Decoder::new().unwrap();
         let mut keys = Vec::new();
         for n in 0..60 {
             let src = pattern_frame(320, 180, n);
-            let out = enc.encode(&src, n as u64 * 33).unwrap().expect("no skipped frames");
+            let out = enc
+                .encode(&src, n as u64 * 33)
+                .unwrap()
+                .expect("no skipped frames");
             assert_eq!(out.keyframe, is_keyframe(&out.data));
             keys.push(out.keyframe);
-            let got = dec.decode(&out.data, 0).unwrap().expect("a picture per frame");
-            let stamp = pattern::read_stamp(got.width, got.height, got.y(), got.y_stride()).unwrap();
+            let got = dec
+                .decode(&out.data, 0)
+                .unwrap()
+                .expect("a picture per frame");
+            let stamp =
+                pattern::read_stamp(got.width, got.height, got.y(), got.y_stride()).unwrap();
             assert_eq!(stamp.frame_number, n);
             assert!(psnr_i420(&src, &got) > 32.0);
         }
         assert!(keys[0]);
-        assert_eq!(keys.iter().filter(|&&k| k).count(), 1, "no IDR besides the first: {keys:?}");
+        assert_eq!(
+            keys.iter().filter(|&&k| k).count(),
+            1,
+            "no IDR besides the first: {keys:?}"
+        );
     }
 
     #[test]
@@ -260,10 +336,19 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(5);
         let mut noisy = |n: u32| {
             let f = pattern_frame(320, 180, n);
-            let data: Vec<u8> = f.data.iter().map(|&p| p.saturating_add(rng.u8(..40))).collect();
+            let data: Vec<u8> = f
+                .data
+                .iter()
+                .map(|&p| p.saturating_add(rng.u8(..40)))
+                .collect();
             VideoFrame::new(320, 180, data, 0)
         };
-        let s = H264Settings { width: 320, height: 180, max_fps: 30.0, bitrate_bps: 100_000 };
+        let s = H264Settings {
+            width: 320,
+            height: 180,
+            max_fps: 30.0,
+            bitrate_bps: 100_000,
+        };
         let mut enc = H264Encoder::new(s).unwrap();
         let mut bytes = [0usize; 2];
         for n in 0..120u32 {
@@ -284,34 +369,74 @@ mod tests {
                 _ => {}
             }
         }
-        assert!(bytes[1] > bytes[0] * 3, "raising the bitrate 8x must grow the output: {bytes:?}");
+        assert!(
+            bytes[1] > bytes[0] * 3,
+            "raising the bitrate 8x must grow the output: {bytes:?}"
+        );
         assert!(enc.set_bitrate(1).is_err());
     }
 
     #[test]
     fn corrupt_input_is_an_error_and_the_next_idr_recovers() {
-        let s = H264Settings { width: 320, height: 180, max_fps: 30.0, bitrate_bps: 300_000 };
+        let s = H264Settings {
+            width: 320,
+            height: 180,
+            max_fps: 30.0,
+            bitrate_bps: 300_000,
+        };
         let mut enc = H264Encoder::new(s).unwrap();
         let mut dec = H264Decoder::new().unwrap();
-        let mut frames: Vec<H264Frame> = (0..10).map(|n| enc.encode(&pattern_frame(320, 180, n), n as u64 * 33).unwrap().unwrap()).collect();
+        let mut frames: Vec<H264Frame> = (0..10)
+            .map(|n| {
+                enc.encode(&pattern_frame(320, 180, n), n as u64 * 33)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
         // Garbage, truncated and reference-less input.
-        let garbage: Vec<u8> = [0, 0, 0, 1, 0x65].into_iter().chain((0..500).map(|i| (i * 37 % 251) as u8)).collect();
+        let garbage: Vec<u8> = [0, 0, 0, 1, 0x65]
+            .into_iter()
+            .chain((0..500).map(|i| (i * 37 % 251) as u8))
+            .collect();
         assert!(dec.decode(&garbage, 0).is_err());
         assert!(dec.decode(&[], 0).is_err());
         assert!(dec.decode(&frames[3].data, 0).is_err() || dec.decode(&frames[4].data, 0).is_err());
         enc.request_keyframe();
-        frames.push(enc.encode(&pattern_frame(320, 180, 10), 330).unwrap().unwrap());
+        frames.push(
+            enc.encode(&pattern_frame(320, 180, 10), 330)
+                .unwrap()
+                .unwrap(),
+        );
         assert!(frames[10].keyframe);
-        let got = dec.decode(&frames[10].data, 0).unwrap().expect("IDR decodes");
-        assert_eq!(pattern::read_stamp(320, 180, got.y(), 320).unwrap().frame_number, 10);
-        let next = enc.encode(&pattern_frame(320, 180, 11), 363).unwrap().unwrap();
+        let got = dec
+            .decode(&frames[10].data, 0)
+            .unwrap()
+            .expect("IDR decodes");
+        assert_eq!(
+            pattern::read_stamp(320, 180, got.y(), 320)
+                .unwrap()
+                .frame_number,
+            10
+        );
+        let next = enc
+            .encode(&pattern_frame(320, 180, 11), 363)
+            .unwrap()
+            .unwrap();
         assert!(dec.decode(&next.data, 0).unwrap().is_some());
     }
 
     #[test]
     fn wrong_sizes_are_rejected() {
-        assert!(H264Encoder::new(H264Settings { width: 321, ..Default::default() }).is_err());
-        assert!(H264Encoder::new(H264Settings { max_fps: 0.0, ..Default::default() }).is_err());
+        assert!(H264Encoder::new(H264Settings {
+            width: 321,
+            ..Default::default()
+        })
+        .is_err());
+        assert!(H264Encoder::new(H264Settings {
+            max_fps: 0.0,
+            ..Default::default()
+        })
+        .is_err());
         let mut enc = H264Encoder::new(H264Settings::default()).unwrap();
         assert!(enc.encode(&pattern_frame(320, 180, 0), 0).is_err());
     }

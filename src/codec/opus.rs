@@ -23,7 +23,12 @@ pub struct OpusSettings {
 
 impl Default for OpusSettings {
     fn default() -> Self {
-        OpusSettings { bitrate_bps: 32_000, fec: true, expected_loss_pct: 10, dtx: false }
+        OpusSettings {
+            bitrate_bps: 32_000,
+            fec: true,
+            expected_loss_pct: 10,
+            dtx: false,
+        }
     }
 }
 
@@ -55,9 +60,11 @@ impl OpusEncoder {
             )));
         }
         let e = &mut self.inner;
-        e.set_bitrate(opus::Bitrate::Bits(s.bitrate_bps as i32)).map_err(|e| codec_err("bitrate", e))?;
+        e.set_bitrate(opus::Bitrate::Bits(s.bitrate_bps as i32))
+            .map_err(|e| codec_err("bitrate", e))?;
         e.set_inband_fec(s.fec).map_err(|e| codec_err("fec", e))?;
-        e.set_packet_loss_perc(s.expected_loss_pct as i32).map_err(|e| codec_err("loss", e))?;
+        e.set_packet_loss_perc(s.expected_loss_pct as i32)
+            .map_err(|e| codec_err("loss", e))?;
         e.set_dtx(s.dtx).map_err(|e| codec_err("dtx", e))?;
         self.settings = s;
         Ok(())
@@ -70,10 +77,16 @@ impl OpusEncoder {
     /// Encodes exactly [`FRAME_SAMPLES`] samples into `out` (cleared first).
     pub fn encode(&mut self, pcm: &[f32], out: &mut Vec<u8>) -> Result<()> {
         if pcm.len() != FRAME_SAMPLES {
-            return Err(Error::invalid_argument(format!("opus frame has {} samples, needs {FRAME_SAMPLES}", pcm.len())));
+            return Err(Error::invalid_argument(format!(
+                "opus frame has {} samples, needs {FRAME_SAMPLES}",
+                pcm.len()
+            )));
         }
         out.resize(MAX_PACKET, 0);
-        let n = self.inner.encode_float(pcm, out).map_err(|e| codec_err("encode", e))?;
+        let n = self
+            .inner
+            .encode_float(pcm, out)
+            .map_err(|e| codec_err("encode", e))?;
         out.truncate(n);
         Ok(())
     }
@@ -86,7 +99,8 @@ pub struct OpusDecoder {
 
 impl OpusDecoder {
     pub fn new() -> Result<Self> {
-        let inner = opus::Decoder::new(48_000, opus::Channels::Mono).map_err(|e| codec_err("create decoder", e))?;
+        let inner = opus::Decoder::new(48_000, opus::Channels::Mono)
+            .map_err(|e| codec_err("create decoder", e))?;
         Ok(OpusDecoder { inner })
     }
 
@@ -110,7 +124,10 @@ impl OpusDecoder {
     }
 
     fn run(&mut self, packet: &[u8], out: &mut [f32; FRAME_SAMPLES], fec: bool) -> Result<()> {
-        let n = self.inner.decode_float(packet, out, fec).map_err(|e| codec_err("decode", e))?;
+        let n = self
+            .inner
+            .decode_float(packet, out, fec)
+            .map_err(|e| codec_err("decode", e))?;
         if n != FRAME_SAMPLES {
             // Packets of another duration are not ours; keep the output defined.
             out[n.min(FRAME_SAMPLES)..].fill(0.0);
@@ -151,20 +168,32 @@ mod tests {
         for p in &packets[..40] {
             dec.decode(p, &mut out).unwrap();
         }
-        assert!((rms(&out) - 0.3 / 2f32.sqrt()).abs() < 0.05, "rms {}", rms(&out));
+        assert!(
+            (rms(&out) - 0.3 / 2f32.sqrt()).abs() < 0.05,
+            "rms {}",
+            rms(&out)
+        );
         // Frame 40 lost: rebuilt from 41's FEC, then 41 itself.
         dec.recover(&packets[41], &mut out).unwrap();
         assert!(rms(&out) > 0.1, "fec output rms {}", rms(&out));
         dec.decode(&packets[41], &mut out).unwrap();
         dec.conceal(&mut out).unwrap();
-        assert!(rms(&out) > 0.01, "plc continues the tone: rms {}", rms(&out));
+        assert!(
+            rms(&out) > 0.01,
+            "plc continues the tone: rms {}",
+            rms(&out)
+        );
     }
 
     #[test]
     fn bad_input_is_an_error() {
         let mut enc = OpusEncoder::new(OpusSettings::default()).unwrap();
         assert!(enc.encode(&[0.0; 100], &mut Vec::new()).is_err());
-        assert!(OpusEncoder::new(OpusSettings { bitrate_bps: 1, ..Default::default() }).is_err());
+        assert!(OpusEncoder::new(OpusSettings {
+            bitrate_bps: 1,
+            ..Default::default()
+        })
+        .is_err());
         let mut dec = OpusDecoder::new().unwrap();
         let mut out = [0f32; FRAME_SAMPLES];
         assert!(dec.decode(&[], &mut out).is_err());

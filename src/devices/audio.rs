@@ -74,15 +74,26 @@ pub struct WavSink {
 impl WavSink {
     pub fn create(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
-        let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-        let writer = hound::WavWriter::create(&path, spec).map_err(|e| Error::io(&format!("create {}", path.display()), e))?;
-        Ok(WavSink { path, writer: Some(writer) })
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::create(&path, spec)
+            .map_err(|e| Error::io(&format!("create {}", path.display()), e))?;
+        Ok(WavSink {
+            path,
+            writer: Some(writer),
+        })
     }
 }
 
 impl AudioSink for WavSink {
     fn write(&mut self, pcm: &[f32]) -> Result<()> {
-        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
         for &s in pcm {
             w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
                 .map_err(|e| Error::io(&format!("write {}", self.path.display()), e))?;
@@ -92,7 +103,9 @@ impl AudioSink for WavSink {
 
     fn finish(&mut self) -> Result<()> {
         match self.writer.take() {
-            Some(w) => w.finalize().map_err(|e| Error::io(&format!("finish {}", self.path.display()), e)),
+            Some(w) => w
+                .finalize()
+                .map_err(|e| Error::io(&format!("finish {}", self.path.display()), e)),
             None => Ok(()),
         }
     }
@@ -116,18 +129,27 @@ impl<F: FnMut(&[f32]) + Send> AudioSink for CallbackSink<F> {
 
 /// Reads a WAV file into mono f32 at 48 kHz (channels averaged, resampled).
 pub fn read_wav_mono_48k(path: &std::path::Path) -> Result<Vec<f32>> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| Error::io(&format!("open {}", path.display()), e))?;
+    let mut reader = hound::WavReader::open(path)
+        .map_err(|e| Error::io(&format!("open {}", path.display()), e))?;
     let spec = reader.spec();
     let ch = spec.channels.max(1) as usize;
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<std::result::Result<_, _>>(),
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .collect::<std::result::Result<_, _>>(),
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect()
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect()
         }
     }
     .map_err(|e| Error::io(&format!("read {}", path.display()), e))?;
-    let mono: Vec<f32> = interleaved.chunks(ch).map(|c| c.iter().sum::<f32>() / c.len() as f32).collect();
+    let mono: Vec<f32> = interleaved
+        .chunks(ch)
+        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+        .collect();
     let mut out = Vec::new();
     super::resample::Resampler::new(spec.sample_rate, 48_000).process(&mono, &mut out);
     Ok(out)
@@ -137,7 +159,10 @@ pub fn read_wav_mono_48k(path: &std::path::Path) -> Result<Vec<f32>> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FakeSignal {
     /// A sine tone at `freq_hz` with RMS level `level_dbfs`.
-    Tone { freq_hz: f32, level_dbfs: f32 },
+    Tone {
+        freq_hz: f32,
+        level_dbfs: f32,
+    },
     /// A WAV file, looped.
     WavFile(PathBuf),
     Silence,
@@ -173,7 +198,10 @@ impl Paced {
                 }
             })
             .map_err(|e| Error::internal(format!("spawn {name}: {e}")))?;
-        Ok(Paced { stop, thread: Some(thread) })
+        Ok(Paced {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     fn stop(&mut self) {
@@ -198,21 +226,32 @@ pub struct FakeInput {
 
 impl FakeInput {
     pub fn new(signal: FakeSignal) -> Self {
-        FakeInput { signal, running: None }
+        FakeInput {
+            signal,
+            running: None,
+        }
     }
 }
 
 impl AudioInput for FakeInput {
     fn start(&mut self, _on_error: ErrorCallback) -> Result<(AudioFormat, HeapCons<f32>)> {
         self.stop();
-        let format = AudioFormat { sample_rate: 48_000, channels: 1 };
+        let format = AudioFormat {
+            sample_rate: 48_000,
+            channels: 1,
+        };
         let (mut prod, cons) = HeapRb::<f32>::new(ring_capacity(format)).split();
         let mut chunk = [0f32; FAKE_CHUNK];
         let mut source: Box<dyn FnMut(&mut [f32]) + Send> = match &self.signal {
             FakeSignal::Silence => Box::new(|buf: &mut [f32]| buf.fill(0.0)),
-            &FakeSignal::Tone { freq_hz, level_dbfs } => {
+            &FakeSignal::Tone {
+                freq_hz,
+                level_dbfs,
+            } => {
                 if !(1.0..24_000.0).contains(&freq_hz) || level_dbfs > 0.0 {
-                    return Err(Error::invalid_argument(format!("tone {freq_hz} Hz at {level_dbfs} dBFS")));
+                    return Err(Error::invalid_argument(format!(
+                        "tone {freq_hz} Hz at {level_dbfs} dBFS"
+                    )));
                 }
                 let amp = 10f64.powf(level_dbfs as f64 / 20.0) * 2f64.sqrt();
                 let step = 2.0 * std::f64::consts::PI * freq_hz as f64 / 48_000.0;
@@ -227,7 +266,10 @@ impl AudioInput for FakeInput {
             FakeSignal::WavFile(path) => {
                 let samples = read_wav_mono_48k(path)?;
                 if samples.is_empty() {
-                    return Err(Error::new(ErrorKind::InvalidArgument, format!("{} holds no audio", path.display())));
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("{} holds no audio", path.display()),
+                    ));
                 }
                 let mut pos = 0;
                 Box::new(move |buf: &mut [f32]| {
@@ -260,7 +302,10 @@ pub struct FakeOutput {
 
 impl FakeOutput {
     pub fn new(sink: Box<dyn AudioSink>) -> Self {
-        FakeOutput { sink: Some(sink), running: None }
+        FakeOutput {
+            sink: Some(sink),
+            running: None,
+        }
     }
 }
 
@@ -268,9 +313,14 @@ impl AudioOutput for FakeOutput {
     fn start(&mut self, on_error: ErrorCallback) -> Result<(AudioFormat, HeapProd<f32>)> {
         self.stop();
         let Some(sink) = self.sink.take() else {
-            return Err(Error::invalid_state("this fake speaker's sink was already finished; create a new one"));
+            return Err(Error::invalid_state(
+                "this fake speaker's sink was already finished; create a new one",
+            ));
         };
-        let format = AudioFormat { sample_rate: 48_000, channels: 1 };
+        let format = AudioFormat {
+            sample_rate: 48_000,
+            channels: 1,
+        };
         let (prod, mut cons) = HeapRb::<f32>::new(ring_capacity(format)).split();
         // The sink is only touched by the paced thread; the mutex lets stop()
         // take it back afterwards to finish it.
@@ -342,8 +392,15 @@ mod tests {
                 let _ = tx.try_send(());
             }))
             .unwrap();
-        assert_eq!(format, AudioFormat { sample_rate: 48_000, channels: 1 });
-        rx.recv_timeout(Duration::from_secs(5)).expect("error reported");
+        assert_eq!(
+            format,
+            AudioFormat {
+                sample_rate: 48_000,
+                channels: 1
+            }
+        );
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("error reported");
         // The ring is still drained (the device thread lives on) and the
         // error is not repeated every 10 ms.
         ring.push_slice(&[0.5; 4800]);
@@ -354,12 +411,18 @@ mod tests {
         }
         out.stop();
         assert_eq!(errors.load(Ordering::Relaxed), 1);
-        assert!(out.start(Arc::new(|_| {})).is_err(), "a finished sink cannot restart");
+        assert!(
+            out.start(Arc::new(|_| {})).is_err(),
+            "a finished sink cannot restart"
+        );
     }
 
     #[test]
     fn fake_tone_input_produces_the_requested_level() {
-        let mut input = FakeInput::new(FakeSignal::Tone { freq_hz: 1000.0, level_dbfs: -6.0 });
+        let mut input = FakeInput::new(FakeSignal::Tone {
+            freq_hz: 1000.0,
+            level_dbfs: -6.0,
+        });
         let (_, mut ring) = input.start(Arc::new(|_| {})).unwrap();
         let mut got = Vec::new();
         let mut buf = [0f32; 960];
@@ -374,6 +437,10 @@ mod tests {
         assert!((crate::analysis::rms_dbfs(&got) + 6.0).abs() < 0.1);
         let f = crate::analysis::tone_frequency(&got, 48_000).unwrap();
         assert!((f - 1000.0).abs() < 1.0, "{f}");
-        assert!(FakeInput::new(FakeSignal::WavFile("/nonexistent.wav".into())).start(Arc::new(|_| {})).is_err());
+        assert!(
+            FakeInput::new(FakeSignal::WavFile("/nonexistent.wav".into()))
+                .start(Arc::new(|_| {}))
+                .is_err()
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crossbeam_channel::bounded;
 use nokhwa::pixel_format::RgbFormat;
-use nokhwa::utils::{ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType};
+use nokhwa::utils::{
+    ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
+};
 use nokhwa::{Camera, NokhwaError};
 
 use super::convert::{self, PixelFormat};
@@ -42,7 +44,11 @@ pub fn list_cameras() -> Result<Vec<DeviceInfo>> {
     Ok(cams
         .iter()
         .enumerate()
-        .map(|(i, c)| DeviceInfo { id: c.index().to_string(), name: c.human_name(), is_default: i == 0 })
+        .map(|(i, c)| DeviceInfo {
+            id: c.index().to_string(),
+            name: c.human_name(),
+            is_default: i == 0,
+        })
         .collect())
 }
 
@@ -58,21 +64,34 @@ pub struct CameraSource {
 
 impl CameraSource {
     pub fn new(index: u32, format: VideoFormat, clock: Clock) -> Self {
-        CameraSource { index, format, clock, stop: Arc::new(AtomicBool::new(false)), thread: None }
+        CameraSource {
+            index,
+            format,
+            clock,
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+        }
     }
 }
 
 fn open(index: u32, want: VideoFormat) -> Result<Camera> {
     let available = list_cameras()?;
     if available.is_empty() {
-        return Err(Error::new(ErrorKind::NoDevice, "no camera found on this system"));
+        return Err(Error::new(
+            ErrorKind::NoDevice,
+            "no camera found on this system",
+        ));
     }
     let loose = RequestedFormat::new::<RgbFormat>(RequestedFormatType::AbsoluteHighestFrameRate);
-    let mut cam = Camera::new(CameraIndex::Index(index), loose).map_err(|e| map_err(&format!("open camera {index}"), e))?;
+    let mut cam = Camera::new(CameraIndex::Index(index), loose)
+        .map_err(|e| map_err(&format!("open camera {index}"), e))?;
     // Pick the closest supported mode ourselves (nokhwa's `Closest` needs an exact size match).
-    let formats = cam.compatible_camera_formats().map_err(|e| map_err("list camera formats", e))?;
+    let formats = cam
+        .compatible_camera_formats()
+        .map_err(|e| map_err("list camera formats", e))?;
     let score = |f: &CameraFormat| {
-        let size = (f.width() as i64 - want.width as i64).abs() + (f.height() as i64 - want.height as i64).abs();
+        let size = (f.width() as i64 - want.width as i64).abs()
+            + (f.height() as i64 - want.height as i64).abs();
         let rate = (f.frame_rate() as i64 - want.fps as i64).abs();
         let kind = match f.format() {
             FrameFormat::NV12 | FrameFormat::YUYV => 0,
@@ -82,8 +101,10 @@ fn open(index: u32, want: VideoFormat) -> Result<Camera> {
         (size, rate, kind)
     };
     if let Some(best) = formats.iter().min_by_key(|f| score(f)).copied() {
-        cam.set_camera_requset(RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(best)))
-            .map_err(|e| map_err("set camera format", e))?;
+        cam.set_camera_requset(RequestedFormat::new::<RgbFormat>(
+            RequestedFormatType::Exact(best),
+        ))
+        .map_err(|e| map_err("set camera format", e))?;
     }
     cam.open_stream().map_err(|e| map_err("start camera", e))?;
     Ok(cam)
@@ -99,7 +120,9 @@ fn to_i420(buf: &nokhwa::Buffer) -> Result<VideoFrame> {
         FrameFormat::GRAY => convert::to_i420(PixelFormat::Gray, w, h, raw)?,
         FrameFormat::RAWRGB => convert::to_i420(PixelFormat::Rgb24, w, h, raw)?,
         FrameFormat::MJPEG | FrameFormat::RAWBGR => {
-            let rgb = buf.decode_image::<RgbFormat>().map_err(|e| map_err("decode camera frame", e))?;
+            let rgb = buf
+                .decode_image::<RgbFormat>()
+                .map_err(|e| map_err("decode camera frame", e))?;
             convert::to_i420(PixelFormat::Rgb24, rgb.width(), rgb.height(), rgb.as_raw())?
         }
     };
@@ -107,7 +130,11 @@ fn to_i420(buf: &nokhwa::Buffer) -> Result<VideoFrame> {
 }
 
 impl VideoInput for CameraSource {
-    fn start(&mut self, mut on_frame: FrameCallback, on_error: ErrorCallback) -> Result<VideoFormat> {
+    fn start(
+        &mut self,
+        mut on_frame: FrameCallback,
+        on_error: ErrorCallback,
+    ) -> Result<VideoFormat> {
         self.stop();
         let (index, want, clock) = (self.index, self.format, self.clock);
         let stop = Arc::new(AtomicBool::new(false));
@@ -127,7 +154,10 @@ impl VideoInput for CameraSource {
                     }
                 };
                 while !stop.load(Ordering::Relaxed) {
-                    let frame = cam.frame().map_err(|e| map_err("camera stopped delivering", e)).and_then(|b| to_i420(&b));
+                    let frame = cam
+                        .frame()
+                        .map_err(|e| map_err("camera stopped delivering", e))
+                        .and_then(|b| to_i420(&b));
                     match frame {
                         Ok(f) => {
                             let mut f = convert::scale(&f, want.width, want.height);
@@ -154,7 +184,10 @@ impl VideoInput for CameraSource {
             }
             Err(_) => {
                 self.stop.store(true, Ordering::Relaxed);
-                Err(Error::new(ErrorKind::DeviceUnavailable, format!("camera {index} did not open within 10 s")))
+                Err(Error::new(
+                    ErrorKind::DeviceUnavailable,
+                    format!("camera {index} did not open within 10 s"),
+                ))
             }
         }
     }
@@ -192,7 +225,15 @@ mod tests {
         if !list_cameras().unwrap().is_empty() {
             return;
         }
-        let mut cam = CameraSource::new(0, VideoFormat { width: 640, height: 360, fps: 30 }, Clock::new());
+        let mut cam = CameraSource::new(
+            0,
+            VideoFormat {
+                width: 640,
+                height: 360,
+                fps: 30,
+            },
+            Clock::new(),
+        );
         let err = cam.start(Box::new(|_| {}), Arc::new(|_| {})).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NoDevice, "{err}");
         assert!(err.message().contains("no camera"), "{err}");

@@ -21,7 +21,9 @@ pub enum PixelFormat {
 
 fn check(len: usize, need: usize, what: &str) -> Result<()> {
     if len < need {
-        return Err(Error::invalid_argument(format!("{what} buffer has {len} bytes, needs {need}")));
+        return Err(Error::invalid_argument(format!(
+            "{what} buffer has {len} bytes, needs {need}"
+        )));
     }
     Ok(())
 }
@@ -108,15 +110,16 @@ pub fn to_i420(format: PixelFormat, width: u32, height: u32, src: &[u8]) -> Resu
                         acc = (acc.0 + r, acc.1 + g, acc.2 + b);
                     }
                     let (r, g, b) = ((acc.0 + 2) / 4, (acc.1 + 2) / 4, (acc.2 + 2) / 4);
-                    up[y * cw + x] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
-                    vp[y * cw + x] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                    up[y * cw + x] =
+                        (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                    vp[y * cw + x] =
+                        (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
                 }
             }
         }
     }
     Ok(out)
 }
-
 
 /// Scales a frame to `width` x `height` (both even) with bilinear filtering.
 /// Returns the frame unchanged when it already has that size.
@@ -127,8 +130,20 @@ pub fn scale(frame: &VideoFrame, width: u32, height: u32) -> VideoFrame {
     let mut out = vec![0u8; VideoFrame::i420_len(width, height)];
     let (dy, dc) = out.split_at_mut((width * height) as usize);
     let (du, dv) = dc.split_at_mut(((width / 2) * (height / 2)) as usize);
-    scale_plane(frame.y(), frame.width as usize, frame.height as usize, dy, width as usize, height as usize);
-    let (sw, sh, dw, dh) = (frame.width as usize / 2, frame.height as usize / 2, width as usize / 2, height as usize / 2);
+    scale_plane(
+        frame.y(),
+        frame.width as usize,
+        frame.height as usize,
+        dy,
+        width as usize,
+        height as usize,
+    );
+    let (sw, sh, dw, dh) = (
+        frame.width as usize / 2,
+        frame.height as usize / 2,
+        width as usize / 2,
+        height as usize / 2,
+    );
     scale_plane(frame.u(), sw, sh, du, dw, dh);
     scale_plane(frame.v(), sw, sh, dv, dw, dh);
     VideoFrame::new(width, height, out, frame.capture_us)
@@ -146,7 +161,8 @@ fn scale_plane(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: 
         let (y0, wy) = ((sy >> 16) as usize, (sy & 0xffff) as u32);
         let y1 = (y0 + 1).min(sh - 1);
         for x in 0..dw {
-            let sx = ((x as u64 * fx + fx / 2).saturating_sub(1 << 15)).min(((sw - 1) as u64) << 16);
+            let sx =
+                ((x as u64 * fx + fx / 2).saturating_sub(1 << 15)).min(((sw - 1) as u64) << 16);
             let (x0, wx) = ((sx >> 16) as usize, (sx & 0xffff) as u32);
             let x1 = (x0 + 1).min(sw - 1);
             let p = |xx: usize, yy: usize| src[yy * sw + xx] as u32;
@@ -166,7 +182,9 @@ mod tests {
     fn yuyv_and_nv12_keep_luma_and_average_chroma() {
         let (w, h) = (4u32, 2u32);
         // YUYV: two rows of Y0 U Y1 V.
-        let yuyv = [10, 100, 20, 200, 30, 102, 40, 202, 50, 110, 60, 210, 70, 112, 80, 212];
+        let yuyv = [
+            10, 100, 20, 200, 30, 102, 40, 202, 50, 110, 60, 210, 70, 112, 80, 212,
+        ];
         let out = to_i420(PixelFormat::Yuyv, w, h, &yuyv).unwrap();
         assert_eq!(&out[..8], &[10, 20, 30, 40, 50, 60, 70, 80]);
         assert_eq!(&out[8..10], &[105, 107]);
@@ -201,7 +219,13 @@ mod tests {
 
     #[test]
     fn short_buffers_are_errors_not_panics() {
-        for f in [PixelFormat::Yuyv, PixelFormat::Nv12, PixelFormat::Rgb24, PixelFormat::Gray, PixelFormat::I420] {
+        for f in [
+            PixelFormat::Yuyv,
+            PixelFormat::Nv12,
+            PixelFormat::Rgb24,
+            PixelFormat::Gray,
+            PixelFormat::I420,
+        ] {
             assert!(to_i420(f, 640, 480, &[0u8; 100]).is_err());
         }
         assert!(to_i420(PixelFormat::Gray, 0, 0, &[]).is_err());

@@ -20,9 +20,11 @@ use crate::error::{Error, ErrorKind, Result};
 fn map_err(context: &str, e: cpal::Error) -> Error {
     use cpal::ErrorKind as K;
     let kind = match e.kind() {
-        K::DeviceNotAvailable | K::DeviceBusy | K::DeviceChanged | K::StreamInvalidated | K::HostUnavailable => {
-            ErrorKind::DeviceUnavailable
-        }
+        K::DeviceNotAvailable
+        | K::DeviceBusy
+        | K::DeviceChanged
+        | K::StreamInvalidated
+        | K::HostUnavailable => ErrorKind::DeviceUnavailable,
         K::PermissionDenied => ErrorKind::PermissionDenied,
         K::UnsupportedConfig | K::UnsupportedOperation => ErrorKind::Unsupported,
         K::InvalidInput => ErrorKind::InvalidArgument,
@@ -33,16 +35,31 @@ fn map_err(context: &str, e: cpal::Error) -> Error {
 
 fn list(input: bool) -> Result<Vec<DeviceInfo>> {
     let host = cpal::default_host();
-    let default = if input { host.default_input_device() } else { host.default_output_device() };
+    let default = if input {
+        host.default_input_device()
+    } else {
+        host.default_output_device()
+    };
     let default_id = default.and_then(|d| d.id().ok()).map(|id| id.to_string());
-    let devices = if input { host.input_devices() } else { host.output_devices() }
-        .map_err(|e| map_err("enumerate audio devices", e))?;
+    let devices = if input {
+        host.input_devices()
+    } else {
+        host.output_devices()
+    }
+    .map_err(|e| map_err("enumerate audio devices", e))?;
     let mut out = Vec::new();
     for dev in devices {
         let Ok(id) = dev.id() else { continue };
         let id = id.to_string();
-        let name = dev.description().map(|d| d.name().to_string()).unwrap_or_else(|_| id.clone());
-        out.push(DeviceInfo { is_default: Some(&id) == default_id.as_ref(), id, name });
+        let name = dev
+            .description()
+            .map(|d| d.name().to_string())
+            .unwrap_or_else(|_| id.clone());
+        out.push(DeviceInfo {
+            is_default: Some(&id) == default_id.as_ref(),
+            id,
+            name,
+        });
     }
     Ok(out)
 }
@@ -61,12 +78,21 @@ fn find_device(id: Option<&str>, input: bool) -> Result<cpal::Device> {
     let host = cpal::default_host();
     let what = if input { "microphone" } else { "speaker" };
     match id {
-        None => if input { host.default_input_device() } else { host.default_output_device() }
-            .ok_or_else(|| Error::new(ErrorKind::NoDevice, format!("no default {what}"))),
+        None => if input {
+            host.default_input_device()
+        } else {
+            host.default_output_device()
+        }
+        .ok_or_else(|| Error::new(ErrorKind::NoDevice, format!("no default {what}"))),
         Some(id) => {
-            let parsed: cpal::DeviceId =
-                id.parse().map_err(|_| Error::new(ErrorKind::NotFound, format!("{what} id {id:?} is not a device id")))?;
-            host.device_by_id(&parsed).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no {what} with id {id:?}")))
+            let parsed: cpal::DeviceId = id.parse().map_err(|_| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("{what} id {id:?} is not a device id"),
+                )
+            })?;
+            host.device_by_id(&parsed)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no {what} with id {id:?}")))
         }
     }
 }
@@ -74,7 +100,9 @@ fn find_device(id: Option<&str>, input: bool) -> Result<cpal::Device> {
 /// Picks a configuration: f32 or i16 at 48 kHz with the fewest channels if
 /// offered, else the device default.
 fn choose_config(device: &cpal::Device, input: bool) -> Result<(StreamConfig, SampleFormat)> {
-    let ranges: Vec<_> = if input { device.supported_input_configs().map(|r| r.collect()) } else {
+    let ranges: Vec<_> = if input {
+        device.supported_input_configs().map(|r| r.collect())
+    } else {
         device.supported_output_configs().map(|r| r.collect())
     }
     .map_err(|e| map_err("query audio configs", e))?;
@@ -86,11 +114,18 @@ fn choose_config(device: &cpal::Device, input: bool) -> Result<(StreamConfig, Sa
         .min_by_key(|c| (c.channels(), c.sample_format() != SampleFormat::F32));
     let chosen = match best {
         Some(c) => c,
-        None => if input { device.default_input_config() } else { device.default_output_config() }
-            .map_err(|e| map_err("default audio config", e))?,
+        None => if input {
+            device.default_input_config()
+        } else {
+            device.default_output_config()
+        }
+        .map_err(|e| map_err("default audio config", e))?,
     };
     if !usable(chosen.sample_format()) {
-        return Err(Error::new(ErrorKind::Unsupported, format!("sample format {:?} not supported", chosen.sample_format())));
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("sample format {:?} not supported", chosen.sample_format()),
+        ));
     }
     Ok((chosen.config(), chosen.sample_format()))
 }
@@ -112,11 +147,18 @@ pub struct CpalInput {
 impl CpalInput {
     /// `device_id` from [`list_inputs`]; `None` opens the system default.
     pub fn new(device_id: Option<String>) -> Self {
-        CpalInput { device_id, stream: None, counters: Arc::default() }
+        CpalInput {
+            device_id,
+            stream: None,
+            counters: Arc::default(),
+        }
     }
 }
 
-fn error_forwarder(what: &'static str, on_error: ErrorCallback) -> impl FnMut(cpal::Error) + Send + 'static {
+fn error_forwarder(
+    what: &'static str,
+    on_error: ErrorCallback,
+) -> impl FnMut(cpal::Error) + Send + 'static {
     move |e: cpal::Error| {
         if e.kind() != cpal::ErrorKind::Xrun {
             on_error(map_err(what, e));
@@ -129,7 +171,10 @@ impl AudioInput for CpalInput {
         self.stop();
         let device = find_device(self.device_id.as_deref(), true)?;
         let (config, sample_format) = choose_config(&device, true)?;
-        let format = AudioFormat { sample_rate: config.sample_rate, channels: config.channels };
+        let format = AudioFormat {
+            sample_rate: config.sample_rate,
+            channels: config.channels,
+        };
         let (mut prod, cons) = HeapRb::<f32>::new(ring_capacity(format)).split();
         let counters = self.counters.clone();
         let errors = error_forwarder("microphone", on_error);
@@ -139,7 +184,9 @@ impl AudioInput for CpalInput {
                 move |data: &[f32], _: &cpal::InputCallbackInfo| {
                     let n = prod.push_slice(data);
                     if n < data.len() {
-                        counters.xrun_samples.fetch_add((data.len() - n) as u64, Ordering::Relaxed);
+                        counters
+                            .xrun_samples
+                            .fetch_add((data.len() - n) as u64, Ordering::Relaxed);
                     }
                 },
                 errors,
@@ -150,7 +197,9 @@ impl AudioInput for CpalInput {
                 move |data: &[i16], _: &cpal::InputCallbackInfo| {
                     let n = prod.push_iter(data.iter().map(|&s| s as f32 / 32768.0));
                     if n < data.len() {
-                        counters.xrun_samples.fetch_add((data.len() - n) as u64, Ordering::Relaxed);
+                        counters
+                            .xrun_samples
+                            .fetch_add((data.len() - n) as u64, Ordering::Relaxed);
                     }
                 },
                 errors,
@@ -178,7 +227,11 @@ pub struct CpalOutput {
 impl CpalOutput {
     /// `device_id` from [`list_outputs`]; `None` opens the system default.
     pub fn new(device_id: Option<String>) -> Self {
-        CpalOutput { device_id, stream: None, counters: Arc::default() }
+        CpalOutput {
+            device_id,
+            stream: None,
+            counters: Arc::default(),
+        }
     }
 }
 
@@ -187,7 +240,10 @@ impl AudioOutput for CpalOutput {
         self.stop();
         let device = find_device(self.device_id.as_deref(), false)?;
         let (config, sample_format) = choose_config(&device, false)?;
-        let format = AudioFormat { sample_rate: config.sample_rate, channels: config.channels };
+        let format = AudioFormat {
+            sample_rate: config.sample_rate,
+            channels: config.channels,
+        };
         let (prod, mut cons) = HeapRb::<f32>::new(ring_capacity(format)).split();
         let counters = self.counters.clone();
         let errors = error_forwarder("speaker", on_error);
@@ -198,7 +254,9 @@ impl AudioOutput for CpalOutput {
                     let n = cons.pop_slice(data);
                     if n < data.len() {
                         data[n..].fill(0.0);
-                        counters.xrun_samples.fetch_add((data.len() - n) as u64, Ordering::Relaxed);
+                        counters
+                            .xrun_samples
+                            .fetch_add((data.len() - n) as u64, Ordering::Relaxed);
                     }
                 },
                 errors,

@@ -70,7 +70,10 @@ fn stamp_bits(stamp: Stamp) -> [bool; BITS] {
 /// # Panics
 /// If `out` has the wrong length or the size is not [`supports`]ed.
 pub fn render(width: u32, height: u32, stamp: Stamp, out: &mut [u8]) {
-    assert!(supports(width, height), "pattern needs even sizes of at least 256x144");
+    assert!(
+        supports(width, height),
+        "pattern needs even sizes of at least 256x144"
+    );
     let (w, h) = (width as usize, height as usize);
     let (cw, ch) = (w / 2, h / 2);
     assert_eq!(out.len(), w * h + 2 * cw * ch, "I420 buffer length");
@@ -163,7 +166,10 @@ pub fn read_stamp(width: u32, height: u32, y_plane: &[u8], y_stride: usize) -> O
     let capture_us = take(48);
     let crc = take(8) as u8;
     let payload = ((frame_number as u64) << 48) | capture_us;
-    (magic == MAGIC && crc == crc8(payload, 80)).then_some(Stamp { frame_number, capture_us })
+    (magic == MAGIC && crc == crc8(payload, 80)).then_some(Stamp {
+        frame_number,
+        capture_us,
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +180,10 @@ mod tests {
     fn stamp_round_trips_at_common_sizes() {
         for &(w, h) in &[(1280u32, 720u32), (640, 360), (320, 180), (256, 144)] {
             let mut buf = vec![0u8; crate::frame::VideoFrame::i420_len(w, h)];
-            let stamp = Stamp { frame_number: 123_456, capture_us: 0xDEAD_BEEF_42 };
+            let stamp = Stamp {
+                frame_number: 123_456,
+                capture_us: 0xDEAD_BEEF_42,
+            };
             render(w, h, stamp, &mut buf);
             assert_eq!(read_stamp(w, h, &buf, w as usize), Some(stamp), "{w}x{h}");
         }
@@ -184,7 +193,10 @@ mod tests {
     fn stamp_survives_noise_and_rejects_garbage() {
         let (w, h) = (640u32, 360u32);
         let mut buf = vec![0u8; crate::frame::VideoFrame::i420_len(w, h)];
-        let stamp = Stamp { frame_number: 7, capture_us: 1_000_000 };
+        let stamp = Stamp {
+            frame_number: 7,
+            capture_us: 1_000_000,
+        };
         render(w, h, stamp, &mut buf);
         let mut rng = fastrand::Rng::with_seed(1);
         for p in buf.iter_mut() {
@@ -200,9 +212,33 @@ mod tests {
         let (w, h) = (320u32, 180u32);
         let len = crate::frame::VideoFrame::i420_len(w, h);
         let (mut a, mut b, mut c) = (vec![0; len], vec![0; len], vec![0; len]);
-        render(w, h, Stamp { frame_number: 1, capture_us: 5 }, &mut a);
-        render(w, h, Stamp { frame_number: 1, capture_us: 5 }, &mut b);
-        render(w, h, Stamp { frame_number: 2, capture_us: 5 }, &mut c);
+        render(
+            w,
+            h,
+            Stamp {
+                frame_number: 1,
+                capture_us: 5,
+            },
+            &mut a,
+        );
+        render(
+            w,
+            h,
+            Stamp {
+                frame_number: 1,
+                capture_us: 5,
+            },
+            &mut b,
+        );
+        render(
+            w,
+            h,
+            Stamp {
+                frame_number: 2,
+                capture_us: 5,
+            },
+            &mut c,
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -15,7 +15,12 @@ pub struct Resampler {
 
 impl Resampler {
     pub fn new(from: u32, to: u32) -> Self {
-        Resampler { from: from.max(1), to: to.max(1), pos: 0.0, prev: None }
+        Resampler {
+            from: from.max(1),
+            to: to.max(1),
+            pos: 0.0,
+            prev: None,
+        }
     }
 
     /// Converts `input`, appending to `out`. State carries across calls.
@@ -47,7 +52,11 @@ impl Resampler {
 /// Averages interleaved frames of `channels` into mono.
 pub fn downmix(interleaved: &[f32], channels: u16, out: &mut Vec<f32>) {
     let ch = channels.max(1) as usize;
-    out.extend(interleaved.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32));
+    out.extend(
+        interleaved
+            .chunks_exact(ch)
+            .map(|f| f.iter().sum::<f32>() / ch as f32),
+    );
 }
 
 /// Copies mono samples into every channel of interleaved frames.
@@ -65,7 +74,9 @@ mod tests {
 
     #[test]
     fn keeps_tone_frequency_and_length_across_rates() {
-        let input: Vec<f32> = (0..44_100).map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() as f32).collect();
+        let input: Vec<f32> = (0..44_100)
+            .map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() as f32)
+            .collect();
         let mut r = Resampler::new(44_100, 48_000);
         let mut out = Vec::new();
         for chunk in input.chunks(441) {

@@ -45,7 +45,12 @@ pub(crate) struct FrameThread {
 impl FrameThread {
     /// Calls `produce(n)` for n = 0, 1, 2… every `1/fps` seconds, on absolute
     /// deadlines. A producer that returns false ends the thread.
-    pub(crate) fn spawn(name: &str, fps: u32, clock: Clock, mut produce: impl FnMut(u64) -> bool + Send + 'static) -> Result<Self> {
+    pub(crate) fn spawn(
+        name: &str,
+        fps: u32,
+        clock: Clock,
+        mut produce: impl FnMut(u64) -> bool + Send + 'static,
+    ) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let period_us = 1_000_000 / fps.max(1) as u64;
@@ -67,7 +72,10 @@ impl FrameThread {
                 }
             })
             .map_err(|e| Error::internal(format!("spawn {name}: {e}")))?;
-        Ok(FrameThread { stop, thread: Some(thread) })
+        Ok(FrameThread {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn stop(&mut self) {
@@ -100,19 +108,35 @@ impl PatternSource {
                 format.width, format.height, format.fps
             )));
         }
-        Ok(PatternSource { format, clock, running: None })
+        Ok(PatternSource {
+            format,
+            clock,
+            running: None,
+        })
     }
 }
 
 impl VideoInput for PatternSource {
-    fn start(&mut self, mut on_frame: FrameCallback, _on_error: ErrorCallback) -> Result<VideoFormat> {
+    fn start(
+        &mut self,
+        mut on_frame: FrameCallback,
+        _on_error: ErrorCallback,
+    ) -> Result<VideoFormat> {
         self.stop();
         let VideoFormat { width, height, fps } = self.format;
         let clock = self.clock;
         self.running = Some(FrameThread::spawn("media-pattern", fps, clock, move |n| {
             let mut buf = vec![0u8; VideoFrame::i420_len(width, height)];
             let capture_us = clock.now_us();
-            pattern::render(width, height, Stamp { frame_number: n as u32, capture_us }, &mut buf);
+            pattern::render(
+                width,
+                height,
+                Stamp {
+                    frame_number: n as u32,
+                    capture_us,
+                },
+                &mut buf,
+            );
             on_frame(VideoFrame::new(width, height, buf, capture_us));
             true
         })?);
@@ -132,16 +156,29 @@ fn y4m_err(path: &Path, e: impl std::fmt::Display) -> Error {
 
 fn open_y4m(path: &Path) -> Result<y4m::Decoder<BufReader<File>>> {
     let file = File::open(path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Io };
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Io
+        };
         Error::new(kind, format!("open {}: {e}", path.display()))
     })?;
     let dec = y4m::decode(BufReader::new(file)).map_err(|e| y4m_err(path, format!("{e:?}")))?;
     use y4m::Colorspace::*;
-    if !matches!(dec.get_colorspace(), C420 | C420jpeg | C420paldv | C420mpeg2) {
-        return Err(Error::new(ErrorKind::Unsupported, format!("{}: only 8-bit 4:2:0 Y4M is supported", path.display())));
+    if !matches!(
+        dec.get_colorspace(),
+        C420 | C420jpeg | C420paldv | C420mpeg2
+    ) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{}: only 8-bit 4:2:0 Y4M is supported", path.display()),
+        ));
     }
     if dec.get_width() % 2 == 1 || dec.get_height() % 2 == 1 {
-        return Err(Error::new(ErrorKind::Unsupported, format!("{}: odd frame size", path.display())));
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{}: odd frame size", path.display()),
+        ));
     }
     Ok(dec)
 }
@@ -155,18 +192,30 @@ pub struct Y4mSource {
 
 impl Y4mSource {
     pub fn new(path: impl Into<PathBuf>, clock: Clock) -> Self {
-        Y4mSource { path: path.into(), clock, running: None }
+        Y4mSource {
+            path: path.into(),
+            clock,
+            running: None,
+        }
     }
 }
 
 impl VideoInput for Y4mSource {
-    fn start(&mut self, mut on_frame: FrameCallback, on_error: ErrorCallback) -> Result<VideoFormat> {
+    fn start(
+        &mut self,
+        mut on_frame: FrameCallback,
+        on_error: ErrorCallback,
+    ) -> Result<VideoFormat> {
         self.stop();
         let path = self.path.clone();
         let mut dec = open_y4m(&path)?;
         let (w, h) = (dec.get_width() as u32, dec.get_height() as u32);
         let rate = dec.get_framerate();
-        let fps = if rate.den == 0 { 30 } else { (rate.num / rate.den).clamp(1, 120) as u32 };
+        let fps = if rate.den == 0 {
+            30
+        } else {
+            (rate.num / rate.den).clamp(1, 120) as u32
+        };
         let clock = self.clock;
         self.running = Some(FrameThread::spawn("media-y4m", fps, clock, move |_| {
             let mut frame = dec.read_frame();
@@ -196,7 +245,11 @@ impl VideoInput for Y4mSource {
                 }
             }
         })?);
-        Ok(VideoFormat { width: w, height: h, fps })
+        Ok(VideoFormat {
+            width: w,
+            height: h,
+            fps,
+        })
     }
 
     fn stop(&mut self) {
@@ -222,16 +275,28 @@ impl Y4mWriter {
         let path = path.into();
         // Create (truncate) now so that a bad path fails early.
         File::create(&path).map_err(|e| Error::io(&format!("create {}", path.display()), e))?;
-        Ok(Y4mWriter { path, fps: fps.max(1), encoder: None, size: None, frames_written: 0, frames_skipped: 0 })
+        Ok(Y4mWriter {
+            path,
+            fps: fps.max(1),
+            encoder: None,
+            size: None,
+            frames_written: 0,
+            frames_skipped: 0,
+        })
     }
 
     pub fn write(&mut self, frame: &VideoFrame) -> Result<()> {
         if self.encoder.is_none() {
-            let file = File::create(&self.path).map_err(|e| Error::io(&format!("create {}", self.path.display()), e))?;
-            let enc = y4m::encode(frame.width as usize, frame.height as usize, y4m::Ratio::new(self.fps as usize, 1))
-                .with_colorspace(y4m::Colorspace::C420jpeg)
-                .write_header(BufWriter::new(file))
-                .map_err(|e| y4m_err(&self.path, format!("{e:?}")))?;
+            let file = File::create(&self.path)
+                .map_err(|e| Error::io(&format!("create {}", self.path.display()), e))?;
+            let enc = y4m::encode(
+                frame.width as usize,
+                frame.height as usize,
+                y4m::Ratio::new(self.fps as usize, 1),
+            )
+            .with_colorspace(y4m::Colorspace::C420jpeg)
+            .write_header(BufWriter::new(file))
+            .map_err(|e| y4m_err(&self.path, format!("{e:?}")))?;
             self.encoder = Some(enc);
             self.size = Some((frame.width, frame.height));
         }
@@ -274,7 +339,15 @@ mod tests {
         let mut w = Y4mWriter::create(&path, 30).unwrap();
         for n in 0..3u32 {
             let mut buf = vec![0; VideoFrame::i420_len(256, 144)];
-            pattern::render(256, 144, Stamp { frame_number: n, capture_us: 0 }, &mut buf);
+            pattern::render(
+                256,
+                144,
+                Stamp {
+                    frame_number: n,
+                    capture_us: 0,
+                },
+                &mut buf,
+            );
             w.write(&VideoFrame::new(256, 144, buf, 0)).unwrap();
         }
         w.write(&VideoFrame::new(2, 2, vec![0; 6], 0)).unwrap();
@@ -282,21 +355,36 @@ mod tests {
         drop(w);
         let frames = read_y4m(&path).unwrap();
         assert_eq!(frames.len(), 3);
-        assert_eq!(pattern::read_stamp(256, 144, frames[2].y(), 256).unwrap().frame_number, 2);
+        assert_eq!(
+            pattern::read_stamp(256, 144, frames[2].y(), 256)
+                .unwrap()
+                .frame_number,
+            2
+        );
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut src = Y4mSource::new(&path, Clock::new());
-        let fmt = src.start(Box::new(move |f| drop(tx.send(f))), Arc::new(|_| {})).unwrap();
+        let fmt = src
+            .start(Box::new(move |f| drop(tx.send(f))), Arc::new(|_| {}))
+            .unwrap();
         assert_eq!((fmt.width, fmt.height, fmt.fps), (256, 144, 30));
         let numbers: Vec<u32> = (0..7)
             .map(|_| {
                 let f = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-                pattern::read_stamp(256, 144, f.y(), 256).unwrap().frame_number
+                pattern::read_stamp(256, 144, f.y(), 256)
+                    .unwrap()
+                    .frame_number
             })
             .collect();
         src.stop();
         assert_eq!(numbers, vec![0, 1, 2, 0, 1, 2, 0]);
-        assert_eq!(Y4mSource::new(dir.join("missing.y4m"), Clock::new()).start(Box::new(|_| {}), Arc::new(|_| {})).unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            Y4mSource::new(dir.join("missing.y4m"), Clock::new())
+                .start(Box::new(|_| {}), Arc::new(|_| {}))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

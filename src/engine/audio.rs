@@ -31,14 +31,20 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub(crate) fn spawn(name: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Result<Self> {
+    pub(crate) fn spawn(
+        name: &str,
+        body: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    ) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || body(flag))
             .map_err(|e| Error::internal(format!("spawn {name}: {e}")))?;
-        Ok(Worker { stop, thread: Some(thread) })
+        Ok(Worker {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn stop(&mut self) {
@@ -58,8 +64,20 @@ impl Drop for Worker {
 fn device_error_callback(shared: &Arc<Shared>, stream: Stream) -> crate::devices::ErrorCallback {
     let events = shared.events_tx.clone();
     Arc::new(move |e: Error| {
-        emit(&events, Event::Error { kind: e.kind(), message: e.message().to_string() });
-        emit(&events, Event::StateChanged { stream, state: StreamState::Failed });
+        emit(
+            &events,
+            Event::Error {
+                kind: e.kind(),
+                message: e.message().to_string(),
+            },
+        );
+        emit(
+            &events,
+            Event::StateChanged {
+                stream,
+                state: StreamState::Failed,
+            },
+        );
     })
 }
 
@@ -70,7 +88,11 @@ pub(crate) struct AudioSend {
 }
 
 impl AudioSend {
-    pub(crate) fn start(mut input: Box<dyn AudioInput>, settings: OpusSettings, shared: Arc<Shared>) -> Result<Self> {
+    pub(crate) fn start(
+        mut input: Box<dyn AudioInput>,
+        settings: OpusSettings,
+        shared: Arc<Shared>,
+    ) -> Result<Self> {
         let mut encoder = OpusEncoder::new(settings)?;
         let (format, mut ring) = input.start(device_error_callback(&shared, Stream::LocalAudio))?;
         let worker = Worker::spawn("media-audio-send", move |stop| {
@@ -88,7 +110,11 @@ impl AudioSend {
                         break;
                     }
                     mono.clear();
-                    downmix(&raw[..n - n % format.channels as usize], format.channels, &mut mono);
+                    downmix(
+                        &raw[..n - n % format.channels as usize],
+                        format.channels,
+                        &mut mono,
+                    );
                     resampler.process(&mono, &mut pcm);
                 }
                 let now = shared.clock.now_us();
@@ -101,12 +127,19 @@ impl AudioSend {
                         frame.fill(0.0);
                     }
                     if let Err(e) = encoder.encode(frame, &mut packet) {
-                        emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() });
+                        emit(
+                            &shared.events_tx,
+                            Event::Error {
+                                kind: e.kind(),
+                                message: e.message().to_string(),
+                            },
+                        );
                         continue;
                     }
                     c.audio_frames_encoded.fetch_add(1, Relaxed);
                     // The frame's first sample was captured this long ago.
-                    let age_us = ((pcm.len() - consumed + FRAME_SAMPLES) as u64) * 1_000_000 / 48_000;
+                    let age_us =
+                        ((pcm.len() - consumed + FRAME_SAMPLES) as u64) * 1_000_000 / 48_000;
                     let frame = EncodedFrame {
                         kind: MediaKind::Audio,
                         seq,
@@ -119,7 +152,8 @@ impl AudioSend {
                     seq += 1;
                     timestamp += FRAME_SAMPLES as u64;
                     if let Some(t) = shared.transport() {
-                        c.audio_bytes_sent.fetch_add(frame.data.len() as u64, Relaxed);
+                        c.audio_bytes_sent
+                            .fetch_add(frame.data.len() as u64, Relaxed);
                         t.send(frame);
                     }
                 }
@@ -154,7 +188,11 @@ fn apply_feedback(shared: &Shared, fb: Feedback, audio_bps: u32) {
         }
         Feedback::Connection(state) => emit(&shared.events_tx, Event::Connection(state)),
         Feedback::NetworkStats(n) => {
-            let down = shared.quality.lock().map(|mut q| q.update(&n)).unwrap_or(None);
+            let down = shared
+                .quality
+                .lock()
+                .map(|mut q| q.update(&n))
+                .unwrap_or(None);
             if let Some((tx, rx)) = down {
                 emit(&shared.events_tx, Event::NetworkQuality { tx, rx });
             }
@@ -162,10 +200,14 @@ fn apply_feedback(shared: &Shared, fb: Feedback, audio_bps: u32) {
                 shared.rtt_us.store(rtt, Relaxed);
             }
             if let Some(l) = n.egress_loss {
-                shared.egress_loss_ppm.store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
+                shared
+                    .egress_loss_ppm
+                    .store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
             }
             if let Some(l) = n.ingress_loss {
-                shared.ingress_loss_ppm.store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
+                shared
+                    .ingress_loss_ppm
+                    .store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
             }
         }
         Feedback::AudioJitter(_) => {}
@@ -209,7 +251,8 @@ impl AudioRecv {
                 let now = shared.clock.now_us();
                 for f in frames.try_iter() {
                     c.audio_packets_received.fetch_add(1, Relaxed);
-                    c.audio_bytes_received.fetch_add(f.data.len() as u64, Relaxed);
+                    c.audio_bytes_received
+                        .fetch_add(f.data.len() as u64, Relaxed);
                     match expected_seq {
                         Some(e) if f.seq > e => {
                             c.audio_packets_lost.fetch_add(f.seq - e, Relaxed);

@@ -14,7 +14,10 @@ pub enum AudioInputConfig {
     /// A microphone by the id enumeration reported.
     Device(String),
     /// A synthetic sine tone.
-    Tone { freq_hz: f32, level_dbfs: f32 },
+    Tone {
+        freq_hz: f32,
+        level_dbfs: f32,
+    },
     /// A WAV file, looped.
     WavFile(PathBuf),
     Silence,
@@ -59,7 +62,14 @@ pub struct VideoConfig {
 
 impl Default for VideoConfig {
     fn default() -> Self {
-        VideoConfig { width: 640, height: 360, fps: 30, bitrate_bps: 800_000, min_bitrate_bps: 100_000, max_bitrate_bps: 2_500_000 }
+        VideoConfig {
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_bps: 800_000,
+            min_bitrate_bps: 100_000,
+            max_bitrate_bps: 2_500_000,
+        }
     }
 }
 
@@ -102,7 +112,10 @@ impl EngineConfig {
     /// test pattern. Runs anywhere, no hardware needed.
     pub fn fake() -> Self {
         EngineConfig {
-            audio_input: AudioInputConfig::Tone { freq_hz: 440.0, level_dbfs: -20.0 },
+            audio_input: AudioInputConfig::Tone {
+                freq_hz: 440.0,
+                level_dbfs: -20.0,
+            },
             audio_output: AudioOutputConfig::Null,
             video_input: VideoInputConfig::TestPattern,
             ..Default::default()

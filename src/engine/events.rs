@@ -37,18 +37,33 @@ pub enum Stream {
 /// Something the host should know.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    StateChanged { stream: Stream, state: StreamState },
+    StateChanged {
+        stream: Stream,
+        state: StreamState,
+    },
     /// A failure while running (device vanished, codec error, file error).
-    Error { kind: ErrorKind, message: String },
-    FirstLocalVideoFrame { width: u32, height: u32 },
-    FirstRemoteVideoFrame { width: u32, height: u32 },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
+    FirstLocalVideoFrame {
+        width: u32,
+        height: u32,
+    },
+    FirstRemoteVideoFrame {
+        width: u32,
+        height: u32,
+    },
     FirstRemoteAudioFrame,
     /// The network peer's connection state changed.
     Connection(ConnectionState),
     /// Every 2 s during a network session: how good the path to the peer is
     /// in each direction (see [`crate::engine::quality`]: 0 unknown, 1
     /// excellent … 6 down).
-    NetworkQuality { tx: u8, rx: u8 },
+    NetworkQuality {
+        tx: u8,
+        rx: u8,
+    },
     /// The rendezvous server connection changed.
     Server(crate::signal::ServerState),
     /// 1v1 call progress.
@@ -56,9 +71,15 @@ pub enum Event {
     /// Channel membership.
     Channel(crate::signal::ChannelEvent),
     /// The token expires soon: hand over a new one with `renew_token`.
-    TokenWillExpire { expires_at: u64 },
+    TokenWillExpire {
+        expires_at: u64,
+    },
     /// The server refused a request (its error code and message).
-    ServerError { code: String, message: String, channel: Option<String> },
+    ServerError {
+        code: String,
+        message: String,
+        channel: Option<String>,
+    },
     /// Periodic statistics (see `EngineConfig::stats_interval_ms`).
     Stats(Stats),
 }
@@ -79,7 +100,12 @@ pub type EventHandler = Box<dyn FnMut(&Event) + Send>;
 pub type FrameHandler = Box<dyn FnMut(FrameSource, &VideoFrame) + Send>;
 
 /// Runs the event thread until the control channel closes.
-pub(crate) fn run_events(rx: Receiver<Event>, control: Receiver<Option<EventHandler>>, shared: Arc<Shared>, interval_ms: u32) {
+pub(crate) fn run_events(
+    rx: Receiver<Event>,
+    control: Receiver<Option<EventHandler>>,
+    shared: Arc<Shared>,
+    interval_ms: u32,
+) {
     let mut handler: Option<EventHandler> = None;
     let interval = (interval_ms > 0).then(|| Duration::from_millis(interval_ms as u64));
     let mut next_stats = interval.map(|i| Instant::now() + i);
@@ -123,7 +149,11 @@ pub(crate) fn run_events(rx: Receiver<Event>, control: Receiver<Option<EventHand
 }
 
 /// Runs the render thread until the control channel closes.
-pub(crate) fn run_render(rx: Receiver<(FrameSource, VideoFrame)>, control: Receiver<Option<FrameHandler>>, shared: Arc<Shared>) {
+pub(crate) fn run_render(
+    rx: Receiver<(FrameSource, VideoFrame)>,
+    control: Receiver<Option<FrameHandler>>,
+    shared: Arc<Shared>,
+) {
     let mut handler: Option<FrameHandler> = None;
     loop {
         crossbeam_channel::select! {
@@ -193,11 +223,20 @@ mod tests {
     fn events_emitted_after_setting_a_handler_always_reach_it() {
         // Repeat the race many times: handler set, then an event at once.
         for _ in 0..200 {
-            let engine = crate::Engine::new(crate::EngineConfig { stats_interval_ms: 0, ..crate::EngineConfig::fake() }).unwrap();
+            let engine = crate::Engine::new(crate::EngineConfig {
+                stats_interval_ms: 0,
+                ..crate::EngineConfig::fake()
+            })
+            .unwrap();
             let (tx, rx) = crossbeam_channel::bounded(4);
-            engine.set_event_handler(Some(Box::new(move |e: &Event| drop(tx.try_send(e.clone())))));
+            engine.set_event_handler(Some(Box::new(move |e: &Event| {
+                drop(tx.try_send(e.clone()))
+            })));
             engine.emit(Event::FirstRemoteAudioFrame);
-            assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(Event::FirstRemoteAudioFrame));
+            assert_eq!(
+                rx.recv_timeout(std::time::Duration::from_secs(5)),
+                Ok(Event::FirstRemoteAudioFrame)
+            );
         }
     }
 }

@@ -26,7 +26,9 @@ use self::events::{Event, EventHandler, FrameHandler, FrameSource, Stream, Strea
 use self::stats::{Counters, Latencies, Stats};
 use self::video::{VideoRecv, VideoSend};
 use crate::clock::Clock;
-use crate::devices::audio::{AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink};
+use crate::devices::audio::{
+    AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
+};
 use crate::devices::camera::{list_cameras, CameraSource};
 use crate::devices::cpal_audio::{self, CpalInput, CpalOutput};
 use crate::devices::video::{PatternSource, VideoFormat, VideoInput, Y4mSource, Y4mWriter};
@@ -64,7 +66,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn transport(&self) -> Option<Arc<dyn Transport>> {
-        self.transport.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.transport
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn set_transport(&self, t: Option<Arc<dyn Transport>>) {
@@ -153,7 +158,10 @@ pub struct Engine {
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(name.into()).spawn(f).map_err(|e| Error::internal(format!("spawn {name}: {e}")))
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|e| Error::internal(format!("spawn {name}: {e}")))
 }
 
 impl Engine {
@@ -186,10 +194,22 @@ impl Engine {
         let (render_control, render_control_rx) = unbounded();
         let interval = config.stats_interval_ms;
         let s = shared.clone();
-        let events = spawn("media-events", move || events::run_events(events_rx, event_control_rx, s, interval))?;
+        let events = spawn("media-events", move || {
+            events::run_events(events_rx, event_control_rx, s, interval)
+        })?;
         let s = shared.clone();
-        let render = spawn("media-render", move || events::run_render(render_rx, render_control_rx, s))?;
-        let core = Arc::new(Core { shared, state: Mutex::new(State { config, audio_send: None, video_send: None, session: None }) });
+        let render = spawn("media-render", move || {
+            events::run_render(render_rx, render_control_rx, s)
+        })?;
+        let core = Arc::new(Core {
+            shared,
+            state: Mutex::new(State {
+                config,
+                audio_send: None,
+                video_send: None,
+                session: None,
+            }),
+        });
         Ok(Engine {
             core,
             signaling: Mutex::new(None),
@@ -233,21 +253,39 @@ impl Engine {
     /// Replaces an earlier connection.
     pub fn connect_server(&self, config: crate::signal::ServerConfig) -> Result<()> {
         let client = crate::signal::SignalingClient::start(config, Arc::downgrade(&self.core))?;
-        let old = self.signaling.lock().unwrap_or_else(|p| p.into_inner()).replace(client);
+        let old = self
+            .signaling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(client);
         drop(old);
         Ok(())
     }
 
     /// Leaves the server (ending any call). A no-op when not connected.
     pub fn disconnect_server(&self) {
-        let old = self.signaling.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let old = self
+            .signaling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         drop(old);
     }
 
-    fn signaling<T>(&self, f: impl FnOnce(&crate::signal::SignalingClient) -> Result<T>) -> Result<T> {
-        match self.signaling.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+    fn signaling<T>(
+        &self,
+        f: impl FnOnce(&crate::signal::SignalingClient) -> Result<T>,
+    ) -> Result<T> {
+        match self
+            .signaling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             Some(c) => f(c),
-            None => Err(Error::invalid_state("not connected to a server: call connect_server first")),
+            None => Err(Error::invalid_state(
+                "not connected to a server: call connect_server first",
+            )),
         }
     }
 
@@ -304,7 +342,12 @@ impl Engine {
 
     fn tell_peer_mute(&self) {
         let (audio, video) = self.core.muted();
-        if let Some(c) = self.signaling.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(c) = self
+            .signaling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             c.mute_changed(audio, video);
         }
     }
@@ -348,11 +391,16 @@ impl Core {
     pub fn set_audio_output(&self, output: AudioOutputConfig) -> Result<()> {
         let mut st = self.state();
         st.config.audio_output = output;
-        if st.session.as_ref().is_some_and(|s| s.stream == Stream::EchoTest) {
+        if st
+            .session
+            .as_ref()
+            .is_some_and(|s| s.stream == Stream::EchoTest)
+        {
             let (a, v) = self.stop_session(&mut st);
             let loopback = st.config.loopback;
             self.start_session(&mut st, Stream::EchoTest, a, v, |sink, clock| {
-                let t = LoopbackTransport::new(loopback, sink, clock).map_err(|e| Error::internal(format!("start loopback: {e}")))?;
+                let t = LoopbackTransport::new(loopback, sink, clock)
+                    .map_err(|e| Error::internal(format!("start loopback: {e}")))?;
                 Ok((Arc::new(t), None))
             })?;
         }
@@ -374,18 +422,32 @@ impl Core {
         let input: Box<dyn AudioInput> = match &st.config.audio_input {
             AudioInputConfig::Default => Box::new(CpalInput::new(None)),
             AudioInputConfig::Device(id) => Box::new(CpalInput::new(Some(id.clone()))),
-            &AudioInputConfig::Tone { freq_hz, level_dbfs } => Box::new(FakeInput::new(FakeSignal::Tone { freq_hz, level_dbfs })),
-            AudioInputConfig::WavFile(p) => Box::new(FakeInput::new(FakeSignal::WavFile(p.clone()))),
+            &AudioInputConfig::Tone {
+                freq_hz,
+                level_dbfs,
+            } => Box::new(FakeInput::new(FakeSignal::Tone {
+                freq_hz,
+                level_dbfs,
+            })),
+            AudioInputConfig::WavFile(p) => {
+                Box::new(FakeInput::new(FakeSignal::WavFile(p.clone())))
+            }
             AudioInputConfig::Silence => Box::new(FakeInput::new(FakeSignal::Silence)),
         };
         match AudioSend::start(input, st.config.audio, self.shared.clone()) {
             Ok(stage) => {
                 st.audio_send = Some(stage);
-                self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Started });
+                self.emit(Event::StateChanged {
+                    stream: Stream::LocalAudio,
+                    state: StreamState::Started,
+                });
                 Ok(())
             }
             Err(e) => {
-                self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Failed });
+                self.emit(Event::StateChanged {
+                    stream: Stream::LocalAudio,
+                    state: StreamState::Failed,
+                });
                 Err(e)
             }
         }
@@ -393,7 +455,11 @@ impl Core {
 
     fn start_video_send(&self, st: &mut State) -> Result<()> {
         let v = st.config.video;
-        let format = VideoFormat { width: v.width, height: v.height, fps: v.fps };
+        let format = VideoFormat {
+            width: v.width,
+            height: v.height,
+            fps: v.fps,
+        };
         let clock = self.shared.clock;
         let input: Box<dyn VideoInput> = match &st.config.video_input {
             &VideoInputConfig::Camera(index) => Box::new(CameraSource::new(index, format, clock)),
@@ -404,11 +470,17 @@ impl Core {
             Ok(stage) => {
                 st.video_send = Some(stage);
                 self.shared.keyframe_wanted.store(true, Relaxed);
-                self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Started });
+                self.emit(Event::StateChanged {
+                    stream: Stream::LocalVideo,
+                    state: StreamState::Started,
+                });
                 Ok(())
             }
             Err(e) => {
-                self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Failed });
+                self.emit(Event::StateChanged {
+                    stream: Stream::LocalVideo,
+                    state: StreamState::Failed,
+                });
                 Err(e)
             }
         }
@@ -428,7 +500,10 @@ impl Core {
         let mut st = self.state();
         if let Some(stage) = st.audio_send.take() {
             stage.stop();
-            self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Stopped });
+            self.emit(Event::StateChanged {
+                stream: Stream::LocalAudio,
+                state: StreamState::Stopped,
+            });
         }
         if let Some(s) = st.session.as_mut() {
             s.started_audio = false;
@@ -450,7 +525,10 @@ impl Core {
         let mut st = self.state();
         if let Some(stage) = st.video_send.take() {
             stage.stop();
-            self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Stopped });
+            self.emit(Event::StateChanged {
+                stream: Stream::LocalVideo,
+                state: StreamState::Stopped,
+            });
         }
         if let Some(s) = st.session.as_mut() {
             s.started_video = false;
@@ -464,7 +542,10 @@ impl Core {
 
     /// Whether the microphone and the camera are muted.
     pub fn muted(&self) -> (bool, bool) {
-        (self.shared.audio_muted.load(Relaxed), self.shared.video_muted.load(Relaxed))
+        (
+            self.shared.audio_muted.load(Relaxed),
+            self.shared.video_muted.load(Relaxed),
+        )
     }
 
     /// Stops (or resumes) sending video; the local preview goes on. Resuming
@@ -502,16 +583,28 @@ impl Core {
         let mut st = self.state();
         match &st.session {
             Some(s) if s.stream == Stream::EchoTest => return Ok(()),
-            Some(s) => return Err(Error::invalid_state(format!("a {:?} session is running; stop it first", s.stream))),
+            Some(s) => {
+                return Err(Error::invalid_state(format!(
+                    "a {:?} session is running; stop it first",
+                    s.stream
+                )))
+            }
             None => {}
         }
         let started_audio = st.audio_send.is_none();
         let started_video = st.video_send.is_none();
         let loopback = st.config.loopback;
-        self.start_session(&mut st, Stream::EchoTest, started_audio, started_video, |sink, clock| {
-            let t = LoopbackTransport::new(loopback, sink, clock).map_err(|e| Error::internal(format!("start loopback: {e}")))?;
-            Ok((Arc::new(t), None))
-        })
+        self.start_session(
+            &mut st,
+            Stream::EchoTest,
+            started_audio,
+            started_video,
+            |sink, clock| {
+                let t = LoopbackTransport::new(loopback, sink, clock)
+                    .map_err(|e| Error::internal(format!("start loopback: {e}")))?;
+                Ok((Arc::new(t), None))
+            },
+        )
     }
 
     /// Starts a call with one network peer over WebRTC (ICE, DTLS-SRTP,
@@ -522,10 +615,18 @@ impl Core {
     /// [`Event::Connection`]; the bandwidth estimate steers the video
     /// bitrate within the configured bounds. `InvalidState` while another
     /// session (an echo test or a peer) runs.
-    pub fn start_peer(&self, role: Role, mut config: WebRtcConfig, signals: Box<dyn FnMut(Signal) + Send>) -> Result<()> {
+    pub fn start_peer(
+        &self,
+        role: Role,
+        mut config: WebRtcConfig,
+        signals: Box<dyn FnMut(Signal) + Send>,
+    ) -> Result<()> {
         let mut st = self.state();
         if let Some(s) = &st.session {
-            return Err(Error::invalid_state(format!("a {:?} session is running; stop it first", s.stream)));
+            return Err(Error::invalid_state(format!(
+                "a {:?} session is running; stop it first",
+                s.stream
+            )));
         }
         let v = st.config.video;
         let audio_bps = st.config.audio.bitrate_bps;
@@ -534,10 +635,16 @@ impl Core {
         config.max_bitrate_bps = v.max_bitrate_bps + audio_bps;
         let started_audio = st.audio_send.is_none();
         let started_video = st.video_send.is_none() && config.video;
-        self.start_session(&mut st, Stream::Call, started_audio, started_video, move |sink, clock| {
-            let t = Arc::new(WebRtcTransport::new(config, role, sink, signals, clock)?);
-            Ok((t.clone() as Arc<dyn Transport>, Some(t)))
-        })
+        self.start_session(
+            &mut st,
+            Stream::Call,
+            started_audio,
+            started_video,
+            move |sink, clock| {
+                let t = Arc::new(WebRtcTransport::new(config, role, sink, signals, clock)?);
+                Ok((t.clone() as Arc<dyn Transport>, Some(t)))
+            },
+        )
     }
 
     /// Feeds the peer's offer, answer or ICE candidate to the running peer
@@ -562,7 +669,11 @@ impl Core {
     /// The UDP addresses the running peer session listens on.
     pub fn peer_local_addrs(&self) -> Vec<std::net::SocketAddr> {
         let st = self.state();
-        st.session.as_ref().and_then(|s| s.peer.as_ref()).map(|p| p.local_addrs().to_vec()).unwrap_or_default()
+        st.session
+            .as_ref()
+            .and_then(|s| s.peer.as_ref())
+            .map(|p| p.local_addrs().to_vec())
+            .unwrap_or_default()
     }
 
     fn start_session(
@@ -571,28 +682,48 @@ impl Core {
         stream: Stream,
         start_audio: bool,
         start_video: bool,
-        make: impl FnOnce(TransportSink, Clock) -> Result<(Arc<dyn Transport>, Option<Arc<WebRtcTransport>>)>,
+        make: impl FnOnce(
+            TransportSink,
+            Clock,
+        ) -> Result<(Arc<dyn Transport>, Option<Arc<WebRtcTransport>>)>,
     ) -> Result<()> {
         let (audio_tx, audio_rx) = bounded(64);
         let (video_tx, video_rx) = bounded(8);
         let (fb_tx, fb_rx) = bounded(64);
-        let sink = TransportSink { audio: audio_tx, video: video_tx, feedback: fb_tx };
+        let sink = TransportSink {
+            audio: audio_tx,
+            video: video_tx,
+            feedback: fb_tx,
+        };
         let fail = |e: Error| {
-            self.emit(Event::StateChanged { stream, state: StreamState::Failed });
+            self.emit(Event::StateChanged {
+                stream,
+                state: StreamState::Failed,
+            });
             e
         };
         let (transport, peer) = make(sink, self.shared.clock).map_err(fail)?;
         let output: Box<dyn AudioOutput> = match &st.config.audio_output {
             AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
             AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
-            AudioOutputConfig::WavFile(p) => Box::new(FakeOutput::new(Box::new(WavSink::create(p)?))),
+            AudioOutputConfig::WavFile(p) => {
+                Box::new(FakeOutput::new(Box::new(WavSink::create(p)?)))
+            }
             AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
         };
         let recorder = match &st.config.record_remote_video {
             Some(p) => Some(Y4mWriter::create(p, st.config.video.fps)?),
             None => None,
         };
-        let audio = AudioRecv::start(output, st.config.jitter, st.config.audio.bitrate_bps, audio_rx, fb_rx, self.shared.clone()).map_err(fail)?;
+        let audio = AudioRecv::start(
+            output,
+            st.config.jitter,
+            st.config.audio.bitrate_bps,
+            audio_rx,
+            fb_rx,
+            self.shared.clone(),
+        )
+        .map_err(fail)?;
         let video = match VideoRecv::start(video_rx, recorder, self.shared.clone()) {
             Ok(v) => v,
             Err(e) => {
@@ -601,17 +732,37 @@ impl Core {
             }
         };
         self.shared.set_transport(Some(transport.clone()));
-        *self.shared.quality.lock().unwrap_or_else(|p| p.into_inner()) = quality::QualityTracker::default();
+        *self
+            .shared
+            .quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = quality::QualityTracker::default();
         self.shared.keyframe_wanted.store(true, Relaxed);
-        st.session = Some(Session { stream, transport, peer, audio, video, started_audio: false, started_video: false });
+        st.session = Some(Session {
+            stream,
+            transport,
+            peer,
+            audio,
+            video,
+            started_audio: false,
+            started_video: false,
+        });
         use crate::error::ErrorKind::*;
-        let device_problem = |e: &Error| matches!(e.kind(), NoDevice | DeviceUnavailable | PermissionDenied | NotFound);
+        let device_problem = |e: &Error| {
+            matches!(
+                e.kind(),
+                NoDevice | DeviceUnavailable | PermissionDenied | NotFound
+            )
+        };
         if start_audio {
             if let Err(e) = self.start_audio_send(st) {
                 if device_problem(&e) {
                     // No usable microphone: the session still receives (and
                     // sends video if it can).
-                    self.emit(Event::Error { kind: e.kind(), message: format!("continuing without a microphone: {}", e.message()) });
+                    self.emit(Event::Error {
+                        kind: e.kind(),
+                        message: format!("continuing without a microphone: {}", e.message()),
+                    });
                 } else {
                     self.stop_session(st);
                     return Err(fail(e));
@@ -623,7 +774,10 @@ impl Core {
                 let something_runs = st.audio_send.is_some() || stream == Stream::Call;
                 if device_problem(&e) && something_runs {
                     // No usable camera: the session goes on without video.
-                    self.emit(Event::Error { kind: e.kind(), message: format!("continuing without video: {}", e.message()) });
+                    self.emit(Event::Error {
+                        kind: e.kind(),
+                        message: format!("continuing without video: {}", e.message()),
+                    });
                 } else {
                     if start_audio {
                         if let Some(a) = st.audio_send.take() {
@@ -640,14 +794,19 @@ impl Core {
             s.started_audio = start_audio;
             s.started_video = start_video && video_running;
         }
-        self.emit(Event::StateChanged { stream, state: StreamState::Started });
+        self.emit(Event::StateChanged {
+            stream,
+            state: StreamState::Started,
+        });
         Ok(())
     }
 
     /// Stops the session's receive side and transport; returns which local
     /// stages it had started.
     fn stop_session(&self, st: &mut State) -> (bool, bool) {
-        let Some(s) = st.session.take() else { return (false, false) };
+        let Some(s) = st.session.take() else {
+            return (false, false);
+        };
         self.shared.set_transport(None);
         s.audio.stop();
         s.video.stop();
@@ -670,21 +829,33 @@ impl Core {
         if audio {
             if let Some(a) = st.audio_send.take() {
                 a.stop();
-                self.emit(Event::StateChanged { stream: Stream::LocalAudio, state: StreamState::Stopped });
+                self.emit(Event::StateChanged {
+                    stream: Stream::LocalAudio,
+                    state: StreamState::Stopped,
+                });
             }
         }
         if video {
             if let Some(v) = st.video_send.take() {
                 v.stop();
-                self.emit(Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Stopped });
+                self.emit(Event::StateChanged {
+                    stream: Stream::LocalVideo,
+                    state: StreamState::Stopped,
+                });
             }
         }
-        self.emit(Event::StateChanged { stream, state: StreamState::Stopped });
+        self.emit(Event::StateChanged {
+            stream,
+            state: StreamState::Stopped,
+        });
     }
 
     /// Whether the echo test runs.
     pub fn echo_test_running(&self) -> bool {
-        self.state().session.as_ref().is_some_and(|s| s.stream == Stream::EchoTest)
+        self.state()
+            .session
+            .as_ref()
+            .is_some_and(|s| s.stream == Stream::EchoTest)
     }
 
     /// A snapshot of the statistics.
@@ -705,21 +876,42 @@ impl Core {
 
 fn validate(c: &EngineConfig) -> Result<()> {
     let v = &c.video;
-    if v.width == 0 || v.height == 0 || v.width % 2 == 1 || v.height % 2 == 1 || v.width > 3840 || v.height > 2160 {
-        return Err(Error::invalid_argument(format!("video size {}x{} must be even, non-zero, at most 3840x2160", v.width, v.height)));
+    if v.width == 0
+        || v.height == 0
+        || v.width % 2 == 1
+        || v.height % 2 == 1
+        || v.width > 3840
+        || v.height > 2160
+    {
+        return Err(Error::invalid_argument(format!(
+            "video size {}x{} must be even, non-zero, at most 3840x2160",
+            v.width, v.height
+        )));
     }
     if v.fps == 0 || v.fps > 120 {
-        return Err(Error::invalid_argument(format!("video fps {} outside 1..=120", v.fps)));
+        return Err(Error::invalid_argument(format!(
+            "video fps {} outside 1..=120",
+            v.fps
+        )));
     }
-    if v.min_bitrate_bps > v.max_bitrate_bps || v.bitrate_bps < v.min_bitrate_bps || v.bitrate_bps > v.max_bitrate_bps {
-        return Err(Error::invalid_argument("video bitrate must satisfy min <= bitrate <= max"));
+    if v.min_bitrate_bps > v.max_bitrate_bps
+        || v.bitrate_bps < v.min_bitrate_bps
+        || v.bitrate_bps > v.max_bitrate_bps
+    {
+        return Err(Error::invalid_argument(
+            "video bitrate must satisfy min <= bitrate <= max",
+        ));
     }
     let l = &c.loopback;
     if !(0.0..=1.0).contains(&l.audio_loss) || !(0.0..=1.0).contains(&l.video_loss) {
-        return Err(Error::invalid_argument("loopback loss must be within 0..=1"));
+        return Err(Error::invalid_argument(
+            "loopback loss must be within 0..=1",
+        ));
     }
     if c.jitter.min_frames == 0 || c.jitter.max_frames < 2 * c.jitter.min_frames {
-        return Err(Error::invalid_argument("jitter buffer needs min_frames >= 1 and max_frames >= 2 * min_frames"));
+        return Err(Error::invalid_argument(
+            "jitter buffer needs min_frames >= 1 and max_frames >= 2 * min_frames",
+        ));
     }
     crate::codec::opus::OpusEncoder::new(c.audio).map(|_| ())
 }

@@ -52,7 +52,10 @@ pub struct QualityTracker {
 }
 
 impl QualityTracker {
-    pub fn update(&mut self, n: &crate::transport::webrtc::NetworkStats) -> Option<(Quality, Quality)> {
+    pub fn update(
+        &mut self,
+        n: &crate::transport::webrtc::NetworkStats,
+    ) -> Option<(Quality, Quality)> {
         self.reports += 1;
         if self.last_bytes_received == Some(n.bytes_received) {
             self.silent_reports += 1;
@@ -65,7 +68,15 @@ impl QualityTracker {
         }
         let rtt = n.rtt_us.map(|us| (us / 1000) as u32);
         let tx = score(n.egress_loss, rtt, None);
-        let rx = if self.silent_reports >= 2 { DOWN } else { score(n.ingress_loss, rtt, n.audio_jitter_us.map(|us| (us / 1000) as u32)) };
+        let rx = if self.silent_reports >= 2 {
+            DOWN
+        } else {
+            score(
+                n.ingress_loss,
+                rtt,
+                n.audio_jitter_us.map(|us| (us / 1000) as u32),
+            )
+        };
         Some((tx, rx))
     }
 }
@@ -89,12 +100,27 @@ mod tests {
     fn the_tracker_reports_every_other_update_and_detects_silence() {
         use crate::transport::webrtc::NetworkStats;
         let mut t = QualityTracker::default();
-        let mut n = NetworkStats { rtt_us: Some(20_000), egress_loss: Some(0.0), ingress_loss: Some(0.0), ..Default::default() };
+        let mut n = NetworkStats {
+            rtt_us: Some(20_000),
+            egress_loss: Some(0.0),
+            ingress_loss: Some(0.0),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         for i in 0..6u64 {
             n.bytes_received = if i < 3 { i * 1000 } else { 2000 };
             out.push(t.update(&n));
         }
-        assert_eq!(out, vec![None, Some((1, 1)), None, Some((1, 1)), None, Some((1, DOWN))]);
+        assert_eq!(
+            out,
+            vec![
+                None,
+                Some((1, 1)),
+                None,
+                Some((1, 1)),
+                None,
+                Some((1, DOWN))
+            ]
+        );
     }
 }

@@ -14,7 +14,9 @@ const BUCKETS: usize = 4000;
 
 impl LatencyHistogram {
     pub fn new() -> Self {
-        LatencyHistogram { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+        LatencyHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
     pub fn record(&self, us: u64) {
@@ -46,7 +48,11 @@ impl LatencyHistogram {
     }
 
     pub fn summary(&self) -> Latency {
-        Latency { p50_us: self.quantile_us(0.5), p95_us: self.quantile_us(0.95), samples: self.count() }
+        Latency {
+            p50_us: self.quantile_us(0.5),
+            p95_us: self.quantile_us(0.95),
+            samples: self.count(),
+        }
     }
 }
 

@@ -27,10 +27,21 @@ pub(crate) struct VideoSend {
 }
 
 impl VideoSend {
-    pub(crate) fn start(mut input: Box<dyn VideoInput>, config: VideoConfig, shared: Arc<Shared>) -> Result<Self> {
-        let settings = H264Settings { width: config.width, height: config.height, max_fps: config.fps as f32, bitrate_bps: config.bitrate_bps };
+    pub(crate) fn start(
+        mut input: Box<dyn VideoInput>,
+        config: VideoConfig,
+        shared: Arc<Shared>,
+    ) -> Result<Self> {
+        let settings = H264Settings {
+            width: config.width,
+            height: config.height,
+            max_fps: config.fps as f32,
+            bitrate_bps: config.bitrate_bps,
+        };
         let mut encoder = H264Encoder::new(settings)?;
-        shared.target_video_bps.store(config.bitrate_bps as u64, Relaxed);
+        shared
+            .target_video_bps
+            .store(config.bitrate_bps as u64, Relaxed);
         let (tx, rx) = bounded::<VideoFrame>(2);
         let on_frame = {
             let (shared, rx) = (shared.clone(), rx.clone());
@@ -38,7 +49,13 @@ impl VideoSend {
             Box::new(move |frame: VideoFrame| {
                 shared.counters.video_frames_captured.fetch_add(1, Relaxed);
                 if std::mem::take(&mut first) {
-                    emit(&shared.events_tx, Event::FirstLocalVideoFrame { width: frame.width, height: frame.height });
+                    emit(
+                        &shared.events_tx,
+                        Event::FirstLocalVideoFrame {
+                            width: frame.width,
+                            height: frame.height,
+                        },
+                    );
                 }
                 queue_frame(&shared, FrameSource::Local, frame.clone());
                 let mut frame = frame;
@@ -48,7 +65,10 @@ impl VideoSend {
                         Err(TrySendError::Full(f)) => {
                             frame = f;
                             if rx.try_recv().is_ok() {
-                                shared.counters.video_frames_dropped_send.fetch_add(1, Relaxed);
+                                shared
+                                    .counters
+                                    .video_frames_dropped_send
+                                    .fetch_add(1, Relaxed);
                             }
                         }
                     }
@@ -57,8 +77,20 @@ impl VideoSend {
         };
         let events = shared.events_tx.clone();
         let on_error = Arc::new(move |e: Error| {
-            emit(&events, Event::Error { kind: e.kind(), message: e.message().to_string() });
-            emit(&events, Event::StateChanged { stream: Stream::LocalVideo, state: StreamState::Failed });
+            emit(
+                &events,
+                Event::Error {
+                    kind: e.kind(),
+                    message: e.message().to_string(),
+                },
+            );
+            emit(
+                &events,
+                Event::StateChanged {
+                    stream: Stream::LocalVideo,
+                    state: StreamState::Failed,
+                },
+            );
         });
         input.start(on_frame, on_error)?;
         let worker = Worker::spawn("media-video-send", move |stop| {
@@ -71,7 +103,9 @@ impl VideoSend {
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return,
                 };
-                let Some(transport) = shared.transport() else { continue };
+                let Some(transport) = shared.transport() else {
+                    continue;
+                };
                 if shared.video_muted.load(Relaxed) {
                     continue;
                 }
@@ -79,7 +113,13 @@ impl VideoSend {
                 let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
                 if target != encoder.settings().bitrate_bps {
                     if let Err(e) = encoder.set_bitrate(target) {
-                        emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() });
+                        emit(
+                            &shared.events_tx,
+                            Event::Error {
+                                kind: e.kind(),
+                                message: e.message().to_string(),
+                            },
+                        );
                     }
                 }
                 if shared.keyframe_wanted.swap(false, Relaxed) {
@@ -90,7 +130,10 @@ impl VideoSend {
                 match encoder.encode(&frame, pts_ms) {
                     Ok(Some(out)) => {
                         let now = shared.clock.now_us();
-                        shared.latencies.encode.record(now.saturating_sub(frame.capture_us));
+                        shared
+                            .latencies
+                            .encode
+                            .record(now.saturating_sub(frame.capture_us));
                         c.video_frames_encoded.fetch_add(1, Relaxed);
                         c.video_bytes_sent.fetch_add(out.data.len() as u64, Relaxed);
                         if out.keyframe {
@@ -110,7 +153,13 @@ impl VideoSend {
                     Ok(None) => {
                         c.video_encoder_skipped.fetch_add(1, Relaxed);
                     }
-                    Err(e) => emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() }),
+                    Err(e) => emit(
+                        &shared.events_tx,
+                        Event::Error {
+                            kind: e.kind(),
+                            message: e.message().to_string(),
+                        },
+                    ),
                 }
             }
         });
@@ -137,7 +186,11 @@ pub(crate) struct VideoRecv {
 const KEYFRAME_REQUEST_INTERVAL_US: u64 = 300_000;
 
 impl VideoRecv {
-    pub(crate) fn start(frames: Receiver<EncodedFrame>, mut recorder: Option<Y4mWriter>, shared: Arc<Shared>) -> Result<Self> {
+    pub(crate) fn start(
+        frames: Receiver<EncodedFrame>,
+        mut recorder: Option<Y4mWriter>,
+        shared: Arc<Shared>,
+    ) -> Result<Self> {
         let mut decoder = H264Decoder::new()?;
         let worker = Worker::spawn("media-video-recv", move |stop| {
             let c = &shared.counters;
@@ -163,8 +216,12 @@ impl VideoRecv {
                 };
                 let now = shared.clock.now_us();
                 c.video_frames_received.fetch_add(1, Relaxed);
-                c.video_bytes_received.fetch_add(f.data.len() as u64, Relaxed);
-                shared.latencies.transport.record(now.saturating_sub(f.encoded_us));
+                c.video_bytes_received
+                    .fetch_add(f.data.len() as u64, Relaxed);
+                shared
+                    .latencies
+                    .transport
+                    .record(now.saturating_sub(f.encoded_us));
                 if let Some(e) = expected {
                     if f.seq < e {
                         continue; // duplicate or reordered past its turn
@@ -176,21 +233,37 @@ impl VideoRecv {
                 }
                 expected = Some(f.seq + 1);
                 if waiting_for_keyframe && !f.keyframe {
-                    c.video_frames_discarded_waiting_keyframe.fetch_add(1, Relaxed);
+                    c.video_frames_discarded_waiting_keyframe
+                        .fetch_add(1, Relaxed);
                     request_keyframe(&mut last_request);
                     continue;
                 }
                 match decoder.decode(&f.data, f.capture_us) {
                     Ok(Some(frame)) => {
                         waiting_for_keyframe = false;
-                        shared.latencies.decode.record(shared.clock.now_us().saturating_sub(now));
+                        shared
+                            .latencies
+                            .decode
+                            .record(shared.clock.now_us().saturating_sub(now));
                         c.video_frames_decoded.fetch_add(1, Relaxed);
                         if std::mem::take(&mut first) {
-                            emit(&shared.events_tx, Event::FirstRemoteVideoFrame { width: frame.width, height: frame.height });
+                            emit(
+                                &shared.events_tx,
+                                Event::FirstRemoteVideoFrame {
+                                    width: frame.width,
+                                    height: frame.height,
+                                },
+                            );
                         }
                         if let Some(rec) = recorder.as_mut() {
                             if let Err(e) = rec.write(&frame) {
-                                emit(&shared.events_tx, Event::Error { kind: e.kind(), message: e.message().to_string() });
+                                emit(
+                                    &shared.events_tx,
+                                    Event::Error {
+                                        kind: e.kind(),
+                                        message: e.message().to_string(),
+                                    },
+                                );
                                 recorder = None;
                             }
                         }
@@ -212,4 +285,3 @@ impl VideoRecv {
         self.worker.stop();
     }
 }
-

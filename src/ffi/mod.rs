@@ -22,7 +22,10 @@ use crate::devices::DeviceInfo;
 use crate::engine::events::{Event, FrameSource, Stream, StreamState};
 use crate::engine::stats::Stats;
 use crate::transport::impairment::Impairment;
-use crate::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, ErrorKind, VideoConfig, VideoInputConfig};
+use crate::{
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, ErrorKind, VideoConfig,
+    VideoInputConfig,
+};
 
 /// Result of every fallible call. `MEDIA_OK` is 0.
 #[repr(C)]
@@ -233,7 +236,10 @@ pub struct media_engine_config {
 
 fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
     let (tone_hz, tone_level_dbfs) = match c.audio_input {
-        AudioInputConfig::Tone { freq_hz, level_dbfs } => (freq_hz, level_dbfs),
+        AudioInputConfig::Tone {
+            freq_hz,
+            level_dbfs,
+        } => (freq_hz, level_dbfs),
         _ => (440.0, -20.0),
     };
     *out = media_engine_config {
@@ -252,7 +258,9 @@ fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         audio_output_device: std::ptr::null(),
         audio_output_file: std::ptr::null(),
         video_input: match c.video_input {
-            VideoInputConfig::TestPattern => media_video_input::MEDIA_VIDEO_INPUT_TEST_PATTERN as u32,
+            VideoInputConfig::TestPattern => {
+                media_video_input::MEDIA_VIDEO_INPUT_TEST_PATTERN as u32
+            }
             _ => media_video_input::MEDIA_VIDEO_INPUT_CAMERA as u32,
         },
         camera_index: 0,
@@ -309,7 +317,10 @@ unsafe fn opt_str(p: *const c_char) -> Result<Option<String>, media_result> {
     if p.is_null() {
         return Ok(None);
     }
-    unsafe { CStr::from_ptr(p) }.to_str().map(|s| Some(s.to_owned())).map_err(|_| MEDIA_ERR_INVALID_ARGUMENT)
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map(|s| Some(s.to_owned()))
+        .map_err(|_| MEDIA_ERR_INVALID_ARGUMENT)
 }
 
 /// A required C string.
@@ -323,32 +334,56 @@ unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_r
     use media_video_input::*;
     let audio_input = match c.audio_input {
         x if x == MEDIA_AUDIO_INPUT_DEFAULT as u32 => AudioInputConfig::Default,
-        x if x == MEDIA_AUDIO_INPUT_DEVICE as u32 => AudioInputConfig::Device(unsafe { req_str(c.audio_input_device) }?),
-        x if x == MEDIA_AUDIO_INPUT_TONE as u32 => AudioInputConfig::Tone { freq_hz: c.tone_hz, level_dbfs: c.tone_level_dbfs },
-        x if x == MEDIA_AUDIO_INPUT_WAV_FILE as u32 => AudioInputConfig::WavFile(unsafe { req_str(c.audio_input_file) }?.into()),
+        x if x == MEDIA_AUDIO_INPUT_DEVICE as u32 => {
+            AudioInputConfig::Device(unsafe { req_str(c.audio_input_device) }?)
+        }
+        x if x == MEDIA_AUDIO_INPUT_TONE as u32 => AudioInputConfig::Tone {
+            freq_hz: c.tone_hz,
+            level_dbfs: c.tone_level_dbfs,
+        },
+        x if x == MEDIA_AUDIO_INPUT_WAV_FILE as u32 => {
+            AudioInputConfig::WavFile(unsafe { req_str(c.audio_input_file) }?.into())
+        }
         x if x == MEDIA_AUDIO_INPUT_SILENCE as u32 => AudioInputConfig::Silence,
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
-    if let AudioInputConfig::Tone { freq_hz, level_dbfs } = audio_input {
-        if !(freq_hz.is_finite() && (1.0..24_000.0).contains(&freq_hz) && level_dbfs.is_finite() && level_dbfs <= 0.0) {
+    if let AudioInputConfig::Tone {
+        freq_hz,
+        level_dbfs,
+    } = audio_input
+    {
+        if !(freq_hz.is_finite()
+            && (1.0..24_000.0).contains(&freq_hz)
+            && level_dbfs.is_finite()
+            && level_dbfs <= 0.0)
+        {
             return Err(MEDIA_ERR_INVALID_ARGUMENT);
         }
     }
     let audio_output = match c.audio_output {
         x if x == MEDIA_AUDIO_OUTPUT_DEFAULT as u32 => AudioOutputConfig::Default,
-        x if x == MEDIA_AUDIO_OUTPUT_DEVICE as u32 => AudioOutputConfig::Device(unsafe { req_str(c.audio_output_device) }?),
-        x if x == MEDIA_AUDIO_OUTPUT_WAV_FILE as u32 => AudioOutputConfig::WavFile(unsafe { req_str(c.audio_output_file) }?.into()),
+        x if x == MEDIA_AUDIO_OUTPUT_DEVICE as u32 => {
+            AudioOutputConfig::Device(unsafe { req_str(c.audio_output_device) }?)
+        }
+        x if x == MEDIA_AUDIO_OUTPUT_WAV_FILE as u32 => {
+            AudioOutputConfig::WavFile(unsafe { req_str(c.audio_output_file) }?.into())
+        }
         x if x == MEDIA_AUDIO_OUTPUT_NULL as u32 => AudioOutputConfig::Null,
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
     let video_input = match c.video_input {
         x if x == MEDIA_VIDEO_INPUT_CAMERA as u32 => VideoInputConfig::Camera(c.camera_index),
         x if x == MEDIA_VIDEO_INPUT_TEST_PATTERN as u32 => VideoInputConfig::TestPattern,
-        x if x == MEDIA_VIDEO_INPUT_Y4M_FILE as u32 => VideoInputConfig::Y4mFile(unsafe { req_str(c.video_input_file) }?.into()),
+        x if x == MEDIA_VIDEO_INPUT_Y4M_FILE as u32 => {
+            VideoInputConfig::Y4mFile(unsafe { req_str(c.video_input_file) }?.into())
+        }
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
     let loss_ok = |p: f32| p.is_finite() && (0.0..=1.0).contains(&p);
-    if !loss_ok(c.loopback_audio_loss) || !loss_ok(c.loopback_video_loss) || c.audio_expected_loss_pct > 100 {
+    if !loss_ok(c.loopback_audio_loss)
+        || !loss_ok(c.loopback_video_loss)
+        || c.audio_expected_loss_pct > 100
+    {
         return Err(MEDIA_ERR_INVALID_ARGUMENT);
     }
     Ok(EngineConfig {
@@ -385,7 +420,10 @@ unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_r
 /// Creates an engine from `config` (NULL: `media_engine_config_default`).
 /// On success writes the handle to `*out_engine`. No device opens yet.
 #[no_mangle]
-pub extern "C" fn media_engine_new(config: *const media_engine_config, out_engine: *mut *mut media_engine) -> media_result {
+pub extern "C" fn media_engine_new(
+    config: *const media_engine_config,
+    out_engine: *mut *mut media_engine,
+) -> media_result {
     guard(|| {
         if out_engine.is_null() {
             return MEDIA_ERR_NULL_ARGUMENT;
@@ -415,7 +453,10 @@ pub extern "C" fn media_engine_free(engine: *mut media_engine) {
     });
 }
 
-fn with_engine(engine: *const media_engine, f: impl FnOnce(&Engine) -> media_result) -> media_result {
+fn with_engine(
+    engine: *const media_engine,
+    f: impl FnOnce(&Engine) -> media_result,
+) -> media_result {
     guard(|| match unsafe { engine.cast::<Engine>().as_ref() } {
         Some(e) => f(e),
         None => MEDIA_ERR_NULL_ARGUMENT,
@@ -693,7 +734,8 @@ impl EventStrings {
 }
 
 /// Receives events on the engine's "media-events" thread.
-pub type media_event_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const media_event)>;
+pub type media_event_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const media_event)>;
 
 /// Whose picture a `media_video_frame` is.
 #[repr(C)]
@@ -723,7 +765,8 @@ pub struct media_video_frame {
 }
 
 /// Receives video frames on the engine's "media-render" thread.
-pub type media_frame_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, frame: *const media_video_frame)>;
+pub type media_frame_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, frame: *const media_video_frame)>;
 
 /// The host's userdata pointer; the host promises it may be used from the
 /// engine's threads.
@@ -803,7 +846,9 @@ pub extern "C" fn media_engine_set_event_callback(
                     ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_VIDEO_FRAME;
                     (ev.width, ev.height) = (*width, *height);
                 }
-                Event::FirstRemoteAudioFrame => ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME,
+                Event::FirstRemoteAudioFrame => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME
+                }
                 Event::Connection(state) => {
                     use crate::engine::events::ConnectionState as C;
                     ev.r#type = media_event_type::MEDIA_EVENT_CONNECTION;
@@ -839,7 +884,12 @@ pub extern "C" fn media_engine_set_event_callback(
                     use crate::signal::{CallEndReason as R, CallEvent as C};
                     ev.r#type = media_event_type::MEDIA_EVENT_CALL;
                     match c {
-                        C::Incoming { call_id, from_user, from_nickname, video } => {
+                        C::Incoming {
+                            call_id,
+                            from_user,
+                            from_nickname,
+                            video,
+                        } => {
                             ev.call = media_call_event::MEDIA_CALL_INCOMING;
                             ev.call_id = strings.add(call_id);
                             ev.user_id = strings.add(from_user);
@@ -854,7 +904,11 @@ pub extern "C" fn media_engine_set_event_callback(
                             ev.call = media_call_event::MEDIA_CALL_ACCEPTED;
                             ev.call_id = strings.add(call_id);
                         }
-                        C::RemoteMute { call_id, audio_muted, video_muted } => {
+                        C::RemoteMute {
+                            call_id,
+                            audio_muted,
+                            video_muted,
+                        } => {
                             ev.call = media_call_event::MEDIA_CALL_REMOTE_MUTE;
                             ev.call_id = strings.add(call_id);
                             ev.audio_muted = *audio_muted;
@@ -890,13 +944,21 @@ pub extern "C" fn media_engine_set_event_callback(
                             ev.channel = strings.add(channel);
                             ev.uid = *uid;
                         }
-                        C::UserJoined { channel, uid, user_id } => {
+                        C::UserJoined {
+                            channel,
+                            uid,
+                            user_id,
+                        } => {
                             ev.channel_event = media_channel_event::MEDIA_CHANNEL_USER_JOINED;
                             ev.channel = strings.add(channel);
                             ev.uid = *uid;
                             ev.user_id = strings.add(user_id);
                         }
-                        C::UserOffline { channel, uid, dropped } => {
+                        C::UserOffline {
+                            channel,
+                            uid,
+                            dropped,
+                        } => {
                             ev.channel_event = media_channel_event::MEDIA_CHANNEL_USER_OFFLINE;
                             ev.channel = strings.add(channel);
                             ev.uid = *uid;
@@ -917,7 +979,11 @@ pub extern "C" fn media_engine_set_event_callback(
                     ev.r#type = media_event_type::MEDIA_EVENT_TOKEN_WILL_EXPIRE;
                     ev.expires_at = *expires_at;
                 }
-                Event::ServerError { code, message, channel } => {
+                Event::ServerError {
+                    code,
+                    message,
+                    channel,
+                } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_SERVER_ERROR;
                     ev.code = strings.add(code);
                     ev.message = strings.add(message);
@@ -1031,7 +1097,10 @@ pub extern "C" fn media_engine_stop_echo_test(engine: *mut media_engine) -> medi
 
 /// Mutes (sends silence) or unmutes the microphone.
 #[no_mangle]
-pub extern "C" fn media_engine_mute_local_audio(engine: *mut media_engine, muted: bool) -> media_result {
+pub extern "C" fn media_engine_mute_local_audio(
+    engine: *mut media_engine,
+    muted: bool,
+) -> media_result {
     with_engine(engine, |e| {
         e.mute_local_audio(muted);
         MEDIA_OK
@@ -1040,7 +1109,10 @@ pub extern "C" fn media_engine_mute_local_audio(engine: *mut media_engine, muted
 
 /// Stops or resumes sending video; the preview goes on.
 #[no_mangle]
-pub extern "C" fn media_engine_mute_local_video(engine: *mut media_engine, muted: bool) -> media_result {
+pub extern "C" fn media_engine_mute_local_video(
+    engine: *mut media_engine,
+    muted: bool,
+) -> media_result {
     with_engine(engine, |e| {
         e.mute_local_video(muted);
         MEDIA_OK
@@ -1050,15 +1122,23 @@ pub extern "C" fn media_engine_mute_local_video(engine: *mut media_engine, muted
 /// Changes the video target bitrate while running. `MEDIA_ERR_INVALID_ARGUMENT`
 /// outside the configured min/max.
 #[no_mangle]
-pub extern "C" fn media_engine_set_video_bitrate(engine: *mut media_engine, bitrate_bps: u32) -> media_result {
+pub extern "C" fn media_engine_set_video_bitrate(
+    engine: *mut media_engine,
+    bitrate_bps: u32,
+) -> media_result {
     with_engine(engine, |e| done(e.set_video_bitrate(bitrate_bps)))
 }
 
 /// Writes a statistics snapshot to `*out`.
 #[no_mangle]
-pub extern "C" fn media_engine_get_stats(engine: *const media_engine, out: *mut media_stats) -> media_result {
+pub extern "C" fn media_engine_get_stats(
+    engine: *const media_engine,
+    out: *mut media_stats,
+) -> media_result {
     with_engine(engine, |e| {
-        let Some(out) = (unsafe { out.as_mut() }) else { return MEDIA_ERR_NULL_ARGUMENT };
+        let Some(out) = (unsafe { out.as_mut() }) else {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        };
         *out = stats_to_c(&e.stats());
         MEDIA_OK
     })
@@ -1123,12 +1203,24 @@ fn copy_str(s: &str, out: &mut [c_char; MEDIA_DEVICE_STRING_MAX]) -> bool {
 /// Writes device `index` of `kind` to `*out`. `MEDIA_ERR_NOT_FOUND` when
 /// `index` is past the end (the list can change between calls).
 #[no_mangle]
-pub extern "C" fn media_device_get_info(kind: u32, index: usize, out: *mut media_device_info) -> media_result {
+pub extern "C" fn media_device_get_info(
+    kind: u32,
+    index: usize,
+    out: *mut media_device_info,
+) -> media_result {
     guard(|| {
-        let Some(out) = (unsafe { out.as_mut() }) else { return MEDIA_ERR_NULL_ARGUMENT };
+        let Some(out) = (unsafe { out.as_mut() }) else {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        };
         let list = try_ffi!(list_devices(kind));
-        let Some(dev) = list.get(index) else { return MEDIA_ERR_NOT_FOUND };
-        let mut info = media_device_info { id: [0; MEDIA_DEVICE_STRING_MAX], name: [0; MEDIA_DEVICE_STRING_MAX], is_default: dev.is_default };
+        let Some(dev) = list.get(index) else {
+            return MEDIA_ERR_NOT_FOUND;
+        };
+        let mut info = media_device_info {
+            id: [0; MEDIA_DEVICE_STRING_MAX],
+            name: [0; MEDIA_DEVICE_STRING_MAX],
+            is_default: dev.is_default,
+        };
         if !copy_str(&dev.id, &mut info.id) || !copy_str(&dev.name, &mut info.name) {
             return MEDIA_ERR_BUFFER_TOO_SMALL;
         }
@@ -1144,7 +1236,11 @@ fn select_audio(engine: *mut media_engine, device_id: *const c_char, input: bool
             Err(r) => return r,
         };
         if let Some(id) = &id {
-            let list = if input { Engine::audio_inputs() } else { Engine::audio_outputs() };
+            let list = if input {
+                Engine::audio_inputs()
+            } else {
+                Engine::audio_outputs()
+            };
             if !try_ffi!(list).iter().any(|d| &d.id == id) {
                 return MEDIA_ERR_NOT_FOUND;
             }
@@ -1152,7 +1248,11 @@ fn select_audio(engine: *mut media_engine, device_id: *const c_char, input: bool
         if input {
             done(e.set_audio_input(id.map_or(AudioInputConfig::Default, AudioInputConfig::Device)))
         } else {
-            done(e.set_audio_output(id.map_or(AudioOutputConfig::Default, AudioOutputConfig::Device)))
+            done(
+                e.set_audio_output(
+                    id.map_or(AudioOutputConfig::Default, AudioOutputConfig::Device),
+                ),
+            )
         }
     })
 }
@@ -1161,20 +1261,29 @@ fn select_audio(engine: *mut media_engine, device_id: *const c_char, input: bool
 /// system default. A running stream switches. `MEDIA_ERR_NOT_FOUND` for an
 /// unknown id.
 #[no_mangle]
-pub extern "C" fn media_engine_select_audio_input(engine: *mut media_engine, device_id: *const c_char) -> media_result {
+pub extern "C" fn media_engine_select_audio_input(
+    engine: *mut media_engine,
+    device_id: *const c_char,
+) -> media_result {
     select_audio(engine, device_id, true)
 }
 
 /// Selects the speaker by id, NULL for the system default.
 #[no_mangle]
-pub extern "C" fn media_engine_select_audio_output(engine: *mut media_engine, device_id: *const c_char) -> media_result {
+pub extern "C" fn media_engine_select_audio_output(
+    engine: *mut media_engine,
+    device_id: *const c_char,
+) -> media_result {
     select_audio(engine, device_id, false)
 }
 
 /// Selects the camera by index. `MEDIA_ERR_NO_DEVICE` when the system has
 /// no camera, `MEDIA_ERR_NOT_FOUND` when the index is past the last one.
 #[no_mangle]
-pub extern "C" fn media_engine_select_camera(engine: *mut media_engine, index: u32) -> media_result {
+pub extern "C" fn media_engine_select_camera(
+    engine: *mut media_engine,
+    index: u32,
+) -> media_result {
     with_engine(engine, |e| {
         let cams = try_ffi!(Engine::cameras());
         if cams.is_empty() {
@@ -1228,8 +1337,17 @@ pub extern "C" fn media_server_config_default(config: *mut media_server_config) 
     });
 }
 
-unsafe fn server_config_from_c(c: &media_server_config) -> Result<crate::signal::ServerConfig, media_result> {
-    let (url, app, user, token) = unsafe { (req_str(c.url)?, req_str(c.app_id)?, req_str(c.user_id)?, req_str(c.token)?) };
+unsafe fn server_config_from_c(
+    c: &media_server_config,
+) -> Result<crate::signal::ServerConfig, media_result> {
+    let (url, app, user, token) = unsafe {
+        (
+            req_str(c.url)?,
+            req_str(c.app_id)?,
+            req_str(c.user_id)?,
+            req_str(c.token)?,
+        )
+    };
     let mut cfg = crate::signal::ServerConfig::new(&url, &app, &user, &token);
     if let Some(n) = unsafe { opt_str(c.nickname)? } {
         cfg.nickname = n;
@@ -1248,9 +1366,14 @@ unsafe fn server_config_from_c(c: &media_server_config) -> Result<crate::signal:
 /// events follow. Replaces an earlier connection. `MEDIA_ERR_UNSUPPORTED`
 /// for a URL that is not ws://.
 #[no_mangle]
-pub extern "C" fn media_engine_connect_server(engine: *mut media_engine, config: *const media_server_config) -> media_result {
+pub extern "C" fn media_engine_connect_server(
+    engine: *mut media_engine,
+    config: *const media_server_config,
+) -> media_result {
     with_engine(engine, |e| {
-        let Some(c) = (unsafe { config.as_ref() }) else { return MEDIA_ERR_NULL_ARGUMENT };
+        let Some(c) = (unsafe { config.as_ref() }) else {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        };
         let cfg = match unsafe { server_config_from_c(c) } {
             Ok(cfg) => cfg,
             Err(r) => return r,
@@ -1303,7 +1426,11 @@ pub extern "C" fn media_engine_call(
     })
 }
 
-fn with_call_id(engine: *mut media_engine, call_id: *const c_char, f: impl FnOnce(&Engine, &str) -> crate::Result<()>) -> media_result {
+fn with_call_id(
+    engine: *mut media_engine,
+    call_id: *const c_char,
+    f: impl FnOnce(&Engine, &str) -> crate::Result<()>,
+) -> media_result {
     with_engine(engine, |e| match unsafe { req_str(call_id) } {
         Ok(id) => done(f(e, &id)),
         Err(r) => r,
@@ -1312,13 +1439,19 @@ fn with_call_id(engine: *mut media_engine, call_id: *const c_char, f: impl FnOnc
 
 /// Accepts the ringing incoming call `call_id`.
 #[no_mangle]
-pub extern "C" fn media_engine_accept(engine: *mut media_engine, call_id: *const c_char) -> media_result {
+pub extern "C" fn media_engine_accept(
+    engine: *mut media_engine,
+    call_id: *const c_char,
+) -> media_result {
     with_call_id(engine, call_id, |e, id| e.accept(id))
 }
 
 /// Rejects the ringing incoming call `call_id`.
 #[no_mangle]
-pub extern "C" fn media_engine_reject(engine: *mut media_engine, call_id: *const c_char) -> media_result {
+pub extern "C" fn media_engine_reject(
+    engine: *mut media_engine,
+    call_id: *const c_char,
+) -> media_result {
     with_call_id(engine, call_id, |e, id| e.reject(id))
 }
 
@@ -1331,19 +1464,30 @@ pub extern "C" fn media_engine_hangup(engine: *mut media_engine) -> media_result
 
 /// Hands the server a new token (after `MEDIA_EVENT_TOKEN_WILL_EXPIRE`).
 #[no_mangle]
-pub extern "C" fn media_engine_renew_token(engine: *mut media_engine, token: *const c_char) -> media_result {
+pub extern "C" fn media_engine_renew_token(
+    engine: *mut media_engine,
+    token: *const c_char,
+) -> media_result {
     with_call_id(engine, token, |e, t| e.renew_token(t))
 }
 
 /// Joins `channel` as `uid` (0: the server assigns one, reported in
 /// `MEDIA_CHANNEL_JOINED`), as audience (receive only) or broadcaster.
 #[no_mangle]
-pub extern "C" fn media_engine_join_channel(engine: *mut media_engine, channel: *const c_char, uid: u32, audience: bool) -> media_result {
+pub extern "C" fn media_engine_join_channel(
+    engine: *mut media_engine,
+    channel: *const c_char,
+    uid: u32,
+    audience: bool,
+) -> media_result {
     with_call_id(engine, channel, |e, ch| e.join_channel(ch, uid, audience))
 }
 
 /// Leaves `channel`.
 #[no_mangle]
-pub extern "C" fn media_engine_leave_channel(engine: *mut media_engine, channel: *const c_char) -> media_result {
+pub extern "C" fn media_engine_leave_channel(
+    engine: *mut media_engine,
+    channel: *const c_char,
+) -> media_result {
     with_call_id(engine, channel, |e, ch| e.leave_channel(ch))
 }

@@ -70,7 +70,11 @@ pub struct JitterConfig {
 
 impl Default for JitterConfig {
     fn default() -> Self {
-        JitterConfig { min_frames: 3, max_frames: 25, max_dry_conceal: 10 }
+        JitterConfig {
+            min_frames: 3,
+            max_frames: 25,
+            max_dry_conceal: 10,
+        }
     }
 }
 
@@ -214,7 +218,10 @@ mod tests {
     fn filled(frames: &[u64]) -> JitterBuffer {
         let mut jb = JitterBuffer::new(JitterConfig::default());
         for &i in frames {
-            assert_eq!(jb.insert(ts(i), vec![i as u8], i * FRAME_US), Insert::Accepted);
+            assert_eq!(
+                jb.insert(ts(i), vec![i as u8], i * FRAME_US),
+                Insert::Accepted
+            );
         }
         jb
     }
@@ -234,7 +241,14 @@ mod tests {
     fn reordered_packets_play_in_timestamp_order() {
         let mut jb = filled(&[2, 0, 1]);
         let got: Vec<_> = (0..3).map(|_| jb.pop(false)).collect();
-        assert_eq!(got, vec![Playout::Packet(vec![0]), Playout::Packet(vec![1]), Playout::Packet(vec![2])]);
+        assert_eq!(
+            got,
+            vec![
+                Playout::Packet(vec![0]),
+                Playout::Packet(vec![1]),
+                Playout::Packet(vec![2])
+            ]
+        );
     }
 
     #[test]
@@ -294,7 +308,11 @@ mod tests {
         for _ in 0..JitterConfig::default().max_dry_conceal {
             assert_eq!(jb.pop(false), Playout::Conceal);
         }
-        assert_eq!(jb.pop(false), Playout::Idle, "rebuffering after a long silence");
+        assert_eq!(
+            jb.pop(false),
+            Playout::Idle,
+            "rebuffering after a long silence"
+        );
         assert_eq!(jb.stats().underruns, 10);
     }
 

@@ -2,7 +2,9 @@
 //! requests and its own peer connection's signaling. Pure: no socket, no
 //! thread; it returns [`Action`]s for the shell to carry out.
 
-use media_protocol::{ClientMsg, EndReason, MediaKind, OfflineReason, Role as ChannelRole, ServerMsg};
+use media_protocol::{
+    ClientMsg, EndReason, MediaKind, OfflineReason, Role as ChannelRole, ServerMsg,
+};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
@@ -16,7 +18,11 @@ pub enum Action {
     /// Send to the server.
     Send(ClientMsg),
     /// Start the media session with the peer of `call_id`.
-    StartPeer { call_id: String, role: Role, video: bool },
+    StartPeer {
+        call_id: String,
+        role: Role,
+        video: bool,
+    },
     /// Hand the peer connection the other side's offer / answer / candidate.
     PeerSignal(Signal),
     /// End the media session.
@@ -29,11 +35,19 @@ pub enum Action {
 enum Phase {
     Idle,
     /// We called; waiting for ringing / an answer.
-    Outgoing { call_id: String, video: bool },
+    Outgoing {
+        call_id: String,
+        video: bool,
+    },
     /// Someone calls us; waiting for the user.
-    Incoming { call_id: String, video: bool },
+    Incoming {
+        call_id: String,
+        video: bool,
+    },
     /// Accepted: media is being set up or flows.
-    Active { call_id: String },
+    Active {
+        call_id: String,
+    },
 }
 
 /// See the module docs.
@@ -58,7 +72,10 @@ pub fn signal_to_json(s: &Signal) -> Value {
 /// Reads a browser-style signal; `None` for anything else (including the
 /// empty end-of-candidates marker).
 pub fn signal_from_json(v: &Value) -> Option<Signal> {
-    match (v.get("type").and_then(Value::as_str), v.get("sdp").and_then(Value::as_str)) {
+    match (
+        v.get("type").and_then(Value::as_str),
+        v.get("sdp").and_then(Value::as_str),
+    ) {
         (Some("offer"), Some(sdp)) => return Some(Signal::Offer(sdp.to_string())),
         (Some("answer"), Some(sdp)) => return Some(Signal::Answer(sdp.to_string())),
         _ => {}
@@ -71,7 +88,13 @@ pub fn signal_from_json(v: &Value) -> Option<Signal> {
 
 impl Controller {
     pub fn new(user_id: &str, salt: u64) -> Self {
-        Controller { user_id: user_id.to_string(), phase: Phase::Idle, registered: false, next_call: 0, salt }
+        Controller {
+            user_id: user_id.to_string(),
+            phase: Phase::Idle,
+            registered: false,
+            next_call: 0,
+            salt,
+        }
     }
 
     pub fn registered(&self) -> bool {
@@ -82,7 +105,9 @@ impl Controller {
     pub fn current_call(&self) -> Option<&str> {
         match &self.phase {
             Phase::Idle => None,
-            Phase::Outgoing { call_id, .. } | Phase::Incoming { call_id, .. } | Phase::Active { call_id } => Some(call_id),
+            Phase::Outgoing { call_id, .. }
+            | Phase::Incoming { call_id, .. }
+            | Phase::Active { call_id } => Some(call_id),
         }
     }
 
@@ -91,7 +116,10 @@ impl Controller {
             out.push(Action::StopPeer);
         }
         self.phase = Phase::Idle;
-        out.push(Action::Emit(Event::Call(CallEvent::Ended { call_id, reason })));
+        out.push(Action::Emit(Event::Call(CallEvent::Ended {
+            call_id,
+            reason,
+        })));
     }
 
     /// Starts a call to `to`.
@@ -106,13 +134,34 @@ impl Controller {
             return Err(Error::invalid_argument("cannot call yourself"));
         }
         if let Some(id) = self.current_call() {
-            return Err(Error::invalid_state(format!("already in call {id}; hang up first")));
+            return Err(Error::invalid_state(format!(
+                "already in call {id}; hang up first"
+            )));
         }
         self.next_call += 1;
-        let call_id = format!("{}-{:x}-{}", self.user_id.chars().take(24).collect::<String>(), self.salt, self.next_call);
-        self.phase = Phase::Outgoing { call_id: call_id.clone(), video };
-        let media = if video { MediaKind::Video } else { MediaKind::Audio };
-        Ok((call_id.clone(), vec![Action::Send(ClientMsg::Call { call_id, to: to.to_string(), media })]))
+        let call_id = format!(
+            "{}-{:x}-{}",
+            self.user_id.chars().take(24).collect::<String>(),
+            self.salt,
+            self.next_call
+        );
+        self.phase = Phase::Outgoing {
+            call_id: call_id.clone(),
+            video,
+        };
+        let media = if video {
+            MediaKind::Video
+        } else {
+            MediaKind::Audio
+        };
+        Ok((
+            call_id.clone(),
+            vec![Action::Send(ClientMsg::Call {
+                call_id,
+                to: to.to_string(),
+                media,
+            })],
+        ))
     }
 
     /// Accepts the incoming call.
@@ -120,13 +169,23 @@ impl Controller {
         match &self.phase {
             Phase::Incoming { call_id: id, video } if id == call_id => {
                 let video = *video;
-                self.phase = Phase::Active { call_id: call_id.to_string() };
+                self.phase = Phase::Active {
+                    call_id: call_id.to_string(),
+                };
                 Ok(vec![
-                    Action::Send(ClientMsg::Accept { call_id: call_id.to_string() }),
-                    Action::StartPeer { call_id: call_id.to_string(), role: Role::Answerer, video },
+                    Action::Send(ClientMsg::Accept {
+                        call_id: call_id.to_string(),
+                    }),
+                    Action::StartPeer {
+                        call_id: call_id.to_string(),
+                        role: Role::Answerer,
+                        video,
+                    },
                 ])
             }
-            _ => Err(Error::invalid_state(format!("no incoming call {call_id} is ringing"))),
+            _ => Err(Error::invalid_state(format!(
+                "no incoming call {call_id} is ringing"
+            ))),
         }
     }
 
@@ -134,11 +193,15 @@ impl Controller {
     pub fn reject(&mut self, call_id: &str) -> Result<Vec<Action>> {
         match &self.phase {
             Phase::Incoming { call_id: id, .. } if id == call_id => {
-                let mut out = vec![Action::Send(ClientMsg::Reject { call_id: call_id.to_string() })];
+                let mut out = vec![Action::Send(ClientMsg::Reject {
+                    call_id: call_id.to_string(),
+                })];
                 self.ended(call_id.to_string(), CallEndReason::Rejected, &mut out);
                 Ok(out)
             }
-            _ => Err(Error::invalid_state(format!("no incoming call {call_id} is ringing"))),
+            _ => Err(Error::invalid_state(format!(
+                "no incoming call {call_id} is ringing"
+            ))),
         }
     }
 
@@ -148,15 +211,21 @@ impl Controller {
         match self.phase.clone() {
             Phase::Idle => return Err(Error::invalid_state("no call in progress")),
             Phase::Outgoing { call_id, .. } => {
-                out.push(Action::Send(ClientMsg::Cancel { call_id: call_id.clone() }));
+                out.push(Action::Send(ClientMsg::Cancel {
+                    call_id: call_id.clone(),
+                }));
                 self.ended(call_id, CallEndReason::Cancelled, &mut out);
             }
             Phase::Incoming { call_id, .. } => {
-                out.push(Action::Send(ClientMsg::Reject { call_id: call_id.clone() }));
+                out.push(Action::Send(ClientMsg::Reject {
+                    call_id: call_id.clone(),
+                }));
                 self.ended(call_id, CallEndReason::Rejected, &mut out);
             }
             Phase::Active { call_id } => {
-                out.push(Action::Send(ClientMsg::Hangup { call_id: call_id.clone() }));
+                out.push(Action::Send(ClientMsg::Hangup {
+                    call_id: call_id.clone(),
+                }));
                 self.ended(call_id, CallEndReason::Hangup, &mut out);
             }
         }
@@ -166,12 +235,14 @@ impl Controller {
     /// Our peer connection produced an offer, answer or candidate.
     pub fn on_peer_signal(&mut self, call_id: &str, signal: &Signal) -> Vec<Action> {
         match &self.phase {
-            Phase::Active { call_id: id } if id == call_id => vec![Action::Send(ClientMsg::Signal {
-                call_id: Some(call_id.to_string()),
-                channel: None,
-                to: None,
-                data: signal_to_json(signal),
-            })],
+            Phase::Active { call_id: id } if id == call_id => {
+                vec![Action::Send(ClientMsg::Signal {
+                    call_id: Some(call_id.to_string()),
+                    channel: None,
+                    to: None,
+                    data: signal_to_json(signal),
+                })]
+            }
             _ => Vec::new(),
         }
     }
@@ -208,14 +279,23 @@ impl Controller {
         match msg {
             ServerMsg::Registered { .. } => self.registered = true,
             ServerMsg::Pong | ServerMsg::TokenRenewed { .. } => {}
-            ServerMsg::TokenWillExpire { expires_at } => out.push(Action::Emit(Event::TokenWillExpire { expires_at })),
-            ServerMsg::IncomingCall { call_id, from, media } => {
+            ServerMsg::TokenWillExpire { expires_at } => {
+                out.push(Action::Emit(Event::TokenWillExpire { expires_at }))
+            }
+            ServerMsg::IncomingCall {
+                call_id,
+                from,
+                media,
+            } => {
                 if self.phase != Phase::Idle {
                     // The server only rings idle users; stay consistent anyway.
                     out.push(Action::Send(ClientMsg::Reject { call_id }));
                 } else {
                     let video = media == MediaKind::Video;
-                    self.phase = Phase::Incoming { call_id: call_id.clone(), video };
+                    self.phase = Phase::Incoming {
+                        call_id: call_id.clone(),
+                        video,
+                    };
                     out.push(Action::Emit(Event::Call(CallEvent::Incoming {
                         call_id,
                         from_user: from.user_id,
@@ -224,11 +304,19 @@ impl Controller {
                     })));
                 }
             }
-            ServerMsg::Ringing { call_id } if is_current(&call_id) => out.push(Action::Emit(Event::Call(CallEvent::Ringing { call_id }))),
+            ServerMsg::Ringing { call_id } if is_current(&call_id) => {
+                out.push(Action::Emit(Event::Call(CallEvent::Ringing { call_id })))
+            }
             ServerMsg::Accepted { call_id } if is_current(&call_id) => {
                 if let Phase::Outgoing { video, .. } = self.phase {
-                    self.phase = Phase::Active { call_id: call_id.clone() };
-                    out.push(Action::StartPeer { call_id: call_id.clone(), role: Role::Offerer, video });
+                    self.phase = Phase::Active {
+                        call_id: call_id.clone(),
+                    };
+                    out.push(Action::StartPeer {
+                        call_id: call_id.clone(),
+                        role: Role::Offerer,
+                        video,
+                    });
                     out.push(Action::Emit(Event::Call(CallEvent::Accepted { call_id })));
                 }
             }
@@ -244,7 +332,11 @@ impl Controller {
                 };
                 self.ended(call_id, reason, &mut out);
             }
-            ServerMsg::Signal { call_id: Some(call_id), data, .. } if is_current(&call_id) => {
+            ServerMsg::Signal {
+                call_id: Some(call_id),
+                data,
+                ..
+            } if is_current(&call_id) => {
                 if data.get("type").and_then(Value::as_str) == Some("mute") {
                     let flag = |k: &str| data.get(k).and_then(Value::as_bool).unwrap_or(false);
                     out.push(Action::Emit(Event::Call(CallEvent::RemoteMute {
@@ -256,28 +348,61 @@ impl Controller {
                     out.push(Action::PeerSignal(s));
                 }
             }
-            ServerMsg::Joined { channel, uid, members, .. } => {
-                let members: Vec<(u32, String)> = members.into_iter().map(|m| (m.uid, m.user_id)).collect();
-                out.push(Action::Emit(Event::Channel(ChannelEvent::Joined { channel: channel.clone(), uid, members: members.clone() })));
+            ServerMsg::Joined {
+                channel,
+                uid,
+                members,
+                ..
+            } => {
+                let members: Vec<(u32, String)> =
+                    members.into_iter().map(|m| (m.uid, m.user_id)).collect();
+                out.push(Action::Emit(Event::Channel(ChannelEvent::Joined {
+                    channel: channel.clone(),
+                    uid,
+                    members: members.clone(),
+                })));
                 // Those already there are reported like later arrivals.
                 for (uid, user_id) in members {
-                    out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined { channel: channel.clone(), uid, user_id })));
+                    out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
+                        channel: channel.clone(),
+                        uid,
+                        user_id,
+                    })));
                 }
             }
             ServerMsg::UserJoined { channel, member } => {
-                out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined { channel, uid: member.uid, user_id: member.user_id })))
+                out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
+                    channel,
+                    uid: member.uid,
+                    user_id: member.user_id,
+                })))
             }
-            ServerMsg::UserOffline { channel, uid, reason } => out.push(Action::Emit(Event::Channel(ChannelEvent::UserOffline {
+            ServerMsg::UserOffline {
+                channel,
+                uid,
+                reason,
+            } => out.push(Action::Emit(Event::Channel(ChannelEvent::UserOffline {
                 channel,
                 uid,
                 dropped: reason == OfflineReason::Dropped,
             }))),
-            ServerMsg::Left { channel } => out.push(Action::Emit(Event::Channel(ChannelEvent::Left { channel }))),
-            ServerMsg::Error { code, message, call_id, channel } => {
+            ServerMsg::Left { channel } => {
+                out.push(Action::Emit(Event::Channel(ChannelEvent::Left { channel })))
+            }
+            ServerMsg::Error {
+                code,
+                message,
+                call_id,
+                channel,
+            } => {
                 if let Some(id) = call_id.filter(|id| is_current(id)) {
                     self.ended(id, CallEndReason::Error(code.clone()), &mut out);
                 }
-                out.push(Action::Emit(Event::ServerError { code, message, channel }));
+                out.push(Action::Emit(Event::ServerError {
+                    code,
+                    message,
+                    channel,
+                }));
             }
             // Messages for calls that are already over.
             _ => {}
@@ -290,8 +415,16 @@ impl Controller {
         if !self.registered {
             return Err(Error::invalid_state("not connected to the server yet"));
         }
-        let role = if audience { ChannelRole::Audience } else { ChannelRole::Broadcaster };
-        Ok(vec![Action::Send(ClientMsg::Join { channel: channel.to_string(), uid, role })])
+        let role = if audience {
+            ChannelRole::Audience
+        } else {
+            ChannelRole::Broadcaster
+        };
+        Ok(vec![Action::Send(ClientMsg::Join {
+            channel: channel.to_string(),
+            uid,
+            role,
+        })])
     }
 }
 
@@ -302,7 +435,11 @@ mod tests {
 
     fn registered(user: &str) -> Controller {
         let mut c = Controller::new(user, 7);
-        c.on_server(ServerMsg::Registered { user_id: user.into(), expires_at: 0, heartbeat_ms: 2000 });
+        c.on_server(ServerMsg::Registered {
+            user_id: user.into(),
+            expires_at: 0,
+            heartbeat_ms: 2000,
+        });
         c
     }
 
@@ -310,36 +447,98 @@ mod tests {
     fn caller_side_flow() {
         let mut c = registered("alice");
         let (id, out) = c.call("bob", true).unwrap();
-        assert!(matches!(&out[0], Action::Send(ClientMsg::Call { to, media: MediaKind::Video, .. }) if to == "bob"));
+        assert!(
+            matches!(&out[0], Action::Send(ClientMsg::Call { to, media: MediaKind::Video, .. }) if to == "bob")
+        );
         assert!(c.call("carol", false).is_err(), "one call at a time");
-        assert_eq!(c.on_server(ServerMsg::Ringing { call_id: id.clone() }), vec![Action::Emit(Event::Call(CallEvent::Ringing { call_id: id.clone() }))]);
-        let out = c.on_server(ServerMsg::Accepted { call_id: id.clone() });
-        assert_eq!(out[0], Action::StartPeer { call_id: id.clone(), role: Role::Offerer, video: true });
+        assert_eq!(
+            c.on_server(ServerMsg::Ringing {
+                call_id: id.clone()
+            }),
+            vec![Action::Emit(Event::Call(CallEvent::Ringing {
+                call_id: id.clone()
+            }))]
+        );
+        let out = c.on_server(ServerMsg::Accepted {
+            call_id: id.clone(),
+        });
+        assert_eq!(
+            out[0],
+            Action::StartPeer {
+                call_id: id.clone(),
+                role: Role::Offerer,
+                video: true
+            }
+        );
         let out = c.on_peer_signal(&id, &Signal::Offer("v=0".into()));
-        assert!(matches!(&out[0], Action::Send(ClientMsg::Signal { data, .. }) if data["type"] == "offer"));
+        assert!(
+            matches!(&out[0], Action::Send(ClientMsg::Signal { data, .. }) if data["type"] == "offer")
+        );
         let answer = json!({"type": "answer", "sdp": "v=0 answer"});
-        let out = c.on_server(ServerMsg::Signal { call_id: Some(id.clone()), channel: None, from: "bob".into(), from_uid: None, data: answer });
-        assert_eq!(out, vec![Action::PeerSignal(Signal::Answer("v=0 answer".into()))]);
-        let out = c.on_server(ServerMsg::CallEnded { call_id: id.clone(), reason: EndReason::Hangup });
+        let out = c.on_server(ServerMsg::Signal {
+            call_id: Some(id.clone()),
+            channel: None,
+            from: "bob".into(),
+            from_uid: None,
+            data: answer,
+        });
+        assert_eq!(
+            out,
+            vec![Action::PeerSignal(Signal::Answer("v=0 answer".into()))]
+        );
+        let out = c.on_server(ServerMsg::CallEnded {
+            call_id: id.clone(),
+            reason: EndReason::Hangup,
+        });
         assert_eq!(out[0], Action::StopPeer);
-        assert_eq!(out[1], Action::Emit(Event::Call(CallEvent::Ended { call_id: id, reason: CallEndReason::Hangup })));
+        assert_eq!(
+            out[1],
+            Action::Emit(Event::Call(CallEvent::Ended {
+                call_id: id,
+                reason: CallEndReason::Hangup
+            }))
+        );
         assert!(c.current_call().is_none());
     }
 
     #[test]
     fn callee_side_flow_and_local_endings() {
         let mut c = registered("bob");
-        let incoming = ServerMsg::IncomingCall { call_id: "x1".into(), from: Peer { user_id: "alice".into(), nickname: "A".into() }, media: MediaKind::Audio };
+        let incoming = ServerMsg::IncomingCall {
+            call_id: "x1".into(),
+            from: Peer {
+                user_id: "alice".into(),
+                nickname: "A".into(),
+            },
+            media: MediaKind::Audio,
+        };
         let out = c.on_server(incoming);
-        assert!(matches!(&out[0], Action::Emit(Event::Call(CallEvent::Incoming { video: false, .. }))));
+        assert!(matches!(
+            &out[0],
+            Action::Emit(Event::Call(CallEvent::Incoming { video: false, .. }))
+        ));
         assert!(c.accept("other").is_err());
         let out = c.accept("x1").unwrap();
-        assert_eq!(out[1], Action::StartPeer { call_id: "x1".into(), role: Role::Answerer, video: false });
+        assert_eq!(
+            out[1],
+            Action::StartPeer {
+                call_id: "x1".into(),
+                role: Role::Answerer,
+                video: false
+            }
+        );
         let out = c.hangup().unwrap();
         assert_eq!(out[1], Action::StopPeer);
         // Reject path.
-        let from = Peer { user_id: "carol".into(), nickname: "C".into() };
-        c.on_server(ServerMsg::IncomingCall { call_id: "x2".into(), from, media: MediaKind::Video });
+        let from = Peer {
+            user_id: "carol".into(),
+            nickname: "C".into(),
+        };
+        c.on_server(ServerMsg::IncomingCall {
+            call_id: "x2".into(),
+            from,
+            media: MediaKind::Video,
+        });
         let out = c.reject("x2").unwrap();
         assert!(matches!(&out[0], Action::Send(ClientMsg::Reject { .. })));
         assert!(c.hangup().is_err(), "nothing left to hang up");
@@ -349,32 +548,65 @@ mod tests {
     fn losing_the_server_ends_the_call_and_stale_messages_are_ignored() {
         let mut c = registered("alice");
         let (id, _) = c.call("bob", true).unwrap();
-        c.on_server(ServerMsg::Accepted { call_id: id.clone() });
-        assert!(c.on_server(ServerMsg::Ringing { call_id: "stale".into() }).is_empty());
+        c.on_server(ServerMsg::Accepted {
+            call_id: id.clone(),
+        });
+        assert!(c
+            .on_server(ServerMsg::Ringing {
+                call_id: "stale".into()
+            })
+            .is_empty());
         let out = c.on_connection_lost();
         assert_eq!(out[0], Action::StopPeer);
-        assert!(matches!(&out[1], Action::Emit(Event::Call(CallEvent::Ended { reason: CallEndReason::ConnectionLost, .. }))));
+        assert!(matches!(
+            &out[1],
+            Action::Emit(Event::Call(CallEvent::Ended {
+                reason: CallEndReason::ConnectionLost,
+                ..
+            }))
+        ));
         assert!(c.call("bob", true).is_err(), "not registered any more");
     }
 
     #[test]
     fn mute_state_travels_to_the_peer_as_an_event() {
         let mut c = registered("alice");
-        assert!(c.on_local_mute(true, false).is_empty(), "no call, nobody to tell");
+        assert!(
+            c.on_local_mute(true, false).is_empty(),
+            "no call, nobody to tell"
+        );
         let (id, _) = c.call("bob", true).unwrap();
-        c.on_server(ServerMsg::Accepted { call_id: id.clone() });
+        c.on_server(ServerMsg::Accepted {
+            call_id: id.clone(),
+        });
         let out = c.on_local_mute(true, false);
-        let Action::Send(ClientMsg::Signal { data, .. }) = &out[0] else { panic!("{out:?}") };
-        let echoed = ServerMsg::Signal { call_id: Some(id.clone()), channel: None, from: "bob".into(), from_uid: None, data: data.clone() };
+        let Action::Send(ClientMsg::Signal { data, .. }) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let echoed = ServerMsg::Signal {
+            call_id: Some(id.clone()),
+            channel: None,
+            from: "bob".into(),
+            from_uid: None,
+            data: data.clone(),
+        };
         assert_eq!(
             c.on_server(echoed),
-            vec![Action::Emit(Event::Call(CallEvent::RemoteMute { call_id: id, audio_muted: true, video_muted: false }))]
+            vec![Action::Emit(Event::Call(CallEvent::RemoteMute {
+                call_id: id,
+                audio_muted: true,
+                video_muted: false
+            }))]
         );
     }
 
     #[test]
     fn signals_round_trip_through_browser_json() {
-        for s in [Signal::Offer("v=0\r\n".into()), Signal::Answer("v=0\r\n".into()), Signal::Candidate("candidate:1 1 udp 1 127.0.0.1 5000 typ host".into())] {
+        for s in [
+            Signal::Offer("v=0\r\n".into()),
+            Signal::Answer("v=0\r\n".into()),
+            Signal::Candidate("candidate:1 1 udp 1 127.0.0.1 5000 typ host".into()),
+        ] {
             assert_eq!(signal_from_json(&signal_to_json(&s)), Some(s));
         }
         assert_eq!(signal_from_json(&json!({"candidate": ""})), None);

@@ -58,11 +58,16 @@ pub enum ServerState {
     /// Registered: calls can be placed and received.
     Connected,
     /// The connection broke; trying again (attempt counts from 1).
-    Reconnecting { attempt: u32 },
+    Reconnecting {
+        attempt: u32,
+    },
     /// Gave up. `code` is the server's error code (`token_expired`,
     /// `token_invalid`, `token_wrong_scope`, `unknown_app`, `replaced`,
     /// `server_full`) or `unreachable`.
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
     /// Closed on request.
     Disconnected,
 }
@@ -92,25 +97,51 @@ pub enum CallEndReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallEvent {
     /// Someone calls: [`crate::Engine::accept`] or [`crate::Engine::reject`].
-    Incoming { call_id: String, from_user: String, from_nickname: String, video: bool },
+    Incoming {
+        call_id: String,
+        from_user: String,
+        from_nickname: String,
+        video: bool,
+    },
     /// The callee's app is ringing.
     Ringing { call_id: String },
     /// The callee accepted; media is being connected.
     Accepted { call_id: String },
     /// The peer muted or unmuted its microphone or camera.
-    RemoteMute { call_id: String, audio_muted: bool, video_muted: bool },
-    Ended { call_id: String, reason: CallEndReason },
+    RemoteMute {
+        call_id: String,
+        audio_muted: bool,
+        video_muted: bool,
+    },
+    Ended {
+        call_id: String,
+        reason: CallEndReason,
+    },
 }
 
 /// Channel membership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelEvent {
     /// We joined as `uid`; `members` were already there (uid, user id).
-    Joined { channel: String, uid: u32, members: Vec<(u32, String)> },
-    UserJoined { channel: String, uid: u32, user_id: String },
+    Joined {
+        channel: String,
+        uid: u32,
+        members: Vec<(u32, String)>,
+    },
+    UserJoined {
+        channel: String,
+        uid: u32,
+        user_id: String,
+    },
     /// A member left: on purpose (`dropped` false) or lost (true).
-    UserOffline { channel: String, uid: u32, dropped: bool },
-    Left { channel: String },
+    UserOffline {
+        channel: String,
+        uid: u32,
+        dropped: bool,
+    },
+    Left {
+        channel: String,
+    },
 }
 
 enum Command {
@@ -143,8 +174,14 @@ impl ClientShared {
                     let _ = self.outgoing.send(Command::Send(m));
                 }
                 Action::Emit(e) => self.emit(e),
-                Action::StartPeer { call_id, role, video } => {
-                    let Some(core) = self.core.upgrade() else { continue };
+                Action::StartPeer {
+                    call_id,
+                    role,
+                    video,
+                } => {
+                    let Some(core) = self.core.upgrade() else {
+                        continue;
+                    };
                     let me = Arc::downgrade(self);
                     let id = call_id.clone();
                     let signals = Box::new(move |s| {
@@ -153,7 +190,10 @@ impl ClientShared {
                             me.execute(actions);
                         }
                     });
-                    let config = WebRtcConfig { video, ..self.network.clone() };
+                    let config = WebRtcConfig {
+                        video,
+                        ..self.network.clone()
+                    };
                     let started = core.start_peer(role, config, signals);
                     if started.is_ok() {
                         // Let the peer know if we start muted.
@@ -164,7 +204,10 @@ impl ClientShared {
                         }
                     }
                     if let Err(e) = started {
-                        self.emit(Event::Error { kind: e.kind(), message: format!("call {call_id}: {}", e.message()) });
+                        self.emit(Event::Error {
+                            kind: e.kind(),
+                            message: format!("call {call_id}: {}", e.message()),
+                        });
                         // Without media the call is pointless: end it.
                         if let Ok(more) = self.controller().hangup() {
                             self.execute(more);
@@ -196,14 +239,19 @@ pub struct SignalingClient {
 
 fn parse_ws_url(url: &str) -> Result<(String, SocketAddr)> {
     let rest = url.strip_prefix("ws://").ok_or_else(|| {
-        Error::new(ErrorKind::Unsupported, format!("server url {url:?}: only ws:// is supported (put TLS in front with a proxy)"))
+        Error::new(
+            ErrorKind::Unsupported,
+            format!("server url {url:?}: only ws:// is supported (put TLS in front with a proxy)"),
+        )
     })?;
     let host = rest.split('/').next().unwrap_or_default();
     let addr = host
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| Error::invalid_argument(format!("server url {url:?}: cannot resolve {host:?}")))?;
+        .ok_or_else(|| {
+            Error::invalid_argument(format!("server url {url:?}: cannot resolve {host:?}"))
+        })?;
     Ok((url.to_string(), addr))
 }
 
@@ -217,10 +265,15 @@ impl SignalingClient {
     pub(crate) fn start(config: ServerConfig, core: Weak<Core>) -> Result<Self> {
         let (url, addr) = parse_ws_url(&config.url)?;
         if config.user_id.is_empty() || config.app_id.is_empty() || config.token.is_empty() {
-            return Err(Error::invalid_argument("app id, user id and token must not be empty"));
+            return Err(Error::invalid_argument(
+                "app id, user id and token must not be empty",
+            ));
         }
         let (out_tx, out_rx) = unbounded();
-        let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let salt = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         let shared = Arc::new(ClientShared {
             controller: Mutex::new(Controller::new(&config.user_id, salt & 0xffff_ffff)),
             core,
@@ -236,7 +289,12 @@ impl SignalingClient {
                 .spawn(move || run(config, url, addr, shared, out_rx, stop, wake_rx))
                 .map_err(|e| Error::internal(format!("spawn media-signal: {e}")))?
         };
-        Ok(SignalingClient { shared, stop, wake: wake_tx, thread: Some(thread) })
+        Ok(SignalingClient {
+            shared,
+            stop,
+            wake: wake_tx,
+            thread: Some(thread),
+        })
     }
 
     fn run_actions(&self, f: impl FnOnce(&mut Controller) -> Result<Vec<Action>>) -> Result<()> {
@@ -268,12 +326,17 @@ impl SignalingClient {
             if !c.registered() {
                 return Err(Error::invalid_state("not connected to the server"));
             }
-            Ok(vec![Action::Send(ClientMsg::RenewToken { token: token.to_string() })])
+            Ok(vec![Action::Send(ClientMsg::RenewToken {
+                token: token.to_string(),
+            })])
         })
     }
 
     pub(crate) fn mute_changed(&self, audio_muted: bool, video_muted: bool) {
-        let actions = self.shared.controller().on_local_mute(audio_muted, video_muted);
+        let actions = self
+            .shared
+            .controller()
+            .on_local_mute(audio_muted, video_muted);
         self.shared.execute(actions);
     }
 
@@ -286,7 +349,9 @@ impl SignalingClient {
             if !c.registered() {
                 return Err(Error::invalid_state("not connected to the server"));
             }
-            Ok(vec![Action::Send(ClientMsg::Leave { channel: channel.to_string() })])
+            Ok(vec![Action::Send(ClientMsg::Leave {
+                channel: channel.to_string(),
+            })])
         })
     }
 }
@@ -312,7 +377,10 @@ impl Drop for SignalingClient {
             .into_iter()
             .map(|a| match a {
                 Action::Emit(Event::Call(CallEvent::Ended { call_id, .. })) => {
-                    Action::Emit(Event::Call(CallEvent::Ended { call_id, reason: CallEndReason::Hangup }))
+                    Action::Emit(Event::Call(CallEvent::Ended {
+                        call_id,
+                        reason: CallEndReason::Hangup,
+                    }))
                 }
                 other => other,
             })
@@ -324,7 +392,15 @@ impl Drop for SignalingClient {
 
 /// Codes after which reconnecting cannot help.
 fn is_final(code: &str) -> bool {
-    matches!(code, "token_expired" | "token_invalid" | "token_wrong_scope" | "unknown_app" | "replaced" | "bad_message")
+    matches!(
+        code,
+        "token_expired"
+            | "token_invalid"
+            | "token_wrong_scope"
+            | "unknown_app"
+            | "replaced"
+            | "bad_message"
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -339,7 +415,11 @@ fn run(
 ) {
     let mut attempt = 0u32;
     loop {
-        shared.emit(Event::Server(if attempt == 0 { ServerState::Connecting } else { ServerState::Reconnecting { attempt } }));
+        shared.emit(Event::Server(if attempt == 0 {
+            ServerState::Connecting
+        } else {
+            ServerState::Reconnecting { attempt }
+        }));
         let ended = match connect(&url, addr) {
             Ok(ws) => session(ws, &config, &shared, &outgoing, &stop, &mut attempt),
             Err(e) => Ended::Lost(e),
@@ -359,7 +439,10 @@ fn run(
                 while outgoing.try_recv().is_ok() {}
                 attempt += 1;
                 if attempt > config.max_reconnects {
-                    shared.emit(Event::Server(ServerState::Failed { code: "unreachable".into(), message: why }));
+                    shared.emit(Event::Server(ServerState::Failed {
+                        code: "unreachable".into(),
+                        message: why,
+                    }));
                     return;
                 }
                 let backoff = Duration::from_millis(500 * (1 << attempt.min(5)));
@@ -376,20 +459,27 @@ fn run(
 }
 
 fn connect(url: &str, addr: SocketAddr) -> std::result::Result<WebSocket<TcpStream>, String> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {addr}: {e}"))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect {addr}: {e}"))?;
     stream.set_nodelay(true).ok();
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    let (ws, _) = tungstenite::client(url, stream).map_err(|e| format!("websocket handshake: {e}"))?;
+    let (ws, _) =
+        tungstenite::client(url, stream).map_err(|e| format!("websocket handshake: {e}"))?;
     // Short reads keep outgoing requests waiting at most 5 ms.
-    ws.get_ref().set_read_timeout(Some(Duration::from_millis(5))).map_err(|e| e.to_string())?;
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .map_err(|e| e.to_string())?;
     // A server that stops reading must not block this thread for good.
-    ws.get_ref().set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    ws.get_ref()
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
     Ok(ws)
 }
 
 fn send(ws: &mut WebSocket<TcpStream>, msg: &ClientMsg) -> std::result::Result<(), String> {
     let text = serde_json::to_string(msg).expect("client messages serialize");
-    ws.send(Message::Text(text.into())).map_err(|e| format!("send: {e}"))
+    ws.send(Message::Text(text.into()))
+        .map_err(|e| format!("send: {e}"))
 }
 
 fn session(
@@ -441,7 +531,12 @@ fn session(
                         *attempt = 0;
                         heartbeat = Duration::from_millis((*heartbeat_ms).clamp(500, 30_000));
                     }
-                    ServerMsg::Error { code, message, call_id: None, channel: None } if is_final(code) || !registered => {
+                    ServerMsg::Error {
+                        code,
+                        message,
+                        call_id: None,
+                        channel: None,
+                    } if is_final(code) || !registered => {
                         if is_final(code) || code == "server_full" {
                             return Ended::Refused(code.clone(), message.clone());
                         }
@@ -457,7 +552,11 @@ fn session(
             }
             Ok(Message::Close(_)) => return Ended::Lost("the server closed the connection".into()),
             Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Ended::Lost(format!("read: {e}")),
         }
         while let Ok(Command::Send(m)) = outgoing.try_recv() {

@@ -19,7 +19,13 @@ pub struct Impairment {
 
 impl Default for Impairment {
     fn default() -> Self {
-        Impairment { audio_loss: 0.0, video_loss: 0.0, delay_us: 0, jitter_us: 0, seed: 1 }
+        Impairment {
+            audio_loss: 0.0,
+            video_loss: 0.0,
+            delay_us: 0,
+            jitter_us: 0,
+            seed: 1,
+        }
     }
 }
 
@@ -32,7 +38,10 @@ pub struct ImpairedLink {
 
 impl ImpairedLink {
     pub fn new(config: Impairment) -> Self {
-        ImpairedLink { rng: fastrand::Rng::with_seed(config.seed), config }
+        ImpairedLink {
+            rng: fastrand::Rng::with_seed(config.seed),
+            config,
+        }
     }
 
     /// For a frame sent at `now_us`, when it arrives, or `None` if lost.
@@ -43,7 +52,11 @@ impl ImpairedLink {
         };
         // Draw both numbers always, so one kind's setting does not shift the other's sequence.
         let lost = self.rng.f64() < loss;
-        let jitter = if self.config.jitter_us > 0 { self.rng.u64(0..=self.config.jitter_us) } else { 0 };
+        let jitter = if self.config.jitter_us > 0 {
+            self.rng.u64(0..=self.config.jitter_us)
+        } else {
+            0
+        };
         (!lost).then_some(now_us + self.config.delay_us + jitter)
     }
 }
@@ -54,10 +67,16 @@ mod tests {
 
     #[test]
     fn loss_rate_matches_and_is_reproducible() {
-        let cfg = Impairment { audio_loss: 0.05, seed: 42, ..Default::default() };
+        let cfg = Impairment {
+            audio_loss: 0.05,
+            seed: 42,
+            ..Default::default()
+        };
         let run = || {
             let mut link = ImpairedLink::new(cfg);
-            (0..20_000).map(|i| link.decide(MediaKind::Audio, i).is_none()).collect::<Vec<_>>()
+            (0..20_000)
+                .map(|i| link.decide(MediaKind::Audio, i).is_none())
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -69,7 +88,11 @@ mod tests {
 
     #[test]
     fn delay_and_jitter_bound_arrival() {
-        let cfg = Impairment { delay_us: 30_000, jitter_us: 10_000, ..Default::default() };
+        let cfg = Impairment {
+            delay_us: 30_000,
+            jitter_us: 10_000,
+            ..Default::default()
+        };
         let mut link = ImpairedLink::new(cfg);
         for i in 0..1000 {
             let at = link.decide(MediaKind::Video, i).unwrap();

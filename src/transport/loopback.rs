@@ -69,11 +69,22 @@ impl LoopbackTransport {
                 .name("media-loopback".into())
                 .spawn(move || run(rx, sink, counters, ImpairedLink::new(impairment), clock))?
         };
-        Ok(LoopbackTransport { tx: Some(tx), sink, counters, thread: Some(thread) })
+        Ok(LoopbackTransport {
+            tx: Some(tx),
+            sink,
+            counters,
+            thread: Some(thread),
+        })
     }
 }
 
-fn run(rx: Receiver<EncodedFrame>, sink: TransportSink, counters: Arc<Counters>, mut link: ImpairedLink, clock: Clock) {
+fn run(
+    rx: Receiver<EncodedFrame>,
+    sink: TransportSink,
+    counters: Arc<Counters>,
+    mut link: ImpairedLink,
+    clock: Clock,
+) {
     let mut queue: BinaryHeap<Reverse<Pending>> = BinaryHeap::new();
     let mut order = 0u64;
     loop {
@@ -113,7 +124,9 @@ fn run(rx: Receiver<EncodedFrame>, sink: TransportSink, counters: Arc<Counters>,
 impl Transport for LoopbackTransport {
     fn send(&self, frame: EncodedFrame) {
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+        self.counters
+            .bytes
+            .fetch_add(frame.data.len() as u64, Ordering::Relaxed);
         if let Some(tx) = &self.tx {
             if tx.try_send(frame).is_err() {
                 self.counters.dropped_full.fetch_add(1, Ordering::Relaxed);
@@ -151,7 +164,15 @@ mod tests {
     use super::*;
 
     fn frame(kind: MediaKind, seq: u64) -> EncodedFrame {
-        EncodedFrame { kind, seq, timestamp: seq, capture_us: 0, encoded_us: 0, keyframe: false, data: vec![seq as u8; 10] }
+        EncodedFrame {
+            kind,
+            seq,
+            timestamp: seq,
+            capture_us: 0,
+            encoded_us: 0,
+            keyframe: false,
+            data: vec![seq as u8; 10],
+        }
     }
 
     #[test]
@@ -159,8 +180,17 @@ mod tests {
         let (a_tx, a_rx) = bounded(4096);
         let (v_tx, v_rx) = bounded(4096);
         let (f_tx, f_rx) = bounded(16);
-        let sink = TransportSink { audio: a_tx, video: v_tx, feedback: f_tx };
-        let imp = Impairment { audio_loss: 0.1, delay_us: 2_000, seed: 9, ..Default::default() };
+        let sink = TransportSink {
+            audio: a_tx,
+            video: v_tx,
+            feedback: f_tx,
+        };
+        let imp = Impairment {
+            audio_loss: 0.1,
+            delay_us: 2_000,
+            seed: 9,
+            ..Default::default()
+        };
         let t = LoopbackTransport::new(imp, sink, Clock::new()).unwrap();
         for i in 0..1000 {
             t.send(frame(MediaKind::Audio, i));
@@ -168,14 +198,25 @@ mod tests {
         t.send(frame(MediaKind::Video, 0));
         t.request_keyframe();
         assert_eq!(v_rx.recv_timeout(Duration::from_secs(5)).unwrap().seq, 0);
-        assert_eq!(f_rx.recv_timeout(Duration::from_secs(5)).unwrap(), Feedback::KeyframeRequest);
+        assert_eq!(
+            f_rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Feedback::KeyframeRequest
+        );
         let mut got = Vec::new();
         while got.len() as u64 + t.stats().frames_lost < 1000 {
-            got.push(a_rx.recv_timeout(Duration::from_secs(5)).expect("frames keep arriving").seq);
+            got.push(
+                a_rx.recv_timeout(Duration::from_secs(5))
+                    .expect("frames keep arriving")
+                    .seq,
+            );
         }
         let stats = t.stats();
         assert!(got.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(stats.frames_sent, 1001);
-        assert!((50..150).contains(&stats.frames_lost), "lost {}", stats.frames_lost);
+        assert!(
+            (50..150).contains(&stats.frames_lost),
+            "lost {}",
+            stats.frames_lost
+        );
     }
 }

@@ -124,11 +124,18 @@ mod tests {
         let tid = [7u8; 12];
         for addr in ["203.0.113.5:40000", "[2001:db8::1]:3478"] {
             let addr: SocketAddr = addr.parse().unwrap();
-            assert_eq!(parse_binding_response(&binding_response(tid, addr), &tid), Some(addr));
+            assert_eq!(
+                parse_binding_response(&binding_response(tid, addr), &tid),
+                Some(addr)
+            );
         }
         let req = binding_request(tid);
         assert!(is_response_to(&req, &tid));
-        assert_eq!(parse_binding_response(&req, &tid), None, "a request is not a response");
+        assert_eq!(
+            parse_binding_response(&req, &tid),
+            None,
+            "a request is not a response"
+        );
     }
 
     #[test]

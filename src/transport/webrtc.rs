@@ -22,7 +22,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt};
+use str0m::media::{
+    Direction, Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt,
+};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc};
 
@@ -142,7 +144,12 @@ fn host_ips(config: &WebRtcConfig) -> Vec<IpAddr> {
         return config.host_ips.clone();
     }
     let all: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .map(|v| v.into_iter().map(|i| i.ip()).filter(|ip| ip.is_ipv4()).collect())
+        .map(|v| {
+            v.into_iter()
+                .map(|i| i.ip())
+                .filter(|ip| ip.is_ipv4())
+                .collect()
+        })
         .unwrap_or_default();
     let outside: Vec<IpAddr> = all.iter().copied().filter(|ip| !ip.is_loopback()).collect();
     if outside.is_empty() {
@@ -163,7 +170,10 @@ impl WebRtcTransport {
         clock: Clock,
     ) -> Result<Self> {
         let poll = Poll::new().map_err(|e| Error::internal(format!("mio poll: {e}")))?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| Error::internal(format!("mio waker: {e}")))?);
+        let waker = Arc::new(
+            Waker::new(poll.registry(), WAKER)
+                .map_err(|e| Error::internal(format!("mio waker: {e}")))?,
+        );
         let mut sockets = Vec::new();
         for ip in host_ips(&config) {
             match UdpSocket::bind(SocketAddr::new(ip, 0)) {
@@ -178,9 +188,13 @@ impl WebRtcTransport {
             }
         }
         if sockets.is_empty() {
-            return Err(Error::new(ErrorKind::DeviceUnavailable, "no network interface to bind a UDP socket on"));
+            return Err(Error::new(
+                ErrorKind::DeviceUnavailable,
+                "no network interface to bind a UDP socket on",
+            ));
         }
-        let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+        let local_addrs: Vec<SocketAddr> =
+            sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
         let (commands, rx) = bounded(1024);
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -210,7 +224,14 @@ impl WebRtcTransport {
             .name("media-net".into())
             .spawn(move || net.run())
             .map_err(|e| Error::internal(format!("spawn media-net: {e}")))?;
-        Ok(WebRtcTransport { commands, waker, counters, local_addrs, thread: Some(thread), stop })
+        Ok(WebRtcTransport {
+            commands,
+            waker,
+            counters,
+            local_addrs,
+            thread: Some(thread),
+            stop,
+        })
     }
 
     /// The UDP addresses this peer listens on (its host candidates).
@@ -239,7 +260,9 @@ impl WebRtcTransport {
 impl Transport for WebRtcTransport {
     fn send(&self, frame: EncodedFrame) {
         self.counters.sent.fetch_add(1, Relaxed);
-        self.counters.bytes.fetch_add(frame.data.len() as u64, Relaxed);
+        self.counters
+            .bytes
+            .fetch_add(frame.data.len() as u64, Relaxed);
         self.command(Command::Send(frame));
     }
 
@@ -281,9 +304,13 @@ fn build_rtc(config: &WebRtcConfig) -> Rtc {
         // behind a gap here would turn one loss into a burst of late ones.
         .set_reordering_size_audio(0)
         .set_send_buffer_video(2000);
-    cfg.codec_config().add_h264(108.into(), Some(109.into()), true, 0x42e01f);
+    cfg.codec_config()
+        .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
     let mut rtc = cfg.build(Instant::now());
-    rtc.bwe().set_bitrate(Bitrate::bps(config.min_bitrate_bps as u64), Bitrate::bps(config.max_bitrate_bps as u64));
+    rtc.bwe().set_bitrate(
+        Bitrate::bps(config.min_bitrate_bps as u64),
+        Bitrate::bps(config.max_bitrate_bps as u64),
+    );
     rtc
 }
 
@@ -313,7 +340,12 @@ struct Net {
 
 impl Net {
     fn send_stun(&mut self, i: usize) {
-        let (Some(server), Some(entry)) = (self.config.stun_server, self.stun.iter_mut().find(|e| e.0 == i)) else { return };
+        let (Some(server), Some(entry)) = (
+            self.config.stun_server,
+            self.stun.iter_mut().find(|e| e.0 == i),
+        ) else {
+            return;
+        };
         if let Some(s) = self.sockets.get(i) {
             let _ = s.send_to(&super::stun::binding_request(entry.1), server);
         }
@@ -323,7 +355,12 @@ impl Net {
 
     /// Retransmits unanswered STUN requests (every 500 ms, 4 tries).
     fn stun_timers(&mut self) {
-        let due: Vec<usize> = self.stun.iter().filter(|e| e.3.elapsed() >= Duration::from_millis(500)).map(|e| e.0).collect();
+        let due: Vec<usize> = self
+            .stun
+            .iter()
+            .filter(|e| e.3.elapsed() >= Duration::from_millis(500))
+            .map(|e| e.0)
+            .collect();
         for i in due {
             if self.stun.iter().any(|e| e.0 == i && e.2 >= 4) {
                 tracing::debug!("STUN server gave no answer for socket {i}");
@@ -339,10 +376,20 @@ impl Net {
         if Some(source) != self.config.stun_server {
             return false;
         }
-        let Some(pos) = self.stun.iter().position(|e| e.0 == i && super::stun::is_response_to(buf, &e.1)) else { return false };
+        let Some(pos) = self
+            .stun
+            .iter()
+            .position(|e| e.0 == i && super::stun::is_response_to(buf, &e.1))
+        else {
+            return false;
+        };
         let (_, tid, _, _) = self.stun.remove(pos);
-        let Some(mapped) = super::stun::parse_binding_response(buf, &tid) else { return true };
-        let Some(base) = self.sockets.get(i).and_then(|s| s.local_addr().ok()) else { return true };
+        let Some(mapped) = super::stun::parse_binding_response(buf, &tid) else {
+            return true;
+        };
+        let Some(base) = self.sockets.get(i).and_then(|s| s.local_addr().ok()) else {
+            return true;
+        };
         if mapped == base {
             return true; // not behind a NAT: the host candidate says it all
         }
@@ -364,7 +411,9 @@ impl Net {
 
     fn start(&mut self) -> Result<()> {
         for s in &self.sockets {
-            let addr = s.local_addr().map_err(|e| Error::internal(format!("socket address: {e}")))?;
+            let addr = s
+                .local_addr()
+                .map_err(|e| Error::internal(format!("socket address: {e}")))?;
             match Candidate::host(addr, "udp") {
                 Ok(c) => {
                     self.rtc.add_local_candidate(c);
@@ -374,9 +423,25 @@ impl Net {
         }
         if self.role == Role::Offerer {
             let mut api = self.rtc.sdp_api();
-            let audio = api.add_media(RtcKind::Audio, Direction::SendRecv, Some("libmedia".into()), None, None);
-            let video = self.config.video.then(|| api.add_media(RtcKind::Video, Direction::SendRecv, Some("libmedia".into()), None, None));
-            let (offer, pending) = api.apply().ok_or_else(|| Error::internal("no media to offer"))?;
+            let audio = api.add_media(
+                RtcKind::Audio,
+                Direction::SendRecv,
+                Some("libmedia".into()),
+                None,
+                None,
+            );
+            let video = self.config.video.then(|| {
+                api.add_media(
+                    RtcKind::Video,
+                    Direction::SendRecv,
+                    Some("libmedia".into()),
+                    None,
+                    None,
+                )
+            });
+            let (offer, pending) = api
+                .apply()
+                .ok_or_else(|| Error::internal("no media to offer"))?;
             self.mids.insert(MediaKind::Audio, audio);
             if let Some(v) = video {
                 self.mids.insert(MediaKind::Video, v);
@@ -387,7 +452,9 @@ impl Net {
         if let Some(server) = self.config.stun_server {
             let mut rng = fastrand::Rng::new();
             for i in 0..self.sockets.len() {
-                let same_family = self.sockets[i].local_addr().is_ok_and(|a| a.is_ipv4() == server.is_ipv4());
+                let same_family = self.sockets[i]
+                    .local_addr()
+                    .is_ok_and(|a| a.is_ipv4() == server.is_ipv4());
                 if same_family {
                     let mut tid = [0u8; 12];
                     rng.fill(&mut tid);
@@ -419,10 +486,15 @@ impl Net {
             if self.stop.load(Relaxed) || !self.rtc.is_alive() {
                 return;
             }
-            if !self.connected && !self.failed && self.started.elapsed() > self.config.connect_timeout {
+            if !self.connected
+                && !self.failed
+                && self.started.elapsed() > self.config.connect_timeout
+            {
                 self.fail("ICE / DTLS did not connect in time");
             }
-            let wait = timeout.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(1), Duration::from_millis(100));
+            let wait = timeout
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(100));
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     self.fail(&format!("poll: {e}"));
@@ -435,7 +507,9 @@ impl Net {
                 }
                 let i = ev.token().0;
                 loop {
-                    let Some(socket) = self.sockets.get(i) else { break };
+                    let Some(socket) = self.sockets.get(i) else {
+                        break;
+                    };
                     let local = match socket.local_addr() {
                         Ok(a) => a,
                         Err(_) => break,
@@ -448,8 +522,14 @@ impl Net {
                                 }
                                 continue;
                             }
-                            let Ok(receive) = Receive::new(Protocol::Udp, source, local, &buf[..n]) else { continue };
-                            if let Err(e) = self.rtc.handle_input(Input::Receive(Instant::now(), receive)) {
+                            let Ok(receive) = Receive::new(Protocol::Udp, source, local, &buf[..n])
+                            else {
+                                continue;
+                            };
+                            if let Err(e) = self
+                                .rtc
+                                .handle_input(Input::Receive(Instant::now(), receive))
+                            {
                                 tracing::debug!("dropped datagram from {source}: {e}");
                             }
                             if self.drain().is_none() {
@@ -473,7 +553,11 @@ impl Net {
             if !self.stun.is_empty() {
                 self.stun_timers();
             }
-            if self.rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+            if self
+                .rtc
+                .handle_input(Input::Timeout(Instant::now()))
+                .is_err()
+            {
                 return;
             }
         }
@@ -486,7 +570,11 @@ impl Net {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return Some(t),
                 Ok(Output::Transmit(t)) => {
-                    if let Some(s) = self.sockets.iter().find(|s| s.local_addr().ok() == Some(t.source)) {
+                    if let Some(s) = self
+                        .sockets
+                        .iter()
+                        .find(|s| s.local_addr().ok() == Some(t.source))
+                    {
                         let _ = s.send_to(&t.contents, t.destination);
                     }
                 }
@@ -506,7 +594,11 @@ impl Net {
     fn event(&mut self, e: RtcEvent) {
         match e {
             RtcEvent::MediaAdded(m) => {
-                let kind = if m.kind == RtcKind::Audio { MediaKind::Audio } else { MediaKind::Video };
+                let kind = if m.kind == RtcKind::Audio {
+                    MediaKind::Audio
+                } else {
+                    MediaKind::Video
+                };
                 self.mids.insert(kind, m.mid);
             }
             RtcEvent::Connected => {
@@ -525,10 +617,14 @@ impl Net {
                 _ => {}
             },
             RtcEvent::MediaData(d) => {
-                let Some(kind) = self.kind_of(d.mid) else { return };
+                let Some(kind) = self.kind_of(d.mid) else {
+                    return;
+                };
                 let codec = d.params.spec().codec;
                 let (channel, seq, keyframe) = match kind {
-                    MediaKind::Audio if codec == Codec::Opus => (&self.sink.audio, d.time.numer() / 960, false),
+                    MediaKind::Audio if codec == Codec::Opus => {
+                        (&self.sink.audio, d.time.numer() / 960, false)
+                    }
                     MediaKind::Video if codec == Codec::H264 => {
                         // A gap shows as a skipped sequence number: the
                         // decoder then waits for (and asks for) a keyframe.
@@ -553,9 +649,9 @@ impl Net {
                 };
             }
             RtcEvent::KeyframeRequest(_) => self.feedback(Feedback::KeyframeRequest),
-            RtcEvent::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
-                self.feedback(Feedback::BitrateEstimate(estimate.as_u64().min(u32::MAX as u64) as u32))
-            }
+            RtcEvent::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => self.feedback(
+                Feedback::BitrateEstimate(estimate.as_u64().min(u32::MAX as u64) as u32),
+            ),
             RtcEvent::PeerStats(p) => self.feedback(Feedback::NetworkStats(NetworkStats {
                 rtt_us: p.rtt.map(|d| d.as_micros() as u64),
                 egress_loss: p.egress_loss_fraction,
@@ -567,7 +663,10 @@ impl Net {
             })),
             RtcEvent::MediaIngressStats(s) => {
                 if self.kind_of(s.mid) == Some(MediaKind::Audio) {
-                    let _ = self.sink.feedback.try_send(Feedback::AudioJitter(s.jitter as u64 * 1_000_000 / 48_000));
+                    let _ = self
+                        .sink
+                        .feedback
+                        .try_send(Feedback::AudioJitter(s.jitter as u64 * 1_000_000 / 48_000));
                 } else {
                     let _ = self.sink.feedback.try_send(Feedback::NacksSent(s.nacks));
                 }
@@ -586,7 +685,9 @@ impl Net {
             .payload_params()
             .find(|p| match kind {
                 MediaKind::Audio => p.spec().codec == Codec::Opus,
-                MediaKind::Video => p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1),
+                MediaKind::Video => {
+                    p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1)
+                }
             })
             .map(|p| p.pt())?;
         self.pts.insert(kind, pt);
@@ -600,14 +701,21 @@ impl Net {
                     self.counters.not_connected.fetch_add(1, Relaxed);
                     return;
                 }
-                let Some((mid, pt)) = self.payload_type(frame.kind) else { return };
+                let Some((mid, pt)) = self.payload_type(frame.kind) else {
+                    return;
+                };
                 let freq = match frame.kind {
                     MediaKind::Audio => Frequency::FORTY_EIGHT_KHZ,
                     MediaKind::Video => Frequency::NINETY_KHZ,
                 };
                 let wallclock = self.clock.instant_at(frame.capture_us);
                 if let Some(w) = self.rtc.writer(mid) {
-                    if let Err(e) = w.write(pt, wallclock, MediaTime::new(frame.timestamp, freq), frame.data) {
+                    if let Err(e) = w.write(
+                        pt,
+                        wallclock,
+                        MediaTime::new(frame.timestamp, freq),
+                        frame.data,
+                    ) {
                         tracing::debug!("write {:?}: {e}", frame.kind);
                     }
                 }

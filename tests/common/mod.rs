@@ -26,7 +26,17 @@ impl Drop for Killed {
 /// Builds `media-server` and the `caller` example (release).
 pub fn build_call_binaries() {
     let ok = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "media-server", "-p", "libmedia", "--example", "caller"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "media-server",
+            "-p",
+            "libmedia",
+            "--example",
+            "caller",
+        ])
         .current_dir(root())
         .status()
         .unwrap()
@@ -67,15 +77,28 @@ pub fn start_server(launcher: &[&str], extra: &[&str]) -> ServerProcess {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     assert!(url.starts_with("ws://"), "server did not start: {line:?}");
-    ServerProcess { process: Killed(child), url }
+    ServerProcess {
+        process: Killed(child),
+        url,
+    }
 }
 
 /// A token for `user` in app `demo`, minted by the server binary.
 pub fn token(user: &str) -> String {
-    let out = Command::new(server_bin()).args(["token", "--app", "demo:secret", "--user", user]).output().unwrap();
+    let out = Command::new(server_bin())
+        .args(["token", "--app", "demo:secret", "--user", user])
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -98,7 +121,8 @@ pub fn lines_until(child: &mut Child, what: &str) -> JoinHandle<String> {
         }
         all
     });
-    rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no line containing {what:?} within 60 s"));
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no line containing {what:?} within 60 s"));
     reader
 }
 
@@ -114,8 +138,13 @@ pub fn finish(child: Child, limit: Duration) -> Output {
         Ok(out) => out.unwrap(),
         Err(_) => {
             let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
-            let out = rx.recv_timeout(Duration::from_secs(10)).ok().and_then(|o| o.ok());
-            let (o, e) = out.map(|o| (stdout(&o), String::from_utf8_lossy(&o.stderr).to_string())).unwrap_or_default();
+            let out = rx
+                .recv_timeout(Duration::from_secs(10))
+                .ok()
+                .and_then(|o| o.ok());
+            let (o, e) = out
+                .map(|o| (stdout(&o), String::from_utf8_lossy(&o.stderr).to_string()))
+                .unwrap_or_default();
             panic!("process {id} did not finish within {limit:?}:\n{o}\n{e}");
         }
     }

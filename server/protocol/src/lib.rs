@@ -28,16 +28,44 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    Register { app_id: String, user_id: String, #[serde(default)] nickname: String, token: String },
-    RenewToken { token: String },
+    Register {
+        app_id: String,
+        user_id: String,
+        #[serde(default)]
+        nickname: String,
+        token: String,
+    },
+    RenewToken {
+        token: String,
+    },
     Ping,
-    Call { call_id: String, to: String, media: MediaKind },
-    Accept { call_id: String },
-    Reject { call_id: String },
-    Cancel { call_id: String },
-    Hangup { call_id: String },
-    Join { channel: String, #[serde(default)] uid: u32, #[serde(default)] role: Role },
-    Leave { channel: String },
+    Call {
+        call_id: String,
+        to: String,
+        media: MediaKind,
+    },
+    Accept {
+        call_id: String,
+    },
+    Reject {
+        call_id: String,
+    },
+    Cancel {
+        call_id: String,
+    },
+    Hangup {
+        call_id: String,
+    },
+    Join {
+        channel: String,
+        #[serde(default)]
+        uid: u32,
+        #[serde(default)]
+        role: Role,
+    },
+    Leave {
+        channel: String,
+    },
     /// SDP or ICE data for the peer of a call (`call_id`) or for a channel
     /// member (`channel` + `to` uid).
     Signal {
@@ -99,21 +127,54 @@ pub enum OfflineReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    Registered { user_id: String, expires_at: u64, heartbeat_ms: u64 },
-    TokenWillExpire { expires_at: u64 },
-    TokenRenewed { expires_at: u64 },
+    Registered {
+        user_id: String,
+        expires_at: u64,
+        heartbeat_ms: u64,
+    },
+    TokenWillExpire {
+        expires_at: u64,
+    },
+    TokenRenewed {
+        expires_at: u64,
+    },
     Pong,
     /// To the callee.
-    IncomingCall { call_id: String, from: Peer, media: MediaKind },
+    IncomingCall {
+        call_id: String,
+        from: Peer,
+        media: MediaKind,
+    },
     /// To the caller: the callee's app is ringing.
-    Ringing { call_id: String },
+    Ringing {
+        call_id: String,
+    },
     /// To the caller: the callee accepted; the caller sends the offer.
-    Accepted { call_id: String },
-    CallEnded { call_id: String, reason: EndReason },
-    Joined { channel: String, uid: u32, role: Role, members: Vec<Member> },
-    UserJoined { channel: String, member: Member },
-    UserOffline { channel: String, uid: u32, reason: OfflineReason },
-    Left { channel: String },
+    Accepted {
+        call_id: String,
+    },
+    CallEnded {
+        call_id: String,
+        reason: EndReason,
+    },
+    Joined {
+        channel: String,
+        uid: u32,
+        role: Role,
+        members: Vec<Member>,
+    },
+    UserJoined {
+        channel: String,
+        member: Member,
+    },
+    UserOffline {
+        channel: String,
+        uid: u32,
+        reason: OfflineReason,
+    },
+    Left {
+        channel: String,
+    },
     Signal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call_id: Option<String>,
@@ -139,7 +200,12 @@ pub enum ServerMsg {
 
 impl ServerMsg {
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        ServerMsg::Error { code: code.into(), message: message.into(), call_id: None, channel: None }
+        ServerMsg::Error {
+            code: code.into(),
+            message: message.into(),
+            call_id: None,
+            channel: None,
+        }
     }
 }
 
@@ -149,12 +215,36 @@ mod tests {
 
     #[test]
     fn messages_have_the_documented_shape() {
-        let m: ClientMsg = serde_json::from_str(r#"{"type":"call","call_id":"c1","to":"bob","media":"video"}"#).unwrap();
-        assert_eq!(m, ClientMsg::Call { call_id: "c1".into(), to: "bob".into(), media: MediaKind::Video });
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"call","call_id":"c1","to":"bob","media":"video"}"#)
+                .unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Call {
+                call_id: "c1".into(),
+                to: "bob".into(),
+                media: MediaKind::Video
+            }
+        );
         let m: ClientMsg = serde_json::from_str(r#"{"type":"join","channel":"room-7"}"#).unwrap();
-        assert_eq!(m, ClientMsg::Join { channel: "room-7".into(), uid: 0, role: Role::Broadcaster });
-        let s = serde_json::to_string(&ServerMsg::UserOffline { channel: "r".into(), uid: 3, reason: OfflineReason::Dropped }).unwrap();
-        assert_eq!(s, r#"{"type":"user_offline","channel":"r","uid":3,"reason":"dropped"}"#);
+        assert_eq!(
+            m,
+            ClientMsg::Join {
+                channel: "room-7".into(),
+                uid: 0,
+                role: Role::Broadcaster
+            }
+        );
+        let s = serde_json::to_string(&ServerMsg::UserOffline {
+            channel: "r".into(),
+            uid: 3,
+            reason: OfflineReason::Dropped,
+        })
+        .unwrap();
+        assert_eq!(
+            s,
+            r#"{"type":"user_offline","channel":"r","uid":3,"reason":"dropped"}"#
+        );
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"call","to":"bob"}"#).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"launch_missiles"}"#).is_err());
     }
