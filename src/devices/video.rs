@@ -264,6 +264,9 @@ impl VideoInput for Y4mSource {
 pub struct Y4mWriter {
     path: PathBuf,
     fps: u32,
+    /// Created (truncated) up front so a bad path fails early; the header
+    /// goes in with the first frame, which fixes the size.
+    file: Option<File>,
     encoder: Option<y4m::Encoder<BufWriter<File>>>,
     size: Option<(u32, u32)>,
     pub frames_written: u64,
@@ -273,11 +276,12 @@ pub struct Y4mWriter {
 impl Y4mWriter {
     pub fn create(path: impl Into<PathBuf>, fps: u32) -> Result<Self> {
         let path = path.into();
-        // Create (truncate) now so that a bad path fails early.
-        File::create(&path).map_err(|e| Error::io(&format!("create {}", path.display()), e))?;
+        let file =
+            File::create(&path).map_err(|e| Error::io(&format!("create {}", path.display()), e))?;
         Ok(Y4mWriter {
             path,
             fps: fps.max(1),
+            file: Some(file),
             encoder: None,
             size: None,
             frames_written: 0,
@@ -287,8 +291,9 @@ impl Y4mWriter {
 
     pub fn write(&mut self, frame: &VideoFrame) -> Result<()> {
         if self.encoder.is_none() {
-            let file = File::create(&self.path)
-                .map_err(|e| Error::io(&format!("create {}", self.path.display()), e))?;
+            let Some(file) = self.file.take() else {
+                return Ok(());
+            };
             let enc = y4m::encode(
                 frame.width as usize,
                 frame.height as usize,

@@ -210,7 +210,6 @@ fn apply_feedback(shared: &Shared, fb: Feedback, audio_bps: u32) {
                     .store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
             }
         }
-        Feedback::AudioJitter(_) => {}
         Feedback::NacksSent(n) => shared.video_nacks_sent.store(n, Relaxed),
     }
 }

@@ -14,31 +14,17 @@ pub fn score(loss: Option<f32>, rtt_ms: Option<u32>, jitter_ms: Option<u32>) -> 
     if loss.is_none() && rtt_ms.is_none() {
         return UNKNOWN;
     }
-    let loss_pct = loss.unwrap_or(0.0) * 100.0;
-    let rtt = rtt_ms.unwrap_or(0);
-    let jitter = jitter_ms.unwrap_or(0);
     // Each measure maps to the score it alone would earn; the worst wins.
-    let by_loss = match loss_pct {
-        l if l < 1.0 => 1,
-        l if l < 3.0 => 2,
-        l if l < 8.0 => 3,
-        l if l < 15.0 => 4,
-        _ => 5,
+    // `limits` are the upper bounds of scores 1 to 4; beyond them it is 5.
+    let grade = |value: f32, limits: [f32; 4]| {
+        limits
+            .iter()
+            .position(|&l| value < l)
+            .map_or(5, |i| i as Quality + 1)
     };
-    let by_rtt = match rtt {
-        r if r < 150 => 1,
-        r if r < 300 => 2,
-        r if r < 500 => 3,
-        r if r < 800 => 4,
-        _ => 5,
-    };
-    let by_jitter = match jitter {
-        j if j < 30 => 1,
-        j if j < 60 => 2,
-        j if j < 100 => 3,
-        j if j < 200 => 4,
-        _ => 5,
-    };
+    let by_loss = grade(loss.unwrap_or(0.0) * 100.0, [1.0, 3.0, 8.0, 15.0]);
+    let by_rtt = grade(rtt_ms.unwrap_or(0) as f32, [150.0, 300.0, 500.0, 800.0]);
+    let by_jitter = grade(jitter_ms.unwrap_or(0) as f32, [30.0, 60.0, 100.0, 200.0]);
     by_loss.max(by_rtt).max(by_jitter)
 }
 
@@ -71,11 +57,7 @@ impl QualityTracker {
         let rx = if self.silent_reports >= 2 {
             DOWN
         } else {
-            score(
-                n.ingress_loss,
-                rtt,
-                n.audio_jitter_us.map(|us| (us / 1000) as u32),
-            )
+            score(n.ingress_loss, rtt, None)
         };
         Some((tx, rx))
     }

@@ -25,8 +25,6 @@ pub enum Feedback {
     Connection(webrtc::ConnectionState),
     /// Round-trip time, loss and byte counts of the path.
     NetworkStats(webrtc::NetworkStats),
-    /// Interarrival jitter of received audio, microseconds.
-    AudioJitter(u64),
     /// Video NACKs sent so far.
     NacksSent(u64),
 }

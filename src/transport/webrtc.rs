@@ -105,10 +105,6 @@ pub struct NetworkStats {
     pub ingress_loss: Option<f32>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
-    /// Video NACKs we sent (retransmissions asked for).
-    pub nacks_sent: u64,
-    /// Audio interarrival jitter in microseconds.
-    pub audio_jitter_us: Option<u64>,
 }
 
 enum Command {
@@ -123,7 +119,6 @@ struct Counters {
     bytes: AtomicU64,
     dropped_full: AtomicU64,
     delivered: AtomicU64,
-    not_connected: AtomicU64,
 }
 
 /// See the module docs. Dropping it closes the connection and joins its thread.
@@ -176,13 +171,15 @@ impl WebRtcTransport {
         );
         let mut sockets = Vec::new();
         for ip in host_ips(&config) {
-            match UdpSocket::bind(SocketAddr::new(ip, 0)) {
-                Ok(mut s) => {
+            match UdpSocket::bind(SocketAddr::new(ip, 0))
+                .and_then(|s| s.local_addr().map(|a| (s, a)))
+            {
+                Ok((mut s, addr)) => {
                     let token = Token(sockets.len());
                     poll.registry()
                         .register(&mut s, token, Interest::READABLE)
                         .map_err(|e| Error::internal(format!("register socket: {e}")))?;
-                    sockets.push(s);
+                    sockets.push((s, addr));
                 }
                 Err(e) => tracing::warn!("cannot bind UDP on {ip}: {e}"),
             }
@@ -193,8 +190,7 @@ impl WebRtcTransport {
                 "no network interface to bind a UDP socket on",
             ));
         }
-        let local_addrs: Vec<SocketAddr> =
-            sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+        let (sockets, local_addrs): (Vec<UdpSocket>, Vec<SocketAddr>) = sockets.into_iter().unzip();
         let (commands, rx) = bounded(1024);
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -204,6 +200,7 @@ impl WebRtcTransport {
             role,
             poll,
             sockets,
+            addrs: local_addrs.clone(),
             sink,
             signals,
             clock,
@@ -321,6 +318,8 @@ struct Net {
     role: Role,
     poll: Poll,
     sockets: Vec<UdpSocket>,
+    /// `sockets[i]`'s local address (its host candidate).
+    addrs: Vec<SocketAddr>,
     sink: TransportSink,
     signals: Box<dyn FnMut(Signal) + Send>,
     clock: Clock,
@@ -387,7 +386,7 @@ impl Net {
         let Some(mapped) = super::stun::parse_binding_response(buf, &tid) else {
             return true;
         };
-        let Some(base) = self.sockets.get(i).and_then(|s| s.local_addr().ok()) else {
+        let Some(&base) = self.addrs.get(i) else {
             return true;
         };
         if mapped == base {
@@ -410,10 +409,7 @@ impl Net {
     }
 
     fn start(&mut self) -> Result<()> {
-        for s in &self.sockets {
-            let addr = s
-                .local_addr()
-                .map_err(|e| Error::internal(format!("socket address: {e}")))?;
+        for &addr in &self.addrs {
             match Candidate::host(addr, "udp") {
                 Ok(c) => {
                     self.rtc.add_local_candidate(c);
@@ -452,9 +448,7 @@ impl Net {
         if let Some(server) = self.config.stun_server {
             let mut rng = fastrand::Rng::new();
             for i in 0..self.sockets.len() {
-                let same_family = self.sockets[i]
-                    .local_addr()
-                    .is_ok_and(|a| a.is_ipv4() == server.is_ipv4());
+                let same_family = self.addrs[i].is_ipv4() == server.is_ipv4();
                 if same_family {
                     let mut tid = [0u8; 12];
                     rng.fill(&mut tid);
@@ -510,10 +504,7 @@ impl Net {
                     let Some(socket) = self.sockets.get(i) else {
                         break;
                     };
-                    let local = match socket.local_addr() {
-                        Ok(a) => a,
-                        Err(_) => break,
-                    };
+                    let local = self.addrs[i];
                     match socket.recv_from(&mut buf) {
                         Ok((n, source)) => {
                             if !self.stun.is_empty() && self.stun_answer(i, source, &buf[..n]) {
@@ -570,12 +561,8 @@ impl Net {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return Some(t),
                 Ok(Output::Transmit(t)) => {
-                    if let Some(s) = self
-                        .sockets
-                        .iter()
-                        .find(|s| s.local_addr().ok() == Some(t.source))
-                    {
-                        let _ = s.send_to(&t.contents, t.destination);
+                    if let Some(i) = self.addrs.iter().position(|a| *a == t.source) {
+                        let _ = self.sockets[i].send_to(&t.contents, t.destination);
                     }
                 }
                 Ok(Output::Event(e)) => self.event(e),
@@ -658,16 +645,9 @@ impl Net {
                 ingress_loss: p.ingress_loss_fraction,
                 bytes_sent: p.peer_bytes_tx,
                 bytes_received: p.peer_bytes_rx,
-                nacks_sent: 0,
-                audio_jitter_us: None,
             })),
             RtcEvent::MediaIngressStats(s) => {
-                if self.kind_of(s.mid) == Some(MediaKind::Audio) {
-                    let _ = self
-                        .sink
-                        .feedback
-                        .try_send(Feedback::AudioJitter(s.jitter as u64 * 1_000_000 / 48_000));
-                } else {
+                if self.kind_of(s.mid) == Some(MediaKind::Video) {
                     let _ = self.sink.feedback.try_send(Feedback::NacksSent(s.nacks));
                 }
             }
@@ -698,8 +678,7 @@ impl Net {
         match cmd {
             Command::Send(frame) => {
                 if !self.connected {
-                    self.counters.not_connected.fetch_add(1, Relaxed);
-                    return;
+                    return; // str0m would drop it too
                 }
                 let Some((mid, pt)) = self.payload_type(frame.kind) else {
                     return;
