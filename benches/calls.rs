@@ -19,7 +19,7 @@ use crossbeam_channel::{unbounded, Receiver};
 use media::devices::pattern;
 use media::signal::{CallEvent, ServerConfig, ServerState};
 use media::transport::webrtc::WebRtcConfig;
-use media::{AudioInputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig};
+use media::{AudioInputConfig, Engine, EngineConfig, Event, VideoConfig};
 use media_server::hub::HubConfig;
 use media_server::token::{mint, Claims};
 
@@ -82,7 +82,7 @@ fn caller(url: &str, me: &str, video: VideoConfig) -> Caller {
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let (ff, samples) = (first_frame.clone(), arrivals.clone());
     engine.set_frame_handler(Some(Box::new(move |source, f| {
-        if source != FrameSource::Remote {
+        if !source.is_remote() {
             return;
         }
         let now = Instant::now();

@@ -6,9 +6,13 @@
 //!     caller --server ws://127.0.0.1:8080/ws --token T --me alice:Alice call bob
 //!     caller --server ws://127.0.0.1:8080/ws --token T --me bob answer
 //!
-//! Prints a status line once a second and `call ended: <reason>` at the
-//! end. `--record DIR` writes what it receives (video.y4m, and audio.wav
-//! with `--fake`).
+//!     caller --server ws://127.0.0.1:8080/ws --token T --me carol channel room-7
+//!
+//! Prints a status line once a second (and one per remote user) and
+//! `call ended: <reason>` or `left <channel>` at the end. Typing `leave`
+//! (or `hangup`) on stdin ends the call or leaves the channel. `--record DIR`
+//! writes what it receives: video.y4m (video-<uid>.y4m per channel member),
+//! and the mixed audio.wav with `--fake`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -20,7 +24,8 @@ use crossbeam_channel::{unbounded, Receiver};
 use media::signal::{CallEndReason, CallEvent, ChannelEvent, ServerConfig, ServerState};
 use media::transport::webrtc::WebRtcConfig;
 use media::{
-    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig, VideoInputConfig,
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, RemoteStats, VideoConfig,
+    VideoInputConfig,
 };
 
 #[derive(Parser)]
@@ -93,8 +98,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Answer::Auto)]
         mode: Answer,
     },
-    /// Join a channel (membership; media in channels comes with mesh support).
-    Channel { name: String },
+    /// Join a channel: media flows with every broadcaster (a mesh).
+    Channel {
+        name: String,
+        /// Only receive.
+        #[arg(long)]
+        audience: bool,
+        /// Ask for this uid (0: the server assigns one).
+        #[arg(long, default_value_t = 0)]
+        uid: u32,
+    },
 }
 
 fn reason_text(r: &CallEndReason) -> String {
@@ -170,6 +183,7 @@ fn main() {
     let mut ringing_since: Option<Instant> = None;
     let mut placed = false;
     let mut last_status = Instant::now();
+    let mut remotes = std::collections::BTreeMap::<u32, RemoteStats>::new();
     let stdin_lines = spawn_stdin();
     let exit_code;
     loop {
@@ -190,8 +204,13 @@ fn main() {
                             }
                         }
                         Command::Answer { .. } => println!("waiting for calls as {user_id}"),
-                        Command::Channel { name } => {
-                            if let Err(e) = engine.join_channel(name, 0, false) {
+                        Command::Channel {
+                            name,
+                            audience,
+                            uid,
+                        } if !placed => {
+                            placed = true;
+                            if let Err(e) = engine.join_channel(name, *uid, *audience) {
                                 fail(&format!("join: {e}"));
                             }
                         }
@@ -270,7 +289,27 @@ fn main() {
                     break;
                 }
                 Event::Channel(ChannelEvent::Joined { channel, uid, .. }) => {
-                    println!("joined {channel} as uid {uid}")
+                    println!("joined {channel} as uid {uid}");
+                    call_started = Some(Instant::now());
+                    *state.lock().unwrap() = format!("in {channel} as uid {uid}");
+                }
+                Event::Channel(ChannelEvent::Left { channel }) => {
+                    println!("left {channel}");
+                    exit_code = 0;
+                    break;
+                }
+                Event::Channel(ChannelEvent::RemoteMute {
+                    uid,
+                    audio_muted,
+                    video_muted,
+                    ..
+                }) => println!(
+                    "uid {uid} {} audio, {} video",
+                    if audio_muted { "muted" } else { "unmuted" },
+                    if video_muted { "muted" } else { "unmuted" }
+                ),
+                Event::FirstRemoteVideoFrame { uid, width, height } => {
+                    println!("first video from uid {uid} ({width}x{height})")
                 }
                 Event::Channel(ChannelEvent::UserJoined { uid, user_id, .. }) => {
                     println!("user joined: {uid} {user_id}")
@@ -281,10 +320,20 @@ fn main() {
                         if dropped { "dropped" } else { "quit" }
                     )
                 }
-                Event::Connection(c) => println!("media: {c:?}"),
-                Event::NetworkQuality { tx, rx } => *quality.lock().unwrap() = (tx, rx),
-                Event::ServerError { code, message, .. } => {
-                    println!("server error {code}: {message}")
+                Event::Connection { state: c, .. } => println!("media: {c:?}"),
+                Event::NetworkQuality { tx, rx, .. } => *quality.lock().unwrap() = (tx, rx),
+                Event::ServerError {
+                    code,
+                    message,
+                    channel,
+                } => {
+                    println!("server error {code}: {message}");
+                    let joining = matches!(&args.command, Command::Channel { name, .. } if Some(name) == channel.as_ref());
+                    if joining && call_started.is_none() {
+                        println!("join refused: {code}");
+                        exit_code = 5;
+                        break;
+                    }
                 }
                 Event::Error { kind, message } => println!("error ({kind:?}): {message}"),
                 Event::TokenWillExpire { .. } => {
@@ -306,11 +355,19 @@ fn main() {
                 let _ = engine.hangup();
             }
         }
+        let mut end = false;
         if let (Some(t), Some(d)) = (call_started, args.duration) {
-            if t.elapsed().as_secs_f64() >= d {
-                call_started = None;
-                let _ = engine.hangup();
-            }
+            end |= t.elapsed().as_secs_f64() >= d;
+        }
+        while let Ok(line) = stdin_lines.try_recv() {
+            end |= matches!(line.trim(), "leave" | "hangup" | "quit");
+        }
+        if end {
+            call_started = None;
+            let _ = match &args.command {
+                Command::Channel { name, .. } => engine.leave_channel(name),
+                _ => engine.hangup(),
+            };
         }
         if last_status.elapsed() >= Duration::from_secs(1) {
             last_status = Instant::now();
@@ -329,6 +386,10 @@ fn main() {
                 s.audio_frames_decoded,
                 s.bandwidth_estimate_bps / 1000
             );
+            for r in engine.remote_stats() {
+                print_remote("  ", &r);
+                remotes.insert(r.uid, r);
+            }
         }
     }
     let s = engine.stats();
@@ -342,8 +403,31 @@ fn main() {
         s.audio_concealed,
         s.audio_fec_recovered
     );
+    for r in engine.remote_stats() {
+        remotes.insert(r.uid, r);
+    }
+    for r in remotes.values() {
+        print_remote("summary ", r);
+    }
     drop(engine);
     std::process::exit(exit_code);
+}
+
+fn print_remote(prefix: &str, r: &RemoteStats) {
+    println!(
+        "{prefix}uid {}: video {} decoded {}x{} {:.0} fps, audio {} decoded | rtt {} ms | recv {} kbit/s | loss {:.1} % | quality up {} down {}",
+        r.uid,
+        r.video_frames_decoded,
+        r.video_width,
+        r.video_height,
+        r.video_fps,
+        r.audio_frames_decoded,
+        r.rtt_us / 1000,
+        (r.video_recv_bitrate_bps + r.audio_recv_bitrate_bps) / 1000,
+        r.ingress_loss * 100.0,
+        r.tx_quality,
+        r.rx_quality
+    );
 }
 
 fn spawn_stdin() -> Receiver<String> {

@@ -16,8 +16,7 @@ use media::analysis::{rms_dbfs, tone_frequency};
 use media::devices::audio::read_wav_mono_48k;
 use media::transport::impairment::Impairment;
 use media::{
-    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig,
-    VideoInputConfig,
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig, VideoInputConfig,
 };
 
 #[derive(Parser)]
@@ -99,7 +98,7 @@ fn main() {
     let remote = Arc::new(AtomicU64::new(0));
     let counter = remote.clone();
     engine.set_frame_handler(Some(Box::new(move |source, _frame| {
-        if source == FrameSource::Remote {
+        if source.is_remote() {
             counter.fetch_add(1, Ordering::Relaxed);
         }
     })));

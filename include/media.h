@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The most remotes a channel session sends to and receives from.
+#define MAX_CHANNEL_PEERS 8
+
 // Longest device id or name, including the NUL.
 #define MEDIA_DEVICE_STRING_MAX 256
 
@@ -93,6 +96,8 @@ typedef enum media_stream {
   MEDIA_STREAM_ECHO_TEST = 3,
   // A call with a network peer.
   MEDIA_STREAM_CALL = 4,
+  // The media of a channel.
+  MEDIA_STREAM_CHANNEL = 5,
 } media_stream;
 
 // The state in a `MEDIA_EVENT_STATE_CHANGED`.
@@ -172,6 +177,8 @@ typedef enum media_channel_event {
   MEDIA_CHANNEL_USER_OFFLINE = 2,
   // We left.
   MEDIA_CHANNEL_LEFT = 3,
+  // Member `uid` muted or unmuted (`audio_muted`, `video_muted`).
+  MEDIA_CHANNEL_REMOTE_MUTE = 4,
 } media_channel_event;
 
 // Whose picture a `media_video_frame` is.
@@ -334,6 +341,9 @@ typedef struct media_event {
   const char *channel;
   // A server error code ("busy", "token_expired", ...).
   const char *code;
+  // The channel member an event is about; for first remote frames,
+  // connection and network quality events the remote's uid (0 in a 1v1
+  // call).
   uint32_t uid;
   // Incoming call with video.
   bool video;
@@ -366,10 +376,42 @@ typedef struct media_video_frame {
   uint32_t v_stride;
   // Capture time on the engine clock (microseconds since the engine was created).
   uint64_t capture_time_us;
+  // For remote frames: the channel member's uid (0 in a 1v1 call).
+  uint32_t uid;
 } media_video_frame;
 
 // Receives video frames on the engine's "media-render" thread.
 typedef void (*media_frame_callback)(void *userdata, const struct media_video_frame *frame);
+
+// Statistics of one remote user (see `media_engine_get_remote_stats`).
+// Bitrates and fps are averaged over about the last second.
+typedef struct media_remote_stats {
+  // The channel member's uid; 0 for the peer of a 1v1 call.
+  uint32_t uid;
+  uint64_t rtt_us;
+  // Fractions 0..1: of our packets the remote lost, of its packets we lost.
+  float egress_loss;
+  float ingress_loss;
+  uint64_t audio_jitter_us;
+  uint32_t bandwidth_estimate_bps;
+  uint32_t send_bitrate_bps;
+  uint32_t audio_recv_bitrate_bps;
+  uint32_t video_recv_bitrate_bps;
+  float video_fps;
+  uint32_t video_width;
+  uint32_t video_height;
+  uint64_t audio_packets_received;
+  uint64_t audio_packets_lost;
+  uint64_t audio_frames_decoded;
+  uint64_t audio_concealed;
+  uint64_t video_frames_received;
+  uint64_t video_frames_decoded;
+  uint64_t video_frames_lost;
+  uint64_t video_nacks_sent;
+  // Last network quality scores (0 unknown, 1 excellent … 6 down).
+  uint32_t tx_quality;
+  uint32_t rx_quality;
+} media_remote_stats;
 
 // A device as enumeration reports it.
 typedef struct media_device_info {
@@ -481,6 +523,15 @@ enum media_result media_engine_set_video_bitrate(struct media_engine *engine, ui
 // Writes a statistics snapshot to `*out`.
 enum media_result media_engine_get_stats(const struct media_engine *engine,
                                          struct media_stats *out);
+
+// Writes the statistics of up to `capacity` remote users of the running
+// session to `out[0..]` and their total number to `*count` (which may be
+// larger than `capacity`: call again with more room). `out` may be NULL
+// when `capacity` is 0.
+enum media_result media_engine_get_remote_stats(const struct media_engine *engine,
+                                                struct media_remote_stats *out,
+                                                size_t capacity,
+                                                size_t *count);
 
 // Writes how many devices of `kind` (a `media_device_kind`) exist.
 enum media_result media_device_count(uint32_t kind, size_t *out_count);

@@ -35,6 +35,26 @@ pub fn tone_frequency(pcm: &[f32], sample_rate: u32) -> Option<f64> {
     (count > 0).then(|| count as f64 * sample_rate as f64 / (last - first))
 }
 
+/// Level in dBFS of the `freq_hz` component of `pcm` (Goertzel): a sine of
+/// amplitude A at that frequency reads as 20·log10(A/√2), like [`rms_dbfs`]
+/// of the sine alone. Tells the tones of a mix apart.
+pub fn tone_level_dbfs(pcm: &[f32], sample_rate: u32, freq_hz: f64) -> f64 {
+    if pcm.is_empty() {
+        return f64::NEG_INFINITY;
+    }
+    let w = 2.0 * std::f64::consts::PI * freq_hz / sample_rate as f64;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in pcm {
+        let s0 = x as f64 + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    let amplitude = 2.0 * power.max(0.0).sqrt() / pcm.len() as f64;
+    20.0 * (amplitude / std::f64::consts::SQRT_2).log10()
+}
+
 /// Length in samples of the longest run of windows (`window` samples each)
 /// whose RMS is below `floor_dbfs`: how long the signal went silent.
 pub fn longest_gap(pcm: &[f32], window: usize, floor_dbfs: f64) -> usize {
@@ -86,6 +106,17 @@ mod tests {
         assert!((f - 440.0).abs() < 0.1, "{f}");
         assert!((rms_dbfs(&x) - (-9.03)).abs() < 0.05, "{}", rms_dbfs(&x));
         assert_eq!(tone_frequency(&[0.0; 100], 48_000), None);
+    }
+
+    #[test]
+    fn tells_the_tones_of_a_mix_apart() {
+        let a = sine(660.0, 0.1, 48_000);
+        let b = sine(880.0, 0.05, 48_000);
+        let mix: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        let level = |f| tone_level_dbfs(&mix, 48_000, f);
+        assert!((level(660.0) - (-23.01)).abs() < 0.1, "{}", level(660.0));
+        assert!((level(880.0) - (-29.03)).abs() < 0.1, "{}", level(880.0));
+        assert!(level(440.0) < -80.0, "{}", level(440.0));
     }
 
     #[test]

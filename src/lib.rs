@@ -8,7 +8,7 @@
 //! let engine = Engine::new(EngineConfig::fake())?;
 //! let (tx, rx) = crossbeam_channel::bounded(1);
 //! engine.set_frame_handler(Some(Box::new(move |source, frame| {
-//!     if source == FrameSource::Remote {
+//!     if source.is_remote() {
 //!         let _ = tx.try_send((frame.width, frame.height));
 //!     }
 //! })));
@@ -55,6 +55,7 @@ pub use engine::config::{
     AudioInputConfig, AudioOutputConfig, EngineConfig, VideoConfig, VideoInputConfig,
 };
 pub use engine::events::{Event, FrameSource, Stream, StreamState};
+pub use engine::remote::RemoteStats;
 pub use engine::stats::{Latency, Stats};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};

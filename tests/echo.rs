@@ -11,8 +11,8 @@ use media::devices::audio::read_wav_mono_48k;
 use media::devices::pattern::{self, Stamp};
 use media::transport::impairment::Impairment;
 use media::{
-    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, FrameSource, VideoConfig,
-    VideoFrame, VideoInputConfig,
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, VideoConfig, VideoFrame,
+    VideoInputConfig,
 };
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -63,7 +63,7 @@ fn echo_720p30_returns_every_frame_in_order_and_the_tone_intact() {
     let received = Arc::new(Mutex::new(Received::default()));
     let sink = received.clone();
     engine.set_frame_handler(Some(Box::new(move |source, frame: &VideoFrame| {
-        if source != FrameSource::Remote {
+        if !source.is_remote() {
             return;
         }
         let stamp = pattern::read_stamp(frame.width, frame.height, frame.y(), frame.y_stride())

@@ -76,12 +76,13 @@ fn events_report_states_first_frames_and_stats() {
             matches!(
                 e,
                 Event::FirstRemoteVideoFrame {
+                    uid: 0,
                     width: 320,
                     height: 180
                 }
             )
         }) && has(&|e| matches!(e, Event::FirstLocalVideoFrame { .. }))
-            && has(&|e| matches!(e, Event::FirstRemoteAudioFrame))
+            && has(&|e| matches!(e, Event::FirstRemoteAudioFrame { .. }))
             && has(
                 &|e| matches!(e, Event::Stats(s) if s.video_frames_rendered > 0 && s.video_send_bitrate_bps > 0),
             )

@@ -12,9 +12,7 @@ use media::devices::audio::read_wav_mono_48k;
 use media::devices::pattern;
 use media::engine::events::ConnectionState;
 use media::transport::webrtc::{Role, Signal, WebRtcConfig};
-use media::{
-    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, FrameSource, VideoConfig,
-};
+use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig};
 
 fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -56,7 +54,7 @@ fn side(name: &str, tone: f32) -> Side {
     let stamps = Arc::new(Mutex::new(Vec::new()));
     let s = stamps.clone();
     engine.set_frame_handler(Some(Box::new(move |source, f| {
-        if source == FrameSource::Remote {
+        if source.is_remote() {
             if let Some(stamp) = pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()) {
                 s.lock().unwrap().push(stamp.frame_number);
             }
@@ -66,8 +64,11 @@ fn side(name: &str, tone: f32) -> Side {
     let quality = Arc::new(Mutex::new(Vec::new()));
     let (c, q) = (connected.clone(), quality.clone());
     engine.set_event_handler(Some(Box::new(move |e: &Event| match e {
-        Event::Connection(ConnectionState::Connected) => drop(c.fetch_add(1, Ordering::Relaxed)),
-        Event::NetworkQuality { tx, rx } => q.lock().unwrap().push((*tx, *rx)),
+        Event::Connection {
+            state: ConnectionState::Connected,
+            ..
+        } => drop(c.fetch_add(1, Ordering::Relaxed)),
+        Event::NetworkQuality { tx, rx, .. } => q.lock().unwrap().push((*tx, *rx)),
         _ => {}
     })));
     Side {
@@ -211,10 +212,10 @@ fn a_peer_session_excludes_the_echo_test_and_bad_signals_fail_cleanly() {
         .handle_peer_signal(Signal::Offer("v=0 this is not sdp".into()))
         .unwrap();
     wait_for("failed state", Duration::from_secs(10), || {
-        events
-            .lock()
-            .unwrap()
-            .contains(&Event::Connection(ConnectionState::Failed))
+        events.lock().unwrap().contains(&Event::Connection {
+            uid: 0,
+            state: ConnectionState::Failed,
+        })
     });
     s.engine.stop_peer();
     s.engine.start_echo_test().unwrap();

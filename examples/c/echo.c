@@ -227,6 +227,24 @@ int main(int argc, char **argv) {
         if (waited >= seconds * 1000 && atomic_load(&remote_frames) >= 10) break;
         sleep_ms(50);
     }
+    {
+        /* The echo test has one remote: the loopback, uid 0. */
+        media_remote_stats remote[4];
+        size_t n = 99;
+        EXPECT(media_engine_get_remote_stats(engine, NULL, 0, &n), MEDIA_OK);
+        if (n != 1) {
+            fprintf(stderr, "FAIL: %zu remotes during the echo test\n", n);
+            failures++;
+        }
+        EXPECT(media_engine_get_remote_stats(engine, remote, 4, &n), MEDIA_OK);
+        if (n != 1 || remote[0].uid != 0 || remote[0].video_frames_decoded == 0) {
+            fprintf(stderr, "FAIL: remote stats (n %zu, decoded %llu)\n", n,
+                    n ? (unsigned long long)remote[0].video_frames_decoded : 0ULL);
+            failures++;
+        }
+        EXPECT(media_engine_get_remote_stats(engine, NULL, 4, &n), MEDIA_ERR_NULL_ARGUMENT);
+        EXPECT(media_engine_get_remote_stats(engine, remote, 4, NULL), MEDIA_ERR_NULL_ARGUMENT);
+    }
     media_engine_stop_echo_test(engine);
     media_engine_get_stats(engine, &stats);
     printf("video: captured %llu encoded %llu decoded %llu rendered %llu dropped %llu, latency p50 %.2f ms p95 %.2f ms\n",

@@ -32,7 +32,7 @@ pub fn supports(width: u32, height: u32) -> bool {
     w >= 8 * BLOCK && w % 2 == 0 && h % 2 == 0 && h >= (code_rows(w) + 2) * BLOCK
 }
 
-fn crc8(v: u64, nbits: usize) -> u8 {
+fn crc8(v: u128, nbits: usize) -> u8 {
     // CRC-8/ATM over the low `nbits` bits, most significant first.
     let mut crc: u8 = 0;
     for i in (0..nbits).rev() {
@@ -47,7 +47,8 @@ fn crc8(v: u64, nbits: usize) -> u8 {
 }
 
 fn stamp_bits(stamp: Stamp) -> [bool; BITS] {
-    let payload = ((stamp.frame_number as u64) << 48) | (stamp.capture_us & 0xFFFF_FFFF_FFFF);
+    let payload =
+        ((stamp.frame_number as u128) << 48) | (stamp.capture_us & 0xFFFF_FFFF_FFFF) as u128;
     let crc = crc8(payload, 80);
     let mut bits = [false; BITS];
     let mut k = 0;
@@ -165,7 +166,7 @@ pub fn read_stamp(width: u32, height: u32, y_plane: &[u8], y_stride: usize) -> O
     let frame_number = take(32) as u32;
     let capture_us = take(48);
     let crc = take(8) as u8;
-    let payload = ((frame_number as u64) << 48) | capture_us;
+    let payload = ((frame_number as u128) << 48) | capture_us as u128;
     (magic == MAGIC && crc == crc8(payload, 80)).then_some(Stamp {
         frame_number,
         capture_us,

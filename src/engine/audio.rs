@@ -4,15 +4,16 @@
 //! threads wake every 5 ms; the speaker ring's fill level is the playout
 //! clock, so audio follows the device's own clock.
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use ringbuf::traits::{Consumer, Observer, Producer};
 
 use super::events::{emit, Event, Stream, StreamState};
+use super::remote::Remote;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
 use crate::devices::audio::{AudioInput, AudioOutput};
@@ -151,11 +152,9 @@ impl AudioSend {
                     };
                     seq += 1;
                     timestamp += FRAME_SAMPLES as u64;
-                    if let Some(t) = shared.transport() {
-                        c.audio_bytes_sent
-                            .fetch_add(frame.data.len() as u64, Relaxed);
-                        t.send(frame);
-                    }
+                    let bytes = frame.data.len() as u64;
+                    let sent = shared.send_to_all(frame);
+                    c.audio_bytes_sent.fetch_add(bytes * sent, Relaxed);
                 }
                 pcm.drain(..consumed);
             }
@@ -175,50 +174,145 @@ impl AudioSend {
     }
 }
 
-/// Applies what the transport reports to the shared state.
-fn apply_feedback(shared: &Shared, fb: Feedback, audio_bps: u32) {
-    match fb {
-        Feedback::KeyframeRequest => shared.keyframe_wanted.store(true, Relaxed),
-        Feedback::BitrateEstimate(bps) => {
-            shared.bandwidth_estimate_bps.store(bps as u64, Relaxed);
-            // Video gets what audio (plus ~10 % packet overhead) leaves; the
-            // video stage clamps it to the configured bounds.
-            let video = (bps as u64 * 9 / 10).saturating_sub(audio_bps as u64);
-            shared.target_video_bps.store(video, Relaxed);
+/// One remote's audio as the playout thread sees it.
+pub(crate) struct RemoteAudio {
+    pub remote: Arc<Remote>,
+    pub frames: Receiver<EncodedFrame>,
+    pub feedback: Receiver<Feedback>,
+}
+
+enum TrackCommand {
+    Add(RemoteAudio),
+    Remove(u32),
+}
+
+/// A remote's jitter buffer and decoder inside the playout thread.
+struct Track {
+    input: RemoteAudio,
+    jb: JitterBuffer,
+    decoder: OpusDecoder,
+    expected_seq: Option<u64>,
+    first: bool,
+    /// This track's part of the next mixed frame, once decided: `Some(true)`
+    /// audio in `pcm`, `Some(false)` nothing to add.
+    ready: Option<bool>,
+    pcm: [f32; FRAME_SAMPLES],
+    /// Jitter buffer totals already added to the counters.
+    counted: crate::jitter::JitterStats,
+}
+
+impl Track {
+    fn receive(&mut self, shared: &Shared, now: u64) {
+        let (c, rc) = (&shared.counters, &self.input.remote.c);
+        for f in self.input.frames.try_iter() {
+            let bytes = f.data.len() as u64;
+            for (total, n) in [
+                (&c.audio_packets_received, 1),
+                (&rc.audio_packets_received, 1),
+                (&c.audio_bytes_received, bytes),
+                (&rc.audio_bytes_received, bytes),
+            ] {
+                total.fetch_add(n, Relaxed);
+            }
+            if let Some(e) = self.expected_seq.filter(|&e| f.seq > e) {
+                c.audio_packets_lost.fetch_add(f.seq - e, Relaxed);
+                rc.audio_packets_lost.fetch_add(f.seq - e, Relaxed);
+            }
+            self.expected_seq = Some(self.expected_seq.map_or(f.seq + 1, |e| e.max(f.seq + 1)));
+            self.jb.insert(f.timestamp, f.data, now);
         }
-        Feedback::Connection(state) => emit(&shared.events_tx, Event::Connection(state)),
-        Feedback::NetworkStats(n) => {
-            let down = shared
-                .quality
-                .lock()
-                .map(|mut q| q.update(&n))
-                .unwrap_or(None);
-            if let Some((tx, rx)) = down {
-                emit(&shared.events_tx, Event::NetworkQuality { tx, rx });
+    }
+
+    /// Decides this track's next frame. `false`: wait for a missing packet.
+    fn prepare(&mut self, shared: &Shared, may_wait: bool) -> bool {
+        if self.ready.is_some() {
+            return true;
+        }
+        let pcm = &mut self.pcm;
+        let result = match self.jb.pop(may_wait) {
+            Playout::Wait => return false,
+            Playout::Idle => {
+                self.ready = Some(false);
+                return true;
             }
-            if let Some(rtt) = n.rtt_us {
-                shared.rtt_us.store(rtt, Relaxed);
+            Playout::Packet(p) => self.decoder.decode(&p, pcm).map(|_| true),
+            Playout::Fec(next) => self.decoder.recover(&next, pcm).map(|_| false),
+            Playout::Conceal => self.decoder.conceal(pcm).map(|_| false),
+        };
+        let (c, rc) = (&shared.counters, &self.input.remote.c);
+        match result {
+            Ok(true) => {
+                c.audio_frames_decoded.fetch_add(1, Relaxed);
+                rc.audio_frames_decoded.fetch_add(1, Relaxed);
+                if std::mem::take(&mut self.first) {
+                    let uid = self.input.remote.uid;
+                    emit(&shared.events_tx, Event::FirstRemoteAudioFrame { uid });
+                }
             }
-            if let Some(l) = n.egress_loss {
-                shared
-                    .egress_loss_ppm
-                    .store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
-            }
-            if let Some(l) = n.ingress_loss {
-                shared
-                    .ingress_loss_ppm
-                    .store((l.clamp(0.0, 1.0) * 1e6) as u64, Relaxed);
+            Ok(false) => {}
+            Err(_) => {
+                // A packet Opus rejects: play concealment instead of a hole.
+                c.audio_decode_errors.fetch_add(1, Relaxed);
+                if self.decoder.conceal(pcm).is_err() {
+                    pcm.fill(0.0);
+                }
             }
         }
-        Feedback::NacksSent(n) => shared.video_nacks_sent.store(n, Relaxed),
+        self.ready = Some(true);
+        true
+    }
+
+    /// Adds what the jitter buffer counted since the last call.
+    fn count(&mut self, shared: &Shared) {
+        let s = self.jb.stats();
+        let (c, rc) = (&shared.counters, &self.input.remote.c);
+        let before = std::mem::replace(&mut self.counted, s);
+        let add = |a: &AtomicU64, now: u64, then: u64| {
+            a.fetch_add(now.saturating_sub(then), Relaxed);
+        };
+        add(
+            &c.audio_fec_recovered,
+            s.fec_recovered,
+            before.fec_recovered,
+        );
+        add(
+            &rc.audio_fec_recovered,
+            s.fec_recovered,
+            before.fec_recovered,
+        );
+        add(&c.audio_concealed, s.concealed, before.concealed);
+        add(&rc.audio_concealed, s.concealed, before.concealed);
+        add(&c.audio_late, s.late, before.late);
+        add(&c.audio_playout_underruns, s.underruns, before.underruns);
+        let jitter = self.jb.jitter_us();
+        rc.audio_jitter_us.store(jitter, Relaxed);
+        shared.audio_jitter_us.store(jitter, Relaxed);
     }
 }
 
-/// Transport → jitter buffer → decoder → speaker. Also applies transport
-/// feedback (keyframe requests, bandwidth estimates) to the shared state.
+/// The speaker: every remote's audio through its own jitter buffer and
+/// decoder, mixed into one output. Also applies each remote's transport
+/// feedback (keyframe requests, bandwidth estimates, path statistics).
 pub(crate) struct AudioRecv {
     output: Box<dyn AudioOutput>,
+    tracks: Sender<TrackCommand>,
     worker: Worker,
+}
+
+/// The video target for the estimates of every remote: the narrowest path
+/// decides, since one encoding goes to all. Video gets what audio (plus
+/// ~10 % packet overhead) leaves; the video stage clamps it to its bounds.
+fn apply_estimates(shared: &Shared, tracks: &[Track], audio_bps: u32) {
+    let narrowest = tracks
+        .iter()
+        .map(|t| t.input.remote.c.bandwidth_estimate_bps.load(Relaxed))
+        .filter(|&e| e > 0)
+        .min();
+    if let Some(bps) = narrowest {
+        shared.bandwidth_estimate_bps.store(bps, Relaxed);
+        let video = (bps * 9 / 10).saturating_sub(audio_bps as u64);
+        shared.target_video_bps.store(video, Relaxed);
+    }
 }
 
 impl AudioRecv {
@@ -226,88 +320,116 @@ impl AudioRecv {
         mut output: Box<dyn AudioOutput>,
         jitter: JitterConfig,
         audio_bps: u32,
-        frames: Receiver<EncodedFrame>,
-        feedback: Receiver<Feedback>,
         shared: Arc<Shared>,
     ) -> Result<Self> {
-        let mut decoder = OpusDecoder::new()?;
         let (format, mut ring) = output.start(device_error_callback(&shared, Stream::EchoTest))?;
+        let (tracks_tx, commands) = unbounded::<TrackCommand>();
         // Keep about 40 ms queued at the device.
         let low_water = (format.sample_rate as usize * format.channels as usize) / 25;
         let worker = Worker::spawn("media-audio-recv", move |stop| {
-            let mut jb = JitterBuffer::new(jitter);
+            let mut tracks: Vec<Track> = Vec::new();
             let mut resampler = Resampler::new(48_000, format.sample_rate);
             let (mut resampled, mut interleaved) = (Vec::new(), Vec::new());
-            let mut pcm = [0f32; FRAME_SAMPLES];
-            let mut expected_seq: Option<u64> = None;
-            let mut first = true;
-            let c = &shared.counters;
+            let mut mixed = [0f32; FRAME_SAMPLES];
             while !stop.load(Relaxed) {
                 std::thread::sleep(TICK);
-                for fb in feedback.try_iter() {
-                    apply_feedback(&shared, fb, audio_bps);
+                for cmd in commands.try_iter() {
+                    match cmd {
+                        TrackCommand::Add(input) => match OpusDecoder::new() {
+                            Ok(decoder) => tracks.push(Track {
+                                input,
+                                jb: JitterBuffer::new(jitter),
+                                decoder,
+                                expected_seq: None,
+                                first: true,
+                                ready: None,
+                                pcm: [0.0; FRAME_SAMPLES],
+                                counted: Default::default(),
+                            }),
+                            Err(e) => emit(
+                                &shared.events_tx,
+                                Event::Error {
+                                    kind: e.kind(),
+                                    message: e.message().to_string(),
+                                },
+                            ),
+                        },
+                        TrackCommand::Remove(uid) => tracks.retain(|t| t.input.remote.uid != uid),
+                    }
+                }
+                let mut estimates_changed = false;
+                for t in &tracks {
+                    for fb in t.input.feedback.try_iter() {
+                        estimates_changed |= t.input.remote.apply_feedback(&shared, fb);
+                    }
+                }
+                if estimates_changed {
+                    apply_estimates(&shared, &tracks, audio_bps);
                 }
                 let now = shared.clock.now_us();
-                for f in frames.try_iter() {
-                    c.audio_packets_received.fetch_add(1, Relaxed);
-                    c.audio_bytes_received
-                        .fetch_add(f.data.len() as u64, Relaxed);
-                    match expected_seq {
-                        Some(e) if f.seq > e => {
-                            c.audio_packets_lost.fetch_add(f.seq - e, Relaxed);
-                        }
-                        _ => {}
-                    }
-                    expected_seq = Some(expected_seq.map_or(f.seq + 1, |e| e.max(f.seq + 1)));
-                    jb.insert(f.timestamp, f.data, now);
+                for t in tracks.iter_mut() {
+                    t.receive(&shared, now);
                 }
                 while ring.occupied_len() < low_water {
                     // With 20 ms still queued a missing packet can be waited for.
                     let may_wait = ring.occupied_len() >= low_water / 2;
-                    let result = match jb.pop(may_wait) {
-                        Playout::Idle | Playout::Wait => break,
-                        Playout::Packet(p) => decoder.decode(&p, &mut pcm).map(|_| true),
-                        Playout::Fec(next) => decoder.recover(&next, &mut pcm).map(|_| false),
-                        Playout::Conceal => decoder.conceal(&mut pcm).map(|_| false),
-                    };
-                    match result {
-                        Ok(real) => {
-                            if real {
-                                c.audio_frames_decoded.fetch_add(1, Relaxed);
-                                if std::mem::take(&mut first) {
-                                    emit(&shared.events_tx, Event::FirstRemoteAudioFrame);
-                                }
+                    let mut all_ready = true;
+                    for t in tracks.iter_mut() {
+                        all_ready &= t.prepare(&shared, may_wait);
+                    }
+                    if !all_ready {
+                        break;
+                    }
+                    let mut any = false;
+                    mixed.fill(0.0);
+                    for t in tracks.iter_mut() {
+                        if t.ready.take() == Some(true) {
+                            any = true;
+                            for (m, s) in mixed.iter_mut().zip(t.pcm.iter()) {
+                                *m += s;
                             }
                         }
-                        Err(_) => {
-                            // A packet Opus rejects: play concealment instead of a hole.
-                            c.audio_decode_errors.fetch_add(1, Relaxed);
-                            if decoder.conceal(&mut pcm).is_err() {
-                                pcm.fill(0.0);
-                            }
+                    }
+                    if !any {
+                        break;
+                    }
+                    if tracks.len() > 1 {
+                        for m in mixed.iter_mut() {
+                            *m = m.clamp(-1.0, 1.0);
                         }
                     }
                     resampled.clear();
                     interleaved.clear();
-                    resampler.process(&pcm, &mut resampled);
+                    resampler.process(&mixed, &mut resampled);
                     upmix(&resampled, format.channels, &mut interleaved);
                     ring.push_slice(&interleaved);
                 }
-                let s = jb.stats();
-                c.audio_fec_recovered.store(s.fec_recovered, Relaxed);
-                c.audio_concealed.store(s.concealed, Relaxed);
-                c.audio_late.store(s.late, Relaxed);
-                c.audio_playout_underruns.store(s.underruns, Relaxed);
-                shared.audio_jitter_us.store(jb.jitter_us(), Relaxed);
+                for t in tracks.iter_mut() {
+                    t.count(&shared);
+                }
             }
         });
         match worker {
-            Ok(worker) => Ok(AudioRecv { output, worker }),
+            Ok(worker) => Ok(AudioRecv {
+                output,
+                tracks: tracks_tx,
+                worker,
+            }),
             Err(e) => {
                 output.stop();
                 Err(e)
             }
         }
+    }
+
+    /// Starts playing (and taking feedback from) a remote.
+    pub(crate) fn add(&self, input: RemoteAudio) {
+        let _ = self.tracks.send(TrackCommand::Add(input));
+    }
+
+    /// Stops playing a remote.
+    pub(crate) fn remove(&self, uid: u32) {
+        let _ = self.tracks.send(TrackCommand::Remove(uid));
     }
 
     pub(crate) fn stop(mut self) {

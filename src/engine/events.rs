@@ -32,6 +32,8 @@ pub enum Stream {
     EchoTest,
     /// A session with a network peer.
     Call,
+    /// The media of a channel (every member media flows with).
+    Channel,
 }
 
 /// Something the host should know.
@@ -50,17 +52,27 @@ pub enum Event {
         width: u32,
         height: u32,
     },
+    /// The first decoded frame of a remote user's video (`uid` 0: the
+    /// peer of a 1v1 call or the echo test; else the channel member's uid).
     FirstRemoteVideoFrame {
+        uid: u32,
         width: u32,
         height: u32,
     },
-    FirstRemoteAudioFrame,
-    /// The network peer's connection state changed.
-    Connection(ConnectionState),
-    /// Every 2 s during a network session: how good the path to the peer is
-    /// in each direction (see [`crate::engine::quality`]: 0 unknown, 1
+    /// The first decoded audio of a remote user.
+    FirstRemoteAudioFrame {
+        uid: u32,
+    },
+    /// The media connection with a remote user changed state.
+    Connection {
+        uid: u32,
+        state: ConnectionState,
+    },
+    /// Every 2 s per remote user of a network session: how good the path
+    /// is in each direction (see [`crate::engine::quality`]: 0 unknown, 1
     /// excellent … 6 down).
     NetworkQuality {
+        uid: u32,
         tx: u8,
         rx: u8,
     },
@@ -89,8 +101,15 @@ pub enum Event {
 pub enum FrameSource {
     /// The local camera preview.
     Local,
-    /// Decoded video from the peer.
-    Remote,
+    /// Decoded video of a remote user: 0 for the peer of a 1v1 call and
+    /// the echo test, the member's uid in a channel.
+    Remote(u32),
+}
+
+impl FrameSource {
+    pub fn is_remote(&self) -> bool {
+        matches!(self, FrameSource::Remote(_))
+    }
 }
 
 /// Receives events on the event thread.
@@ -172,7 +191,7 @@ pub(crate) fn run_render(
                 let c = &shared.counters;
                 match source {
                     FrameSource::Local => c.local_frames_rendered.fetch_add(1, Relaxed),
-                    FrameSource::Remote => {
+                    FrameSource::Remote(_) => {
                         shared.latencies.end_to_end.record(shared.clock.now_us().saturating_sub(frame.capture_us));
                         c.video_frames_rendered.fetch_add(1, Relaxed)
                     }
@@ -205,7 +224,7 @@ fn count_render_drop(shared: &Shared, source: FrameSource) {
     let c = &shared.counters;
     match source {
         FrameSource::Local => c.local_frames_dropped_render.fetch_add(1, Relaxed),
-        FrameSource::Remote => c.video_frames_dropped_render.fetch_add(1, Relaxed),
+        FrameSource::Remote(_) => c.video_frames_dropped_render.fetch_add(1, Relaxed),
     };
 }
 
@@ -232,10 +251,10 @@ mod tests {
             engine.set_event_handler(Some(Box::new(move |e: &Event| {
                 drop(tx.try_send(e.clone()))
             })));
-            engine.emit(Event::FirstRemoteAudioFrame);
+            engine.emit(Event::FirstRemoteAudioFrame { uid: 3 });
             assert_eq!(
                 rx.recv_timeout(std::time::Duration::from_secs(5)),
-                Ok(Event::FirstRemoteAudioFrame)
+                Ok(Event::FirstRemoteAudioFrame { uid: 3 })
             );
         }
     }

@@ -11,6 +11,7 @@ mod audio;
 pub mod config;
 pub mod events;
 pub mod quality;
+pub mod remote;
 pub mod stats;
 mod video;
 
@@ -20,9 +21,10 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use self::audio::{AudioRecv, AudioSend};
+use self::audio::{AudioRecv, AudioSend, RemoteAudio};
 use self::config::{AudioInputConfig, AudioOutputConfig, EngineConfig, VideoInputConfig};
 use self::events::{Event, EventHandler, FrameHandler, FrameSource, Stream, StreamState};
+use self::remote::{Remote, RemoteStats};
 use self::stats::{Counters, Latencies, Stats};
 use self::video::{VideoRecv, VideoSend};
 use crate::clock::Clock;
@@ -34,7 +36,7 @@ use crate::devices::cpal_audio::{self, CpalInput, CpalOutput};
 use crate::devices::video::{PatternSource, VideoFormat, VideoInput, Y4mSource, Y4mWriter};
 use crate::devices::DeviceInfo;
 use crate::error::{Error, Result};
-use crate::frame::VideoFrame;
+use crate::frame::{EncodedFrame, VideoFrame};
 use crate::transport::loopback::LoopbackTransport;
 use crate::transport::webrtc::{Role, Signal, WebRtcConfig, WebRtcTransport};
 use crate::transport::{Transport, TransportSink};
@@ -60,20 +62,37 @@ pub(crate) struct Shared {
     pub(crate) egress_loss_ppm: AtomicU64,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
-    pub(crate) quality: Mutex<quality::QualityTracker>,
-    transport: Mutex<Option<Arc<dyn Transport>>>,
+    /// Where encoded media goes: one transport per remote of the session.
+    transports: Mutex<Arc<Vec<Arc<dyn Transport>>>>,
 }
 
 impl Shared {
-    pub(crate) fn transport(&self) -> Option<Arc<dyn Transport>> {
-        self.transport
+    fn transports(&self) -> Arc<Vec<Arc<dyn Transport>>> {
+        self.transports
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    fn set_transport(&self, t: Option<Arc<dyn Transport>>) {
-        *self.transport.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    pub(crate) fn has_transports(&self) -> bool {
+        !self.transports().is_empty()
+    }
+
+    /// Hands one encoded frame to every remote's transport (encode once,
+    /// send to all). Returns how many got it.
+    pub(crate) fn send_to_all(&self, frame: EncodedFrame) -> u64 {
+        let transports = self.transports();
+        if let Some((last, rest)) = transports.split_last() {
+            for t in rest {
+                t.send(frame.clone());
+            }
+            last.send(frame);
+        }
+        transports.len() as u64
+    }
+
+    fn set_transports(&self, t: Vec<Arc<dyn Transport>>) {
+        *self.transports.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(t);
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -126,19 +145,43 @@ impl Shared {
     }
 }
 
-/// A transport with its receive side: the echo test's loopback or a
-/// network peer.
+/// One remote of a session: its transport, video receive side and figures.
+struct Peer {
+    remote: Arc<Remote>,
+    /// Set for network peers: where their signaling goes.
+    webrtc: Option<Arc<WebRtcTransport>>,
+    video: VideoRecv,
+}
+
+/// What runs while the engine talks to someone: the echo test's loopback,
+/// a 1v1 call's peer, or the members of a channel.
 struct Session {
     stream: Stream,
-    transport: Arc<dyn Transport>,
-    /// Set for network peers: where their signaling goes.
-    peer: Option<Arc<WebRtcTransport>>,
+    /// The speaker, mixing every peer's audio.
     audio: AudioRecv,
-    video: VideoRecv,
-    /// Local stages the echo test started itself (and stops again).
+    peers: Vec<Peer>,
+    /// Local stages the session started itself (and stops again).
     started_audio: bool,
     started_video: bool,
 }
+
+impl Session {
+    fn webrtc(&self, uid: u32) -> Option<&Arc<WebRtcTransport>> {
+        self.peers
+            .iter()
+            .find(|p| p.remote.uid == uid)
+            .and_then(|p| p.webrtc.as_ref())
+    }
+}
+
+/// Builds a session's transport to one remote.
+type MakeTransport<'a> = Box<
+    dyn FnOnce(TransportSink, Clock) -> Result<(Arc<dyn Transport>, Option<Arc<WebRtcTransport>>)>
+        + 'a,
+>;
+
+/// The most remotes a channel session sends to and receives from.
+pub const MAX_CHANNEL_PEERS: usize = 8;
 
 struct State {
     config: EngineConfig,
@@ -187,8 +230,7 @@ impl Engine {
             egress_loss_ppm: AtomicU64::new(0),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
-            quality: Mutex::new(quality::QualityTracker::default()),
-            transport: Mutex::new(None),
+            transports: Mutex::new(Arc::new(Vec::new())),
         });
         let (event_control, event_control_rx) = unbounded();
         let (render_control, render_control_rx) = unbounded();
@@ -397,12 +439,11 @@ impl Core {
             .is_some_and(|s| s.stream == Stream::EchoTest)
         {
             let (a, v) = self.stop_session(&mut st);
-            let loopback = st.config.loopback;
-            self.start_session(&mut st, Stream::EchoTest, a, v, |sink, clock| {
-                let t = LoopbackTransport::new(loopback, sink, clock)
-                    .map_err(|e| Error::internal(format!("start loopback: {e}")))?;
-                Ok((Arc::new(t), None))
-            })?;
+            self.start_session(&mut st, Stream::EchoTest, a, v)?;
+            if let Err(e) = self.add_loopback(&mut st) {
+                self.stop_session_of_locked(&mut st, Stream::EchoTest);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -574,36 +615,38 @@ impl Core {
 
     /// Starts the echo test: what the microphone hears comes back out of
     /// the speaker and what the camera sees comes back decoded (as
-    /// [`FrameSource::Remote`]), through encoders, the loopback transport
-    /// (with the configured impairment), jitter buffer and decoders. Starts
-    /// local audio and preview if they are not running. When the camera
-    /// cannot be opened, an [`Event::Error`] says why and the test goes on
-    /// with audio only. A no-op if running.
+    /// [`FrameSource::Remote`] with uid 0), through encoders, the loopback
+    /// transport (with the configured impairment), jitter buffer and
+    /// decoders. Starts local audio and preview if they are not running.
+    /// When the camera cannot be opened, an [`Event::Error`] says why and the
+    /// test goes on with audio only. A no-op if running.
     pub fn start_echo_test(&self) -> Result<()> {
         let mut st = self.state();
         match &st.session {
             Some(s) if s.stream == Stream::EchoTest => return Ok(()),
-            Some(s) => {
-                return Err(Error::invalid_state(format!(
-                    "a {:?} session is running; stop it first",
-                    s.stream
-                )))
-            }
+            Some(s) => return Err(busy(s.stream)),
             None => {}
         }
         let started_audio = st.audio_send.is_none();
         let started_video = st.video_send.is_none();
+        self.start_session(&mut st, Stream::EchoTest, started_audio, started_video)?;
+        if let Err(e) = self.add_loopback(&mut st) {
+            self.stop_session_of_locked(&mut st, Stream::EchoTest);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn add_loopback(&self, st: &mut State) -> Result<()> {
         let loopback = st.config.loopback;
-        self.start_session(
-            &mut st,
-            Stream::EchoTest,
-            started_audio,
-            started_video,
-            |sink, clock| {
+        self.add_peer(
+            st,
+            0,
+            Box::new(move |sink, clock| {
                 let t = LoopbackTransport::new(loopback, sink, clock)
                     .map_err(|e| Error::internal(format!("start loopback: {e}")))?;
                 Ok((Arc::new(t), None))
-            },
+            }),
         )
     }
 
@@ -614,50 +657,54 @@ impl Core {
     /// start if they are not running. Connection progress arrives as
     /// [`Event::Connection`]; the bandwidth estimate steers the video
     /// bitrate within the configured bounds. `InvalidState` while another
-    /// session (an echo test or a peer) runs.
+    /// session (an echo test, a peer or a channel) runs.
     pub fn start_peer(
         &self,
         role: Role,
-        mut config: WebRtcConfig,
+        config: WebRtcConfig,
         signals: Box<dyn FnMut(Signal) + Send>,
     ) -> Result<()> {
         let mut st = self.state();
         if let Some(s) = &st.session {
-            return Err(Error::invalid_state(format!(
-                "a {:?} session is running; stop it first",
-                s.stream
-            )));
+            return Err(busy(s.stream));
         }
+        let started_audio = st.audio_send.is_none();
+        let started_video = st.video_send.is_none() && config.video;
+        self.start_session(&mut st, Stream::Call, started_audio, started_video)?;
+        if let Err(e) = self.add_network_peer(&mut st, 0, role, config, signals) {
+            self.stop_session_of_locked(&mut st, Stream::Call);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn add_network_peer(
+        &self,
+        st: &mut State,
+        uid: u32,
+        role: Role,
+        mut config: WebRtcConfig,
+        signals: Box<dyn FnMut(Signal) + Send>,
+    ) -> Result<()> {
         let v = st.config.video;
         let audio_bps = st.config.audio.bitrate_bps;
         config.start_bitrate_bps = v.bitrate_bps + audio_bps;
         config.min_bitrate_bps = v.min_bitrate_bps + audio_bps;
         config.max_bitrate_bps = v.max_bitrate_bps + audio_bps;
-        let started_audio = st.audio_send.is_none();
-        let started_video = st.video_send.is_none() && config.video;
-        self.start_session(
-            &mut st,
-            Stream::Call,
-            started_audio,
-            started_video,
-            move |sink, clock| {
+        self.add_peer(
+            st,
+            uid,
+            Box::new(move |sink, clock| {
                 let t = Arc::new(WebRtcTransport::new(config, role, sink, signals, clock)?);
                 Ok((t.clone() as Arc<dyn Transport>, Some(t)))
-            },
+            }),
         )
     }
 
     /// Feeds the peer's offer, answer or ICE candidate to the running peer
     /// session. `InvalidState` when none runs.
     pub fn handle_peer_signal(&self, signal: Signal) -> Result<()> {
-        let st = self.state();
-        match st.session.as_ref().and_then(|s| s.peer.as_ref()) {
-            Some(peer) => {
-                peer.handle_signal(signal);
-                Ok(())
-            }
-            None => Err(Error::invalid_state("no peer session is running")),
-        }
+        self.handle_member_signal(0, signal)
     }
 
     /// Ends the peer session (and the local streams it started). A no-op
@@ -671,30 +718,113 @@ impl Core {
         let st = self.state();
         st.session
             .as_ref()
-            .and_then(|s| s.peer.as_ref())
+            .and_then(|s| s.webrtc(0))
             .map(|p| p.local_addrs().to_vec())
             .unwrap_or_default()
     }
 
+    /// Starts the media of a channel: the speaker, and for a broadcaster
+    /// the microphone and camera (a missing camera leaves it audio-only).
+    /// Members are added with [`Core::add_channel_member`] as the channel
+    /// reports them. `InvalidState` while another session runs.
+    pub(crate) fn start_channel(&self, broadcaster: bool) -> Result<()> {
+        let mut st = self.state();
+        match &st.session {
+            // Joined again after a lost server connection.
+            Some(s) if s.stream == Stream::Channel => return Ok(()),
+            Some(s) => return Err(busy(s.stream)),
+            None => {}
+        }
+        let audio = broadcaster && st.audio_send.is_none();
+        let video = broadcaster && st.video_send.is_none();
+        self.start_session(&mut st, Stream::Channel, audio, video)
+    }
+
+    /// Starts media with channel member `uid` over WebRTC.
+    pub(crate) fn add_channel_member(
+        &self,
+        uid: u32,
+        role: Role,
+        config: WebRtcConfig,
+        signals: Box<dyn FnMut(Signal) + Send>,
+    ) -> Result<()> {
+        let mut st = self.state();
+        match &st.session {
+            Some(s) if s.stream == Stream::Channel => {
+                if s.peers.len() >= MAX_CHANNEL_PEERS {
+                    return Err(Error::invalid_state(format!(
+                        "a channel session takes at most {MAX_CHANNEL_PEERS} remotes"
+                    )));
+                }
+            }
+            _ => return Err(Error::invalid_state("no channel session is running")),
+        }
+        self.add_network_peer(&mut st, uid, role, config, signals)
+    }
+
+    /// Feeds member `uid`'s signaling to its connection.
+    pub(crate) fn handle_member_signal(&self, uid: u32, signal: Signal) -> Result<()> {
+        let st = self.state();
+        match st.session.as_ref().and_then(|s| s.webrtc(uid)) {
+            Some(peer) => {
+                peer.handle_signal(signal);
+                Ok(())
+            }
+            None => Err(Error::invalid_state(format!(
+                "no media connection with uid {uid}"
+            ))),
+        }
+    }
+
+    /// Ends media with channel member `uid`; a no-op for strangers.
+    pub(crate) fn remove_channel_member(&self, uid: u32) {
+        let mut st = self.state();
+        let Some(session) = st.session.as_mut() else {
+            return;
+        };
+        if session.stream != Stream::Channel {
+            return;
+        }
+        let Some(i) = session.peers.iter().position(|p| p.remote.uid == uid) else {
+            return;
+        };
+        let peer = session.peers.remove(i);
+        session.audio.remove(uid);
+        self.shared.set_transports(
+            session
+                .peers
+                .iter()
+                .map(|p| p.remote.transport.clone())
+                .collect(),
+        );
+        peer.video.stop();
+    }
+
+    /// Ends the channel's media (and the local streams it started).
+    pub(crate) fn stop_channel(&self) {
+        self.stop_session_of(Stream::Channel);
+    }
+
+    /// Statistics of each remote of the running session.
+    pub fn remote_stats(&self) -> Vec<RemoteStats> {
+        let now = self.shared.clock.now_us();
+        let st = self.state();
+        st.session
+            .iter()
+            .flat_map(|s| s.peers.iter())
+            .map(|p| p.remote.stats(now))
+            .collect()
+    }
+
+    /// Starts the speaker side of a session and the local stages asked for;
+    /// remotes are added with [`Core::add_peer`].
     fn start_session(
         &self,
         st: &mut State,
         stream: Stream,
         start_audio: bool,
         start_video: bool,
-        make: impl FnOnce(
-            TransportSink,
-            Clock,
-        ) -> Result<(Arc<dyn Transport>, Option<Arc<WebRtcTransport>>)>,
     ) -> Result<()> {
-        let (audio_tx, audio_rx) = bounded(64);
-        let (video_tx, video_rx) = bounded(8);
-        let (fb_tx, fb_rx) = bounded(64);
-        let sink = TransportSink {
-            audio: audio_tx,
-            video: video_tx,
-            feedback: fb_tx,
-        };
         let fail = |e: Error| {
             self.emit(Event::StateChanged {
                 stream,
@@ -702,48 +832,26 @@ impl Core {
             });
             e
         };
-        let (transport, peer) = make(sink, self.shared.clock).map_err(fail)?;
         let output: Box<dyn AudioOutput> = match &st.config.audio_output {
             AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
             AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
             AudioOutputConfig::WavFile(p) => {
-                Box::new(FakeOutput::new(Box::new(WavSink::create(p)?)))
+                Box::new(FakeOutput::new(Box::new(WavSink::create(p).map_err(fail)?)))
             }
             AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
-        };
-        let recorder = match &st.config.record_remote_video {
-            Some(p) => Some(Y4mWriter::create(p, st.config.video.fps)?),
-            None => None,
         };
         let audio = AudioRecv::start(
             output,
             st.config.jitter,
             st.config.audio.bitrate_bps,
-            audio_rx,
-            fb_rx,
             self.shared.clone(),
         )
         .map_err(fail)?;
-        let video = match VideoRecv::start(video_rx, recorder, self.shared.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                audio.stop();
-                return Err(fail(e));
-            }
-        };
-        self.shared.set_transport(Some(transport.clone()));
-        *self
-            .shared
-            .quality
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = quality::QualityTracker::default();
         self.shared.keyframe_wanted.store(true, Relaxed);
         st.session = Some(Session {
             stream,
-            transport,
-            peer,
             audio,
-            video,
+            peers: Vec::new(),
             started_audio: false,
             started_video: false,
         });
@@ -771,7 +879,7 @@ impl Core {
         }
         if start_video {
             if let Err(e) = self.start_video_send(st) {
-                let something_runs = st.audio_send.is_some() || stream == Stream::Call;
+                let something_runs = st.audio_send.is_some() || stream != Stream::EchoTest;
                 if device_problem(&e) && something_runs {
                     // No usable camera: the session goes on without video.
                     self.emit(Event::Error {
@@ -801,16 +909,70 @@ impl Core {
         Ok(())
     }
 
-    /// Stops the session's receive side and transport; returns which local
+    /// Adds a remote to the running session: its transport, video decoder
+    /// (and recording) and a track in the audio mix.
+    fn add_peer(&self, st: &mut State, uid: u32, make: MakeTransport<'_>) -> Result<()> {
+        let Some(stream) = st.session.as_ref().map(|s| s.stream) else {
+            return Err(Error::invalid_state("no session is running"));
+        };
+        if st.session.as_ref().and_then(|s| s.webrtc(uid)).is_some() {
+            return Err(Error::invalid_state(format!(
+                "a media connection with uid {uid} exists"
+            )));
+        }
+        let recorder = match &st.config.record_remote_video {
+            Some(p) if stream == Stream::Channel => Some(Y4mWriter::create(
+                &member_path(p, uid),
+                st.config.video.fps,
+            )?),
+            Some(p) => Some(Y4mWriter::create(p, st.config.video.fps)?),
+            None => None,
+        };
+        let (audio_tx, audio_rx) = bounded(64);
+        let (video_tx, video_rx) = bounded(8);
+        let (fb_tx, fb_rx) = bounded(64);
+        let sink = TransportSink {
+            audio: audio_tx,
+            video: video_tx,
+            feedback: fb_tx,
+        };
+        let (transport, webrtc) = make(sink, self.shared.clock)?;
+        let remote = Arc::new(Remote::new(uid, transport));
+        let video = VideoRecv::start(video_rx, recorder, remote.clone(), self.shared.clone())?;
+        let session = st.session.as_mut().expect("checked above");
+        session.audio.add(RemoteAudio {
+            remote: remote.clone(),
+            frames: audio_rx,
+            feedback: fb_rx,
+        });
+        session.peers.push(Peer {
+            remote,
+            webrtc,
+            video,
+        });
+        self.shared.set_transports(
+            session
+                .peers
+                .iter()
+                .map(|p| p.remote.transport.clone())
+                .collect(),
+        );
+        // The newcomer's decoder starts at a keyframe.
+        self.shared.keyframe_wanted.store(true, Relaxed);
+        Ok(())
+    }
+
+    /// Stops the session's receive side and transports; returns which local
     /// stages it had started.
     fn stop_session(&self, st: &mut State) -> (bool, bool) {
         let Some(s) = st.session.take() else {
             return (false, false);
         };
-        self.shared.set_transport(None);
+        self.shared.set_transports(Vec::new());
         s.audio.stop();
-        s.video.stop();
-        drop(s.transport);
+        for p in s.peers {
+            p.video.stop();
+        }
         (s.started_audio, s.started_video)
     }
 
@@ -822,10 +984,14 @@ impl Core {
 
     fn stop_session_of(&self, stream: Stream) {
         let mut st = self.state();
+        self.stop_session_of_locked(&mut st, stream);
+    }
+
+    fn stop_session_of_locked(&self, st: &mut State, stream: Stream) {
         if st.session.as_ref().map(|s| s.stream) != Some(stream) {
             return;
         }
-        let (audio, video) = self.stop_session(&mut st);
+        let (audio, video) = self.stop_session(st);
         if audio {
             if let Some(a) = st.audio_send.take() {
                 a.stop();
@@ -858,11 +1024,16 @@ impl Core {
             .is_some_and(|s| s.stream == Stream::EchoTest)
     }
 
-    /// A snapshot of the statistics.
+    /// A snapshot of the statistics (all remotes together; see
+    /// [`Core::remote_stats`] for each).
     pub fn stats(&self) -> Stats {
         let mut s = self.shared.stats();
-        if let Some(t) = self.state().session.as_ref().map(|s| s.transport.stats()) {
-            s.video_frames_dropped_recv = t.frames_dropped_full;
+        if let Some(session) = self.state().session.as_ref() {
+            s.video_frames_dropped_recv = session
+                .peers
+                .iter()
+                .map(|p| p.remote.transport.stats().frames_dropped_full)
+                .sum();
         }
         s
     }
@@ -872,6 +1043,24 @@ impl Core {
     pub fn now_us(&self) -> u64 {
         self.shared.clock.now_us()
     }
+}
+
+fn busy(stream: Stream) -> Error {
+    Error::invalid_state(format!("a {stream:?} session is running; stop it first"))
+}
+
+/// Where channel member `uid`'s recording goes: `dir/video.y4m` becomes
+/// `dir/video-<uid>.y4m`.
+pub fn member_path(path: &std::path::Path, uid: u32) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{uid}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{uid}"),
+    };
+    path.with_file_name(name)
 }
 
 fn validate(c: &EngineConfig) -> Result<()> {

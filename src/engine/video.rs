@@ -13,6 +13,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TrySendError};
 use super::audio::Worker;
 use super::config::VideoConfig;
 use super::events::{emit, queue_frame, Event, FrameSource, Stream, StreamState};
+use super::remote::Remote;
 use super::Shared;
 use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
 use crate::devices::convert;
@@ -103,10 +104,7 @@ impl VideoSend {
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return,
                 };
-                let Some(transport) = shared.transport() else {
-                    continue;
-                };
-                if shared.video_muted.load(Relaxed) {
+                if !shared.has_transports() || shared.video_muted.load(Relaxed) {
                     continue;
                 }
                 let target = shared.target_video_bps.load(Relaxed) as u32;
@@ -135,11 +133,11 @@ impl VideoSend {
                             .encode
                             .record(now.saturating_sub(frame.capture_us));
                         c.video_frames_encoded.fetch_add(1, Relaxed);
-                        c.video_bytes_sent.fetch_add(out.data.len() as u64, Relaxed);
                         if out.keyframe {
                             c.video_keyframes_sent.fetch_add(1, Relaxed);
                         }
-                        transport.send(EncodedFrame {
+                        let bytes = out.data.len() as u64;
+                        let sent = shared.send_to_all(EncodedFrame {
                             kind: MediaKind::Video,
                             seq,
                             timestamp: frame.capture_us * 9 / 100,
@@ -148,6 +146,7 @@ impl VideoSend {
                             keyframe: out.keyframe,
                             data: out.data,
                         });
+                        c.video_bytes_sent.fetch_add(bytes * sent, Relaxed);
                         seq += 1;
                     }
                     Ok(None) => {
@@ -189,11 +188,14 @@ impl VideoRecv {
     pub(crate) fn start(
         frames: Receiver<EncodedFrame>,
         mut recorder: Option<Y4mWriter>,
+        remote: Arc<Remote>,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let mut decoder = H264Decoder::new()?;
         let worker = Worker::spawn("media-video-recv", move |stop| {
             let c = &shared.counters;
+            let rc = &remote.c;
+            let uid = remote.uid;
             let mut expected: Option<u64> = None;
             let mut waiting_for_keyframe = true;
             let mut last_request: Option<u64> = None;
@@ -202,10 +204,8 @@ impl VideoRecv {
                 let now = shared.clock.now_us();
                 if last.is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US) {
                     *last = Some(now);
-                    if let Some(t) = shared.transport() {
-                        c.video_keyframe_requests.fetch_add(1, Relaxed);
-                        t.request_keyframe();
-                    }
+                    c.video_keyframe_requests.fetch_add(1, Relaxed);
+                    remote.transport.request_keyframe();
                 }
             };
             while !stop.load(Relaxed) {
@@ -215,9 +215,15 @@ impl VideoRecv {
                     Err(RecvTimeoutError::Disconnected) => return,
                 };
                 let now = shared.clock.now_us();
-                c.video_frames_received.fetch_add(1, Relaxed);
-                c.video_bytes_received
-                    .fetch_add(f.data.len() as u64, Relaxed);
+                let bytes = f.data.len() as u64;
+                for (total, n) in [
+                    (&c.video_frames_received, 1),
+                    (&rc.video_frames_received, 1),
+                    (&c.video_bytes_received, bytes),
+                    (&rc.video_bytes_received, bytes),
+                ] {
+                    total.fetch_add(n, Relaxed);
+                }
                 shared
                     .latencies
                     .transport
@@ -228,6 +234,7 @@ impl VideoRecv {
                     }
                     if f.seq > e {
                         c.video_frames_lost.fetch_add(f.seq - e, Relaxed);
+                        rc.video_frames_lost.fetch_add(f.seq - e, Relaxed);
                         waiting_for_keyframe = true;
                     }
                 }
@@ -246,10 +253,14 @@ impl VideoRecv {
                             .decode
                             .record(shared.clock.now_us().saturating_sub(now));
                         c.video_frames_decoded.fetch_add(1, Relaxed);
+                        rc.video_frames_decoded.fetch_add(1, Relaxed);
+                        rc.video_width.store(frame.width as u64, Relaxed);
+                        rc.video_height.store(frame.height as u64, Relaxed);
                         if std::mem::take(&mut first) {
                             emit(
                                 &shared.events_tx,
                                 Event::FirstRemoteVideoFrame {
+                                    uid,
                                     width: frame.width,
                                     height: frame.height,
                                 },
@@ -267,7 +278,7 @@ impl VideoRecv {
                                 recorder = None;
                             }
                         }
-                        queue_frame(&shared, FrameSource::Remote, frame);
+                        queue_frame(&shared, FrameSource::Remote(uid), frame);
                     }
                     Ok(None) => {}
                     Err(_) => {

@@ -565,6 +565,8 @@ pub enum media_channel_event {
     MEDIA_CHANNEL_USER_OFFLINE = 2,
     /// We left.
     MEDIA_CHANNEL_LEFT = 3,
+    /// Member `uid` muted or unmuted (`audio_muted`, `video_muted`).
+    MEDIA_CHANNEL_REMOTE_MUTE = 4,
 }
 
 /// The state in a `MEDIA_EVENT_CONNECTION`.
@@ -589,6 +591,8 @@ pub enum media_stream {
     MEDIA_STREAM_ECHO_TEST = 3,
     /// A call with a network peer.
     MEDIA_STREAM_CALL = 4,
+    /// The media of a channel.
+    MEDIA_STREAM_CHANNEL = 5,
 }
 
 /// The state in a `MEDIA_EVENT_STATE_CHANGED`.
@@ -705,6 +709,9 @@ pub struct media_event {
     pub channel: *const c_char,
     /// A server error code ("busy", "token_expired", ...).
     pub code: *const c_char,
+    /// The channel member an event is about; for first remote frames,
+    /// connection and network quality events the remote's uid (0 in a 1v1
+    /// call).
     pub uid: u32,
     /// Incoming call with video.
     pub video: bool,
@@ -762,6 +769,8 @@ pub struct media_video_frame {
     pub v_stride: u32,
     /// Capture time on the engine clock (microseconds since the engine was created).
     pub capture_time_us: u64,
+    /// For remote frames: the channel member's uid (0 in a 1v1 call).
+    pub uid: u32,
 }
 
 /// Receives video frames on the engine's "media-render" thread.
@@ -826,6 +835,7 @@ pub extern "C" fn media_engine_set_event_callback(
                         Stream::LocalVideo => media_stream::MEDIA_STREAM_LOCAL_VIDEO,
                         Stream::EchoTest => media_stream::MEDIA_STREAM_ECHO_TEST,
                         Stream::Call => media_stream::MEDIA_STREAM_CALL,
+                        Stream::Channel => media_stream::MEDIA_STREAM_CHANNEL,
                     };
                     ev.state = match state {
                         StreamState::Stopped => media_stream_state::MEDIA_STREAM_STOPPED,
@@ -842,16 +852,19 @@ pub extern "C" fn media_engine_set_event_callback(
                     ev.r#type = media_event_type::MEDIA_EVENT_FIRST_LOCAL_VIDEO_FRAME;
                     (ev.width, ev.height) = (*width, *height);
                 }
-                Event::FirstRemoteVideoFrame { width, height } => {
+                Event::FirstRemoteVideoFrame { uid, width, height } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_VIDEO_FRAME;
                     (ev.width, ev.height) = (*width, *height);
+                    ev.uid = *uid;
                 }
-                Event::FirstRemoteAudioFrame => {
-                    ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME
+                Event::FirstRemoteAudioFrame { uid } => {
+                    ev.r#type = media_event_type::MEDIA_EVENT_FIRST_REMOTE_AUDIO_FRAME;
+                    ev.uid = *uid;
                 }
-                Event::Connection(state) => {
+                Event::Connection { uid, state } => {
                     use crate::engine::events::ConnectionState as C;
                     ev.r#type = media_event_type::MEDIA_EVENT_CONNECTION;
+                    ev.uid = *uid;
                     ev.connection = match state {
                         C::Connecting => media_connection_state::MEDIA_CONNECTION_CONNECTING,
                         C::Connected => media_connection_state::MEDIA_CONNECTION_CONNECTED,
@@ -968,10 +981,23 @@ pub extern "C" fn media_engine_set_event_callback(
                             ev.channel_event = media_channel_event::MEDIA_CHANNEL_LEFT;
                             ev.channel = strings.add(channel);
                         }
+                        C::RemoteMute {
+                            channel,
+                            uid,
+                            audio_muted,
+                            video_muted,
+                        } => {
+                            ev.channel_event = media_channel_event::MEDIA_CHANNEL_REMOTE_MUTE;
+                            ev.channel = strings.add(channel);
+                            ev.uid = *uid;
+                            ev.audio_muted = *audio_muted;
+                            ev.video_muted = *video_muted;
+                        }
                     }
                 }
-                Event::NetworkQuality { tx, rx } => {
+                Event::NetworkQuality { uid, tx, rx } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_NETWORK_QUALITY;
+                    ev.uid = *uid;
                     ev.tx_quality = *tx as u32;
                     ev.rx_quality = *rx as u32;
                 }
@@ -1018,11 +1044,13 @@ pub extern "C" fn media_engine_set_frame_callback(
         let userdata = UserData(userdata);
         e.set_frame_handler(Some(Box::new(move |source, frame| {
             let ud = &userdata;
+            let (source, uid) = match source {
+                FrameSource::Local => (media_frame_source::MEDIA_FRAME_LOCAL, 0),
+                FrameSource::Remote(uid) => (media_frame_source::MEDIA_FRAME_REMOTE, uid),
+            };
             let f = media_video_frame {
-                source: match source {
-                    FrameSource::Local => media_frame_source::MEDIA_FRAME_LOCAL,
-                    FrameSource::Remote => media_frame_source::MEDIA_FRAME_REMOTE,
-                },
+                source,
+                uid,
                 width: frame.width,
                 height: frame.height,
                 y: frame.y().as_ptr(),
@@ -1140,6 +1168,90 @@ pub extern "C" fn media_engine_get_stats(
             return MEDIA_ERR_NULL_ARGUMENT;
         };
         *out = stats_to_c(&e.stats());
+        MEDIA_OK
+    })
+}
+
+/// Statistics of one remote user (see `media_engine_get_remote_stats`).
+/// Bitrates and fps are averaged over about the last second.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct media_remote_stats {
+    /// The channel member's uid; 0 for the peer of a 1v1 call.
+    pub uid: u32,
+    pub rtt_us: u64,
+    /// Fractions 0..1: of our packets the remote lost, of its packets we lost.
+    pub egress_loss: f32,
+    pub ingress_loss: f32,
+    pub audio_jitter_us: u64,
+    pub bandwidth_estimate_bps: u32,
+    pub send_bitrate_bps: u32,
+    pub audio_recv_bitrate_bps: u32,
+    pub video_recv_bitrate_bps: u32,
+    pub video_fps: f32,
+    pub video_width: u32,
+    pub video_height: u32,
+    pub audio_packets_received: u64,
+    pub audio_packets_lost: u64,
+    pub audio_frames_decoded: u64,
+    pub audio_concealed: u64,
+    pub video_frames_received: u64,
+    pub video_frames_decoded: u64,
+    pub video_frames_lost: u64,
+    pub video_nacks_sent: u64,
+    /// Last network quality scores (0 unknown, 1 excellent … 6 down).
+    pub tx_quality: u32,
+    pub rx_quality: u32,
+}
+
+/// Writes the statistics of up to `capacity` remote users of the running
+/// session to `out[0..]` and their total number to `*count` (which may be
+/// larger than `capacity`: call again with more room). `out` may be NULL
+/// when `capacity` is 0.
+#[no_mangle]
+pub extern "C" fn media_engine_get_remote_stats(
+    engine: *const media_engine,
+    out: *mut media_remote_stats,
+    capacity: usize,
+    count: *mut usize,
+) -> media_result {
+    with_engine(engine, |e| {
+        let Some(count) = (unsafe { count.as_mut() }) else {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        };
+        if out.is_null() && capacity > 0 {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        }
+        let all = e.remote_stats();
+        *count = all.len();
+        for (i, r) in all.iter().take(capacity).enumerate() {
+            let c = media_remote_stats {
+                uid: r.uid,
+                rtt_us: r.rtt_us,
+                egress_loss: r.egress_loss,
+                ingress_loss: r.ingress_loss,
+                audio_jitter_us: r.audio_jitter_us,
+                bandwidth_estimate_bps: r.bandwidth_estimate_bps,
+                send_bitrate_bps: r.send_bitrate_bps,
+                audio_recv_bitrate_bps: r.audio_recv_bitrate_bps,
+                video_recv_bitrate_bps: r.video_recv_bitrate_bps,
+                video_fps: r.video_fps,
+                video_width: r.video_width,
+                video_height: r.video_height,
+                audio_packets_received: r.audio_packets_received,
+                audio_packets_lost: r.audio_packets_lost,
+                audio_frames_decoded: r.audio_frames_decoded,
+                audio_concealed: r.audio_concealed,
+                video_frames_received: r.video_frames_received,
+                video_frames_decoded: r.video_frames_decoded,
+                video_frames_lost: r.video_frames_lost,
+                video_nacks_sent: r.video_nacks_sent,
+                tx_quality: r.tx_quality as u32,
+                rx_quality: r.rx_quality as u32,
+            };
+            // SAFETY: the host promises room for `capacity` entries.
+            unsafe { out.add(i).write(c) };
+        }
         MEDIA_OK
     })
 }

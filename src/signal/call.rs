@@ -27,8 +27,33 @@ pub enum Action {
     PeerSignal(Signal),
     /// End the media session.
     StopPeer,
+    /// Start a channel's media (local streams for a broadcaster).
+    StartChannel { broadcaster: bool },
+    /// Start media with channel member `uid`.
+    AddMember { uid: u32, role: Role },
+    /// Hand member `uid`'s connection its offer / answer / candidate.
+    MemberSignal { uid: u32, signal: Signal },
+    /// End media with member `uid`.
+    RemoveMember { uid: u32 },
+    /// End the channel's media.
+    StopChannel,
     /// Tell the host.
     Emit(Event),
+}
+
+/// The channel this client is in (or joining), with the members media
+/// flows with.
+#[derive(Debug, Clone, PartialEq)]
+struct Channel {
+    name: String,
+    /// Our uid: asked for until joined, then assigned.
+    uid: u32,
+    broadcaster: bool,
+    joined: bool,
+    /// Joining again after a lost server connection.
+    rejoin: bool,
+    /// Members we have a media connection with.
+    linked: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +83,7 @@ pub struct Controller {
     registered: bool,
     next_call: u64,
     salt: u64,
+    channel: Option<Channel>,
 }
 
 /// The JSON a browser's RTCPeerConnection would send for this signal.
@@ -94,7 +120,13 @@ impl Controller {
             registered: false,
             next_call: 0,
             salt,
+            channel: None,
         }
+    }
+
+    /// The channel joined (or being joined), if any.
+    pub fn current_channel(&self) -> Option<&str> {
+        self.channel.as_ref().map(|c| c.name.as_str())
     }
 
     pub fn registered(&self) -> bool {
@@ -138,6 +170,7 @@ impl Controller {
                 "already in call {id}; hang up first"
             )));
         }
+        self.refuse_in_channel()?;
         self.next_call += 1;
         let call_id = format!(
             "{}-{:x}-{}",
@@ -169,6 +202,7 @@ impl Controller {
         match &self.phase {
             Phase::Incoming { call_id: id, video } if id == call_id => {
                 let video = *video;
+                self.refuse_in_channel()?;
                 self.phase = Phase::Active {
                     call_id: call_id.to_string(),
                 };
@@ -247,28 +281,235 @@ impl Controller {
         }
     }
 
-    /// Our microphone / camera mute state changed (or a call just started):
-    /// tell the peer of an active call.
-    pub fn on_local_mute(&mut self, audio_muted: bool, video_muted: bool) -> Vec<Action> {
-        match &self.phase {
-            Phase::Active { call_id } => vec![Action::Send(ClientMsg::Signal {
-                call_id: Some(call_id.clone()),
-                channel: None,
-                to: None,
-                data: json!({"type": "mute", "audio": audio_muted, "video": video_muted}),
-            })],
+    fn refuse_in_channel(&self) -> Result<()> {
+        match &self.channel {
+            Some(c) => Err(Error::invalid_state(format!(
+                "in channel {}; leave it first",
+                c.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Our connection with channel member `uid` produced a signal.
+    pub fn on_member_signal(&mut self, uid: u32, signal: &Signal) -> Vec<Action> {
+        match &self.channel {
+            Some(c) if c.joined && c.linked.contains(&uid) => {
+                vec![Action::Send(ClientMsg::Signal {
+                    call_id: None,
+                    channel: Some(c.name.clone()),
+                    to: Some(uid),
+                    data: signal_to_json(signal),
+                })]
+            }
             _ => Vec::new(),
         }
     }
 
-    /// The server connection broke: whatever call there was is over.
+    /// Our microphone / camera mute state changed (or a call just started):
+    /// tell the peer of an active call, or the members of our channel.
+    pub fn on_local_mute(&mut self, audio_muted: bool, video_muted: bool) -> Vec<Action> {
+        let data = json!({"type": "mute", "audio": audio_muted, "video": video_muted});
+        match (&self.phase, &self.channel) {
+            (Phase::Active { call_id }, _) => vec![Action::Send(ClientMsg::Signal {
+                call_id: Some(call_id.clone()),
+                channel: None,
+                to: None,
+                data,
+            })],
+            (_, Some(c)) if c.joined && c.broadcaster => c
+                .linked
+                .iter()
+                .map(|&uid| {
+                    Action::Send(ClientMsg::Signal {
+                        call_id: None,
+                        channel: Some(c.name.clone()),
+                        to: Some(uid),
+                        data: data.clone(),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The server connection broke: whatever call there was is over. A
+    /// channel is kept to be joined again (same uid) once registered anew;
+    /// its members' connections end meanwhile.
     pub fn on_connection_lost(&mut self) -> Vec<Action> {
         self.registered = false;
         let mut out = Vec::new();
         if let Some(id) = self.current_call().map(str::to_string) {
             self.ended(id, CallEndReason::ConnectionLost, &mut out);
         }
+        if let Some(c) = self.channel.as_mut() {
+            for uid in c.linked.drain(..) {
+                out.push(Action::RemoveMember { uid });
+            }
+            if !c.joined && !c.rejoin {
+                // Never got in: nothing to rejoin.
+                self.channel = None;
+            }
+            if let Some(c) = self.channel.as_mut() {
+                c.joined = false;
+                c.rejoin = true;
+            }
+        }
         out
+    }
+
+    /// The connection is gone for good (given up or closed): the channel
+    /// is left.
+    pub fn on_closed(&mut self) -> Vec<Action> {
+        let mut out = self.on_connection_lost();
+        if let Some(c) = self.channel.take() {
+            out.push(Action::StopChannel);
+            out.push(Action::Emit(Event::Channel(ChannelEvent::Left {
+                channel: c.name,
+            })));
+        }
+        out
+    }
+
+    /// Leaves our channel: media ends at once, `Left` follows from the server.
+    pub fn leave(&mut self, channel: &str) -> Result<Vec<Action>> {
+        if !self.registered {
+            return Err(Error::invalid_state("not connected to the server"));
+        }
+        let mut out = vec![Action::Send(ClientMsg::Leave {
+            channel: channel.to_string(),
+        })];
+        if self.current_channel() == Some(channel) {
+            self.channel = None;
+            out.push(Action::StopChannel);
+        }
+        Ok(out)
+    }
+
+    fn channel_msg(&mut self, msg: ServerMsg, out: &mut Vec<Action>) {
+        let ours = |c: &Option<Channel>, name: &str| c.as_ref().is_some_and(|c| c.name == name);
+        match msg {
+            ServerMsg::Joined {
+                channel,
+                uid,
+                role,
+                members,
+            } => {
+                let broadcaster = role == ChannelRole::Broadcaster;
+                let rejoined = self
+                    .channel
+                    .as_ref()
+                    .is_some_and(|c| c.name == channel && c.rejoin);
+                if ours(&self.channel, &channel) {
+                    out.push(Action::StartChannel { broadcaster });
+                }
+                let mut linked = Vec::new();
+                let list: Vec<(u32, String)> =
+                    members.iter().map(|m| (m.uid, m.user_id.clone())).collect();
+                if !rejoined {
+                    out.push(Action::Emit(Event::Channel(ChannelEvent::Joined {
+                        channel: channel.clone(),
+                        uid,
+                        members: list.clone(),
+                    })));
+                }
+                // Those already there are reported like later arrivals; the
+                // newcomer offers to each one media flows with.
+                for m in members {
+                    out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
+                        channel: channel.clone(),
+                        uid: m.uid,
+                        user_id: m.user_id,
+                    })));
+                    if ours(&self.channel, &channel)
+                        && (broadcaster || m.role == ChannelRole::Broadcaster)
+                    {
+                        linked.push(m.uid);
+                        out.push(Action::AddMember {
+                            uid: m.uid,
+                            role: Role::Offerer,
+                        });
+                    }
+                }
+                if let Some(c) = self.channel.as_mut().filter(|c| c.name == channel) {
+                    c.uid = uid;
+                    c.broadcaster = broadcaster;
+                    c.joined = true;
+                    c.rejoin = false;
+                    c.linked = linked;
+                }
+            }
+            ServerMsg::UserJoined { channel, member } => {
+                out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
+                    channel: channel.clone(),
+                    uid: member.uid,
+                    user_id: member.user_id,
+                })));
+                if let Some(c) = self
+                    .channel
+                    .as_mut()
+                    .filter(|c| c.name == channel && c.joined)
+                {
+                    let link = c.broadcaster || member.role == ChannelRole::Broadcaster;
+                    if link && !c.linked.contains(&member.uid) {
+                        c.linked.push(member.uid);
+                        out.push(Action::AddMember {
+                            uid: member.uid,
+                            role: Role::Answerer,
+                        });
+                    }
+                }
+            }
+            ServerMsg::UserOffline {
+                channel,
+                uid,
+                reason,
+            } => {
+                if let Some(c) = self.channel.as_mut().filter(|c| c.name == channel) {
+                    if let Some(i) = c.linked.iter().position(|&u| u == uid) {
+                        c.linked.remove(i);
+                        out.push(Action::RemoveMember { uid });
+                    }
+                }
+                out.push(Action::Emit(Event::Channel(ChannelEvent::UserOffline {
+                    channel,
+                    uid,
+                    dropped: reason == OfflineReason::Dropped,
+                })))
+            }
+            ServerMsg::Left { channel } => {
+                if ours(&self.channel, &channel) {
+                    self.channel = None;
+                    out.push(Action::StopChannel);
+                }
+                out.push(Action::Emit(Event::Channel(ChannelEvent::Left { channel })))
+            }
+            ServerMsg::Signal {
+                channel: Some(channel),
+                from_uid: Some(uid),
+                data,
+                ..
+            } => {
+                let Some(c) = self.channel.as_ref().filter(|c| c.name == channel) else {
+                    return;
+                };
+                if !c.linked.contains(&uid) {
+                    return;
+                }
+                if data.get("type").and_then(Value::as_str) == Some("mute") {
+                    let flag = |k: &str| data.get(k).and_then(Value::as_bool).unwrap_or(false);
+                    out.push(Action::Emit(Event::Channel(ChannelEvent::RemoteMute {
+                        channel,
+                        uid,
+                        audio_muted: flag("audio"),
+                        video_muted: flag("video"),
+                    })));
+                } else if let Some(signal) = signal_from_json(&data) {
+                    out.push(Action::MemberSignal { uid, signal });
+                }
+            }
+            _ => {}
+        }
     }
 
     /// A message from the server.
@@ -277,7 +518,21 @@ impl Controller {
         let current = self.current_call().map(str::to_string);
         let is_current = |id: &str| current.as_deref() == Some(id);
         match msg {
-            ServerMsg::Registered { .. } => self.registered = true,
+            ServerMsg::Registered { .. } => {
+                self.registered = true;
+                // Back after a lost connection: join our channel again.
+                if let Some(c) = &self.channel {
+                    out.push(Action::Send(ClientMsg::Join {
+                        channel: c.name.clone(),
+                        uid: c.uid,
+                        role: if c.broadcaster {
+                            ChannelRole::Broadcaster
+                        } else {
+                            ChannelRole::Audience
+                        },
+                    }));
+                }
+            }
             ServerMsg::Pong | ServerMsg::TokenRenewed { .. } => {}
             ServerMsg::TokenWillExpire { expires_at } => {
                 out.push(Action::Emit(Event::TokenWillExpire { expires_at }))
@@ -348,47 +603,13 @@ impl Controller {
                     out.push(Action::PeerSignal(s));
                 }
             }
-            ServerMsg::Joined {
-                channel,
-                uid,
-                members,
-                ..
-            } => {
-                let members: Vec<(u32, String)> =
-                    members.into_iter().map(|m| (m.uid, m.user_id)).collect();
-                out.push(Action::Emit(Event::Channel(ChannelEvent::Joined {
-                    channel: channel.clone(),
-                    uid,
-                    members: members.clone(),
-                })));
-                // Those already there are reported like later arrivals.
-                for (uid, user_id) in members {
-                    out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
-                        channel: channel.clone(),
-                        uid,
-                        user_id,
-                    })));
-                }
-            }
-            ServerMsg::UserJoined { channel, member } => {
-                out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
-                    channel,
-                    uid: member.uid,
-                    user_id: member.user_id,
-                })))
-            }
-            ServerMsg::UserOffline {
-                channel,
-                uid,
-                reason,
-            } => out.push(Action::Emit(Event::Channel(ChannelEvent::UserOffline {
-                channel,
-                uid,
-                dropped: reason == OfflineReason::Dropped,
-            }))),
-            ServerMsg::Left { channel } => {
-                out.push(Action::Emit(Event::Channel(ChannelEvent::Left { channel })))
-            }
+            m @ (ServerMsg::Joined { .. }
+            | ServerMsg::UserJoined { .. }
+            | ServerMsg::UserOffline { .. }
+            | ServerMsg::Left { .. }
+            | ServerMsg::Signal {
+                channel: Some(_), ..
+            }) => self.channel_msg(m, &mut out),
             ServerMsg::Error {
                 code,
                 message,
@@ -397,6 +618,13 @@ impl Controller {
             } => {
                 if let Some(id) = call_id.filter(|id| is_current(id)) {
                     self.ended(id, CallEndReason::Error(code.clone()), &mut out);
+                }
+                // A refused join: we are not in that channel after all.
+                if let (Some(c), Some(name)) = (&self.channel, &channel) {
+                    if !c.joined && &c.name == name {
+                        self.channel = None;
+                        out.push(Action::StopChannel);
+                    }
                 }
                 out.push(Action::Emit(Event::ServerError {
                     code,
@@ -410,11 +638,29 @@ impl Controller {
         out
     }
 
-    /// Builds a join request.
-    pub fn join(&self, channel: &str, uid: u32, audience: bool) -> Result<Vec<Action>> {
+    /// Joins a channel; media with its members starts once the server
+    /// confirms. One channel at a time, and not during a call.
+    pub fn join(&mut self, channel: &str, uid: u32, audience: bool) -> Result<Vec<Action>> {
         if !self.registered {
             return Err(Error::invalid_state("not connected to the server yet"));
         }
+        if channel.is_empty() || channel.len() > 64 {
+            return Err(Error::invalid_argument(
+                "channel name must be 1..=64 characters",
+            ));
+        }
+        self.refuse_in_channel()?;
+        if let Some(id) = self.current_call() {
+            return Err(Error::invalid_state(format!("in call {id}; hang up first")));
+        }
+        self.channel = Some(Channel {
+            name: channel.to_string(),
+            uid,
+            broadcaster: !audience,
+            joined: false,
+            rejoin: false,
+            linked: Vec::new(),
+        });
         let role = if audience {
             ChannelRole::Audience
         } else {
@@ -597,6 +843,172 @@ mod tests {
                 audio_muted: true,
                 video_muted: false
             }))]
+        );
+    }
+
+    fn member(uid: u32, user: &str, broadcaster: bool) -> media_protocol::Member {
+        media_protocol::Member {
+            uid,
+            user_id: user.into(),
+            role: if broadcaster {
+                ChannelRole::Broadcaster
+            } else {
+                ChannelRole::Audience
+            },
+        }
+    }
+
+    #[test]
+    fn a_channel_is_a_mesh_where_the_newcomer_offers() {
+        let mut c = registered("alice");
+        c.join("room", 0, false).unwrap();
+        assert!(c.join("other", 0, false).is_err(), "one channel at a time");
+        assert!(c.call("bob", true).is_err(), "no call while in a channel");
+        let out = c.on_server(ServerMsg::Joined {
+            channel: "room".into(),
+            uid: 5,
+            role: ChannelRole::Broadcaster,
+            members: vec![member(1, "bob", true), member(2, "dan", false)],
+        });
+        assert_eq!(out[0], Action::StartChannel { broadcaster: true });
+        let adds: Vec<_> = out
+            .iter()
+            .filter(|a| matches!(a, Action::AddMember { .. }))
+            .collect();
+        // A broadcaster links with everyone, audience included.
+        assert_eq!(
+            adds,
+            vec![
+                &Action::AddMember {
+                    uid: 1,
+                    role: Role::Offerer
+                },
+                &Action::AddMember {
+                    uid: 2,
+                    role: Role::Offerer
+                }
+            ]
+        );
+        let out = c.on_server(ServerMsg::UserJoined {
+            channel: "room".into(),
+            member: member(9, "carol", true),
+        });
+        assert!(out.contains(&Action::AddMember {
+            uid: 9,
+            role: Role::Answerer
+        }));
+        // Our signals go to that member; theirs reach its connection.
+        let out = c.on_member_signal(9, &Signal::Candidate("candidate:1".into()));
+        assert!(
+            matches!(&out[0], Action::Send(ClientMsg::Signal { to: Some(9), channel: Some(ch), .. }) if ch == "room")
+        );
+        let out = c.on_server(ServerMsg::Signal {
+            call_id: None,
+            channel: Some("room".into()),
+            from: "carol".into(),
+            from_uid: Some(9),
+            data: json!({"type": "answer", "sdp": "v=0"}),
+        });
+        assert_eq!(
+            out,
+            vec![Action::MemberSignal {
+                uid: 9,
+                signal: Signal::Answer("v=0".into())
+            }]
+        );
+        let out = c.on_server(ServerMsg::UserOffline {
+            channel: "room".into(),
+            uid: 9,
+            reason: OfflineReason::Dropped,
+        });
+        assert_eq!(out[0], Action::RemoveMember { uid: 9 });
+        assert!(c
+            .on_member_signal(9, &Signal::Candidate("x".into()))
+            .is_empty());
+        let out = c.leave("room").unwrap();
+        assert_eq!(out[1], Action::StopChannel);
+        assert_eq!(c.current_channel(), None);
+    }
+
+    #[test]
+    fn audience_links_only_with_broadcasters_and_refused_joins_are_forgotten() {
+        let mut c = registered("dan");
+        c.join("room", 0, true).unwrap();
+        let out = c.on_server(ServerMsg::Joined {
+            channel: "room".into(),
+            uid: 2,
+            role: ChannelRole::Audience,
+            members: vec![member(1, "bob", true), member(3, "eve", false)],
+        });
+        assert_eq!(out[0], Action::StartChannel { broadcaster: false });
+        assert!(out.contains(&Action::AddMember {
+            uid: 1,
+            role: Role::Offerer
+        }));
+        assert!(!out
+            .iter()
+            .any(|a| matches!(a, Action::AddMember { uid: 3, .. })));
+        let out = c.on_server(ServerMsg::UserJoined {
+            channel: "room".into(),
+            member: member(4, "fay", false),
+        });
+        assert!(!out.iter().any(|a| matches!(a, Action::AddMember { .. })));
+
+        let mut c = registered("gus");
+        c.join("full", 0, false).unwrap();
+        let out = c.on_server(ServerMsg::Error {
+            code: "channel_full".into(),
+            message: "full".into(),
+            call_id: None,
+            channel: Some("full".into()),
+        });
+        assert!(out.contains(&Action::StopChannel));
+        assert_eq!(c.current_channel(), None);
+    }
+
+    #[test]
+    fn a_lost_server_connection_rejoins_the_channel_with_the_same_uid() {
+        let mut c = registered("alice");
+        c.join("room", 0, false).unwrap();
+        c.on_server(ServerMsg::Joined {
+            channel: "room".into(),
+            uid: 5,
+            role: ChannelRole::Broadcaster,
+            members: vec![member(1, "bob", true)],
+        });
+        let out = c.on_connection_lost();
+        assert_eq!(out, vec![Action::RemoveMember { uid: 1 }]);
+        let out = c.on_server(ServerMsg::Registered {
+            user_id: "alice".into(),
+            expires_at: 0,
+            heartbeat_ms: 2000,
+        });
+        assert!(
+            matches!(&out[0], Action::Send(ClientMsg::Join { channel, uid: 5, .. }) if channel == "room")
+        );
+        let out = c.on_server(ServerMsg::Joined {
+            channel: "room".into(),
+            uid: 5,
+            role: ChannelRole::Broadcaster,
+            members: vec![member(1, "bob", true)],
+        });
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, Action::Emit(Event::Channel(ChannelEvent::Joined { .. })))),
+            "a rejoin is not a new join"
+        );
+        assert!(out.contains(&Action::AddMember {
+            uid: 1,
+            role: Role::Offerer
+        }));
+        // Given up for good: the channel is left.
+        c.on_connection_lost();
+        let out = c.on_closed();
+        assert!(out.contains(&Action::StopChannel));
+        assert!(
+            out.contains(&Action::Emit(Event::Channel(ChannelEvent::Left {
+                channel: "room".into()
+            })))
         );
     }
 

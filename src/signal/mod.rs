@@ -139,9 +139,16 @@ pub enum ChannelEvent {
         uid: u32,
         dropped: bool,
     },
-    Left {
+    /// A member muted or unmuted its microphone or camera.
+    RemoteMute {
         channel: String,
+        uid: u32,
+        audio_muted: bool,
+        video_muted: bool,
     },
+    /// We left (on request, or because the server connection is gone for
+    /// good).
+    Left { channel: String },
 }
 
 enum Command {
@@ -222,6 +229,60 @@ impl ClientShared {
                 Action::StopPeer => {
                     if let Some(core) = self.core.upgrade() {
                         core.stop_peer();
+                    }
+                }
+                Action::StartChannel { broadcaster } => {
+                    if let Some(core) = self.core.upgrade() {
+                        if let Err(e) = core.start_channel(broadcaster) {
+                            self.emit(Event::Error {
+                                kind: e.kind(),
+                                message: format!("channel media: {}", e.message()),
+                            });
+                        } else {
+                            let (audio_muted, video_muted) = core.muted();
+                            if audio_muted || video_muted {
+                                let more =
+                                    self.controller().on_local_mute(audio_muted, video_muted);
+                                self.execute(more);
+                            }
+                        }
+                    }
+                }
+                Action::AddMember { uid, role } => {
+                    let Some(core) = self.core.upgrade() else {
+                        continue;
+                    };
+                    let me = Arc::downgrade(self);
+                    let signals = Box::new(move |s| {
+                        if let Some(me) = me.upgrade() {
+                            let actions = me.controller().on_member_signal(uid, &s);
+                            me.execute(actions);
+                        }
+                    });
+                    let config = WebRtcConfig {
+                        video: true,
+                        ..self.network.clone()
+                    };
+                    if let Err(e) = core.add_channel_member(uid, role, config, signals) {
+                        self.emit(Event::Error {
+                            kind: e.kind(),
+                            message: format!("media with uid {uid}: {}", e.message()),
+                        });
+                    }
+                }
+                Action::MemberSignal { uid, signal } => {
+                    if let Some(core) = self.core.upgrade() {
+                        let _ = core.handle_member_signal(uid, signal);
+                    }
+                }
+                Action::RemoveMember { uid } => {
+                    if let Some(core) = self.core.upgrade() {
+                        core.remove_channel_member(uid);
+                    }
+                }
+                Action::StopChannel => {
+                    if let Some(core) = self.core.upgrade() {
+                        core.stop_channel();
                     }
                 }
             }
@@ -345,14 +406,7 @@ impl SignalingClient {
     }
 
     pub(crate) fn leave(&self, channel: &str) -> Result<()> {
-        self.run_actions(|c| {
-            if !c.registered() {
-                return Err(Error::invalid_state("not connected to the server"));
-            }
-            Ok(vec![Action::Send(ClientMsg::Leave {
-                channel: channel.to_string(),
-            })])
-        })
+        self.run_actions(|c| c.leave(channel))
     }
 }
 
@@ -371,7 +425,7 @@ impl Drop for SignalingClient {
                 let _ = t.join();
             }
         }
-        let actions = self.shared.controller().on_connection_lost();
+        let actions = self.shared.controller().on_closed();
         // Ending the call locally: a hang-up, not a lost connection.
         let actions = actions
             .into_iter()
@@ -427,7 +481,7 @@ fn run(
         match ended {
             Ended::Stopped => return,
             Ended::Refused(code, message) => {
-                let actions = shared.controller().on_connection_lost();
+                let actions = shared.controller().on_closed();
                 shared.execute(actions);
                 shared.emit(Event::Server(ServerState::Failed { code, message }));
                 return;
@@ -439,6 +493,8 @@ fn run(
                 while outgoing.try_recv().is_ok() {}
                 attempt += 1;
                 if attempt > config.max_reconnects {
+                    let actions = shared.controller().on_closed();
+                    shared.execute(actions);
                     shared.emit(Event::Server(ServerState::Failed {
                         code: "unreachable".into(),
                         message: why,

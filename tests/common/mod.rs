@@ -153,3 +153,69 @@ pub fn finish(child: Child, limit: Duration) -> Output {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
+
+/// Follows a child's stdout line by line, so a test can wait for several
+/// lines in turn.
+pub struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    all: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Lines {
+    pub fn follow(child: &mut Child) -> Lines {
+        let out = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let all = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = all.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push_str(&format!("{line}\n"));
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { rx, all }
+    }
+
+    /// The next line for which `f` returns something, within `limit`.
+    pub fn until<T>(&self, limit: Duration, mut f: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.rx.recv_timeout(left).ok()?;
+            if let Some(v) = f(&line) {
+                return Some(v);
+            }
+        }
+    }
+
+    /// Waits for a line containing `what`; panics with everything printed
+    /// so far when none comes within `limit`.
+    pub fn expect(&self, what: &str, limit: Duration) -> String {
+        self.until(limit, |l| l.contains(what).then(|| l.to_string()))
+            .unwrap_or_else(|| panic!("no line with {what:?} within {limit:?}:\n{}", self.text()))
+    }
+
+    /// Everything printed so far.
+    pub fn text(&self) -> String {
+        self.all.lock().unwrap().clone()
+    }
+}
+
+/// Writes a line to a child's stdin (piped).
+pub fn say(child: &mut Child, line: &str) {
+    use std::io::Write;
+    let stdin = child.stdin.as_mut().expect("stdin piped");
+    writeln!(stdin, "{line}").unwrap();
+    stdin.flush().unwrap();
+}
+
+/// From a caller's per-remote status line `  uid 3: video 120 decoded ...`:
+/// (3, 120).
+pub fn remote_decoded(line: &str) -> Option<(u32, u64)> {
+    let rest = line.strip_prefix("  uid ")?;
+    let (uid, rest) = rest.split_once(": video ")?;
+    let n = rest.split(' ').next()?;
+    Some((uid.parse().ok()?, n.parse().ok()?))
+}
