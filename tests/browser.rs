@@ -2,7 +2,8 @@
 //! package, driven by playwright-core) calls a native caller and is called
 //! by one. Video decodes both ways (Chromium's `framesDecoded` grows; the
 //! native recording carries the test pattern's frame numbers, which
-//! Chromium's fake camera plays from a Y4M file) and audio flows.
+//! Chromium's fake camera plays from a Y4M file) and audio flows. And the
+//! browser joins a channel of two native members: a three-way mesh.
 
 mod common;
 
@@ -75,6 +76,124 @@ fn browser_result(json_line: &str) -> serde_json::Value {
     v
 }
 
+fn node(args: &[&str]) -> Command {
+    let mut c = Command::new("node");
+    c.arg(root().join("tests/browser/interop.mjs"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn browser_joins_a_channel_of_two_native_members() {
+    build_call_binaries();
+    let dir = std::env::temp_dir().join(format!("media-browser-ch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = dir.join("pattern.y4m");
+    pattern_clip(&clip);
+    let server = start_server(&[], &["--listen", "127.0.0.1:0"]);
+    let http = server.url.replace("ws://", "http://").replace("/ws", "/");
+    let long = Duration::from_secs(60);
+
+    let mut natives = Vec::new();
+    let mut uids = Vec::new();
+    for (me, tone) in [("ann", "440"), ("ben", "660")] {
+        let mut child = Command::new(caller_bin())
+            .args(["--server", &server.url, "--token", &token(me), "--me", me])
+            .args([
+                "--fake",
+                "--headless",
+                "--tone",
+                tone,
+                "--host-ip",
+                "127.0.0.1",
+            ])
+            .args(["--width", "320", "--height", "180", "--bitrate", "300000"])
+            .arg("--record")
+            .arg(dir.join(me))
+            .args(["channel", "web-room"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = Lines::follow(&mut child);
+        let joined = out.expect("joined web-room as uid ", long);
+        uids.push(joined.rsplit(' ').next().unwrap().parse::<u32>().unwrap());
+        natives.push((Killed(child), out));
+    }
+
+    // The browser joins last, so it offers to both natives.
+    let page = format!(
+        "{http}?app=demo&user=web&token={}&channel=web-room",
+        token("web")
+    );
+    let web = node(&["channel", &page, "2", "3", clip.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let web_text = String::from_utf8_lossy(&web.stdout).to_string();
+    assert!(
+        web.status.success(),
+        "browser side failed:\n{web_text}\n{}",
+        String::from_utf8_lossy(&web.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(web_text.lines().last().unwrap_or_default()).unwrap();
+    let web_uid = v["uid"].as_u64().unwrap() as u32;
+    for uid in &uids {
+        let m = &v["members"][uid.to_string()];
+        assert!(
+            m["framesDecoded"].as_u64().unwrap_or(0) >= 60,
+            "Chromium decoded too little of uid {uid}: {v}"
+        );
+        assert_eq!(m["videoCodec"], "video/H264", "{v}");
+        assert!(
+            m["audioSamples"].as_u64().unwrap_or(0) > 48_000,
+            "no audio from {uid}: {v}"
+        );
+    }
+
+    // The natives decoded the browser (and each other), then saw it quit.
+    for (i, (child, out)) in natives.iter_mut().enumerate() {
+        out.expect(&format!("user offline: {web_uid} quit"), long);
+        say(&mut child.0, "leave");
+        out.expect("left web-room", long);
+        let text = out.text();
+        let best = |uid: u32| {
+            text.lines()
+                .filter_map(remote_decoded)
+                .filter(|&(u, _)| u == uid)
+                .map(|(_, n)| n)
+                .max()
+                .unwrap_or(0)
+        };
+        assert!(
+            best(web_uid) >= 30,
+            "native {i} decoded the browser:\n{text}"
+        );
+        assert!(
+            best(uids[1 - i]) >= 30,
+            "native {i} decoded the other native:\n{text}"
+        );
+        let numbers: Vec<u32> = read_y4m(
+            &dir.join(["ann", "ben"][i])
+                .join(format!("video-{web_uid}.y4m")),
+        )
+        .unwrap()
+        .iter()
+        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
+        .map(|s| s.frame_number)
+        .collect();
+        assert!(
+            numbers.len() >= 30,
+            "native {i} read {} pattern frames from the browser",
+            numbers.len()
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn browser_and_native_call_each_other() {
     build_call_binaries();
@@ -87,14 +206,6 @@ fn browser_and_native_call_each_other() {
     let ws_url = server.url.clone();
     let http = ws_url.replace("ws://", "http://").replace("/ws", "/");
     let page = |u: &str| format!("{http}?app=demo&user={u}&token={}", token(u));
-    let node = |args: &[&str]| {
-        let mut c = Command::new("node");
-        c.arg(root().join("tests/browser/interop.mjs"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
-    };
     let native = |me: &str, rec: &PathBuf, args: &[&str]| {
         Command::new(caller_bin())
             .args([
