@@ -11,6 +11,7 @@ PACKAGES=(
   valgrind                                                   # C example under valgrind
   iproute2 iptables                                          # network namespaces with loss in tests
   chromium                                                   # a real WebRTC peer for interop tests
+  xvfb x11-apps                                              # a display for the caller's window, xwd to read it
 )
 
 missing=()

@@ -8,11 +8,17 @@
 //!
 //!     caller --server ws://127.0.0.1:8080/ws --token T --me carol channel room-7
 //!
-//! Prints a status line once a second (and one per remote user) and
+//! A window shows the remote video (a grid in channels), the local preview
+//! and an overlay of call state, RTT, bitrate, loss and quality; closing it
+//! (or Escape) ends the call. Without a display, or with `--headless`, it
+//! runs in the terminal only. Prints a status line once a second (and one
+//! per remote user) and
 //! `call ended: <reason>` or `left <channel>` at the end. Typing `leave`
 //! (or `hangup`) on stdin ends the call or leaves the channel. `--record DIR`
 //! writes what it receives: video.y4m (video-<uid>.y4m per channel member),
 //! and the mixed audio.wav with `--fake`.
+
+mod window;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -48,7 +54,8 @@ struct Args {
     /// Tone frequency with --fake.
     #[arg(long, default_value_t = 440.0)]
     tone: f32,
-    /// No window (the status line still prints).
+    /// No window (the status line still prints). Without a display the
+    /// caller runs headless anyway.
     #[arg(long)]
     headless: bool,
     /// Write what is received into this folder.
@@ -173,9 +180,24 @@ fn main() {
     engine
         .connect_server(server)
         .unwrap_or_else(|e| fail(&format!("{e}")));
-    if !args.headless {
-        eprintln!("caller: video window not available in this build; running headless");
-    }
+    let screen = Arc::new(window::Screen::default());
+    let mut win = if args.headless {
+        None
+    } else {
+        match window::CallWindow::open(&format!("libmedia caller: {user_id}")) {
+            Ok(w) => {
+                let s = screen.clone();
+                engine.set_frame_handler(Some(Box::new(move |source, frame| s.put(source, frame))));
+                Some(w)
+            }
+            Err(e) => {
+                eprintln!("caller: cannot open a window ({e}); running headless");
+                None
+            }
+        }
+    };
+    let mut overlay: Vec<String> = vec!["connecting".into()];
+    let mut last_draw = Instant::now();
 
     let state = Arc::new(Mutex::new(String::from("connecting")));
     let quality = Arc::new(Mutex::new((0u8, 0u8)));
@@ -187,7 +209,8 @@ fn main() {
     let stdin_lines = spawn_stdin();
     let exit_code;
     loop {
-        let event = events.recv_timeout(Duration::from_millis(100));
+        let wait = if win.is_some() { 15 } else { 100 };
+        let event = events.recv_timeout(Duration::from_millis(wait));
         if let Ok(event) = event {
             match event {
                 Event::Server(ServerState::Connected) => {
@@ -315,12 +338,16 @@ fn main() {
                     println!("user joined: {uid} {user_id}")
                 }
                 Event::Channel(ChannelEvent::UserOffline { uid, dropped, .. }) => {
+                    screen.forget(uid);
                     println!(
                         "user offline: {uid} {}",
                         if dropped { "dropped" } else { "quit" }
                     )
                 }
-                Event::Connection { state: c, .. } => println!("media: {c:?}"),
+                Event::Connection { uid, state: c } => match &args.command {
+                    Command::Channel { .. } => println!("media with uid {uid}: {c:?}"),
+                    _ => println!("media: {c:?}"),
+                },
                 Event::NetworkQuality { tx, rx, .. } => *quality.lock().unwrap() = (tx, rx),
                 Event::ServerError {
                     code,
@@ -362,6 +389,23 @@ fn main() {
         while let Ok(line) = stdin_lines.try_recv() {
             end |= matches!(line.trim(), "leave" | "hangup" | "quit");
         }
+        if let Some(w) = win.as_mut() {
+            if !w.is_open() {
+                win = None;
+                if call_started.is_none() {
+                    // Nothing to end: closing the window quits.
+                    exit_code = 0;
+                    break;
+                }
+                end = true;
+            } else if last_draw.elapsed() >= Duration::from_millis(33) {
+                last_draw = Instant::now();
+                if let Err(e) = w.draw(&screen, &overlay) {
+                    eprintln!("caller: window: {e}; running headless");
+                    win = None;
+                }
+            }
+        }
         if end {
             call_started = None;
             let _ = match &args.command {
@@ -386,9 +430,30 @@ fn main() {
                 s.audio_frames_decoded,
                 s.bandwidth_estimate_bps / 1000
             );
-            for r in engine.remote_stats() {
-                print_remote("  ", &r);
-                remotes.insert(r.uid, r);
+            let remote_now = engine.remote_stats();
+            for r in &remote_now {
+                print_remote("  ", r);
+                remotes.insert(r.uid, r.clone());
+            }
+            overlay = vec![
+                state.lock().unwrap().clone(),
+                format!(
+                    "rtt {} ms  loss {:.1} %",
+                    s.rtt_us / 1000,
+                    s.ingress_loss * 100.0
+                ),
+                format!(
+                    "send {} kbit/s  recv {} kbit/s",
+                    (s.video_send_bitrate_bps + s.audio_send_bitrate_bps) / 1000,
+                    (s.video_recv_bitrate_bps + s.audio_recv_bitrate_bps) / 1000
+                ),
+                format!(
+                    "quality up {q_up} down {q_down} ({})",
+                    quality_word(q_up.max(q_down))
+                ),
+            ];
+            if remote_now.len() > 1 {
+                overlay.push(format!("{} members with media", remote_now.len()));
             }
         }
     }
@@ -411,6 +476,21 @@ fn main() {
     }
     drop(engine);
     std::process::exit(exit_code);
+}
+
+fn quality_word(q: u8) -> &'static str {
+    [
+        "unknown",
+        "excellent",
+        "good",
+        "poor",
+        "bad",
+        "very bad",
+        "down",
+    ]
+    .get(q as usize)
+    .copied()
+    .unwrap_or("unknown")
 }
 
 fn print_remote(prefix: &str, r: &RemoteStats) {
