@@ -53,6 +53,17 @@ typedef enum media_result {
   MEDIA_ERR_PANIC = 12,
   // Any other internal failure.
   MEDIA_ERR_INTERNAL = 13,
+  // The callee is in another call (a `MEDIA_CALL_ENDED` event's `error`).
+  MEDIA_ERR_BUSY = 14,
+  // The callee is not connected to the server.
+  MEDIA_ERR_PEER_OFFLINE = 15,
+  // Taken: the channel is full, the uid is in use, the user signed in
+  // elsewhere, or the server is full (see the event's `code`).
+  MEDIA_ERR_OCCUPIED = 16,
+  // The token is expired, forged, for another scope, or the app is unknown.
+  MEDIA_ERR_BAD_TOKEN = 17,
+  // The server could not be reached (after the reconnection attempts).
+  MEDIA_ERR_SERVER_UNREACHABLE = 18,
 } media_result;
 
 // `media_event.type` values.
@@ -234,6 +245,10 @@ typedef enum media_device_kind {
 // An engine. Create with `media_engine_new`, release with `media_engine_free`.
 typedef struct media_engine media_engine;
 
+// A rendezvous server running inside the library (see
+// `media_local_server_start`).
+typedef struct media_local_server media_local_server;
+
 // Engine settings. Initialise with `media_engine_config_default` (system
 // devices) or `media_engine_config_fake` (synthetic devices), then change
 // fields. Enum-typed settings are `uint32_t` holding the enum's values.
@@ -316,7 +331,10 @@ typedef struct media_event {
   enum media_event_type type;
   enum media_stream stream;
   enum media_stream_state state;
-  // For `MEDIA_EVENT_ERROR`; `MEDIA_OK` otherwise.
+  // For `MEDIA_EVENT_ERROR`; for a failed server connection, a call that
+  // ended in failure (busy, offline, refused) and `MEDIA_EVENT_SERVER_ERROR`
+  // the matching code (`MEDIA_ERR_BAD_TOKEN`, `MEDIA_ERR_BUSY`, ...);
+  // `MEDIA_OK` otherwise.
   enum media_result error;
   // For `MEDIA_EVENT_ERROR`: a NUL-terminated UTF-8 message; else NULL.
   const char *message;
@@ -598,6 +616,36 @@ enum media_result media_engine_join_channel(struct media_engine *engine,
 
 // Leaves `channel`.
 enum media_result media_engine_leave_channel(struct media_engine *engine, const char *channel);
+
+// Starts a rendezvous server inside the library for app `app_id` (tokens
+// signed with `secret`), listening on `listen` ("127.0.0.1:0" picks a free
+// port; "0.0.0.0:8080" serves the LAN). Engines connect to the URL from
+// `media_local_server_url`; browsers find the web client at the same
+// address over http. Release with `media_local_server_free`.
+// `MEDIA_ERR_UNSUPPORTED` in builds without the `server` feature;
+// `MEDIA_ERR_INVALID_STATE` when the address is taken.
+enum media_result media_local_server_start(const char *listen,
+                                           const char *app_id,
+                                           const char *secret,
+                                           struct media_local_server **out);
+
+// Writes the server's WebSocket URL ("ws://127.0.0.1:PORT/ws"),
+// NUL-terminated, into `url` (`url_len` bytes; 64 always suffice).
+enum media_result media_local_server_url(const struct media_local_server *server,
+                                         char *url,
+                                         size_t url_len);
+
+// Mints a token for `user_id` valid for `ttl_seconds` (any channel) and
+// writes it, NUL-terminated, into `token` (`token_len` bytes; 512 always
+// suffice for user ids up to 64 bytes).
+enum media_result media_local_server_token(const struct media_local_server *server,
+                                           const char *user_id,
+                                           uint32_t ttl_seconds,
+                                           char *token,
+                                           size_t token_len);
+
+// Stops the server, closing every connection. NULL is ignored.
+void media_local_server_free(struct media_local_server *server);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -48,6 +48,8 @@ pub mod error;
 pub mod ffi;
 pub mod frame;
 pub mod jitter;
+#[cfg(feature = "server")]
+pub mod local_server;
 pub mod signal;
 pub mod transport;
 
@@ -60,3 +62,5 @@ pub use engine::stats::{Latency, Stats};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use frame::VideoFrame;
+#[cfg(feature = "server")]
+pub use local_server::LocalServer;

@@ -1,5 +1,6 @@
-//! The C example compiled against include/media.h with warnings as errors,
-//! linked to the shared library, run, and run again under valgrind.
+//! The C examples compiled against include/media.h with warnings as errors,
+//! linked to the shared library and run: the echo test (also under
+//! valgrind) and a call through the library's own in-process server.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,8 +9,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Builds libmedia.so (release) and the C example; returns the binary.
-fn build_example() -> PathBuf {
+/// Builds libmedia.so (release) and the C example `name`; returns the binary.
+fn build_example(name: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--lib", "--quiet"])
         .current_dir(root())
@@ -17,7 +18,7 @@ fn build_example() -> PathBuf {
         .expect("run cargo");
     assert!(status.success(), "building the library failed");
     let lib_dir = root().join("target/release");
-    let out = std::env::temp_dir().join(format!("media-c-echo-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("media-c-{name}-{}", std::process::id()));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let result = Command::new(cc)
         .args([
@@ -30,7 +31,7 @@ fn build_example() -> PathBuf {
             "-O1",
         ])
         .arg(format!("-I{}", root().join("include").display()))
-        .arg(root().join("examples/c/echo.c"))
+        .arg(root().join(format!("examples/c/{name}.c")))
         .arg("-o")
         .arg(&out)
         .arg(format!("-L{}", lib_dir.display()))
@@ -48,7 +49,7 @@ fn build_example() -> PathBuf {
 
 #[test]
 fn c_example_runs_the_echo_test_and_checks_misuse() {
-    let exe = build_example();
+    let exe = build_example("echo");
     let out = Command::new(&exe).arg("3").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -80,4 +81,25 @@ fn c_example_runs_the_echo_test_and_checks_misuse() {
         String::from_utf8_lossy(&valgrind.stdout)
     );
     std::fs::remove_file(&exe).ok();
+}
+
+#[test]
+fn c_example_calls_through_the_in_process_server() {
+    let exe = build_example("call");
+    let out = Command::new(&exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "C call example failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "[mallory] server refused us: token_invalid",
+        "[bob] incoming video call",
+        "[alice] first remote video 320x180 from uid 0",
+        "[bob] first remote video 320x180 from uid 0",
+        "OK (0 failures)",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?}:\n{stdout}");
+    }
 }

@@ -58,6 +58,37 @@ pub enum media_result {
     MEDIA_ERR_PANIC = 12,
     /// Any other internal failure.
     MEDIA_ERR_INTERNAL = 13,
+    /// The callee is in another call (a `MEDIA_CALL_ENDED` event's `error`).
+    MEDIA_ERR_BUSY = 14,
+    /// The callee is not connected to the server.
+    MEDIA_ERR_PEER_OFFLINE = 15,
+    /// Taken: the channel is full, the uid is in use, the user signed in
+    /// elsewhere, or the server is full (see the event's `code`).
+    MEDIA_ERR_OCCUPIED = 16,
+    /// The token is expired, forged, for another scope, or the app is unknown.
+    MEDIA_ERR_BAD_TOKEN = 17,
+    /// The server could not be reached (after the reconnection attempts).
+    MEDIA_ERR_SERVER_UNREACHABLE = 18,
+}
+
+/// The result code for a server error code (`media_event.code`).
+fn server_code_result(code: &str) -> media_result {
+    match code {
+        "token_expired" | "token_invalid" | "token_wrong_scope" | "unknown_app" => {
+            MEDIA_ERR_BAD_TOKEN
+        }
+        "busy" => MEDIA_ERR_BUSY,
+        "offline" | "unknown_user" => MEDIA_ERR_PEER_OFFLINE,
+        "channel_full" | "uid_in_use" | "replaced" | "server_full" | "too_many_channels" => {
+            MEDIA_ERR_OCCUPIED
+        }
+        "unreachable" => MEDIA_ERR_SERVER_UNREACHABLE,
+        "invalid_state" | "not_in_channel" | "unknown_call" | "not_registered" => {
+            MEDIA_ERR_INVALID_STATE
+        }
+        "bad_message" => MEDIA_ERR_INVALID_ARGUMENT,
+        _ => MEDIA_ERR_INTERNAL,
+    }
 }
 
 use media_result::*;
@@ -89,7 +120,7 @@ impl From<crate::Error> for media_result {
 /// value; unknown values are described as such). Never NULL.
 #[no_mangle]
 pub extern "C" fn media_result_str(result: u32) -> *const c_char {
-    const ALL: [media_result; 14] = [
+    const ALL: [media_result; 19] = [
         MEDIA_OK,
         MEDIA_ERR_NULL_ARGUMENT,
         MEDIA_ERR_INVALID_ARGUMENT,
@@ -104,6 +135,11 @@ pub extern "C" fn media_result_str(result: u32) -> *const c_char {
         MEDIA_ERR_BUFFER_TOO_SMALL,
         MEDIA_ERR_PANIC,
         MEDIA_ERR_INTERNAL,
+        MEDIA_ERR_BUSY,
+        MEDIA_ERR_PEER_OFFLINE,
+        MEDIA_ERR_OCCUPIED,
+        MEDIA_ERR_BAD_TOKEN,
+        MEDIA_ERR_SERVER_UNREACHABLE,
     ];
     let Some(&known) = ALL.iter().find(|&&r| r as u32 == result) else {
         return c"unknown media_result".as_ptr();
@@ -122,6 +158,13 @@ pub extern "C" fn media_result_str(result: u32) -> *const c_char {
         MEDIA_ERR_UNSUPPORTED => c"not supported",
         MEDIA_ERR_BUFFER_TOO_SMALL => c"buffer too small",
         MEDIA_ERR_PANIC => c"internal error (caught panic)",
+        MEDIA_ERR_BUSY => c"the callee is busy in another call",
+        MEDIA_ERR_PEER_OFFLINE => c"the callee is offline",
+        MEDIA_ERR_OCCUPIED => {
+            c"occupied: channel full, uid in use, signed in elsewhere or server full"
+        }
+        MEDIA_ERR_BAD_TOKEN => c"token expired, invalid or for another scope",
+        MEDIA_ERR_SERVER_UNREACHABLE => c"the server could not be reached",
         MEDIA_ERR_INTERNAL => c"internal error",
     };
     s.as_ptr()
@@ -684,7 +727,10 @@ pub struct media_event {
     pub r#type: media_event_type,
     pub stream: media_stream,
     pub state: media_stream_state,
-    /// For `MEDIA_EVENT_ERROR`; `MEDIA_OK` otherwise.
+    /// For `MEDIA_EVENT_ERROR`; for a failed server connection, a call that
+    /// ended in failure (busy, offline, refused) and `MEDIA_EVENT_SERVER_ERROR`
+    /// the matching code (`MEDIA_ERR_BAD_TOKEN`, `MEDIA_ERR_BUSY`, ...);
+    /// `MEDIA_OK` otherwise.
     pub error: media_result,
     /// For `MEDIA_EVENT_ERROR`: a NUL-terminated UTF-8 message; else NULL.
     pub message: *const c_char,
@@ -886,6 +932,7 @@ pub extern "C" fn media_engine_set_event_callback(
                         S::Connected => media_server_state::MEDIA_SERVER_CONNECTED,
                         S::Reconnecting { .. } => media_server_state::MEDIA_SERVER_RECONNECTING,
                         S::Failed { code, message } => {
+                            ev.error = server_code_result(code);
                             ev.code = strings.add(code);
                             ev.message = strings.add(message);
                             media_server_state::MEDIA_SERVER_FAILED
@@ -931,6 +978,12 @@ pub extern "C" fn media_engine_set_event_callback(
                             use media_call_end_reason::*;
                             ev.call = media_call_event::MEDIA_CALL_ENDED;
                             ev.call_id = strings.add(call_id);
+                            ev.error = match reason {
+                                R::Offline => MEDIA_ERR_PEER_OFFLINE,
+                                R::Busy => MEDIA_ERR_BUSY,
+                                R::Error(code) => server_code_result(code),
+                                _ => MEDIA_OK,
+                            };
                             ev.end_reason = match reason {
                                 R::Offline => MEDIA_CALL_END_OFFLINE,
                                 R::Busy => MEDIA_CALL_END_BUSY,
@@ -1011,6 +1064,7 @@ pub extern "C" fn media_engine_set_event_callback(
                     channel,
                 } => {
                     ev.r#type = media_event_type::MEDIA_EVENT_SERVER_ERROR;
+                    ev.error = server_code_result(code);
                     ev.code = strings.add(code);
                     ev.message = strings.add(message);
                     if let Some(ch) = channel {
@@ -1525,14 +1579,11 @@ pub extern "C" fn media_engine_call(
         }
         let id = try_ffi!(e.call(&to, video));
         if !call_id.is_null() {
-            if id.len() + 1 > call_id_len {
+            let r = write_c_string(&id, call_id, call_id_len);
+            if r != MEDIA_OK {
                 let _ = e.hangup();
-                return MEDIA_ERR_BUFFER_TOO_SMALL;
+                return r;
             }
-            // SAFETY: the host gave `call_id_len` writable bytes.
-            let out = unsafe { std::slice::from_raw_parts_mut(call_id.cast::<u8>(), call_id_len) };
-            out[..id.len()].copy_from_slice(id.as_bytes());
-            out[id.len()] = 0;
         }
         MEDIA_OK
     })
@@ -1602,4 +1653,140 @@ pub extern "C" fn media_engine_leave_channel(
     channel: *const c_char,
 ) -> media_result {
     with_call_id(engine, channel, |e, ch| e.leave_channel(ch))
+}
+
+/// A rendezvous server running inside the library (see
+/// `media_local_server_start`).
+pub struct media_local_server {
+    _private: [u8; 0],
+}
+
+/// Writes `s` NUL-terminated into `out` (`len` bytes).
+fn write_c_string(s: &str, out: *mut c_char, len: usize) -> media_result {
+    if out.is_null() {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    if s.len() + 1 > len {
+        return MEDIA_ERR_BUFFER_TOO_SMALL;
+    }
+    // SAFETY: the host gave `len` writable bytes.
+    let buf = unsafe { std::slice::from_raw_parts_mut(out.cast::<u8>(), len) };
+    buf[..s.len()].copy_from_slice(s.as_bytes());
+    buf[s.len()] = 0;
+    MEDIA_OK
+}
+
+/// Starts a rendezvous server inside the library for app `app_id` (tokens
+/// signed with `secret`), listening on `listen` ("127.0.0.1:0" picks a free
+/// port; "0.0.0.0:8080" serves the LAN). Engines connect to the URL from
+/// `media_local_server_url`; browsers find the web client at the same
+/// address over http. Release with `media_local_server_free`.
+/// `MEDIA_ERR_UNSUPPORTED` in builds without the `server` feature;
+/// `MEDIA_ERR_INVALID_STATE` when the address is taken.
+#[no_mangle]
+pub extern "C" fn media_local_server_start(
+    listen: *const c_char,
+    app_id: *const c_char,
+    secret: *const c_char,
+    out: *mut *mut media_local_server,
+) -> media_result {
+    guard(|| {
+        if out.is_null() {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        }
+        // SAFETY: checked non-NULL; the host owns the pointer slot.
+        unsafe { *out = std::ptr::null_mut() };
+        let (listen, app_id, secret) =
+            match unsafe { (req_str(listen), req_str(app_id), req_str(secret)) } {
+                (Ok(l), Ok(a), Ok(s)) => (l, a, s),
+                (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+            };
+        #[cfg(feature = "server")]
+        {
+            let server = try_ffi!(crate::LocalServer::start(&listen, &app_id, &secret));
+            // SAFETY: checked non-NULL above.
+            unsafe { *out = Box::into_raw(Box::new(server)).cast() };
+            MEDIA_OK
+        }
+        #[cfg(not(feature = "server"))]
+        {
+            let _ = (listen, app_id, secret);
+            MEDIA_ERR_UNSUPPORTED
+        }
+    })
+}
+
+/// Writes the server's WebSocket URL ("ws://127.0.0.1:PORT/ws"),
+/// NUL-terminated, into `url` (`url_len` bytes; 64 always suffice).
+#[no_mangle]
+pub extern "C" fn media_local_server_url(
+    server: *const media_local_server,
+    url: *mut c_char,
+    url_len: usize,
+) -> media_result {
+    guard(|| {
+        #[cfg(feature = "server")]
+        {
+            match unsafe { server.cast::<crate::LocalServer>().as_ref() } {
+                Some(s) => write_c_string(&s.url(), url, url_len),
+                None => MEDIA_ERR_NULL_ARGUMENT,
+            }
+        }
+        #[cfg(not(feature = "server"))]
+        {
+            let _ = (server, url, url_len);
+            MEDIA_ERR_UNSUPPORTED
+        }
+    })
+}
+
+/// Mints a token for `user_id` valid for `ttl_seconds` (any channel) and
+/// writes it, NUL-terminated, into `token` (`token_len` bytes; 512 always
+/// suffice for user ids up to 64 bytes).
+#[no_mangle]
+pub extern "C" fn media_local_server_token(
+    server: *const media_local_server,
+    user_id: *const c_char,
+    ttl_seconds: u32,
+    token: *mut c_char,
+    token_len: usize,
+) -> media_result {
+    guard(|| {
+        let user = match unsafe { req_str(user_id) } {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        if user.is_empty() || user.len() > 64 {
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        #[cfg(feature = "server")]
+        {
+            match unsafe { server.cast::<crate::LocalServer>().as_ref() } {
+                Some(s) => {
+                    let t = s.token(&user, std::time::Duration::from_secs(ttl_seconds as u64));
+                    write_c_string(&t, token, token_len)
+                }
+                None => MEDIA_ERR_NULL_ARGUMENT,
+            }
+        }
+        #[cfg(not(feature = "server"))]
+        {
+            let _ = (server, ttl_seconds, token, token_len);
+            MEDIA_ERR_UNSUPPORTED
+        }
+    })
+}
+
+/// Stops the server, closing every connection. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn media_local_server_free(server: *mut media_local_server) {
+    let _ = guard(|| {
+        #[cfg(feature = "server")]
+        if !server.is_null() {
+            drop(unsafe { Box::from_raw(server.cast::<crate::LocalServer>()) });
+        }
+        #[cfg(not(feature = "server"))]
+        let _ = server;
+        MEDIA_OK
+    });
 }

@@ -1,0 +1,109 @@
+//! A rendezvous server inside the library (feature `server`, on by
+//! default): the same server as the `media-server` binary, on its own
+//! thread, for demos, tests and apps that want to host calls on a LAN
+//! without running anything else. Tokens for its app are minted here.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use media_server::hub::HubConfig;
+use media_server::server::{RunningServer, ServerConfig as HostConfig};
+use media_server::token::{mint, Claims};
+
+use crate::error::{Error, Result};
+
+/// A running in-process server; dropping it closes every connection and
+/// stops its thread.
+pub struct LocalServer {
+    runtime: Option<tokio::runtime::Runtime>,
+    server: Option<RunningServer>,
+    addr: SocketAddr,
+    app_id: String,
+    secret: Vec<u8>,
+}
+
+impl LocalServer {
+    /// Serves app `app_id` (tokens signed with `secret`) on `listen`
+    /// (`127.0.0.1:0` picks a free port; see [`LocalServer::url`]).
+    pub fn start(listen: &str, app_id: &str, secret: &str) -> Result<LocalServer> {
+        let listen: SocketAddr = listen
+            .parse()
+            .map_err(|e| Error::invalid_argument(format!("listen address {listen:?}: {e}")))?;
+        if app_id.is_empty() || secret.is_empty() {
+            return Err(Error::invalid_argument(
+                "app id and secret must not be empty",
+            ));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("media-server")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("server runtime: {e}")))?;
+        let mut hub = HubConfig::default();
+        hub.apps
+            .insert(app_id.to_string(), secret.as_bytes().to_vec());
+        let config = HostConfig {
+            listen,
+            hub,
+            ..Default::default()
+        };
+        let server = runtime
+            .block_on(media_server::server::start(config))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied => {
+                    Error::invalid_state(format!("cannot listen on {listen}: {e}"))
+                }
+                _ => Error::internal(format!("cannot listen on {listen}: {e}")),
+            })?;
+        Ok(LocalServer {
+            addr: server.addr,
+            runtime: Some(runtime),
+            server: Some(server),
+            app_id: app_id.to_string(),
+            secret: secret.as_bytes().to_vec(),
+        })
+    }
+
+    /// The WebSocket URL clients connect to (`ws://host:port/ws`).
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// The web client's address (`http://host:port/`).
+    pub fn web_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A token for `user_id`, any channel, valid for `ttl`.
+    pub fn token(&self, user_id: &str, ttl: Duration) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let claims = Claims {
+            app_id: self.app_id.clone(),
+            user_id: user_id.to_string(),
+            channel: "*".into(),
+            exp: now + ttl.as_secs().max(1),
+        };
+        mint(&claims, &self.secret)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let (Some(rt), Some(server)) = (self.runtime.as_ref(), self.server.take()) {
+            rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(2), server.shutdown()).await;
+            });
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
