@@ -9,7 +9,8 @@ PACKAGES=(
   libasound2-dev                                             # cpal's ALSA backend
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils  # real audio devices in tests
   valgrind                                                   # C example under valgrind
-  iproute2 iptables                                          # network namespaces with loss in tests
+  iproute2 iptables                                          # network namespaces with loss and NAT in tests
+  coturn                                                     # a STUN server behind which a NAT is tested
   chromium                                                   # a real WebRTC peer for interop tests
   xvfb x11-apps                                              # a display for the caller's window, xwd to read it
 )
