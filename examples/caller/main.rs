@@ -125,6 +125,7 @@ fn reason_text(r: &CallEndReason) -> String {
 }
 
 fn main() {
+    let started = Instant::now();
     let args = Args::parse();
     let (user_id, nickname) = match args.me.split_once(':') {
         Some((u, n)) => (u.to_string(), n.to_string()),
@@ -459,11 +460,13 @@ fn main() {
     }
     let s = engine.stats();
     println!(
-        "summary: video {} decoded ({} lost, {} nacks, {} keyframe requests), audio {} decoded ({} concealed, {} fec)",
+        "summary: video {} decoded ({} lost, {} dropped, {} nacks, {} keyframe requests, {} not recorded), audio {} decoded ({} concealed, {} fec)",
         s.video_frames_decoded,
         s.video_frames_lost,
+        s.video_frames_dropped_recv,
         s.video_nacks_sent,
         s.video_keyframe_requests,
+        s.video_frames_not_recorded,
         s.audio_frames_decoded,
         s.audio_concealed,
         s.audio_fec_recovered
@@ -475,7 +478,24 @@ fn main() {
         print_remote("summary ", r);
     }
     drop(engine);
+    let (cpu, wall) = (cpu_seconds(), started.elapsed().as_secs_f64());
+    println!(
+        "cpu: {cpu:.1} s over {wall:.1} s ({:.0} % of one core)",
+        cpu * 100.0 / wall.max(0.001)
+    );
     std::process::exit(exit_code);
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let u = unsafe {
+        let mut u = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 fn quality_word(q: u8) -> &'static str {

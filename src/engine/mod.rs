@@ -127,6 +127,7 @@ impl Shared {
             video_frames_discarded_waiting_keyframe: g(&c.video_frames_discarded_waiting_keyframe),
             video_frames_rendered: g(&c.video_frames_rendered),
             video_frames_dropped_render: g(&c.video_frames_dropped_render),
+            video_frames_not_recorded: g(&c.video_frames_not_recorded),
             local_frames_rendered: g(&c.local_frames_rendered),
             local_frames_dropped_render: g(&c.local_frames_dropped_render),
             video_send_bitrate_bps: g(&c.video_send_bps) as u32,
@@ -789,6 +790,7 @@ impl Core {
             return;
         };
         let peer = session.peers.remove(i);
+        self.retire(&peer);
         session.audio.remove(uid);
         self.shared.set_transports(
             session
@@ -962,6 +964,15 @@ impl Core {
         Ok(())
     }
 
+    /// Keeps a departing peer's transport counters in the engine's totals.
+    fn retire(&self, peer: &Peer) {
+        let dropped = peer.remote.transport.stats().frames_dropped_full;
+        self.shared
+            .counters
+            .video_frames_dropped_recv
+            .fetch_add(dropped, Relaxed);
+    }
+
     /// Stops the session's receive side and transports; returns which local
     /// stages it had started.
     fn stop_session(&self, st: &mut State) -> (bool, bool) {
@@ -971,6 +982,7 @@ impl Core {
         self.shared.set_transports(Vec::new());
         s.audio.stop();
         for p in s.peers {
+            self.retire(&p);
             p.video.stop();
         }
         (s.started_audio, s.started_video)
@@ -1029,11 +1041,11 @@ impl Core {
     pub fn stats(&self) -> Stats {
         let mut s = self.shared.stats();
         if let Some(session) = self.state().session.as_ref() {
-            s.video_frames_dropped_recv = session
+            s.video_frames_dropped_recv += session
                 .peers
                 .iter()
                 .map(|p| p.remote.transport.stats().frames_dropped_full)
-                .sum();
+                .sum::<u64>();
         }
         s
     }

@@ -107,6 +107,8 @@ pub struct Counters {
     pub video_bytes_received: AtomicU64,
     pub local_frames_rendered: AtomicU64,
     pub local_frames_dropped_render: AtomicU64,
+    /// Decoded frames the recording skipped because the disk fell behind.
+    pub video_frames_not_recorded: AtomicU64,
     // bitrates over the last interval, written by [`RateMeter`]
     pub audio_send_bps: AtomicU64,
     pub audio_recv_bps: AtomicU64,
@@ -188,6 +190,9 @@ pub struct Stats {
     pub video_frames_rendered: u64,
     /// Dropped before the frame callback (callback too slow).
     pub video_frames_dropped_render: u64,
+    /// Decoded frames the recording (`EngineConfig::record_remote_video`)
+    /// skipped because the disk fell behind.
+    pub video_frames_not_recorded: u64,
     pub local_frames_rendered: u64,
     pub local_frames_dropped_render: u64,
     pub video_send_bitrate_bps: u32,

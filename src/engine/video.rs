@@ -187,11 +187,15 @@ const KEYFRAME_REQUEST_INTERVAL_US: u64 = 300_000;
 impl VideoRecv {
     pub(crate) fn start(
         frames: Receiver<EncodedFrame>,
-        mut recorder: Option<Y4mWriter>,
+        recorder: Option<Y4mWriter>,
         remote: Arc<Remote>,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let mut decoder = H264Decoder::new()?;
+        let recorder = match recorder {
+            Some(w) => Some(Recorder::start(w, shared.clone())?),
+            None => None,
+        };
         let worker = Worker::spawn("media-video-recv", move |stop| {
             let c = &shared.counters;
             let rc = &remote.c;
@@ -266,17 +270,8 @@ impl VideoRecv {
                                 },
                             );
                         }
-                        if let Some(rec) = recorder.as_mut() {
-                            if let Err(e) = rec.write(&frame) {
-                                emit(
-                                    &shared.events_tx,
-                                    Event::Error {
-                                        kind: e.kind(),
-                                        message: e.message().to_string(),
-                                    },
-                                );
-                                recorder = None;
-                            }
+                        if let Some(rec) = recorder.as_ref() {
+                            rec.write(frame.clone());
                         }
                         queue_frame(&shared, FrameSource::Remote(uid), frame);
                     }
@@ -294,5 +289,67 @@ impl VideoRecv {
 
     pub(crate) fn stop(mut self) {
         self.worker.stop();
+    }
+}
+
+/// Frames queued for the recording at most; beyond that they are skipped
+/// (and counted) rather than slowing the call down.
+const RECORD_QUEUE: usize = 90;
+
+/// Writes decoded frames to a Y4M file on its own thread ("media-record"),
+/// so that a slow disk never stalls decoding. Dropping it writes what is
+/// queued and closes the file.
+struct Recorder {
+    tx: Option<crossbeam_channel::Sender<VideoFrame>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Recorder {
+    fn start(mut writer: Y4mWriter, shared: Arc<Shared>) -> Result<Self> {
+        let (tx, rx) = bounded::<VideoFrame>(RECORD_QUEUE);
+        let events = shared.events_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("media-record".into())
+            .spawn(move || {
+                for frame in rx.iter() {
+                    if let Err(e) = writer.write(&frame) {
+                        emit(
+                            &events,
+                            Event::Error {
+                                kind: e.kind(),
+                                message: e.message().to_string(),
+                            },
+                        );
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::internal(format!("spawn media-record: {e}")))?;
+        Ok(Recorder {
+            tx: Some(tx),
+            thread: Some(thread),
+            shared,
+        })
+    }
+
+    fn write(&self, frame: VideoFrame) {
+        if let Some(tx) = &self.tx {
+            if let Err(TrySendError::Full(_)) = tx.try_send(frame) {
+                self.shared
+                    .counters
+                    .video_frames_not_recorded
+                    .fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
