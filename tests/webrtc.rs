@@ -318,3 +318,72 @@ fn a_call_without_a_microphone_goes_on_receive_only_for_audio() {
     a.engine.stop_peer();
     b.engine.stop_peer();
 }
+
+#[test]
+fn microphone_and_speaker_switch_during_a_call() {
+    let (a, b) = (side("g", 440.0), side("h", 660.0));
+    let loopback = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
+    let (to_a, to_b) = (Arc::downgrade(&a.engine), Arc::downgrade(&b.engine));
+    b.engine
+        .start_peer(
+            Role::Answerer,
+            loopback.clone(),
+            Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))),
+        )
+        .unwrap();
+    a.engine
+        .start_peer(
+            Role::Offerer,
+            loopback,
+            Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))),
+        )
+        .unwrap();
+    let decoded = |s: &Side| s.engine.stats().audio_frames_decoded;
+    wait_for("1 s of a's audio at b", Duration::from_secs(30), || {
+        decoded(&b) >= 50
+    });
+
+    // a picks another microphone (a 880 Hz tone) mid-call ...
+    a.engine
+        .set_audio_input(AudioInputConfig::Tone {
+            freq_hz: 880.0,
+            level_dbfs: -20.0,
+        })
+        .unwrap();
+    let mark = decoded(&b);
+    wait_for("a's new microphone at b", Duration::from_secs(30), || {
+        decoded(&b) >= mark + 25
+    });
+    // ... and b another speaker; a speaker that cannot be opened is
+    // refused and the current one keeps playing.
+    let bad = AudioOutputConfig::WavFile("/nonexistent/dir/out.wav".into());
+    assert!(b.engine.set_audio_output(bad).is_err());
+    let second = b.wav.with_file_name("second.wav");
+    b.engine
+        .set_audio_output(AudioOutputConfig::WavFile(second.clone()))
+        .unwrap();
+    let mark = decoded(&b);
+    wait_for("2 s into b's new speaker", Duration::from_secs(30), || {
+        decoded(&b) >= mark + 100
+    });
+    b.engine.stop_peer();
+    a.engine.stop_peer();
+
+    let first = read_wav_mono_48k(&b.wav).unwrap();
+    let start = first.iter().position(|s| s.abs() > 0.01).expect("audio") + 4_800;
+    let f = tone_frequency(&first[start..start + 24_000], 48_000).unwrap();
+    assert!(
+        (f - 440.0).abs() < 2.0,
+        "the first speaker heard a's first tone: {f}"
+    );
+    let heard = read_wav_mono_48k(&second).unwrap();
+    assert!(heard.len() >= 48_000, "{} samples", heard.len());
+    let f = tone_frequency(&heard[4_800..], 48_000).unwrap();
+    assert!(
+        (f - 880.0).abs() < 2.0,
+        "the new speaker heard a's new microphone: {f}"
+    );
+}

@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use ringbuf::traits::{Consumer, Observer, Producer};
+use ringbuf::HeapProd;
 
 use super::events::{emit, Event, Stream, StreamState};
 use super::remote::Remote;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
-use crate::devices::audio::{AudioInput, AudioOutput};
+use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput};
 use crate::devices::resample::{downmix, upmix, Resampler};
 use crate::error::{Error, Result};
 use crate::frame::{EncodedFrame, MediaKind};
@@ -184,6 +185,8 @@ pub(crate) struct RemoteAudio {
 enum TrackCommand {
     Add(RemoteAudio),
     Remove(u32),
+    /// Play into another device from now on.
+    Output(AudioFormat, HeapProd<f32>),
 }
 
 /// A remote's jitter buffer and decoder inside the playout thread.
@@ -322,10 +325,12 @@ impl AudioRecv {
         audio_bps: u32,
         shared: Arc<Shared>,
     ) -> Result<Self> {
-        let (format, mut ring) = output.start(device_error_callback(&shared, Stream::EchoTest))?;
+        let (mut format, mut ring) =
+            output.start(device_error_callback(&shared, Stream::EchoTest))?;
         let (tracks_tx, commands) = unbounded::<TrackCommand>();
         // Keep about 40 ms queued at the device.
-        let low_water = (format.sample_rate as usize * format.channels as usize) / 25;
+        let low_water_of = |f: AudioFormat| (f.sample_rate as usize * f.channels as usize) / 25;
+        let mut low_water = low_water_of(format);
         let worker = Worker::spawn("media-audio-recv", move |stop| {
             let mut tracks: Vec<Track> = Vec::new();
             let mut resampler = Resampler::new(48_000, format.sample_rate);
@@ -355,6 +360,11 @@ impl AudioRecv {
                             ),
                         },
                         TrackCommand::Remove(uid) => tracks.retain(|t| t.input.remote.uid != uid),
+                        TrackCommand::Output(f, r) => {
+                            (format, ring) = (f, r);
+                            low_water = low_water_of(format);
+                            resampler = Resampler::new(48_000, format.sample_rate);
+                        }
                     }
                 }
                 let mut estimates_changed = false;
@@ -430,6 +440,20 @@ impl AudioRecv {
     /// Stops playing a remote.
     pub(crate) fn remove(&self, uid: u32) {
         let _ = self.tracks.send(TrackCommand::Remove(uid));
+    }
+
+    /// Moves playout to another speaker without disturbing the remotes'
+    /// jitter buffers and decoders. On failure the current one stays.
+    pub(crate) fn switch_output(
+        &mut self,
+        mut output: Box<dyn AudioOutput>,
+        shared: &Arc<Shared>,
+    ) -> Result<()> {
+        let (format, ring) = output.start(device_error_callback(shared, Stream::EchoTest))?;
+        let _ = self.tracks.send(TrackCommand::Output(format, ring));
+        let mut old = std::mem::replace(&mut self.output, output);
+        old.stop();
+        Ok(())
     }
 
     pub(crate) fn stop(mut self) {

@@ -430,22 +430,19 @@ impl Core {
         Ok(())
     }
 
-    /// Selects the speaker. A running echo test switches to it.
+    /// Selects the speaker. A running session (echo test, call, channel)
+    /// moves its playout to it; if the new one cannot be opened the old one
+    /// keeps playing and the error is returned.
     pub fn set_audio_output(&self, output: AudioOutputConfig) -> Result<()> {
         let mut st = self.state();
-        st.config.audio_output = output;
-        if st
-            .session
-            .as_ref()
-            .is_some_and(|s| s.stream == Stream::EchoTest)
-        {
-            let (a, v) = self.stop_session(&mut st);
-            self.start_session(&mut st, Stream::EchoTest, a, v)?;
-            if let Err(e) = self.add_loopback(&mut st) {
-                self.stop_session_of_locked(&mut st, Stream::EchoTest);
-                return Err(e);
+        if st.session.is_some() {
+            let device = open_output(&output)?;
+            let shared = self.shared.clone();
+            if let Some(s) = st.session.as_mut() {
+                s.audio.switch_output(device, &shared)?;
             }
         }
+        st.config.audio_output = output;
         Ok(())
     }
 
@@ -834,14 +831,7 @@ impl Core {
             });
             e
         };
-        let output: Box<dyn AudioOutput> = match &st.config.audio_output {
-            AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
-            AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
-            AudioOutputConfig::WavFile(p) => {
-                Box::new(FakeOutput::new(Box::new(WavSink::create(p).map_err(fail)?)))
-            }
-            AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
-        };
+        let output = open_output(&st.config.audio_output).map_err(fail)?;
         let audio = AudioRecv::start(
             output,
             st.config.jitter,
@@ -1055,6 +1045,15 @@ impl Core {
     pub fn now_us(&self) -> u64 {
         self.shared.clock.now_us()
     }
+}
+
+fn open_output(config: &AudioOutputConfig) -> Result<Box<dyn AudioOutput>> {
+    Ok(match config {
+        AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
+        AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
+        AudioOutputConfig::WavFile(p) => Box::new(FakeOutput::new(Box::new(WavSink::create(p)?))),
+        AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
+    })
 }
 
 fn busy(stream: Stream) -> Error {
