@@ -34,12 +34,6 @@ impl LocalServer {
                 "app id and secret must not be empty",
             ));
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("media-server")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("server runtime: {e}")))?;
         let mut hub = HubConfig::default();
         hub.apps
             .insert(app_id.to_string(), secret.as_bytes().to_vec());
@@ -48,14 +42,27 @@ impl LocalServer {
             hub,
             ..Default::default()
         };
-        let server = runtime
-            .block_on(media_server::server::start(config))
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied => {
-                    Error::invalid_state(format!("cannot listen on {listen}: {e}"))
-                }
-                _ => Error::internal(format!("cannot listen on {listen}: {e}")),
-            })?;
+        // On a thread of its own: the host may itself be inside a tokio
+        // runtime, where blocking on another one is not allowed.
+        let (runtime, server) = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("media-server")
+                .enable_all()
+                .build()
+                .map_err(|e| Error::internal(format!("server runtime: {e}")))?;
+            let server = runtime
+                .block_on(media_server::server::start(config))
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied => {
+                        Error::invalid_state(format!("cannot listen on {listen}: {e}"))
+                    }
+                    _ => Error::internal(format!("cannot listen on {listen}: {e}")),
+                })?;
+            Ok::<_, Error>((runtime, server))
+        })
+        .join()
+        .map_err(|_| Error::internal("the server failed to start"))??;
         Ok(LocalServer {
             addr: server.addr,
             runtime: Some(runtime),
@@ -97,13 +104,47 @@ impl LocalServer {
 
 impl Drop for LocalServer {
     fn drop(&mut self) {
-        if let (Some(rt), Some(server)) = (self.runtime.as_ref(), self.server.take()) {
-            rt.block_on(async {
-                let _ = tokio::time::timeout(Duration::from_secs(2), server.shutdown()).await;
-            });
-        }
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(1));
-        }
+        let (runtime, server) = (self.runtime.take(), self.server.take());
+        // On a thread of its own, for the same reason as in `start`.
+        let stopper = std::thread::spawn(move || {
+            if let (Some(rt), Some(server)) = (runtime.as_ref(), server) {
+                rt.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), server.shutdown()).await;
+                });
+            }
+            if let Some(rt) = runtime {
+                rt.shutdown_timeout(Duration::from_secs(1));
+            }
+        });
+        let _ = stopper.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_serves_and_stops_even_inside_a_host_runtime() {
+        let host = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        host.block_on(async {
+            let server = LocalServer::start("127.0.0.1:0", "demo", "secret").unwrap();
+            assert!(server.url().starts_with("ws://127.0.0.1:"));
+            // The web client is served at its http address.
+            let mut conn = std::net::TcpStream::connect(server.local_addr()).unwrap();
+            use std::io::{Read, Write};
+            conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut page = String::new();
+            conn.read_to_string(&mut page).unwrap();
+            assert!(page.contains("libmedia web client"), "{page:.200}");
+            let token = server.token("alice", Duration::from_secs(60));
+            assert!(token.starts_with("v1."));
+            drop(server);
+        });
+        assert!(LocalServer::start("nonsense", "demo", "s").is_err());
+        assert!(LocalServer::start("127.0.0.1:0", "", "s").is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! A channel with three headless callers (real processes, the real server,
 //! WebRTC on loopback): every member receives every other member's video
-//! and hears their tones mixed; one leaves and the others see `quit`; one
-//! is killed with SIGKILL and the last sees `dropped` within 10 s.
+//! and hears their tones mixed; an audience member receives everyone and
+//! sends nothing; one leaves and the others see `quit`; one is killed with
+//! SIGKILL and the last sees `dropped` within 10 s.
 
 mod common;
 
@@ -19,6 +20,10 @@ use media::devices::video::read_y4m;
 const USERS: [(&str, f64); 3] = [("alice", 440.0), ("bob", 660.0), ("carol", 880.0)];
 
 fn member(server: &ServerProcess, me: &str, tone: f64, record: &Path) -> Child {
+    member_as(server, me, tone, record, &[])
+}
+
+fn member_as(server: &ServerProcess, me: &str, tone: f64, record: &Path, role: &[&str]) -> Child {
     Command::new(caller_bin())
         .args(["--server", &server.url, "--token", &token(me), "--me", me])
         .args(["--fake", "--headless", "--tone", &tone.to_string()])
@@ -33,6 +38,7 @@ fn member(server: &ServerProcess, me: &str, tone: f64, record: &Path) -> Child {
         .args(["--bitrate", "300000", "--record"])
         .arg(record)
         .args(["channel", "room"])
+        .args(role)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -91,6 +97,55 @@ fn three_members_receive_each_other_then_one_quits_and_one_is_dropped() {
             out.text()
         );
     }
+
+    // An audience member receives every broadcaster and sends nothing,
+    // even with its camera and microphone available.
+    let mut dan = member_as(&server, "dan", 1000.0, &dir.join("dan"), &["--audience"]);
+    let dan_out = Lines::follow(&mut dan);
+    let mut dan = Killed(dan);
+    let dan_uid: u32 = dan_out
+        .expect("joined room as uid ", long)
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut seen = BTreeMap::new();
+    let all = dan_out.until(long, |l| {
+        if let Some((uid, n)) = remote_decoded(l) {
+            seen.insert(uid, n);
+        }
+        uids.iter()
+            .all(|u| seen.get(u).is_some_and(|&n| n >= 30))
+            .then_some(())
+    });
+    assert!(
+        all.is_some(),
+        "audience decoded {seen:?}:\n{}",
+        dan_out.text()
+    );
+    // Alice is linked with dan (a status line for his uid) but gets nothing.
+    let from_dan = lines[0].until(long, |l| {
+        remote_decoded(l).and_then(|(u, n)| (u == dan_uid).then_some(n))
+    });
+    assert_eq!(from_dan, Some(0), "alice decoded video from the audience");
+    say(&mut dan.0, "leave");
+    dan_out.expect("left room", long);
+    for out in &lines {
+        out.expect(&format!("user offline: {dan_uid} quit"), long);
+    }
+    let text = lines[0].text();
+    let most_from_dan = text
+        .lines()
+        .filter_map(remote_decoded)
+        .filter(|&(u, _)| u == dan_uid)
+        .map(|(_, n)| n)
+        .max();
+    assert_eq!(
+        most_from_dan,
+        Some(0),
+        "nothing ever came from the audience"
+    );
 
     // Carol leaves: the others see her quit.
     say(&mut children[2].0, "leave");

@@ -287,9 +287,7 @@ impl Track {
         add(&rc.audio_concealed, s.concealed, before.concealed);
         add(&c.audio_late, s.late, before.late);
         add(&c.audio_playout_underruns, s.underruns, before.underruns);
-        let jitter = self.jb.jitter_us();
-        rc.audio_jitter_us.store(jitter, Relaxed);
-        shared.audio_jitter_us.store(jitter, Relaxed);
+        rc.audio_jitter_us.store(self.jb.jitter_us(), Relaxed);
     }
 }
 
@@ -417,6 +415,9 @@ impl AudioRecv {
                 for t in tracks.iter_mut() {
                     t.count(&shared);
                 }
+                // The engine-wide figure is the worst remote's.
+                let jitter = tracks.iter().map(|t| t.jb.jitter_us()).max().unwrap_or(0);
+                shared.audio_jitter_us.store(jitter, Relaxed);
             }
         });
         match worker {

@@ -152,6 +152,8 @@ struct Peer {
     /// Set for network peers: where their signaling goes.
     webrtc: Option<Arc<WebRtcTransport>>,
     video: VideoRecv,
+    /// A channel audience member (counted against [`MAX_AUDIENCE_LINKS`]).
+    audience: bool,
 }
 
 /// What runs while the engine talks to someone: the echo test's loopback,
@@ -164,9 +166,23 @@ struct Session {
     /// Local stages the session started itself (and stops again).
     started_audio: bool,
     started_video: bool,
+    /// Whether local media goes to the remotes (not for a channel's audience).
+    sends: bool,
+    audience_links: usize,
 }
 
 impl Session {
+    /// Where encoded media goes: every remote, or none for the audience.
+    fn destinations(&self) -> Vec<Arc<dyn Transport>> {
+        if !self.sends {
+            return Vec::new();
+        }
+        self.peers
+            .iter()
+            .map(|p| p.remote.transport.clone())
+            .collect()
+    }
+
     fn webrtc(&self, uid: u32) -> Option<&Arc<WebRtcTransport>> {
         self.peers
             .iter()
@@ -181,8 +197,9 @@ type MakeTransport<'a> = Box<
         + 'a,
 >;
 
-/// The most remotes a channel session sends to and receives from.
-pub const MAX_CHANNEL_PEERS: usize = 8;
+/// The most audience members a broadcaster's channel session sends to
+/// (links with broadcasters, at most 3 more, are always made).
+pub const MAX_AUDIENCE_LINKS: usize = 12;
 
 struct State {
     config: EngineConfig,
@@ -735,29 +752,51 @@ impl Core {
         }
         let audio = broadcaster && st.audio_send.is_none();
         let video = broadcaster && st.video_send.is_none();
-        self.start_session(&mut st, Stream::Channel, audio, video)
+        self.start_session(&mut st, Stream::Channel, audio, video)?;
+        if let Some(s) = st.session.as_mut() {
+            // The audience only receives, even with a preview running.
+            s.sends = broadcaster;
+        }
+        Ok(())
     }
 
-    /// Starts media with channel member `uid` over WebRTC.
+    /// Starts media with channel member `uid` over WebRTC. Links with
+    /// audience members (`broadcaster` false) are capped at
+    /// [`MAX_AUDIENCE_LINKS`].
     pub(crate) fn add_channel_member(
         &self,
         uid: u32,
+        broadcaster: bool,
         role: Role,
         config: WebRtcConfig,
         signals: Box<dyn FnMut(Signal) + Send>,
     ) -> Result<()> {
         let mut st = self.state();
-        match &st.session {
+        match &mut st.session {
             Some(s) if s.stream == Stream::Channel => {
-                if s.peers.len() >= MAX_CHANNEL_PEERS {
-                    return Err(Error::invalid_state(format!(
-                        "a channel session takes at most {MAX_CHANNEL_PEERS} remotes"
-                    )));
+                if !broadcaster {
+                    s.audience_links += 1;
+                    if s.audience_links > MAX_AUDIENCE_LINKS {
+                        s.audience_links -= 1;
+                        return Err(Error::invalid_state(format!(
+                            "media goes to at most {MAX_AUDIENCE_LINKS} audience members"
+                        )));
+                    }
                 }
             }
             _ => return Err(Error::invalid_state("no channel session is running")),
         }
-        self.add_network_peer(&mut st, uid, role, config, signals)
+        let added = self.add_network_peer(&mut st, uid, role, config, signals);
+        if added.is_ok() && !broadcaster {
+            if let Some(p) = st.session.as_mut().and_then(|s| s.peers.last_mut()) {
+                p.audience = true;
+            }
+        } else if added.is_err() && !broadcaster {
+            if let Some(s) = st.session.as_mut() {
+                s.audience_links -= 1;
+            }
+        }
+        added
     }
 
     /// Feeds member `uid`'s signaling to its connection.
@@ -787,15 +826,12 @@ impl Core {
             return;
         };
         let peer = session.peers.remove(i);
+        if peer.audience {
+            session.audience_links -= 1;
+        }
         self.retire(&peer);
         session.audio.remove(uid);
-        self.shared.set_transports(
-            session
-                .peers
-                .iter()
-                .map(|p| p.remote.transport.clone())
-                .collect(),
-        );
+        self.shared.set_transports(session.destinations());
         peer.video.stop();
     }
 
@@ -846,6 +882,8 @@ impl Core {
             peers: Vec::new(),
             started_audio: false,
             started_video: false,
+            sends: true,
+            audience_links: 0,
         });
         use crate::error::ErrorKind::*;
         let device_problem = |e: &Error| {
@@ -941,14 +979,9 @@ impl Core {
             remote,
             webrtc,
             video,
+            audience: false,
         });
-        self.shared.set_transports(
-            session
-                .peers
-                .iter()
-                .map(|p| p.remote.transport.clone())
-                .collect(),
-        );
+        self.shared.set_transports(session.destinations());
         // The newcomer's decoder starts at a keyframe.
         self.shared.keyframe_wanted.store(true, Relaxed);
         Ok(())
@@ -1029,8 +1062,10 @@ impl Core {
     /// A snapshot of the statistics (all remotes together; see
     /// [`Core::remote_stats`] for each).
     pub fn stats(&self) -> Stats {
+        // Under the state lock, so that no peer retires between the two reads.
+        let st = self.state();
         let mut s = self.shared.stats();
-        if let Some(session) = self.state().session.as_ref() {
+        if let Some(session) = st.session.as_ref() {
             s.video_frames_dropped_recv += session
                 .peers
                 .iter()

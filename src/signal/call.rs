@@ -28,9 +28,13 @@ pub enum Action {
     /// End the media session.
     StopPeer,
     /// Start a channel's media (local streams for a broadcaster).
-    StartChannel { broadcaster: bool },
-    /// Start media with channel member `uid`.
-    AddMember { uid: u32, role: Role },
+    StartChannel { channel: String, broadcaster: bool },
+    /// Start media with channel member `uid` (`broadcaster`: its role).
+    AddMember {
+        uid: u32,
+        role: Role,
+        broadcaster: bool,
+    },
     /// Hand member `uid`'s connection its offer / answer / candidate.
     MemberSignal { uid: u32, signal: Signal },
     /// End media with member `uid`.
@@ -54,6 +58,8 @@ struct Channel {
     rejoin: bool,
     /// Members we have a media connection with.
     linked: Vec<u32>,
+    /// Every member we know of (to report changes after a rejoin).
+    members: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -333,27 +339,73 @@ impl Controller {
         }
     }
 
+    /// Tells channel member `uid` our mute state (sent to each member as its
+    /// media connection starts, so that later arrivals know it too).
+    pub fn mute_to(&self, uid: u32, audio_muted: bool, video_muted: bool) -> Vec<Action> {
+        match &self.channel {
+            Some(c) if c.joined && c.broadcaster && c.linked.contains(&uid) => {
+                vec![Action::Send(ClientMsg::Signal {
+                    call_id: None,
+                    channel: Some(c.name.clone()),
+                    to: Some(uid),
+                    data: json!({"type": "mute", "audio": audio_muted, "video": video_muted}),
+                })]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Media with member `uid` could not be started: forget the link.
+    pub fn on_member_failed(&mut self, uid: u32) {
+        if let Some(c) = self.channel.as_mut() {
+            c.linked.retain(|&u| u != uid);
+        }
+    }
+
+    /// The channel's media could not be started: leave the channel rather
+    /// than sit in it without media.
+    pub fn on_channel_failed(&mut self, channel: &str) -> Vec<Action> {
+        if self.current_channel() != Some(channel) {
+            return Vec::new();
+        }
+        self.channel = None;
+        let mut out = Vec::new();
+        if self.registered {
+            out.push(Action::Send(ClientMsg::Leave {
+                channel: channel.to_string(),
+            }));
+        }
+        out.push(Action::StopChannel);
+        out.push(Action::Emit(Event::Channel(ChannelEvent::Left {
+            channel: channel.to_string(),
+        })));
+        out
+    }
+
     /// The server connection broke: whatever call there was is over. A
-    /// channel is kept to be joined again (same uid) once registered anew;
-    /// its members' connections end meanwhile.
+    /// joined channel is kept to be joined again (same uid) once registered
+    /// anew; its members' connections end meanwhile. A join still waiting
+    /// for its answer is given up.
     pub fn on_connection_lost(&mut self) -> Vec<Action> {
         self.registered = false;
         let mut out = Vec::new();
         if let Some(id) = self.current_call().map(str::to_string) {
             self.ended(id, CallEndReason::ConnectionLost, &mut out);
         }
-        if let Some(c) = self.channel.as_mut() {
-            for uid in c.linked.drain(..) {
-                out.push(Action::RemoveMember { uid });
-            }
-            if !c.joined && !c.rejoin {
-                // Never got in: nothing to rejoin.
-                self.channel = None;
-            }
-            if let Some(c) = self.channel.as_mut() {
-                c.joined = false;
-                c.rejoin = true;
-            }
+        let Some(c) = self.channel.as_mut() else {
+            return out;
+        };
+        for uid in c.linked.drain(..) {
+            out.push(Action::RemoveMember { uid });
+        }
+        if c.joined || c.rejoin {
+            c.joined = false;
+            c.rejoin = true;
+        } else if let Some(c) = self.channel.take() {
+            out.push(Action::StopChannel);
+            out.push(Action::Emit(Event::Channel(ChannelEvent::Left {
+                channel: c.name,
+            })));
         }
         out
     }
@@ -371,23 +423,36 @@ impl Controller {
         out
     }
 
-    /// Leaves our channel: media ends at once, `Left` follows from the server.
+    /// Leaves our channel: media ends at once, `Left` follows from the
+    /// server (at once when the server is unreachable: there is nothing to
+    /// rejoin then).
     pub fn leave(&mut self, channel: &str) -> Result<Vec<Action>> {
-        if !self.registered {
+        let ours = self.current_channel() == Some(channel);
+        if !self.registered && !ours {
             return Err(Error::invalid_state("not connected to the server"));
         }
-        let mut out = vec![Action::Send(ClientMsg::Leave {
-            channel: channel.to_string(),
-        })];
-        if self.current_channel() == Some(channel) {
+        let mut out = Vec::new();
+        if self.registered {
+            out.push(Action::Send(ClientMsg::Leave {
+                channel: channel.to_string(),
+            }));
+        }
+        if ours {
             self.channel = None;
             out.push(Action::StopChannel);
+            if !self.registered {
+                out.push(Action::Emit(Event::Channel(ChannelEvent::Left {
+                    channel: channel.to_string(),
+                })));
+            }
         }
         Ok(out)
     }
 
     fn channel_msg(&mut self, msg: ServerMsg, out: &mut Vec<Action>) {
         let ours = |c: &Option<Channel>, name: &str| c.as_ref().is_some_and(|c| c.name == name);
+        let emit =
+            |out: &mut Vec<Action>, e: ChannelEvent| out.push(Action::Emit(Event::Channel(e)));
         match msg {
             ServerMsg::Joined {
                 channel,
@@ -395,67 +460,93 @@ impl Controller {
                 role,
                 members,
             } => {
+                let Some(c) = self.channel.as_mut().filter(|c| c.name == channel) else {
+                    // A channel left meanwhile; the server says `left` next.
+                    return;
+                };
                 let broadcaster = role == ChannelRole::Broadcaster;
-                let rejoined = self
-                    .channel
-                    .as_ref()
-                    .is_some_and(|c| c.name == channel && c.rejoin);
-                if ours(&self.channel, &channel) {
-                    out.push(Action::StartChannel { broadcaster });
+                out.push(Action::StartChannel {
+                    channel: channel.clone(),
+                    broadcaster,
+                });
+                let now: Vec<u32> = members.iter().map(|m| m.uid).collect();
+                if c.rejoin {
+                    // Back after an outage: report only what changed.
+                    for &gone in c.members.iter().filter(|u| !now.contains(u)) {
+                        emit(
+                            out,
+                            ChannelEvent::UserOffline {
+                                channel: channel.clone(),
+                                uid: gone,
+                                dropped: true,
+                            },
+                        );
+                    }
+                } else {
+                    emit(
+                        out,
+                        ChannelEvent::Joined {
+                            channel: channel.clone(),
+                            uid,
+                            members: members.iter().map(|m| (m.uid, m.user_id.clone())).collect(),
+                        },
+                    );
                 }
                 let mut linked = Vec::new();
-                let list: Vec<(u32, String)> =
-                    members.iter().map(|m| (m.uid, m.user_id.clone())).collect();
-                if !rejoined {
-                    out.push(Action::Emit(Event::Channel(ChannelEvent::Joined {
-                        channel: channel.clone(),
-                        uid,
-                        members: list.clone(),
-                    })));
-                }
                 // Those already there are reported like later arrivals; the
                 // newcomer offers to each one media flows with.
                 for m in members {
-                    out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
-                        channel: channel.clone(),
-                        uid: m.uid,
-                        user_id: m.user_id,
-                    })));
-                    if ours(&self.channel, &channel)
-                        && (broadcaster || m.role == ChannelRole::Broadcaster)
-                    {
+                    if !(c.rejoin && c.members.contains(&m.uid)) {
+                        emit(
+                            out,
+                            ChannelEvent::UserJoined {
+                                channel: channel.clone(),
+                                uid: m.uid,
+                                user_id: m.user_id,
+                            },
+                        );
+                    }
+                    let member_broadcasts = m.role == ChannelRole::Broadcaster;
+                    if broadcaster || member_broadcasts {
                         linked.push(m.uid);
                         out.push(Action::AddMember {
                             uid: m.uid,
                             role: Role::Offerer,
+                            broadcaster: member_broadcasts,
                         });
                     }
                 }
-                if let Some(c) = self.channel.as_mut().filter(|c| c.name == channel) {
-                    c.uid = uid;
-                    c.broadcaster = broadcaster;
-                    c.joined = true;
-                    c.rejoin = false;
-                    c.linked = linked;
-                }
+                c.uid = uid;
+                c.broadcaster = broadcaster;
+                c.joined = true;
+                c.rejoin = false;
+                c.linked = linked;
+                c.members = now;
             }
             ServerMsg::UserJoined { channel, member } => {
-                out.push(Action::Emit(Event::Channel(ChannelEvent::UserJoined {
-                    channel: channel.clone(),
-                    uid: member.uid,
-                    user_id: member.user_id,
-                })));
+                emit(
+                    out,
+                    ChannelEvent::UserJoined {
+                        channel: channel.clone(),
+                        uid: member.uid,
+                        user_id: member.user_id,
+                    },
+                );
                 if let Some(c) = self
                     .channel
                     .as_mut()
                     .filter(|c| c.name == channel && c.joined)
                 {
-                    let link = c.broadcaster || member.role == ChannelRole::Broadcaster;
-                    if link && !c.linked.contains(&member.uid) {
+                    if !c.members.contains(&member.uid) {
+                        c.members.push(member.uid);
+                    }
+                    let member_broadcasts = member.role == ChannelRole::Broadcaster;
+                    if (c.broadcaster || member_broadcasts) && !c.linked.contains(&member.uid) {
                         c.linked.push(member.uid);
                         out.push(Action::AddMember {
                             uid: member.uid,
                             role: Role::Answerer,
+                            broadcaster: member_broadcasts,
                         });
                     }
                 }
@@ -466,23 +557,30 @@ impl Controller {
                 reason,
             } => {
                 if let Some(c) = self.channel.as_mut().filter(|c| c.name == channel) {
+                    c.members.retain(|&u| u != uid);
                     if let Some(i) = c.linked.iter().position(|&u| u == uid) {
                         c.linked.remove(i);
                         out.push(Action::RemoveMember { uid });
                     }
                 }
-                out.push(Action::Emit(Event::Channel(ChannelEvent::UserOffline {
-                    channel,
-                    uid,
-                    dropped: reason == OfflineReason::Dropped,
-                })))
+                emit(
+                    out,
+                    ChannelEvent::UserOffline {
+                        channel,
+                        uid,
+                        dropped: reason == OfflineReason::Dropped,
+                    },
+                )
             }
             ServerMsg::Left { channel } => {
                 if ours(&self.channel, &channel) {
                     self.channel = None;
                     out.push(Action::StopChannel);
+                } else if self.channel.is_none() {
+                    // Media that a `joined` racing with the leave started.
+                    out.push(Action::StopChannel);
                 }
-                out.push(Action::Emit(Event::Channel(ChannelEvent::Left { channel })))
+                emit(out, ChannelEvent::Left { channel })
             }
             ServerMsg::Signal {
                 channel: Some(channel),
@@ -498,12 +596,15 @@ impl Controller {
                 }
                 if data.get("type").and_then(Value::as_str) == Some("mute") {
                     let flag = |k: &str| data.get(k).and_then(Value::as_bool).unwrap_or(false);
-                    out.push(Action::Emit(Event::Channel(ChannelEvent::RemoteMute {
-                        channel,
-                        uid,
-                        audio_muted: flag("audio"),
-                        video_muted: flag("video"),
-                    })));
+                    emit(
+                        out,
+                        ChannelEvent::RemoteMute {
+                            channel,
+                            uid,
+                            audio_muted: flag("audio"),
+                            video_muted: flag("video"),
+                        },
+                    );
                 } else if let Some(signal) = signal_from_json(&data) {
                     out.push(Action::MemberSignal { uid, signal });
                 }
@@ -619,11 +720,18 @@ impl Controller {
                 if let Some(id) = call_id.filter(|id| is_current(id)) {
                     self.ended(id, CallEndReason::Error(code.clone()), &mut out);
                 }
-                // A refused join: we are not in that channel after all.
+                // A refused join: we are not in that channel after all (a
+                // refused rejoin ends a channel the host saw us join).
                 if let (Some(c), Some(name)) = (&self.channel, &channel) {
                     if !c.joined && &c.name == name {
+                        let rejoin = c.rejoin;
                         self.channel = None;
                         out.push(Action::StopChannel);
+                        if rejoin {
+                            out.push(Action::Emit(Event::Channel(ChannelEvent::Left {
+                                channel: name.clone(),
+                            })));
+                        }
                     }
                 }
                 out.push(Action::Emit(Event::ServerError {
@@ -660,6 +768,7 @@ impl Controller {
             joined: false,
             rejoin: false,
             linked: Vec::new(),
+            members: Vec::new(),
         });
         let role = if audience {
             ChannelRole::Audience
@@ -870,7 +979,13 @@ mod tests {
             role: ChannelRole::Broadcaster,
             members: vec![member(1, "bob", true), member(2, "dan", false)],
         });
-        assert_eq!(out[0], Action::StartChannel { broadcaster: true });
+        assert_eq!(
+            out[0],
+            Action::StartChannel {
+                channel: "room".into(),
+                broadcaster: true
+            }
+        );
         let adds: Vec<_> = out
             .iter()
             .filter(|a| matches!(a, Action::AddMember { .. }))
@@ -881,11 +996,13 @@ mod tests {
             vec![
                 &Action::AddMember {
                     uid: 1,
-                    role: Role::Offerer
+                    role: Role::Offerer,
+                    broadcaster: true
                 },
                 &Action::AddMember {
                     uid: 2,
-                    role: Role::Offerer
+                    role: Role::Offerer,
+                    broadcaster: false
                 }
             ]
         );
@@ -895,7 +1012,8 @@ mod tests {
         });
         assert!(out.contains(&Action::AddMember {
             uid: 9,
-            role: Role::Answerer
+            role: Role::Answerer,
+            broadcaster: true
         }));
         // Our signals go to that member; theirs reach its connection.
         let out = c.on_member_signal(9, &Signal::Candidate("candidate:1".into()));
@@ -940,10 +1058,17 @@ mod tests {
             role: ChannelRole::Audience,
             members: vec![member(1, "bob", true), member(3, "eve", false)],
         });
-        assert_eq!(out[0], Action::StartChannel { broadcaster: false });
+        assert_eq!(
+            out[0],
+            Action::StartChannel {
+                channel: "room".into(),
+                broadcaster: false
+            }
+        );
         assert!(out.contains(&Action::AddMember {
             uid: 1,
-            role: Role::Offerer
+            role: Role::Offerer,
+            broadcaster: true
         }));
         assert!(!out
             .iter()
@@ -999,7 +1124,8 @@ mod tests {
         );
         assert!(out.contains(&Action::AddMember {
             uid: 1,
-            role: Role::Offerer
+            role: Role::Offerer,
+            broadcaster: true
         }));
         // Given up for good: the channel is left.
         c.on_connection_lost();
@@ -1010,6 +1136,85 @@ mod tests {
                 channel: "room".into()
             })))
         );
+    }
+
+    #[test]
+    fn outages_and_races_leave_no_channel_media_behind() {
+        let joined = |members: Vec<media_protocol::Member>| ServerMsg::Joined {
+            channel: "room".into(),
+            uid: 5,
+            role: ChannelRole::Broadcaster,
+            members,
+        };
+        let left = |out: &[Action]| {
+            out.contains(&Action::Emit(Event::Channel(ChannelEvent::Left {
+                channel: "room".into(),
+            })))
+        };
+        // Leaving while the server is unreachable ends the channel at once.
+        let mut c = registered("alice");
+        c.join("room", 0, false).unwrap();
+        c.on_server(joined(vec![member(1, "bob", true)]));
+        c.on_connection_lost();
+        let out = c.leave("room").unwrap();
+        assert!(out.contains(&Action::StopChannel) && left(&out), "{out:?}");
+        assert!(!out.iter().any(|a| matches!(a, Action::Send(_))));
+        let out = c.on_server(ServerMsg::Registered {
+            user_id: "alice".into(),
+            expires_at: 0,
+            heartbeat_ms: 2000,
+        });
+        assert!(out.is_empty(), "no rejoin after leaving: {out:?}");
+
+        // A join that never got its answer is given up with the connection.
+        c.join("room", 0, false).unwrap();
+        let out = c.on_connection_lost();
+        assert!(left(&out), "{out:?}");
+        assert_eq!(c.current_channel(), None);
+
+        // A rejoin reports who left meanwhile, and not those still there.
+        let mut c = registered("alice");
+        c.join("room", 0, false).unwrap();
+        c.on_server(joined(vec![member(1, "bob", true), member(2, "eve", true)]));
+        c.on_connection_lost();
+        let out = c.on_server(ServerMsg::Registered {
+            user_id: "alice".into(),
+            expires_at: 0,
+            heartbeat_ms: 2000,
+        });
+        assert!(matches!(
+            &out[0],
+            Action::Send(ClientMsg::Join { uid: 5, .. })
+        ));
+        let out = c.on_server(joined(vec![member(1, "bob", true)]));
+        let events: Vec<_> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Emit(Event::Channel(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            events,
+            vec![ChannelEvent::UserOffline {
+                channel: "room".into(),
+                uid: 2,
+                dropped: true
+            }]
+        );
+
+        // Media started by a `joined` that raced a leave stops at `left`.
+        let out = c.leave("room").unwrap();
+        assert!(out.contains(&Action::StopChannel));
+        let out = c.on_server(ServerMsg::Left {
+            channel: "room".into(),
+        });
+        assert!(out.contains(&Action::StopChannel) && left(&out));
+        // And media that cannot start makes us leave instead of idling.
+        c.join("room", 0, false).unwrap();
+        c.on_server(joined(vec![]));
+        let out = c.on_channel_failed("room");
+        assert!(matches!(&out[0], Action::Send(ClientMsg::Leave { .. })) && left(&out));
     }
 
     #[test]

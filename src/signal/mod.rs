@@ -231,24 +231,28 @@ impl ClientShared {
                         core.stop_peer();
                     }
                 }
-                Action::StartChannel { broadcaster } => {
-                    if let Some(core) = self.core.upgrade() {
-                        if let Err(e) = core.start_channel(broadcaster) {
-                            self.emit(Event::Error {
-                                kind: e.kind(),
-                                message: format!("channel media: {}", e.message()),
-                            });
-                        } else {
-                            let (audio_muted, video_muted) = core.muted();
-                            if audio_muted || video_muted {
-                                let more =
-                                    self.controller().on_local_mute(audio_muted, video_muted);
-                                self.execute(more);
-                            }
-                        }
+                Action::StartChannel {
+                    channel,
+                    broadcaster,
+                } => {
+                    let Some(core) = self.core.upgrade() else {
+                        continue;
+                    };
+                    if let Err(e) = core.start_channel(broadcaster) {
+                        self.emit(Event::Error {
+                            kind: e.kind(),
+                            message: format!("channel {channel}: {}", e.message()),
+                        });
+                        // Without media the channel is pointless: leave it.
+                        let more = self.controller().on_channel_failed(&channel);
+                        self.execute(more);
                     }
                 }
-                Action::AddMember { uid, role } => {
+                Action::AddMember {
+                    uid,
+                    role,
+                    broadcaster,
+                } => {
                     let Some(core) = self.core.upgrade() else {
                         continue;
                     };
@@ -263,11 +267,22 @@ impl ClientShared {
                         video: true,
                         ..self.network.clone()
                     };
-                    if let Err(e) = core.add_channel_member(uid, role, config, signals) {
-                        self.emit(Event::Error {
-                            kind: e.kind(),
-                            message: format!("media with uid {uid}: {}", e.message()),
-                        });
+                    match core.add_channel_member(uid, broadcaster, role, config, signals) {
+                        Ok(()) => {
+                            // The member learns if we are muted.
+                            let (audio_muted, video_muted) = core.muted();
+                            if audio_muted || video_muted {
+                                let more = self.controller().mute_to(uid, audio_muted, video_muted);
+                                self.execute(more);
+                            }
+                        }
+                        Err(e) => {
+                            self.controller().on_member_failed(uid);
+                            self.emit(Event::Error {
+                                kind: e.kind(),
+                                message: format!("media with uid {uid}: {}", e.message()),
+                            });
+                        }
                     }
                 }
                 Action::MemberSignal { uid, signal } => {
