@@ -15,7 +15,7 @@ use common::*;
 use media::analysis::rms_dbfs;
 use media::devices::audio::read_wav_mono_48k;
 use media::devices::pattern::{self, Stamp};
-use media::devices::video::{read_y4m, Y4mWriter};
+use media::devices::video::Y4mWriter;
 use media::VideoFrame;
 
 fn pattern_clip(path: &Path) {
@@ -36,12 +36,7 @@ fn pattern_clip(path: &Path) {
 }
 
 fn check_native_recording(dir: &Path) {
-    let numbers: Vec<u32> = read_y4m(&dir.join("video.y4m"))
-        .unwrap()
-        .iter()
-        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
-        .map(|s| s.frame_number)
-        .collect();
+    let numbers: Vec<u32> = frame_numbers(&dir.join("video.y4m"));
     assert!(
         numbers.len() >= 60,
         "native side read {} pattern frames from the browser",
@@ -99,18 +94,8 @@ fn browser_joins_a_channel_of_two_native_members() {
     let mut natives = Vec::new();
     let mut uids = Vec::new();
     for (me, tone) in [("ann", "440"), ("ben", "660")] {
-        let mut child = Command::new(caller_bin())
-            .args(["--server", &server.url, "--token", &token(me), "--me", me])
-            .args([
-                "--fake",
-                "--headless",
-                "--tone",
-                tone,
-                "--host-ip",
-                "127.0.0.1",
-            ])
-            .args(["--width", "320", "--height", "180", "--bitrate", "300000"])
-            .arg("--record")
+        let mut child = caller_cmd(&server.url, me)
+            .args(["--headless", "--tone", tone, "--record"])
             .arg(dir.join(me))
             .args(["channel", "web-room"])
             .stdin(Stdio::piped())
@@ -176,15 +161,10 @@ fn browser_joins_a_channel_of_two_native_members() {
             best(uids[1 - i]) >= 30,
             "native {i} decoded the other native:\n{text}"
         );
-        let numbers: Vec<u32> = read_y4m(
+        let numbers: Vec<u32> = frame_numbers(
             &dir.join(["ann", "ben"][i])
                 .join(format!("video-{web_uid}.y4m")),
-        )
-        .unwrap()
-        .iter()
-        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
-        .map(|s| s.frame_number)
-        .collect();
+        );
         assert!(
             numbers.len() >= 30,
             "native {i} read {} pattern frames from the browser",
@@ -207,29 +187,9 @@ fn browser_and_native_call_each_other() {
     let http = ws_url.replace("ws://", "http://").replace("/ws", "/");
     let page = |u: &str| format!("{http}?app=demo&user={u}&token={}", token(u));
     let native = |me: &str, rec: &PathBuf, args: &[&str]| {
-        Command::new(caller_bin())
-            .args([
-                "--server",
-                &ws_url,
-                "--token",
-                &token(me),
-                "--me",
-                me,
-                "--fake",
-                "--headless",
-                "--host-ip",
-                "127.0.0.1",
-            ])
-            .args([
-                "--width",
-                "320",
-                "--height",
-                "180",
-                "--bitrate",
-                "400000",
-                "--record",
-                rec.to_str().unwrap(),
-            ])
+        caller_cmd(&ws_url, me)
+            .args(["--headless", "--record"])
+            .arg(rec)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::*;
 use media::analysis::tone_frequency;
 use media::devices::audio::read_wav_mono_48k;
-use media::devices::pattern;
-use media::devices::video::read_y4m;
 
 fn start(ring_timeout: u32) -> ServerProcess {
     start_server(
@@ -30,29 +28,8 @@ fn start(ring_timeout: u32) -> ServerProcess {
 
 /// Starts a headless caller with fake devices; `args` after the common ones.
 fn caller(server: &ServerProcess, me: &str, tone: &str, extra: &[&str]) -> Child {
-    Command::new(caller_bin())
-        .args([
-            "--server",
-            &server.url,
-            "--token",
-            &token(me),
-            "--me",
-            me,
-            "--fake",
-            "--tone",
-            tone,
-            "--headless",
-        ])
-        .args([
-            "--host-ip",
-            "127.0.0.1",
-            "--width",
-            "320",
-            "--height",
-            "180",
-            "--bitrate",
-            "300000",
-        ])
+    caller_cmd(&server.url, me)
+        .args(["--tone", tone, "--headless"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -101,12 +78,7 @@ fn a_video_call_carries_each_sides_tone_and_pattern() {
     );
 
     for (rec, other_tone) in [(&rec_a, 660.0), (&rec_b, 440.0)] {
-        let frames = read_y4m(&rec.join("video.y4m")).unwrap();
-        let numbers: Vec<u32> = frames
-            .iter()
-            .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
-            .map(|s| s.frame_number)
-            .collect();
+        let numbers = frame_numbers(&rec.join("video.y4m"));
         assert!(
             numbers.len() >= 90,
             "{}: only {} frames with readable stamps",

@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use media::analysis::tone_level_dbfs;
 use media::devices::audio::read_wav_mono_48k;
-use media::devices::pattern;
-use media::devices::video::read_y4m;
 
 const USERS: [(&str, f64); 3] = [("alice", 440.0), ("bob", 660.0), ("carol", 880.0)];
 
@@ -24,18 +22,8 @@ fn member(server: &ServerProcess, me: &str, tone: f64, record: &Path) -> Child {
 }
 
 fn member_as(server: &ServerProcess, me: &str, tone: f64, record: &Path, role: &[&str]) -> Child {
-    Command::new(caller_bin())
-        .args(["--server", &server.url, "--token", &token(me), "--me", me])
-        .args(["--fake", "--headless", "--tone", &tone.to_string()])
-        .args([
-            "--host-ip",
-            "127.0.0.1",
-            "--width",
-            "320",
-            "--height",
-            "180",
-        ])
-        .args(["--bitrate", "300000", "--record"])
+    caller_cmd(&server.url, me)
+        .args(["--headless", "--tone", &tone.to_string(), "--record"])
         .arg(record)
         .args(["channel", "room"])
         .args(role)
@@ -44,16 +32,6 @@ fn member_as(server: &ServerProcess, me: &str, tone: f64, record: &Path, role: &
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// The pattern frame numbers in a recording.
-fn frame_numbers(path: &Path) -> Vec<u32> {
-    read_y4m(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .iter()
-        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
-        .map(|s| s.frame_number)
-        .collect()
 }
 
 #[test]

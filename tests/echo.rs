@@ -2,9 +2,12 @@
 //! WAV file and frame handler out, through Opus, H.264, the loopback
 //! transport, the jitter buffer and the decoders.
 
+mod common;
+
+use common::wait_for;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use media::analysis::{longest_gap, psnr_i420, rms_dbfs, tone_frequency};
 use media::devices::audio::read_wav_mono_48k;
@@ -19,18 +22,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("media-test-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Polls `cond` until it holds, failing the test after `limit`.
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[derive(Default)]

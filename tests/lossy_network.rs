@@ -11,21 +11,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-use media::devices::pattern;
-use media::devices::video::read_y4m;
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Two namespaces and a veth pair; removed on drop.
 struct Net {
     a: String,
@@ -197,12 +182,7 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
         concealed * 100 <= audio * 8,
         "5 % audio loss costs at most ~8 % concealment: {summary}"
     );
-    let numbers: Vec<u32> = read_y4m(&rec_b.join("video.y4m"))
-        .unwrap()
-        .iter()
-        .filter_map(|f| pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
-        .map(|s| s.frame_number)
-        .collect();
+    let numbers: Vec<u32> = frame_numbers(&rec_b.join("video.y4m"));
     let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
     assert_eq!(
         gaps,

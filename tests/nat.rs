@@ -12,25 +12,13 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Killed;
+use common::{sh, wait_for, Killed};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use media::engine::events::ConnectionState;
 use media::transport::webrtc::{Role, Signal, WebRtcConfig};
 use media::{Engine, EngineConfig, Event, VideoConfig};
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// client (10.78.1.2) — router (10.78.1.1 | 10.78.2.1, masquerading) —
 /// server (10.78.2.2). Removed on drop.
@@ -174,14 +162,6 @@ fn start(ns: &str, side: &Side, role: Role, config: WebRtcConfig, out: Sender<Si
     });
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_caller_behind_a_nat_learns_its_public_address_and_connects() {
     let nat = Nat::new(std::process::id() % 10_000);
@@ -204,7 +184,7 @@ fn a_caller_behind_a_nat_learns_its_public_address_and_connects() {
             .spawn()
             .expect("turnserver (coturn, installed by scripts/setup.sh)"),
     );
-    wait_for("coturn to listen", || {
+    wait_for("coturn to listen", Duration::from_secs(30), || {
         let out = Command::new("ip")
             .args(["netns", "exec", &server_ns, "ss", "-Hlun", "sport = :3478"])
             .output()
@@ -250,9 +230,11 @@ fn a_caller_behind_a_nat_learns_its_public_address_and_connects() {
     let _r1 = relay(from_client, public.engine.clone(), Some(seen.clone()));
     let _r2 = relay(from_public, client.engine.clone(), None);
 
-    wait_for("a server-reflexive candidate", || {
-        seen.lock().unwrap().iter().any(|c| c.contains("typ srflx"))
-    });
+    wait_for(
+        "a server-reflexive candidate",
+        Duration::from_secs(30),
+        || seen.lock().unwrap().iter().any(|c| c.contains("typ srflx")),
+    );
     let srflx = seen
         .lock()
         .unwrap()
@@ -265,12 +247,16 @@ fn a_caller_behind_a_nat_learns_its_public_address_and_connects() {
         "the router's public address: {srflx}"
     );
 
-    wait_for("both sides connected and decoding", || {
-        client.connected.load(Relaxed) > 0
-            && public.connected.load(Relaxed) > 0
-            && client.decoded.load(Relaxed) >= 15
-            && public.decoded.load(Relaxed) >= 15
-    });
+    wait_for(
+        "both sides connected and decoding",
+        Duration::from_secs(30),
+        || {
+            client.connected.load(Relaxed) > 0
+                && public.connected.load(Relaxed) > 0
+                && client.decoded.load(Relaxed) >= 15
+                && public.decoded.load(Relaxed) >= 15
+        },
+    );
     client.engine.stop_peer();
     public.engine.stop_peer();
 }

@@ -2,6 +2,9 @@
 //! the WebRTC transport (ICE, DTLS-SRTP, RTP): each receives the other's
 //! tone and test pattern.
 
+mod common;
+
+use common::wait_for;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,14 +16,6 @@ use media::devices::pattern;
 use media::engine::events::ConnectionState;
 use media::transport::webrtc::{Role, Signal, WebRtcConfig};
 use media::{AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig};
-
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 struct Side {
     engine: Arc<Engine>,
@@ -78,6 +73,29 @@ fn side(name: &str, tone: f32) -> Side {
         connected,
         quality,
     }
+}
+
+/// `a` calls `b` over 127.0.0.1, each handing its signals to the other.
+fn call_over_loopback(a: &Side, b: &Side) {
+    let loopback = WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
+    let (to_a, to_b) = (Arc::downgrade(&a.engine), Arc::downgrade(&b.engine));
+    b.engine
+        .start_peer(
+            Role::Answerer,
+            loopback.clone(),
+            Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))),
+        )
+        .unwrap();
+    a.engine
+        .start_peer(
+            Role::Offerer,
+            loopback,
+            Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))),
+        )
+        .unwrap();
 }
 
 #[test]
@@ -283,25 +301,7 @@ fn a_call_without_a_microphone_goes_on_receive_only_for_audio() {
             errs.lock().unwrap().push((*kind, message.clone()));
         }
     })));
-    let loopback = WebRtcConfig {
-        host_ips: vec!["127.0.0.1".parse().unwrap()],
-        ..Default::default()
-    };
-    let (to_a, to_b) = (Arc::downgrade(&a.engine), Arc::downgrade(&b.engine));
-    b.engine
-        .start_peer(
-            Role::Answerer,
-            loopback.clone(),
-            Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))),
-        )
-        .unwrap();
-    a.engine
-        .start_peer(
-            Role::Offerer,
-            loopback,
-            Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))),
-        )
-        .unwrap();
+    call_over_loopback(&a, &b);
     wait_for(
         "a's video at b and b's audio at a",
         Duration::from_secs(30),
@@ -322,25 +322,7 @@ fn a_call_without_a_microphone_goes_on_receive_only_for_audio() {
 #[test]
 fn microphone_and_speaker_switch_during_a_call() {
     let (a, b) = (side("g", 440.0), side("h", 660.0));
-    let loopback = WebRtcConfig {
-        host_ips: vec!["127.0.0.1".parse().unwrap()],
-        ..Default::default()
-    };
-    let (to_a, to_b) = (Arc::downgrade(&a.engine), Arc::downgrade(&b.engine));
-    b.engine
-        .start_peer(
-            Role::Answerer,
-            loopback.clone(),
-            Box::new(move |s| drop(to_a.upgrade().map(|a| a.handle_peer_signal(s)))),
-        )
-        .unwrap();
-    a.engine
-        .start_peer(
-            Role::Offerer,
-            loopback,
-            Box::new(move |s| drop(to_b.upgrade().map(|b| b.handle_peer_signal(s)))),
-        )
-        .unwrap();
+    call_over_loopback(&a, &b);
     let decoded = |s: &Side| s.engine.stats().audio_frames_decoded;
     wait_for("1 s of a's audio at b", Duration::from_secs(30), || {
         decoded(&b) >= 50

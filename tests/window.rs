@@ -113,19 +113,8 @@ fn the_callers_window_shows_remote_video_preview_and_overlay() {
 
     let server = start_server(&[], &["--listen", "127.0.0.1:0"]);
     let caller = |me: &str| {
-        let mut c = Command::new(caller_bin());
-        c.args(["--server", &server.url, "--token", &token(me), "--me", me])
-            .args([
-                "--fake",
-                "--host-ip",
-                "127.0.0.1",
-                "--width",
-                "320",
-                "--height",
-                "180",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut c = caller_cmd(&server.url, me);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
         c
     };
     let mut bob = caller("bob")

@@ -219,3 +219,48 @@ pub fn remote_decoded(line: &str) -> Option<(u32, u64)> {
     let n = rest.split(' ').next()?;
     Some((uid.parse().ok()?, n.parse().ok()?))
 }
+
+/// The test pattern's frame numbers in a Y4M recording, in file order.
+pub fn frame_numbers(path: &Path) -> Vec<u32> {
+    media::devices::video::read_y4m(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .iter()
+        .filter_map(|f| media::devices::pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()))
+        .map(|s| s.frame_number)
+        .collect()
+}
+
+/// Runs a command that must succeed (namespace and firewall set-up).
+pub fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A headless-capable caller for `me` with synthetic devices at 320x180,
+/// 300 kbit/s, offering only 127.0.0.1; add a tone, a command and pipes.
+pub fn caller_cmd(server_url: &str, me: &str) -> Command {
+    let mut c = Command::new(caller_bin());
+    c.args(["--server", server_url, "--token", &token(me), "--me", me])
+        .args(["--fake", "--host-ip", "127.0.0.1"])
+        .args(["--width", "320", "--height", "180", "--bitrate", "300000"]);
+    c
+}
+
+/// Polls `cond` until it holds, failing the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
