@@ -80,15 +80,22 @@ fn node(args: &[&str]) -> Command {
     c
 }
 
-#[test]
-fn browser_joins_a_channel_of_two_native_members() {
+/// Binaries, a folder with the pattern clip Chromium's camera plays, and
+/// a server with its web client's address.
+fn set_up(tag: &str) -> (PathBuf, PathBuf, ServerProcess, String) {
     build_call_binaries();
-    let dir = std::env::temp_dir().join(format!("media-browser-ch-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("media-browser-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let clip = dir.join("pattern.y4m");
     pattern_clip(&clip);
     let server = start_server(&[], &["--listen", "127.0.0.1:0"]);
     let http = server.url.replace("ws://", "http://").replace("/ws", "/");
+    (dir, clip, server, http)
+}
+
+#[test]
+fn browser_joins_a_channel_of_two_native_members() {
+    let (dir, clip, server, http) = set_up("ch");
     let long = Duration::from_secs(60);
 
     let mut natives = Vec::new();
@@ -176,15 +183,8 @@ fn browser_joins_a_channel_of_two_native_members() {
 
 #[test]
 fn browser_and_native_call_each_other() {
-    build_call_binaries();
-    let dir = std::env::temp_dir().join(format!("media-browser-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let clip = dir.join("pattern.y4m");
-    pattern_clip(&clip);
-
-    let server = start_server(&[], &["--listen", "127.0.0.1:0"]);
+    let (dir, clip, server, http) = set_up("call");
     let ws_url = server.url.clone();
-    let http = ws_url.replace("ws://", "http://").replace("/ws", "/");
     let page = |u: &str| format!("{http}?app=demo&user={u}&token={}", token(u));
     let native = |me: &str, rec: &PathBuf, args: &[&str]| {
         caller_cmd(&ws_url, me)
