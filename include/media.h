@@ -18,8 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The most remotes a channel session sends to and receives from.
-#define MAX_CHANNEL_PEERS 8
+// The most audience members a broadcaster's channel session sends to
+// (links with broadcasters, at most 3 more, are always made).
+#define MAX_AUDIENCE_LINKS 12
 
 // Longest device id or name, including the NUL.
 #define MEDIA_DEVICE_STRING_MAX 256
@@ -609,6 +610,10 @@ enum media_result media_engine_renew_token(struct media_engine *engine, const ch
 
 // Joins `channel` as `uid` (0: the server assigns one, reported in
 // `MEDIA_CHANNEL_JOINED`), as audience (receive only) or broadcaster.
+// Media then flows with every member where one of the two broadcasts;
+// remote frames carry the member's `uid`, and
+// `media_engine_get_remote_stats` has one entry per member. One channel at
+// a time, and not during a call (`MEDIA_ERR_INVALID_STATE`).
 enum media_result media_engine_join_channel(struct media_engine *engine,
                                             const char *channel,
                                             uint32_t uid,

@@ -376,12 +376,21 @@ impl Engine {
         self.signaling(|c| c.renew_token(token))
     }
 
-    /// Joins a channel with `uid` (0: the server assigns one).
+    /// Joins a channel with `uid` (0: the server assigns one). Once the
+    /// server confirms ([`crate::signal::ChannelEvent::Joined`]), media
+    /// flows with every member where one of the two is a broadcaster: a
+    /// broadcaster's microphone and camera start (without a camera it goes
+    /// on audio-only, with an error event), the audience only receives.
+    /// Each remote's video arrives as [`FrameSource::Remote`] with its uid,
+    /// its figures in [`Core::remote_stats`]. One channel at a time, and not
+    /// during a call (`InvalidState`). After a lost server connection the
+    /// engine joins again with the same uid.
     pub fn join_channel(&self, channel: &str, uid: u32, audience: bool) -> Result<()> {
         self.signaling(|c| c.join(channel, uid, audience))
     }
 
-    /// Leaves a channel.
+    /// Leaves a channel: its media stops at once (and the local streams it
+    /// started), [`crate::signal::ChannelEvent::Left`] follows.
     pub fn leave_channel(&self, channel: &str) -> Result<()> {
         self.signaling(|c| c.leave(channel))
     }

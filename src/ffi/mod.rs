@@ -1636,6 +1636,10 @@ pub extern "C" fn media_engine_renew_token(
 
 /// Joins `channel` as `uid` (0: the server assigns one, reported in
 /// `MEDIA_CHANNEL_JOINED`), as audience (receive only) or broadcaster.
+/// Media then flows with every member where one of the two broadcasts;
+/// remote frames carry the member's `uid`, and
+/// `media_engine_get_remote_stats` has one entry per member. One channel at
+/// a time, and not during a call (`MEDIA_ERR_INVALID_STATE`).
 #[no_mangle]
 pub extern "C" fn media_engine_join_channel(
     engine: *mut media_engine,
