@@ -1,8 +1,9 @@
 //! A channel with three headless callers (real processes, the real server,
 //! WebRTC on loopback): every member receives every other member's video
 //! and hears their tones mixed; an audience member receives everyone and
-//! sends nothing; one leaves and the others see `quit`; one is killed with
-//! SIGKILL and the last sees `dropped` within 10 s.
+//! sends nothing, then freezes (SIGSTOP) and is reported `dropped` within
+//! 10 s through missed heartbeats; one leaves and the others see `quit`;
+//! one is killed with SIGKILL and the last sees `dropped` within 10 s.
 
 mod common;
 
@@ -107,11 +108,17 @@ fn three_members_receive_each_other_then_one_quits_and_one_is_dropped() {
         remote_decoded(l).and_then(|(u, n)| (u == dan_uid).then_some(n))
     });
     assert_eq!(from_dan, Some(0), "alice decoded video from the audience");
-    say(&mut dan.0, "leave");
-    dan_out.expect("left room", long);
+    // Dan's process freezes (SIGSTOP): its connection stays open but its
+    // heartbeats stop, and the others see it dropped within 10 s.
+    let frozen = Instant::now();
+    sh(&["kill", "-STOP", &dan.0.id().to_string()]);
     for out in &lines {
-        out.expect(&format!("user offline: {dan_uid} quit"), long);
+        out.expect(&format!("user offline: {dan_uid} dropped"), long);
     }
+    let took = frozen.elapsed();
+    eprintln!("a frozen member was dropped after {took:?}");
+    assert!(took < Duration::from_secs(10), "dropped after {took:?}");
+    drop(dan);
     let text = lines[0].text();
     let most_from_dan = text
         .lines()
