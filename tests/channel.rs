@@ -81,7 +81,7 @@ fn three_members_receive_each_other_then_one_quits_and_one_is_dropped() {
     // even with its camera and microphone available.
     let mut dan = member_as(&server, "dan", 1000.0, &dir.join("dan"), &["--audience"]);
     let dan_out = Lines::follow(&mut dan);
-    let mut dan = Killed(dan);
+    let dan = Killed(dan);
     let dan_uid: u32 = dan_out
         .expect("joined room as uid ", long)
         .rsplit(' ')

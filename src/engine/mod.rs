@@ -62,16 +62,49 @@ pub(crate) struct Shared {
     pub(crate) egress_loss_ppm: AtomicU64,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
-    /// Where encoded media goes: one transport per remote of the session.
-    transports: Mutex<Arc<Vec<Arc<dyn Transport>>>>,
+    routes: Mutex<Routes>,
+}
+
+/// The session's transports as the stages see them.
+#[derive(Default)]
+struct Routes {
+    /// Where encoded media goes (none for a channel's audience).
+    send: Arc<Vec<Arc<dyn Transport>>>,
+    /// Every remote's transport.
+    all: Vec<Arc<dyn Transport>>,
+    /// Frames the transports of departed remotes dropped at a full queue.
+    retired_dropped: u64,
 }
 
 impl Shared {
+    fn routes(&self) -> MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn transports(&self) -> Arc<Vec<Arc<dyn Transport>>> {
-        self.transports
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.routes().send.clone()
+    }
+
+    /// Installs the session's transports; `departed` ones keep their counts.
+    fn set_routes(&self, session: Option<&Session>, departed: &[&Peer]) {
+        let mut r = self.routes();
+        for p in departed {
+            r.retired_dropped += p.remote.transport.stats().frames_dropped_full;
+        }
+        r.all = session
+            .map(|s| s.peers.iter().map(|p| p.remote.transport.clone()).collect())
+            .unwrap_or_default();
+        r.send = Arc::new(session.map(Session::destinations).unwrap_or_default());
+    }
+
+    /// Frames dropped because a decoder's queue was full, so far.
+    fn dropped_recv(&self) -> u64 {
+        let r = self.routes();
+        r.retired_dropped
+            + r.all
+                .iter()
+                .map(|t| t.stats().frames_dropped_full)
+                .sum::<u64>()
     }
 
     pub(crate) fn has_transports(&self) -> bool {
@@ -89,10 +122,6 @@ impl Shared {
             last.send(frame);
         }
         transports.len() as u64
-    }
-
-    fn set_transports(&self, t: Vec<Arc<dyn Transport>>) {
-        *self.transports.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(t);
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -121,7 +150,7 @@ impl Shared {
             video_keyframe_requests: g(&c.video_keyframe_requests),
             video_frames_received: g(&c.video_frames_received),
             video_frames_lost: g(&c.video_frames_lost),
-            video_frames_dropped_recv: g(&c.video_frames_dropped_recv),
+            video_frames_dropped_recv: self.dropped_recv(),
             video_frames_decoded: g(&c.video_frames_decoded),
             video_decode_errors: g(&c.video_decode_errors),
             video_frames_discarded_waiting_keyframe: g(&c.video_frames_discarded_waiting_keyframe),
@@ -248,7 +277,7 @@ impl Engine {
             egress_loss_ppm: AtomicU64::new(0),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
-            transports: Mutex::new(Arc::new(Vec::new())),
+            routes: Mutex::new(Routes::default()),
         });
         let (event_control, event_control_rx) = unbounded();
         let (render_control, render_control_rx) = unbounded();
@@ -838,9 +867,8 @@ impl Core {
         if peer.audience {
             session.audience_links -= 1;
         }
-        self.retire(&peer);
         session.audio.remove(uid);
-        self.shared.set_transports(session.destinations());
+        self.shared.set_routes(Some(session), &[&peer]);
         peer.video.stop();
     }
 
@@ -990,19 +1018,10 @@ impl Core {
             video,
             audience: false,
         });
-        self.shared.set_transports(session.destinations());
+        self.shared.set_routes(Some(session), &[]);
         // The newcomer's decoder starts at a keyframe.
         self.shared.keyframe_wanted.store(true, Relaxed);
         Ok(())
-    }
-
-    /// Keeps a departing peer's transport counters in the engine's totals.
-    fn retire(&self, peer: &Peer) {
-        let dropped = peer.remote.transport.stats().frames_dropped_full;
-        self.shared
-            .counters
-            .video_frames_dropped_recv
-            .fetch_add(dropped, Relaxed);
     }
 
     /// Stops the session's receive side and transports; returns which local
@@ -1011,10 +1030,10 @@ impl Core {
         let Some(s) = st.session.take() else {
             return (false, false);
         };
-        self.shared.set_transports(Vec::new());
+        self.shared
+            .set_routes(None, &s.peers.iter().collect::<Vec<_>>());
         s.audio.stop();
         for p in s.peers {
-            self.retire(&p);
             p.video.stop();
         }
         (s.started_audio, s.started_video)
@@ -1071,17 +1090,7 @@ impl Core {
     /// A snapshot of the statistics (all remotes together; see
     /// [`Core::remote_stats`] for each).
     pub fn stats(&self) -> Stats {
-        // Under the state lock, so that no peer retires between the two reads.
-        let st = self.state();
-        let mut s = self.shared.stats();
-        if let Some(session) = st.session.as_ref() {
-            s.video_frames_dropped_recv += session
-                .peers
-                .iter()
-                .map(|p| p.remote.transport.stats().frames_dropped_full)
-                .sum::<u64>();
-        }
-        s
+        self.shared.stats()
     }
 
     /// The engine's clock, in microseconds since it was created (the time

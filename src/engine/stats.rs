@@ -98,7 +98,6 @@ pub struct Counters {
     // video, receive side
     pub video_frames_received: AtomicU64,
     pub video_frames_lost: AtomicU64,
-    pub video_frames_dropped_recv: AtomicU64,
     pub video_frames_decoded: AtomicU64,
     pub video_decode_errors: AtomicU64,
     pub video_frames_discarded_waiting_keyframe: AtomicU64,
