@@ -219,3 +219,87 @@ fn the_engine_reconnects_after_the_server_restarts() {
         *ev == Event::Server(ServerState::Disconnected)
     });
 }
+
+#[test]
+fn a_ringing_call_connects_ahead_without_media_and_a_rejected_one_leaves_nothing() {
+    let server = media::LocalServer::start("127.0.0.1:0", "demo", "secret").unwrap();
+    let hour = Duration::from_secs(3600);
+    let (alice, a_rx) = engine(&server.url(), "alice", server.token("alice", hour));
+    let (bob, b_rx) = engine(&server.url(), "bob", server.token("bob", hour));
+    let connected = |e: &Event| *e == Event::Server(ServerState::Connected);
+    wait(&a_rx, "alice online", connected);
+    wait(&b_rx, "bob online", connected);
+    let media_connected = |e: &Event| {
+        matches!(
+            e,
+            Event::Connection {
+                uid: 0,
+                state: media::engine::events::ConnectionState::Connected
+            }
+        )
+    };
+
+    // While it rings, both transports connect, but no microphone or camera
+    // opens and nothing is sent.
+    alice.call("bob", true).unwrap();
+    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&b_rx, "the call", |e| {
+        matches!(e, Event::Call(CallEvent::Incoming { .. }))
+    }) else {
+        unreachable!()
+    };
+    wait(&a_rx, "alice's transport", media_connected);
+    wait(&b_rx, "bob's transport", media_connected);
+    for (who, e) in [("alice", &alice), ("bob", &bob)] {
+        let s = e.stats();
+        assert_eq!(
+            (s.audio_frames_captured, s.video_frames_captured),
+            (0, 0),
+            "{who} captured before the answer"
+        );
+        assert_eq!(s.audio_packets_received + s.video_frames_received, 0);
+    }
+    // Answered: media flows at once over the connection already there.
+    bob.accept(&call_id).unwrap();
+    wait(&a_rx, "bob's video at alice", |e| {
+        matches!(e, Event::FirstRemoteVideoFrame { uid: 0, .. })
+    });
+    wait(&b_rx, "alice's video at bob", |e| {
+        matches!(e, Event::FirstRemoteVideoFrame { uid: 0, .. })
+    });
+    alice.hangup().unwrap();
+    wait(&b_rx, "the hang-up", |e| {
+        matches!(e, Event::Call(CallEvent::Ended { .. }))
+    });
+
+    // A call that is rejected after connecting ahead leaves no session:
+    // the next one works the same way.
+    alice.call("bob", true).unwrap();
+    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&b_rx, "the second call", |e| {
+        matches!(e, Event::Call(CallEvent::Incoming { .. }))
+    }) else {
+        unreachable!()
+    };
+    wait(&b_rx, "bob's transport again", media_connected);
+    bob.reject(&call_id).unwrap();
+    wait(&a_rx, "the rejection", |e| {
+        matches!(
+            e,
+            Event::Call(CallEvent::Ended {
+                reason: CallEndReason::Rejected,
+                ..
+            })
+        )
+    });
+    assert!(alice.peer_local_addrs().is_empty(), "alice's session ended");
+    assert!(bob.peer_local_addrs().is_empty(), "bob's session ended");
+    alice.call("bob", false).unwrap();
+    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&b_rx, "the third call", |e| {
+        matches!(e, Event::Call(CallEvent::Incoming { .. }))
+    }) else {
+        unreachable!()
+    };
+    bob.accept(&call_id).unwrap();
+    wait(&a_rx, "bob's audio at alice", |e| {
+        matches!(e, Event::FirstRemoteAudioFrame { uid: 0 })
+    });
+}

@@ -198,6 +198,9 @@ struct Session {
     /// Whether local media goes to the remotes (not for a channel's audience).
     sends: bool,
     audience_links: usize,
+    /// A call connected ahead of being accepted: no local media yet; with
+    /// video once released.
+    held_video: Option<bool>,
 }
 
 impl Session {
@@ -380,6 +383,9 @@ impl Engine {
 
     /// Calls `user_id`, audio only or with video. Returns the call id;
     /// [`Event::Call`] events follow (ringing, accepted, ended with a reason).
+    /// While it rings the media connection is set up (no microphone or
+    /// camera opens, nothing is sent), so that media flows as soon as the
+    /// call is accepted.
     pub fn call(&self, user_id: &str, video: bool) -> Result<String> {
         self.signaling(|c| c.call(user_id, video))
     }
@@ -754,6 +760,55 @@ impl Core {
         )
     }
 
+    /// Connects a call's transport while it rings, without opening the
+    /// microphone or camera and without sending anything: ICE and DTLS are
+    /// done by the time the call is accepted, and [`Core::release_peer`]
+    /// then starts the media at once.
+    pub(crate) fn preconnect_peer(
+        &self,
+        role: Role,
+        config: WebRtcConfig,
+        signals: Box<dyn FnMut(Signal) + Send>,
+    ) -> Result<()> {
+        let mut st = self.state();
+        if let Some(s) = &st.session {
+            return Err(busy(s.stream));
+        }
+        let video = config.video;
+        self.start_session(&mut st, Stream::Call, false, false)?;
+        if let Some(s) = st.session.as_mut() {
+            s.sends = false;
+            s.held_video = Some(video);
+        }
+        if let Err(e) = self.add_network_peer(&mut st, 0, role, config, signals) {
+            self.stop_session_of_locked(&mut st, Stream::Call);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The call was accepted: a pre-connected peer session starts its local
+    /// media and sends. `Ok(false)` when there is none to release.
+    pub(crate) fn release_peer(&self) -> Result<bool> {
+        let mut st = self.state();
+        let video = match st.session.as_mut() {
+            Some(s) if s.stream == Stream::Call => match s.held_video.take() {
+                Some(video) => video,
+                None => return Ok(false),
+            },
+            _ => return Ok(false),
+        };
+        let start_audio = st.audio_send.is_none();
+        let start_video = video && st.video_send.is_none();
+        self.start_locals(&mut st, Stream::Call, start_audio, start_video)?;
+        if let Some(s) = st.session.as_mut() {
+            s.sends = true;
+            self.shared.set_routes(Some(s), &[]);
+        }
+        self.shared.keyframe_wanted.store(true, Relaxed);
+        Ok(true)
+    }
+
     /// Feeds the peer's offer, answer or ICE candidate to the running peer
     /// session. `InvalidState` when none runs.
     pub fn handle_peer_signal(&self, signal: Signal) -> Result<()> {
@@ -921,7 +976,27 @@ impl Core {
             started_video: false,
             sends: true,
             audience_links: 0,
+            held_video: None,
         });
+        self.start_locals(st, stream, start_audio, start_video)
+            .map_err(fail)?;
+        self.emit(Event::StateChanged {
+            stream,
+            state: StreamState::Started,
+        });
+        Ok(())
+    }
+
+    /// Starts the local stages a session asked for. A missing microphone or
+    /// camera only costs that stream (with an error event); other failures
+    /// stop the session.
+    fn start_locals(
+        &self,
+        st: &mut State,
+        stream: Stream,
+        start_audio: bool,
+        start_video: bool,
+    ) -> Result<()> {
         use crate::error::ErrorKind::*;
         let device_problem = |e: &Error| {
             matches!(
@@ -940,7 +1015,7 @@ impl Core {
                     });
                 } else {
                     self.stop_session(st);
-                    return Err(fail(e));
+                    return Err(e);
                 }
             }
         }
@@ -960,7 +1035,7 @@ impl Core {
                         }
                     }
                     self.stop_session(st);
-                    return Err(fail(e));
+                    return Err(e);
                 }
             }
         }
@@ -969,10 +1044,6 @@ impl Core {
             s.started_audio = start_audio;
             s.started_video = start_video && video_running;
         }
-        self.emit(Event::StateChanged {
-            stream,
-            state: StreamState::Started,
-        });
         Ok(())
     }
 

@@ -23,6 +23,13 @@ pub enum Action {
         role: Role,
         video: bool,
     },
+    /// Connect the transport of the ringing call `call_id` ahead of the
+    /// answer, without media (best effort: `StartPeer` follows either way).
+    Preconnect {
+        call_id: String,
+        role: Role,
+        video: bool,
+    },
     /// Hand the peer connection the other side's offer / answer / candidate.
     PeerSignal(Signal),
     /// End the media session.
@@ -150,7 +157,8 @@ impl Controller {
     }
 
     fn ended(&mut self, call_id: String, reason: CallEndReason, out: &mut Vec<Action>) {
-        if matches!(self.phase, Phase::Active { .. }) {
+        if self.phase != Phase::Idle {
+            // Connected, or connecting ahead of the answer.
             out.push(Action::StopPeer);
         }
         self.phase = Phase::Idle;
@@ -272,10 +280,11 @@ impl Controller {
         Ok(out)
     }
 
-    /// Our peer connection produced an offer, answer or candidate.
+    /// Our peer connection produced an offer, answer or candidate (also
+    /// while the call rings: it connects ahead of the answer).
     pub fn on_peer_signal(&mut self, call_id: &str, signal: &Signal) -> Vec<Action> {
-        match &self.phase {
-            Phase::Active { call_id: id } if id == call_id => {
+        match self.current_call() {
+            Some(id) if id == call_id => {
                 vec![Action::Send(ClientMsg::Signal {
                     call_id: Some(call_id.to_string()),
                     channel: None,
@@ -653,14 +662,26 @@ impl Controller {
                         video,
                     };
                     out.push(Action::Emit(Event::Call(CallEvent::Incoming {
-                        call_id,
+                        call_id: call_id.clone(),
                         from_user: from.user_id,
                         from_nickname: from.nickname,
                         video,
                     })));
+                    out.push(Action::Preconnect {
+                        call_id,
+                        role: Role::Answerer,
+                        video,
+                    });
                 }
             }
             ServerMsg::Ringing { call_id } if is_current(&call_id) => {
+                if let Phase::Outgoing { video, .. } = self.phase {
+                    out.push(Action::Preconnect {
+                        call_id: call_id.clone(),
+                        role: Role::Offerer,
+                        video,
+                    });
+                }
                 out.push(Action::Emit(Event::Call(CallEvent::Ringing { call_id })))
             }
             ServerMsg::Accepted { call_id } if is_current(&call_id) => {
@@ -806,14 +827,24 @@ mod tests {
             matches!(&out[0], Action::Send(ClientMsg::Call { to, media: MediaKind::Video, .. }) if to == "bob")
         );
         assert!(c.call("carol", false).is_err(), "one call at a time");
+        // While it rings the transport connects ahead of the answer.
         assert_eq!(
             c.on_server(ServerMsg::Ringing {
                 call_id: id.clone()
             }),
-            vec![Action::Emit(Event::Call(CallEvent::Ringing {
-                call_id: id.clone()
-            }))]
+            vec![
+                Action::Preconnect {
+                    call_id: id.clone(),
+                    role: Role::Offerer,
+                    video: true
+                },
+                Action::Emit(Event::Call(CallEvent::Ringing {
+                    call_id: id.clone()
+                }))
+            ]
         );
+        let out = c.on_peer_signal(&id, &Signal::Offer("v=0 early".into()));
+        assert!(matches!(&out[0], Action::Send(ClientMsg::Signal { .. })));
         let out = c.on_server(ServerMsg::Accepted {
             call_id: id.clone(),
         });
@@ -872,6 +903,14 @@ mod tests {
             &out[0],
             Action::Emit(Event::Call(CallEvent::Incoming { video: false, .. }))
         ));
+        assert_eq!(
+            out[1],
+            Action::Preconnect {
+                call_id: "x1".into(),
+                role: Role::Answerer,
+                video: false
+            }
+        );
         assert!(c.accept("other").is_err());
         let out = c.accept("x1").unwrap();
         assert_eq!(
@@ -896,6 +935,7 @@ mod tests {
         });
         let out = c.reject("x2").unwrap();
         assert!(matches!(&out[0], Action::Send(ClientMsg::Reject { .. })));
+        assert_eq!(out[1], Action::StopPeer, "the pre-connected transport goes");
         assert!(c.hangup().is_err(), "nothing left to hang up");
     }
 

@@ -19,7 +19,7 @@ use tungstenite::{Message, WebSocket};
 use self::call::{Action, Controller};
 use crate::engine::Core;
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::webrtc::WebRtcConfig;
+use crate::transport::webrtc::{Signal, WebRtcConfig};
 use crate::Event;
 
 /// Where and who to register as.
@@ -160,11 +160,30 @@ struct ClientShared {
     core: Weak<Core>,
     outgoing: Sender<Command>,
     network: WebRtcConfig,
+    /// Signals of the call that arrived before its connection existed (when
+    /// connecting ahead of the answer was not possible); replayed on start.
+    early_signals: Mutex<Vec<Signal>>,
 }
 
 impl ClientShared {
     fn controller(&self) -> std::sync::MutexGuard<'_, Controller> {
         self.controller.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn early_signals(&self) -> std::sync::MutexGuard<'_, Vec<Signal>> {
+        self.early_signals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the call's own connection sends its offer, answer and candidates.
+    fn call_signals(self: &Arc<Self>, call_id: &str) -> Box<dyn FnMut(Signal) + Send> {
+        let me = Arc::downgrade(self);
+        let id = call_id.to_string();
+        Box::new(move |s| {
+            if let Some(me) = me.upgrade() {
+                let actions = me.controller().on_peer_signal(&id, &s);
+                me.execute(actions);
+            }
+        })
     }
 
     fn emit(&self, e: Event) {
@@ -181,6 +200,24 @@ impl ClientShared {
                     let _ = self.outgoing.send(Command::Send(m));
                 }
                 Action::Emit(e) => self.emit(e),
+                Action::Preconnect {
+                    call_id,
+                    role,
+                    video,
+                } => {
+                    let Some(core) = self.core.upgrade() else {
+                        continue;
+                    };
+                    let signals = self.call_signals(&call_id);
+                    let config = WebRtcConfig {
+                        video,
+                        ..self.network.clone()
+                    };
+                    // Best effort: without it the call connects once accepted.
+                    if let Err(e) = core.preconnect_peer(role, config, signals) {
+                        tracing::debug!("call {call_id} not connected ahead: {e}");
+                    }
+                }
                 Action::StartPeer {
                     call_id,
                     role,
@@ -189,44 +226,57 @@ impl ClientShared {
                     let Some(core) = self.core.upgrade() else {
                         continue;
                     };
-                    let me = Arc::downgrade(self);
-                    let id = call_id.clone();
-                    let signals = Box::new(move |s| {
-                        if let Some(me) = me.upgrade() {
-                            let actions = me.controller().on_peer_signal(&id, &s);
-                            me.execute(actions);
+                    let started = match core.release_peer() {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            let config = WebRtcConfig {
+                                video,
+                                ..self.network.clone()
+                            };
+                            let signals = self.call_signals(&call_id);
+                            let started = core.start_peer(role, config, signals);
+                            // What came while there was no connection to take it.
+                            let early = std::mem::take(&mut *self.early_signals());
+                            for s in early {
+                                let _ = core.handle_peer_signal(s);
+                            }
+                            started
                         }
-                    });
-                    let config = WebRtcConfig {
-                        video,
-                        ..self.network.clone()
+                        Err(e) => Err(e),
                     };
-                    let started = core.start_peer(role, config, signals);
-                    if started.is_ok() {
-                        // Let the peer know if we start muted.
-                        let (audio_muted, video_muted) = core.muted();
-                        if audio_muted || video_muted {
-                            let more = self.controller().on_local_mute(audio_muted, video_muted);
-                            self.execute(more);
+                    match started {
+                        Ok(()) => {
+                            // Let the peer know if we start muted.
+                            let (audio_muted, video_muted) = core.muted();
+                            if audio_muted || video_muted {
+                                let more =
+                                    self.controller().on_local_mute(audio_muted, video_muted);
+                                self.execute(more);
+                            }
                         }
-                    }
-                    if let Err(e) = started {
-                        self.emit(Event::Error {
-                            kind: e.kind(),
-                            message: format!("call {call_id}: {}", e.message()),
-                        });
-                        // Without media the call is pointless: end it.
-                        if let Ok(more) = self.controller().hangup() {
-                            self.execute(more);
+                        Err(e) => {
+                            self.emit(Event::Error {
+                                kind: e.kind(),
+                                message: format!("call {call_id}: {}", e.message()),
+                            });
+                            // Without media the call is pointless: end it.
+                            let more = self.controller().hangup();
+                            if let Ok(more) = more {
+                                self.execute(more);
+                            }
                         }
                     }
                 }
                 Action::PeerSignal(s) => {
                     if let Some(core) = self.core.upgrade() {
-                        let _ = core.handle_peer_signal(s);
+                        if let Err(e) = core.handle_peer_signal(s.clone()) {
+                            tracing::debug!("keeping a signal until the call connects: {e}");
+                            self.early_signals().push(s);
+                        }
                     }
                 }
                 Action::StopPeer => {
+                    self.early_signals().clear();
                     if let Some(core) = self.core.upgrade() {
                         core.stop_peer();
                     }
@@ -355,6 +405,7 @@ impl SignalingClient {
             core,
             outgoing: out_tx,
             network: config.network.clone(),
+            early_signals: Mutex::new(Vec::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let (wake_tx, wake_rx) = unbounded();
