@@ -117,7 +117,7 @@ fn main() {
             next += Duration::from_secs(1);
             let s = engine.stats();
             println!(
-                "t={:>3}s video {:>4} sent {:>4} back ({} kbit/s, latency p50 {:.1} ms) | audio {:>4} decoded, {} lost, {} fec, {} concealed",
+                "t={:>3}s video {:>4} sent {:>4} back ({} kbit/s, latency p50 {:.1} ms) | audio {:>4} decoded, {} lost, {} fec, {} concealed, {} underruns",
                 start.elapsed().as_secs(),
                 s.video_frames_encoded,
                 remote.load(Ordering::Relaxed),
@@ -126,7 +126,8 @@ fn main() {
                 s.audio_frames_decoded,
                 s.audio_packets_lost,
                 s.audio_fec_recovered,
-                s.audio_concealed
+                s.audio_concealed,
+                s.audio_playout_underruns
             );
         }
     }

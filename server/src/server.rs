@@ -14,6 +14,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -145,6 +146,13 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    // Signaling is many small messages: Nagle's algorithm would hold one
+    // behind another's delayed ACK for up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let timer_shared = shared.clone();
     let timer = tokio::spawn(async move {

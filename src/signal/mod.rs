@@ -159,6 +159,8 @@ struct ClientShared {
     controller: Mutex<Controller>,
     core: Weak<Core>,
     outgoing: Sender<Command>,
+    /// Wakes the signaling thread when something is queued to send.
+    waker: Arc<mio::Waker>,
     network: WebRtcConfig,
     /// Signals of the call that arrived before its connection existed (when
     /// connecting ahead of the answer was not possible); replayed on start.
@@ -198,6 +200,7 @@ impl ClientShared {
             match a {
                 Action::Send(m) => {
                     let _ = self.outgoing.send(Command::Send(m));
+                    let _ = self.waker.wake();
                 }
                 Action::Emit(e) => self.emit(e),
                 Action::Preconnect {
@@ -396,6 +399,11 @@ impl SignalingClient {
             ));
         }
         let (out_tx, out_rx) = unbounded();
+        let poll = mio::Poll::new().map_err(|e| Error::internal(format!("poll: {e}")))?;
+        let waker = Arc::new(
+            mio::Waker::new(poll.registry(), WAKER)
+                .map_err(|e| Error::internal(format!("waker: {e}")))?,
+        );
         let salt = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -404,6 +412,7 @@ impl SignalingClient {
             controller: Mutex::new(Controller::new(&config.user_id, salt & 0xffff_ffff)),
             core,
             outgoing: out_tx,
+            waker,
             network: config.network.clone(),
             early_signals: Mutex::new(Vec::new()),
         });
@@ -413,7 +422,7 @@ impl SignalingClient {
             let (shared, stop) = (shared.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("media-signal".into())
-                .spawn(move || run(config, url, addr, shared, out_rx, stop, wake_rx))
+                .spawn(move || run(config, url, addr, shared, out_rx, stop, wake_rx, poll))
                 .map_err(|e| Error::internal(format!("spawn media-signal: {e}")))?
         };
         Ok(SignalingClient {
@@ -480,6 +489,7 @@ impl Drop for SignalingClient {
     fn drop(&mut self) {
         self.stop.store(true, Relaxed);
         let _ = self.wake.send(());
+        let _ = self.shared.waker.wake();
         if let Some(t) = self.thread.take() {
             // The thread notices within one 5 ms read; a connect in progress
             // can take up to its 5 s timeout. Never wait longer than that.
@@ -532,6 +542,7 @@ fn run(
     outgoing: Receiver<Command>,
     stop: Arc<AtomicBool>,
     wake: Receiver<()>,
+    mut poll: mio::Poll,
 ) {
     let mut attempt = 0u32;
     loop {
@@ -541,7 +552,15 @@ fn run(
             ServerState::Reconnecting { attempt }
         }));
         let ended = match connect(&url, addr) {
-            Ok(ws) => session(ws, &config, &shared, &outgoing, &stop, &mut attempt),
+            Ok(ws) => session(
+                ws,
+                &config,
+                &shared,
+                &outgoing,
+                &stop,
+                &mut attempt,
+                &mut poll,
+            ),
             Err(e) => Ended::Lost(e),
         };
         match ended {
@@ -587,23 +606,23 @@ fn connect(url: &str, addr: SocketAddr) -> std::result::Result<WebSocket<TcpStre
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let (ws, _) =
         tungstenite::client(url, stream).map_err(|e| format!("websocket handshake: {e}"))?;
-    // Short reads keep outgoing requests waiting at most 5 ms.
+    // From here on the session waits on the socket and the waker together.
     ws.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(5)))
-        .map_err(|e| e.to_string())?;
-    // A server that stops reading must not block this thread for good.
-    ws.get_ref()
-        .set_write_timeout(Some(Duration::from_secs(5)))
+        .set_nonblocking(true)
         .map_err(|e| e.to_string())?;
     Ok(ws)
 }
 
-fn send(ws: &mut WebSocket<TcpStream>, msg: &ClientMsg) -> std::result::Result<(), String> {
-    let text = serde_json::to_string(msg).expect("client messages serialize");
-    ws.send(Message::Text(text.into()))
-        .map_err(|e| format!("send: {e}"))
+fn would_block(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
+const SOCKET: mio::Token = mio::Token(0);
+const WAKER: mio::Token = mio::Token(1);
+
+/// One connection's life: register, then react to the server's messages,
+/// the host's requests (the waker) and the heartbeat, whichever comes
+/// first, without polling.
 fn session(
     mut ws: WebSocket<TcpStream>,
     config: &ServerConfig,
@@ -611,24 +630,62 @@ fn session(
     outgoing: &Receiver<Command>,
     stop: &AtomicBool,
     attempt: &mut u32,
+    poll: &mut mio::Poll,
 ) -> Ended {
+    use std::os::fd::AsRawFd;
+    let fd = ws.get_ref().as_raw_fd();
+    let mut source = mio::unix::SourceFd(&fd);
+    if let Err(e) = poll.registry().register(
+        &mut source,
+        SOCKET,
+        mio::Interest::READABLE | mio::Interest::WRITABLE,
+    ) {
+        return Ended::Lost(format!("register: {e}"));
+    }
+    let ended = session_loop(&mut ws, config, shared, outgoing, stop, attempt, poll);
+    let _ = poll.registry().deregister(&mut source);
+    ended
+}
+
+fn session_loop(
+    ws: &mut WebSocket<TcpStream>,
+    config: &ServerConfig,
+    shared: &Arc<ClientShared>,
+    outgoing: &Receiver<Command>,
+    stop: &AtomicBool,
+    attempt: &mut u32,
+    poll: &mut mio::Poll,
+) -> Ended {
+    let queue = |ws: &mut WebSocket<TcpStream>, m: &ClientMsg| -> std::result::Result<(), String> {
+        let text = serde_json::to_string(m).expect("client messages serialize");
+        match ws.send(Message::Text(text.into())) {
+            Ok(()) => Ok(()),
+            // Queued in the socket's write buffer; flushed when writable.
+            Err(e) if would_block(&e) => Ok(()),
+            Err(e) => Err(format!("send: {e}")),
+        }
+    };
     let register = ClientMsg::Register {
         app_id: config.app_id.clone(),
         user_id: config.user_id.clone(),
         nickname: config.nickname.clone(),
         token: config.token.clone(),
     };
-    if let Err(e) = send(&mut ws, &register) {
+    if let Err(e) = queue(ws, &register) {
         return Ended::Lost(e);
     }
     let mut heartbeat = Duration::from_secs(2);
     let mut last_ping = Instant::now();
+    let mut last_heard = Instant::now();
     let mut registered = false;
+    let mut events = mio::Events::with_capacity(8);
     loop {
         if stop.load(Relaxed) {
             // Deliver what the user asked for last (a reject, a hang-up).
+            let _ = ws.get_ref().set_nonblocking(false);
+            let _ = ws.get_ref().set_write_timeout(Some(Duration::from_secs(1)));
             while let Ok(Command::Send(m)) = outgoing.try_recv() {
-                if send(&mut ws, &m).is_err() {
+                if queue(ws, &m).is_err() {
                     break;
                 }
             }
@@ -636,60 +693,77 @@ fn session(
             let _ = ws.flush();
             return Ended::Stopped;
         }
-        match ws.read() {
-            Ok(Message::Text(text)) => {
-                let msg: ServerMsg = match serde_json::from_str(&text) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!("unreadable server message: {e}");
-                        continue;
-                    }
-                };
-                let mut now_registered = false;
-                match &msg {
-                    ServerMsg::Registered { heartbeat_ms, .. } => {
-                        registered = true;
-                        now_registered = true;
-                        *attempt = 0;
-                        heartbeat = Duration::from_millis((*heartbeat_ms).clamp(500, 30_000));
-                    }
-                    ServerMsg::Error {
-                        code,
-                        message,
-                        call_id: None,
-                        channel: None,
-                    } if is_final(code) || !registered => {
-                        if is_final(code) || code == "server_full" {
-                            return Ended::Refused(code.clone(), message.clone());
+        // Everything the server sent so far.
+        loop {
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    last_heard = Instant::now();
+                    let msg: ServerMsg = match serde_json::from_str(&text) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!("unreadable server message: {e}");
+                            continue;
                         }
+                    };
+                    let mut now_registered = false;
+                    match &msg {
+                        ServerMsg::Registered { heartbeat_ms, .. } => {
+                            registered = true;
+                            now_registered = true;
+                            *attempt = 0;
+                            heartbeat = Duration::from_millis((*heartbeat_ms).clamp(500, 30_000));
+                        }
+                        ServerMsg::Error {
+                            code,
+                            message,
+                            call_id: None,
+                            channel: None,
+                        } if is_final(code) || !registered => {
+                            if is_final(code) || code == "server_full" {
+                                return Ended::Refused(code.clone(), message.clone());
+                            }
+                        }
+                        _ => {}
                     }
-                    _ => {}
+                    let actions = shared.controller().on_server(msg);
+                    shared.execute(actions);
+                    // Only now can the host place calls.
+                    if now_registered {
+                        shared.emit(Event::Server(ServerState::Connected));
+                    }
                 }
-                let actions = shared.controller().on_server(msg);
-                shared.execute(actions);
-                // Only now can the host place calls.
-                if now_registered {
-                    shared.emit(Event::Server(ServerState::Connected));
+                Ok(Message::Close(_)) => {
+                    return Ended::Lost("the server closed the connection".into())
                 }
+                Ok(_) => last_heard = Instant::now(),
+                Err(e) if would_block(&e) => break,
+                Err(e) => return Ended::Lost(format!("read: {e}")),
             }
-            Ok(Message::Close(_)) => return Ended::Lost("the server closed the connection".into()),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => return Ended::Lost(format!("read: {e}")),
         }
         while let Ok(Command::Send(m)) = outgoing.try_recv() {
-            if let Err(e) = send(&mut ws, &m) {
+            if let Err(e) = queue(ws, &m) {
                 return Ended::Lost(e);
             }
         }
         if last_ping.elapsed() >= heartbeat {
             last_ping = Instant::now();
-            if let Err(e) = send(&mut ws, &ClientMsg::Ping) {
+            if let Err(e) = queue(ws, &ClientMsg::Ping) {
                 return Ended::Lost(e);
+            }
+        }
+        match ws.flush() {
+            Ok(()) => {}
+            Err(e) if would_block(&e) => {}
+            Err(e) => return Ended::Lost(format!("send: {e}")),
+        }
+        // Every ping gets a pong: a server silent for three heartbeats is gone.
+        if last_heard.elapsed() > heartbeat * 3 + Duration::from_secs(1) {
+            return Ended::Lost("the server stopped answering".into());
+        }
+        let next_ping = heartbeat.saturating_sub(last_ping.elapsed());
+        if let Err(e) = poll.poll(&mut events, Some(next_ping)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Ended::Lost(format!("poll: {e}"));
             }
         }
     }
