@@ -723,13 +723,32 @@ impl Core {
         config: WebRtcConfig,
         signals: Box<dyn FnMut(Signal) + Send>,
     ) -> Result<()> {
+        self.start_call(role, config, signals, false)
+    }
+
+    /// A call session with one network peer; `held`: no local media and
+    /// nothing sent until [`Core::release_peer`].
+    fn start_call(
+        &self,
+        role: Role,
+        config: WebRtcConfig,
+        signals: Box<dyn FnMut(Signal) + Send>,
+        held: bool,
+    ) -> Result<()> {
         let mut st = self.state();
         if let Some(s) = &st.session {
             return Err(busy(s.stream));
         }
-        let started_audio = st.audio_send.is_none();
-        let started_video = st.video_send.is_none() && config.video;
-        self.start_session(&mut st, Stream::Call, started_audio, started_video)?;
+        let video = config.video;
+        let start_audio = !held && st.audio_send.is_none();
+        let start_video = !held && video && st.video_send.is_none();
+        self.start_session(&mut st, Stream::Call, start_audio, start_video)?;
+        if held {
+            if let Some(s) = st.session.as_mut() {
+                s.sends = false;
+                s.held_video = Some(video);
+            }
+        }
         if let Err(e) = self.add_network_peer(&mut st, 0, role, config, signals) {
             self.stop_session_of_locked(&mut st, Stream::Call);
             return Err(e);
@@ -770,21 +789,7 @@ impl Core {
         config: WebRtcConfig,
         signals: Box<dyn FnMut(Signal) + Send>,
     ) -> Result<()> {
-        let mut st = self.state();
-        if let Some(s) = &st.session {
-            return Err(busy(s.stream));
-        }
-        let video = config.video;
-        self.start_session(&mut st, Stream::Call, false, false)?;
-        if let Some(s) = st.session.as_mut() {
-            s.sends = false;
-            s.held_video = Some(video);
-        }
-        if let Err(e) = self.add_network_peer(&mut st, 0, role, config, signals) {
-            self.stop_session_of_locked(&mut st, Stream::Call);
-            return Err(e);
-        }
-        Ok(())
+        self.start_call(role, config, signals, true)
     }
 
     /// The call was accepted: a pre-connected peer session starts its local

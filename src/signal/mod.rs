@@ -172,6 +172,14 @@ impl ClientShared {
         self.controller.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The network settings for a peer connection, with or without video.
+    fn network(&self, video: bool) -> WebRtcConfig {
+        WebRtcConfig {
+            video,
+            ..self.network.clone()
+        }
+    }
+
     fn early_signals(&self) -> std::sync::MutexGuard<'_, Vec<Signal>> {
         self.early_signals.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -212,12 +220,8 @@ impl ClientShared {
                         continue;
                     };
                     let signals = self.call_signals(&call_id);
-                    let config = WebRtcConfig {
-                        video,
-                        ..self.network.clone()
-                    };
                     // Best effort: without it the call connects once accepted.
-                    if let Err(e) = core.preconnect_peer(role, config, signals) {
+                    if let Err(e) = core.preconnect_peer(role, self.network(video), signals) {
                         tracing::debug!("call {call_id} not connected ahead: {e}");
                     }
                 }
@@ -232,12 +236,8 @@ impl ClientShared {
                     let started = match core.release_peer() {
                         Ok(true) => Ok(()),
                         Ok(false) => {
-                            let config = WebRtcConfig {
-                                video,
-                                ..self.network.clone()
-                            };
                             let signals = self.call_signals(&call_id);
-                            let started = core.start_peer(role, config, signals);
+                            let started = core.start_peer(role, self.network(video), signals);
                             // What came while there was no connection to take it.
                             let early = std::mem::take(&mut *self.early_signals());
                             for s in early {
@@ -316,11 +316,13 @@ impl ClientShared {
                             me.execute(actions);
                         }
                     });
-                    let config = WebRtcConfig {
-                        video: true,
-                        ..self.network.clone()
-                    };
-                    match core.add_channel_member(uid, broadcaster, role, config, signals) {
+                    match core.add_channel_member(
+                        uid,
+                        broadcaster,
+                        role,
+                        self.network(true),
+                        signals,
+                    ) {
                         Ok(()) => {
                             // The member learns if we are muted.
                             let (audio_muted, video_muted) = core.muted();
