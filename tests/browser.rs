@@ -56,18 +56,24 @@ fn check_native_recording(dir: &Path) {
     );
 }
 
+/// What Chromium's getStats says it received from `from`: at least 60
+/// decoded H.264 frames and a second of audio.
+fn assert_chromium_received(stats: &serde_json::Value, from: &str, all: &serde_json::Value) {
+    assert!(
+        stats["framesDecoded"].as_u64().unwrap_or(0) >= 60,
+        "Chromium decoded too little video of {from}: {all}"
+    );
+    assert_eq!(stats["videoCodec"], "video/H264", "{all}");
+    assert!(
+        stats["audioSamples"].as_u64().unwrap_or(0) > 48_000,
+        "Chromium received no audio from {from}: {all}"
+    );
+}
+
 fn browser_result(json_line: &str) -> serde_json::Value {
     let v: serde_json::Value =
         serde_json::from_str(json_line).unwrap_or_else(|e| panic!("{e}: {json_line}"));
-    assert!(
-        v["framesDecoded"].as_u64().unwrap_or(0) >= 60,
-        "Chromium decoded too little video: {v}"
-    );
-    assert_eq!(v["videoCodec"], "video/H264", "{v}");
-    assert!(
-        v["audioSamples"].as_u64().unwrap_or(0) > 48_000,
-        "Chromium received audio: {v}"
-    );
+    assert_chromium_received(&v, "the native caller", &v);
     v
 }
 
@@ -134,16 +140,7 @@ fn browser_joins_a_channel_of_two_native_members() {
         serde_json::from_str(web_text.lines().last().unwrap_or_default()).unwrap();
     let web_uid = v["uid"].as_u64().unwrap() as u32;
     for uid in &uids {
-        let m = &v["members"][uid.to_string()];
-        assert!(
-            m["framesDecoded"].as_u64().unwrap_or(0) >= 60,
-            "Chromium decoded too little of uid {uid}: {v}"
-        );
-        assert_eq!(m["videoCodec"], "video/H264", "{v}");
-        assert!(
-            m["audioSamples"].as_u64().unwrap_or(0) > 48_000,
-            "no audio from {uid}: {v}"
-        );
+        assert_chromium_received(&v["members"][uid.to_string()], &format!("uid {uid}"), &v);
     }
 
     // The natives decoded the browser (and each other), then saw it quit.

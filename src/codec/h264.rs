@@ -73,19 +73,24 @@ pub struct H264Encoder {
     force_idr: bool,
 }
 
-fn check_settings(s: &H264Settings) -> Result<()> {
-    if s.width == 0
-        || s.height == 0
-        || s.width % 2 == 1
-        || s.height % 2 == 1
-        || s.width > 3840
-        || s.height > 2160
+/// A picture size the encoder takes: even, non-zero, at most 3840x2160.
+pub fn check_size(width: u32, height: u32) -> Result<()> {
+    if width == 0
+        || height == 0
+        || width % 2 == 1
+        || height % 2 == 1
+        || width > 3840
+        || height > 2160
     {
         return Err(Error::invalid_argument(format!(
-            "video size {}x{} must be even and at most 3840x2160",
-            s.width, s.height
+            "video size {width}x{height} must be even, non-zero, at most 3840x2160"
         )));
     }
+    Ok(())
+}
+
+fn check_settings(s: &H264Settings) -> Result<()> {
+    check_size(s.width, s.height)?;
     if !(1.0..=120.0).contains(&s.max_fps) {
         return Err(Error::invalid_argument(format!(
             "frame rate {} out of 1..=120",

@@ -13,7 +13,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use ringbuf::traits::{Consumer, Observer, Producer};
 use ringbuf::HeapProd;
 
-use super::events::{emit, Event, Stream, StreamState};
+use super::events::{device_error_callback, emit, emit_error, Event, Stream};
 use super::remote::Remote;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
@@ -63,26 +63,6 @@ impl Drop for Worker {
     }
 }
 
-fn device_error_callback(shared: &Arc<Shared>, stream: Stream) -> crate::devices::ErrorCallback {
-    let events = shared.events_tx.clone();
-    Arc::new(move |e: Error| {
-        emit(
-            &events,
-            Event::Error {
-                kind: e.kind(),
-                message: e.message().to_string(),
-            },
-        );
-        emit(
-            &events,
-            Event::StateChanged {
-                stream,
-                state: StreamState::Failed,
-            },
-        );
-    })
-}
-
 /// Microphone → encoder → transport.
 pub(crate) struct AudioSend {
     input: Box<dyn AudioInput>,
@@ -96,7 +76,8 @@ impl AudioSend {
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let mut encoder = OpusEncoder::new(settings)?;
-        let (format, mut ring) = input.start(device_error_callback(&shared, Stream::LocalAudio))?;
+        let (format, mut ring) =
+            input.start(device_error_callback(&shared.events_tx, Stream::LocalAudio))?;
         let worker = Worker::spawn("media-audio-send", move |stop| {
             let mut raw = vec![0f32; 4096];
             let (mut mono, mut pcm) = (Vec::new(), Vec::new());
@@ -129,13 +110,7 @@ impl AudioSend {
                         frame.fill(0.0);
                     }
                     if let Err(e) = encoder.encode(frame, &mut packet) {
-                        emit(
-                            &shared.events_tx,
-                            Event::Error {
-                                kind: e.kind(),
-                                message: e.message().to_string(),
-                            },
-                        );
+                        emit_error(&shared.events_tx, &e);
                         continue;
                     }
                     c.audio_frames_encoded.fetch_add(1, Relaxed);
@@ -324,7 +299,7 @@ impl AudioRecv {
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let (mut format, mut ring) =
-            output.start(device_error_callback(&shared, Stream::EchoTest))?;
+            output.start(device_error_callback(&shared.events_tx, Stream::EchoTest))?;
         let (tracks_tx, commands) = unbounded::<TrackCommand>();
         // Keep about 40 ms queued at the device.
         let low_water_of = |f: AudioFormat| (f.sample_rate as usize * f.channels as usize) / 25;
@@ -349,13 +324,7 @@ impl AudioRecv {
                                 pcm: [0.0; FRAME_SAMPLES],
                                 counted: Default::default(),
                             }),
-                            Err(e) => emit(
-                                &shared.events_tx,
-                                Event::Error {
-                                    kind: e.kind(),
-                                    message: e.message().to_string(),
-                                },
-                            ),
+                            Err(e) => emit_error(&shared.events_tx, &e),
                         },
                         TrackCommand::Remove(uid) => tracks.retain(|t| t.input.remote.uid != uid),
                         TrackCommand::Output(f, r) => {
@@ -450,7 +419,8 @@ impl AudioRecv {
         mut output: Box<dyn AudioOutput>,
         shared: &Arc<Shared>,
     ) -> Result<()> {
-        let (format, ring) = output.start(device_error_callback(shared, Stream::EchoTest))?;
+        let (format, ring) =
+            output.start(device_error_callback(&shared.events_tx, Stream::EchoTest))?;
         let _ = self.tracks.send(TrackCommand::Output(format, ring));
         let mut old = std::mem::replace(&mut self.output, output);
         old.stop();

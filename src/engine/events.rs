@@ -234,6 +234,35 @@ pub(crate) fn emit(tx: &Sender<Event>, event: Event) {
     let _ = tx.try_send(event);
 }
 
+/// Tells the host about a failure while running.
+pub(crate) fn emit_error(tx: &Sender<Event>, e: &crate::Error) {
+    emit(
+        tx,
+        Event::Error {
+            kind: e.kind(),
+            message: e.message().to_string(),
+        },
+    );
+}
+
+/// What a device calls when it fails: an error event, then `stream` failed.
+pub(crate) fn device_error_callback(
+    events: &Sender<Event>,
+    stream: Stream,
+) -> crate::devices::ErrorCallback {
+    let events = events.clone();
+    Arc::new(move |e: crate::Error| {
+        emit_error(&events, &e);
+        emit(
+            &events,
+            Event::StateChanged {
+                stream,
+                state: StreamState::Failed,
+            },
+        );
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1205,18 +1205,7 @@ pub fn member_path(path: &std::path::Path, uid: u32) -> std::path::PathBuf {
 
 fn validate(c: &EngineConfig) -> Result<()> {
     let v = &c.video;
-    if v.width == 0
-        || v.height == 0
-        || v.width % 2 == 1
-        || v.height % 2 == 1
-        || v.width > 3840
-        || v.height > 2160
-    {
-        return Err(Error::invalid_argument(format!(
-            "video size {}x{} must be even, non-zero, at most 3840x2160",
-            v.width, v.height
-        )));
-    }
+    crate::codec::h264::check_size(v.width, v.height)?;
     if v.fps == 0 || v.fps > 120 {
         return Err(Error::invalid_argument(format!(
             "video fps {} outside 1..=120",

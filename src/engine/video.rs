@@ -12,7 +12,9 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TrySendError};
 
 use super::audio::Worker;
 use super::config::VideoConfig;
-use super::events::{emit, queue_frame, Event, FrameSource, Stream, StreamState};
+use super::events::{
+    device_error_callback, emit, emit_error, queue_frame, Event, FrameSource, Stream,
+};
 use super::remote::Remote;
 use super::Shared;
 use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
@@ -76,23 +78,7 @@ impl VideoSend {
                 }
             })
         };
-        let events = shared.events_tx.clone();
-        let on_error = Arc::new(move |e: Error| {
-            emit(
-                &events,
-                Event::Error {
-                    kind: e.kind(),
-                    message: e.message().to_string(),
-                },
-            );
-            emit(
-                &events,
-                Event::StateChanged {
-                    stream: Stream::LocalVideo,
-                    state: StreamState::Failed,
-                },
-            );
-        });
+        let on_error = device_error_callback(&shared.events_tx, Stream::LocalVideo);
         input.start(on_frame, on_error)?;
         let worker = Worker::spawn("media-video-send", move |stop| {
             let c = &shared.counters;
@@ -111,13 +97,7 @@ impl VideoSend {
                 let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
                 if target != encoder.settings().bitrate_bps {
                     if let Err(e) = encoder.set_bitrate(target) {
-                        emit(
-                            &shared.events_tx,
-                            Event::Error {
-                                kind: e.kind(),
-                                message: e.message().to_string(),
-                            },
-                        );
+                        emit_error(&shared.events_tx, &e);
                     }
                 }
                 if shared.keyframe_wanted.swap(false, Relaxed) {
@@ -152,13 +132,7 @@ impl VideoSend {
                     Ok(None) => {
                         c.video_encoder_skipped.fetch_add(1, Relaxed);
                     }
-                    Err(e) => emit(
-                        &shared.events_tx,
-                        Event::Error {
-                            kind: e.kind(),
-                            message: e.message().to_string(),
-                        },
-                    ),
+                    Err(e) => emit_error(&shared.events_tx, &e),
                 }
             }
         });
@@ -314,13 +288,7 @@ impl Recorder {
             .spawn(move || {
                 for frame in rx.iter() {
                     if let Err(e) = writer.write(&frame) {
-                        emit(
-                            &events,
-                            Event::Error {
-                                kind: e.kind(),
-                                message: e.message().to_string(),
-                            },
-                        );
+                        emit_error(&events, &e);
                         return;
                     }
                 }
