@@ -240,3 +240,105 @@ fn browser_and_native_call_each_other() {
     check_native_recording(&rec_alice);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A user id with markup, sent by a bare WebSocket client to the running
+/// server: `bad_message`, then the server closes the connection.
+fn assert_markup_user_id_refused(ws_url: &str) {
+    use tungstenite::stream::MaybeTlsStream;
+    use tungstenite::Message;
+
+    let (mut ws, _) = tungstenite::connect(ws_url).unwrap();
+    if let MaybeTlsStream::Plain(tcp) = ws.get_mut() {
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    let user = "<b>x</b>";
+    let register = serde_json::json!({
+        "type": "register", "app_id": "demo", "user_id": user,
+        "nickname": "x", "token": token(user),
+    });
+    ws.send(Message::text(register.to_string())).unwrap();
+    let reply = ws.read().unwrap();
+    let v: serde_json::Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["code"].as_str()),
+        (Some("error"), Some("bad_message")),
+        "{v}"
+    );
+    // Then the server closes: a close frame, or the connection ends.
+    loop {
+        match ws.read() {
+            Ok(Message::Close(_)) => break,
+            Ok(other) => panic!("after bad_message the server sent {other:?}"),
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("the server did not close the connection within 10 s")
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+#[test]
+fn web_client_shows_hostile_nicknames_as_text() {
+    build_call_binaries();
+    let server = start_server(&[], &["--listen", "127.0.0.1:0"]);
+    let http = server.url.replace("ws://", "http://").replace("/ws", "/");
+
+    assert_markup_user_id_refused(&server.url);
+
+    let nickname = r#"<img src=x onerror="window.__pwned=1"><b>bold</b>"#;
+    let who = |u: &str| serde_json::json!({ "user": u, "token": token(u) });
+    let spec = serde_json::json!({
+        "victim": who("victim"),
+        "hostile": [who("mallory"), who("trudy")],
+        "nickname": nickname,
+    });
+    let out = finish(
+        Command::new("node")
+            .arg(root().join("tests/browser/captions.mjs"))
+            .args([&http, "markup-room", &spec.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(120),
+    );
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "browser side failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap();
+    let victim = &v["victim"];
+    let captions: Vec<&str> = victim["captions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    // Both ways a member reaches the page: the "joined" list (mallory) and
+    // "user_joined" (trudy).
+    for user in ["mallory", "trudy"] {
+        assert!(
+            captions
+                .iter()
+                .any(|c| c.contains(user) && c.contains(nickname)),
+            "the victim's caption for {user} shows the nickname's markup as text: {v}"
+        );
+    }
+    assert_eq!(
+        victim["elementsInCaptions"], 0,
+        "captions are text only: {v}"
+    );
+    for page in [victim, &v["hostile"][0], &v["hostile"][1]] {
+        assert_eq!(page["injected"], 0, "no element came from markup: {v}");
+        assert_eq!(page["pwned"], "undefined", "no injected script ran: {v}");
+    }
+    assert_eq!(v["dialogs"], serde_json::json!([]), "{v}");
+}

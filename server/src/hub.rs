@@ -5,9 +5,11 @@
 //! The WebSocket shell in `server.rs` owns sockets and the clock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::protocol::{
-    ClientMsg, EndReason, MediaKind, Member, OfflineReason, Peer, Role, ServerMsg,
+    valid_call_id, valid_channel, valid_nickname, valid_user_id, ClientMsg, EndReason, MediaKind,
+    Member, OfflineReason, Peer, Role, ServerMsg, MAX_NICKNAME_CHARS,
 };
 use crate::token::{self, TokenError};
 
@@ -33,7 +35,19 @@ pub struct HubConfig {
     pub max_members: usize,
     /// Channels one connection may be in.
     pub max_channels_per_conn: usize,
+    /// Connections, registered or not. When all are taken, a new connection
+    /// replaces an unregistered one, chosen as for `max_unregistered`; only
+    /// when every one is registered is it refused with `server_full`.
     pub max_connections: usize,
+    /// Connections that have not registered yet (at least 1). When that many
+    /// wait, a new connection replaces one of them, which gets `server_busy`
+    /// and is closed: the oldest from the source that holds the most. So
+    /// clients that hold these slots cannot lock out one that registers
+    /// promptly, least of all one from another address.
+    pub max_unregistered: usize,
+    /// How long a connection may stay unregistered; pings do not extend it.
+    /// Then it gets `register_timeout` and is closed.
+    pub register_timeout_ms: u64,
     /// Token bucket per connection: burst size and refill per second.
     pub rate_burst: f64,
     pub rate_per_sec: f64,
@@ -51,6 +65,8 @@ impl Default for HubConfig {
             max_members: 64,
             max_channels_per_conn: 8,
             max_connections: 1_000,
+            max_unregistered: 100,
+            register_timeout_ms: 10_000,
             rate_burst: 100.0,
             rate_per_sec: 50.0,
         }
@@ -85,6 +101,9 @@ struct User {
 #[derive(Debug)]
 struct Conn {
     user: Option<User>,
+    /// Where it comes from, as the shell tells (an address, a prefix).
+    source: IpAddr,
+    connected_ms: u64,
     last_seen_ms: u64,
     tokens: f64,
     refilled_ms: u64,
@@ -124,10 +143,13 @@ pub struct Hub {
     calls: HashMap<(String, String), Call>,
     /// (app, channel name) → channel.
     channels: HashMap<(String, String), Channel>,
-}
-
-fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_graphic())
+    /// Connections admitted without a user, oldest first. May still hold
+    /// some that registered or closed since: pruned by `poll` and before
+    /// choosing whom to evict.
+    unregistered: BTreeSet<ConnId>,
+    /// Outputs of calls that return none (`connect` evicting), handed out
+    /// by `take_outputs` and `poll`.
+    outbox: Vec<Output>,
 }
 
 impl Hub {
@@ -139,6 +161,8 @@ impl Hub {
             users: HashMap::new(),
             calls: HashMap::new(),
             channels: HashMap::new(),
+            unregistered: BTreeSet::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -151,15 +175,39 @@ impl Hub {
         self.conns.len()
     }
 
-    /// Admits a new connection, or `None` when the server is full.
+    /// Admits a new connection from an unnamed source; see
+    /// [`Hub::connect_from`].
     pub fn connect(&mut self, now: Now) -> Option<ConnId> {
-        if self.conns.len() >= self.config.max_connections {
-            return None;
+        self.connect_from(now, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// Admits a new connection from `source`, or `None` when every slot is
+    /// held by a registered connection. To make room it may evict an
+    /// unregistered connection (`max_unregistered`, `max_connections`);
+    /// that one's error and close come from the next `take_outputs` (or
+    /// `poll`).
+    pub fn connect_from(&mut self, now: Now, source: IpAddr) -> Option<ConnId> {
+        let unregistered = self.conns.len().saturating_sub(self.users.len());
+        if unregistered >= self.config.max_unregistered.max(1)
+            || self.conns.len() >= self.config.max_connections
+        {
+            let victim = self.eviction_victim()?;
+            let mut out = vec![Output::Send(
+                victim,
+                ServerMsg::error(
+                    "server_busy",
+                    "too many connections are waiting to register; try again",
+                ),
+            )];
+            self.drop_conn(victim, now, &mut out);
+            self.outbox.append(&mut out);
         }
         let id = self.next_conn;
         self.next_conn += 1;
         let conn = Conn {
             user: None,
+            source,
+            connected_ms: now.mono_ms,
             last_seen_ms: now.mono_ms,
             tokens: self.config.rate_burst,
             refilled_ms: now.mono_ms,
@@ -168,7 +216,32 @@ impl Hub {
             channels: BTreeSet::new(),
         };
         self.conns.insert(id, conn);
+        self.unregistered.insert(id);
         Some(id)
+    }
+
+    /// Outputs that no call returned: the eviction of an unregistered
+    /// connection by `connect`. The shell takes them after each `connect`.
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// The unregistered connection to close for a newcomer: the oldest of
+    /// those from the source that has the most of them. Also forgets ids
+    /// that registered or closed since they were noted.
+    fn eviction_victim(&mut self) -> Option<ConnId> {
+        let conns = &self.conns;
+        self.unregistered
+            .retain(|id| conns.get(id).is_some_and(|c| c.user.is_none()));
+        let mut per_source: HashMap<IpAddr, usize> = HashMap::new();
+        for id in &self.unregistered {
+            *per_source.entry(conns[id].source).or_default() += 1;
+        }
+        let most = per_source.values().copied().max()?;
+        self.unregistered
+            .iter()
+            .copied()
+            .find(|id| per_source[&conns[id].source] == most)
     }
 
     /// A message that is not valid protocol JSON.
@@ -233,8 +306,10 @@ impl Hub {
             }
             ClientMsg::Accept { call_id } => self.answer(conn, &call_id, true, &mut out),
             ClientMsg::Reject { call_id } => self.answer(conn, &call_id, false, &mut out),
-            ClientMsg::Cancel { call_id } | ClientMsg::Hangup { call_id } => {
-                self.hangup(conn, &call_id, &mut out)
+            ClientMsg::Cancel { call_id } => self.hangup(conn, &call_id, false, &mut out),
+            ClientMsg::Hangup { call_id, reason } => {
+                let media_failed = reason == Some(EndReason::MediaFailed);
+                self.hangup(conn, &call_id, media_failed, &mut out)
             }
             ClientMsg::Join { channel, uid, role } => self.join(conn, channel, uid, role, &mut out),
             ClientMsg::Leave { channel } => {
@@ -259,9 +334,10 @@ impl Hub {
         out
     }
 
-    /// Timers: ringing timeouts, missed heartbeats, token warnings and expiry.
+    /// Timers: ringing timeouts, registration deadlines, missed heartbeats,
+    /// token warnings and expiry; also hands out what `take_outputs` would.
     pub fn poll(&mut self, now: Now) -> Vec<Output> {
-        let mut out = Vec::new();
+        let mut out = self.take_outputs();
         let timed_out: Vec<(String, String)> = self
             .calls
             .iter()
@@ -283,9 +359,20 @@ impl Hub {
             }
         }
         let silence_limit = self.config.heartbeat_ms * self.config.missed_heartbeats;
+        let register_timeout = self.config.register_timeout_ms;
         let warning = self.config.token_warning_s;
         let mut dead = Vec::new();
         for (&id, c) in self.conns.iter_mut() {
+            if c.user.is_none() && now.mono_ms.saturating_sub(c.connected_ms) >= register_timeout {
+                dead.push((
+                    id,
+                    Some(ServerMsg::error(
+                        "register_timeout",
+                        format!("register within {register_timeout} ms of connecting"),
+                    )),
+                ));
+                continue;
+            }
             if now.mono_ms.saturating_sub(c.last_seen_ms) > silence_limit {
                 dead.push((id, None));
                 continue;
@@ -315,6 +402,9 @@ impl Hub {
             }
             self.drop_conn(id, now, &mut out);
         }
+        let conns = &self.conns;
+        self.unregistered
+            .retain(|id| conns.get(id).is_some_and(|c| c.user.is_none()));
         out
     }
 
@@ -352,11 +442,23 @@ impl Hub {
             ));
             return;
         }
-        if !valid_name(&user_id) || nickname.len() > 64 {
+        // Identifiers are shown by clients (web pages among them): only the
+        // documented alphabet gets in (PROTOCOL.md, "Identifiers").
+        if !valid_user_id(&user_id) {
             return refuse(
                 out,
                 "bad_message",
-                "user_id must be 1..=64 printable ASCII characters, nickname at most 64 bytes",
+                "user_id must be 1..=64 ASCII letters, digits, '-', '_', '.' or '@'",
+            );
+        }
+        if !valid_nickname(&nickname) {
+            return refuse(
+                out,
+                "bad_message",
+                &format!(
+                    "nickname must be at most {MAX_NICKNAME_CHARS} characters, \
+                     none of them control characters"
+                ),
             );
         }
         let Some(secret) = self.config.apps.get(&app_id) else {
@@ -471,12 +573,12 @@ impl Hub {
             user_id: me.user_id.clone(),
             nickname: me.nickname.clone(),
         };
-        if !valid_name(&call_id) {
+        if !valid_call_id(&call_id) {
             return out.push(Self::call_error(
                 conn,
                 &call_id,
                 "bad_message",
-                "call_id must be 1..=64 printable ASCII characters",
+                "call_id must be 1..=64 ASCII letters, digits, '-', '_', '.' or '@'",
             ));
         }
         if to == from.user_id {
@@ -582,7 +684,9 @@ impl Hub {
 
     /// Cancel (caller while ringing), reject-by-hangup (callee while
     /// ringing) or hang up (either side once active).
-    fn hangup(&mut self, conn: ConnId, call_id: &str, out: &mut Vec<Output>) {
+    /// Ends `call_id` at `conn`'s request; `media_failed`: because its media
+    /// connection failed, which both sides are told.
+    fn hangup(&mut self, conn: ConnId, call_id: &str, media_failed: bool, out: &mut Vec<Output>) {
         let key = (self.app_of(conn).expect("registered"), call_id.to_string());
         let Some(call) = self.calls.get(&key) else {
             return out.push(Self::call_error(
@@ -621,6 +725,11 @@ impl Hub {
                 },
             )
         };
+        let reason = if media_failed {
+            EndReason::MediaFailed
+        } else {
+            reason
+        };
         self.clear_call(call.caller);
         self.clear_call(call.callee);
         out.push(Output::Send(
@@ -657,13 +766,13 @@ impl Hub {
 
     fn join(&mut self, conn: ConnId, channel: String, uid: u32, role: Role, out: &mut Vec<Output>) {
         let u = self.user_of(conn).expect("registered");
-        let (app, user_id) = (u.app_id.clone(), u.user_id.clone());
-        if !valid_name(&channel) {
+        let (app, user_id, nickname) = (u.app_id.clone(), u.user_id.clone(), u.nickname.clone());
+        if !valid_channel(&channel) {
             return out.push(Self::channel_error(
                 conn,
                 &channel,
                 "bad_message",
-                "channel must be 1..=64 printable ASCII characters",
+                "channel must be 1..=64 ASCII letters, digits, '-', '_', '.' or '@'",
             ));
         }
         if u.scope != "*" && u.scope != channel {
@@ -745,6 +854,7 @@ impl Hub {
                 members.push(Member {
                     uid: other_uid,
                     user_id: ou.user_id.clone(),
+                    nickname: ou.nickname.clone(),
                     role: other_role,
                 });
             }
@@ -755,6 +865,7 @@ impl Hub {
                     member: Member {
                         uid,
                         user_id: user_id.clone(),
+                        nickname: nickname.clone(),
                         role,
                     },
                 },

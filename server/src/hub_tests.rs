@@ -217,6 +217,7 @@ fn a_call_rings_is_accepted_relays_signals_and_hangs_up() {
         bob,
         ClientMsg::Hangup {
             call_id: "c1".into(),
+            reason: None,
         },
         T0,
     );
@@ -322,6 +323,58 @@ fn a_dropped_connection_ends_its_call() {
 }
 
 #[test]
+fn a_hangup_for_failed_media_tells_the_peer_why() {
+    let mut hub = Hub::new(config());
+    let (alice, bob) = (register(&mut hub, "alice"), register(&mut hub, "bob"));
+    call(&mut hub, alice, "bob", "c1");
+    hub.handle(
+        bob,
+        ClientMsg::Accept {
+            call_id: "c1".into(),
+        },
+        T0,
+    );
+    let out = hub.handle(
+        bob,
+        ClientMsg::Hangup {
+            call_id: "c1".into(),
+            reason: Some(EndReason::MediaFailed),
+        },
+        T0,
+    );
+    assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::MediaFailed));
+    // While ringing too (the connection is made before the answer).
+    call(&mut hub, alice, "bob", "c2");
+    let out = hub.handle(
+        alice,
+        ClientMsg::Hangup {
+            call_id: "c2".into(),
+            reason: Some(EndReason::MediaFailed),
+        },
+        T0,
+    );
+    assert_eq!(ended(&sent_to(&out, bob)), Some(EndReason::MediaFailed));
+    // Other reasons a client might claim are not passed on.
+    call(&mut hub, alice, "bob", "c3");
+    hub.handle(
+        bob,
+        ClientMsg::Accept {
+            call_id: "c3".into(),
+        },
+        T0,
+    );
+    let out = hub.handle(
+        alice,
+        ClientMsg::Hangup {
+            call_id: "c3".into(),
+            reason: Some(EndReason::Busy),
+        },
+        T0,
+    );
+    assert_eq!(ended(&sent_to(&out, bob)), Some(EndReason::Hangup));
+}
+
+#[test]
 fn channels_assign_uids_list_members_and_report_quit_and_dropped() {
     let mut hub = Hub::new(config());
     let (a, b, c) = (
@@ -360,6 +413,7 @@ fn channels_assign_uids_list_members_and_report_quit_and_dropped() {
         &vec![Member {
             uid: *ua,
             user_id: "alice".into(),
+            nickname: "ALICE".into(),
             role: Role::Broadcaster
         }]
     );
@@ -370,6 +424,7 @@ fn channels_assign_uids_list_members_and_report_quit_and_dropped() {
             member: Member {
                 uid: 42,
                 user_id: "bob".into(),
+                nickname: "BOB".into(),
                 role: Role::Broadcaster
             }
         }]
@@ -643,7 +698,10 @@ fn hostile_clients_get_errors_and_limits() {
         max_connections: 2,
         ..config()
     });
-    assert!(small.connect(T0).is_some() && small.connect(T0).is_some());
+    // Only registered connections can fill it; unregistered ones give way
+    // (see `unregistered_connections_cannot_lock_out_a_prompt_client`).
+    register(&mut small, "a");
+    register(&mut small, "b");
     assert!(small.connect(T0).is_none());
 }
 
@@ -668,4 +726,249 @@ fn a_second_login_replaces_the_first() {
     );
     assert!(closed(&out, first));
     assert_eq!(hub.connections(), 1);
+}
+
+fn register_as(hub: &mut Hub, user: &str, nickname: &str) -> (ConnId, Vec<Output>) {
+    let c = hub.connect(T0).unwrap();
+    let out = hub.handle(
+        c,
+        ClientMsg::Register {
+            app_id: "demo".into(),
+            user_id: user.into(),
+            nickname: nickname.into(),
+            token: token(user, "*", T0.unix_s + 3600),
+        },
+        T0,
+    );
+    (c, out)
+}
+
+#[test]
+fn a_user_id_with_markup_is_refused_and_closed() {
+    let mut hub = Hub::new(config());
+    // The token is genuine: the id itself is what the hub refuses.
+    for user in ["<b>x</b>", "a\"b", "a=b", "张三", ""] {
+        let (c, out) = register_as(&mut hub, user, "x");
+        assert_eq!(
+            error_code(&sent_to(&out, c)).as_deref(),
+            Some("bad_message"),
+            "{user:?}: {out:?}"
+        );
+        assert!(closed(&out, c), "{user:?}: {out:?}");
+        assert!(!sent_to(&out, c)
+            .iter()
+            .any(|m| matches!(m, ServerMsg::Registered { .. })));
+    }
+    let (c, out) = register_as(&mut hub, "alice@example.com", "Alice");
+    assert!(
+        matches!(sent_to(&out, c)[0], ServerMsg::Registered { .. }),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn nicknames_are_counted_in_characters_and_reach_channel_members() {
+    let mut hub = Hub::new(config());
+    let (c, out) = register_as(&mut hub, "ctl", "bell\u{7}");
+    assert_eq!(
+        error_code(&sent_to(&out, c)).as_deref(),
+        Some("bad_message")
+    );
+    assert!(closed(&out, c));
+    let (c, out) = register_as(&mut hub, "long", &"张".repeat(65));
+    assert_eq!(
+        error_code(&sent_to(&out, c)).as_deref(),
+        Some("bad_message")
+    );
+    assert!(closed(&out, c));
+
+    // 64 CJK characters (192 bytes) and markup are fine: clients show
+    // nicknames as text.
+    let cjk64 = "张".repeat(64);
+    let markup = r#"<img src=x onerror="window.__pwned=1">"#;
+    let (zhang, out) = register_as(&mut hub, "zhang", &cjk64);
+    assert!(matches!(
+        sent_to(&out, zhang)[0],
+        ServerMsg::Registered { .. }
+    ));
+    let (mallory, out) = register_as(&mut hub, "mallory", markup);
+    assert!(matches!(
+        sent_to(&out, mallory)[0],
+        ServerMsg::Registered { .. }
+    ));
+    let join = |hub: &mut Hub, conn, channel: &str| {
+        hub.handle(
+            conn,
+            ClientMsg::Join {
+                channel: channel.into(),
+                uid: 0,
+                role: Role::Broadcaster,
+            },
+            T0,
+        )
+    };
+    join(&mut hub, zhang, "room");
+    let out = join(&mut hub, mallory, "room");
+    let ServerMsg::Joined { members, .. } = &sent_to(&out, mallory)[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(members[0].nickname, cjk64);
+    let ServerMsg::UserJoined { member, .. } = &sent_to(&out, zhang)[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(member.nickname, markup);
+
+    // Channel names use the identifier alphabet; the connection stays.
+    let out = join(&mut hub, zhang, "<i>room</i>");
+    assert_eq!(
+        error_code(&sent_to(&out, zhang)).as_deref(),
+        Some("bad_message")
+    );
+    assert!(!closed(&out, zhang));
+}
+
+fn ping(hub: &mut Hub, conn: ConnId, now: Now) -> Vec<Output> {
+    hub.handle(conn, ClientMsg::Ping, now)
+}
+
+fn register_at(hub: &mut Hub, conn: ConnId, user: &str, now: Now) -> Vec<Output> {
+    hub.handle(
+        conn,
+        ClientMsg::Register {
+            app_id: "demo".into(),
+            user_id: user.into(),
+            nickname: String::new(),
+            token: token(user, "*", T0.unix_s + 3600),
+        },
+        now,
+    )
+}
+
+#[test]
+fn unregistered_connections_must_register_in_time_and_pings_do_not_extend_it() {
+    let mut hub = Hub::new(HubConfig {
+        register_timeout_ms: 10_000,
+        ..config()
+    });
+    let idle = hub.connect(T0).unwrap();
+    let late = hub.connect(T0).unwrap();
+    let prompt = hub.connect(T0).unwrap();
+    assert!(matches!(
+        sent_to(&register_at(&mut hub, prompt, "alice", at(500)), prompt)[0],
+        ServerMsg::Registered { .. }
+    ));
+    // Pinging every heartbeat keeps `idle` from counting as silent, but
+    // does not move its registration deadline.
+    for ms in (1_000..10_000).step_by(1_000) {
+        for c in [idle, late, prompt] {
+            ping(&mut hub, c, at(ms));
+        }
+        assert!(hub.poll(at(ms)).is_empty(), "at {ms} ms");
+    }
+    assert!(!closed(&hub.poll(at(9_999)), idle));
+    let out = hub.poll(at(10_000));
+    for c in [idle, late] {
+        assert_eq!(
+            error_code(&sent_to(&out, c)).as_deref(),
+            Some("register_timeout"),
+            "{out:?}"
+        );
+        assert!(closed(&out, c));
+    }
+    assert!(sent_to(&out, prompt).is_empty() && !closed(&out, prompt));
+    assert_eq!(hub.connections(), 1);
+    // Too late: the connection is gone, so registering does nothing.
+    assert!(register_at(&mut hub, late, "bob", at(10_100)).is_empty());
+    // A registered connection lives on with its heartbeats.
+    ping(&mut hub, prompt, at(14_000));
+    assert!(hub.poll(at(15_000)).is_empty());
+}
+
+#[test]
+fn unregistered_connections_cannot_lock_out_a_prompt_client() {
+    let mut hub = Hub::new(HubConfig {
+        max_connections: 10,
+        max_unregistered: 3,
+        ..config()
+    });
+    // An attacker opens connections as fast as it likes and never registers:
+    // it never holds more than the unregistered budget.
+    let mut attackers = Vec::new();
+    let mut evicted = Vec::new();
+    for _ in 0..1_000 {
+        attackers.push(hub.connect(T0).expect("room is always made"));
+        for o in hub.take_outputs() {
+            match o {
+                Output::Close(c) => evicted.push(c),
+                Output::Send(c, m) => assert!(
+                    error_code(std::slice::from_ref(&m)).as_deref() == Some("server_busy"),
+                    "{c}: {m:?}"
+                ),
+            }
+        }
+        assert!(hub.connections() <= 3);
+    }
+    assert_eq!(evicted, attackers[..997].to_vec(), "the oldest go first");
+    // A client that registers promptly gets in while they hold the budget.
+    let alice = hub.connect(T0).unwrap();
+    assert!(closed(&hub.take_outputs(), attackers[997]));
+    assert!(matches!(
+        sent_to(&register_at(&mut hub, alice, "alice", T0), alice)[0],
+        ServerMsg::Registered { .. }
+    ));
+    // Registered connections may take every slot; then, and only then, a new
+    // connection is refused. On the way, once the total is full, a newcomer
+    // replaces an unregistered connection even below the budget.
+    let mut closes = Vec::new();
+    for i in 0..9 {
+        let c = hub.connect(T0).unwrap();
+        closes.extend(hub.take_outputs().into_iter().filter_map(|o| match o {
+            Output::Close(c) => Some(c),
+            Output::Send(..) => None,
+        }));
+        assert!(hub.connections() <= 10);
+        let user = format!("user{i}");
+        assert!(matches!(
+            sent_to(&register_at(&mut hub, c, &user, T0), c)[0],
+            ServerMsg::Registered { .. }
+        ));
+    }
+    assert_eq!(closes, attackers[998..].to_vec());
+    assert_eq!(hub.connections(), 10);
+    assert!(hub.connect(T0).is_none(), "all ten are registered");
+    assert!(hub.take_outputs().is_empty());
+}
+
+#[test]
+fn a_flood_of_unregistered_connections_evicts_its_own_source_first() {
+    let mut hub = Hub::new(HubConfig {
+        max_unregistered: 10,
+        ..config()
+    });
+    let (mallory, eve, alice) = (
+        std::net::IpAddr::from([192, 0, 2, 1]),
+        std::net::IpAddr::from([192, 0, 2, 2]),
+        std::net::IpAddr::from([198, 51, 100, 7]),
+    );
+    for _ in 0..10 {
+        hub.connect_from(T0, mallory).unwrap();
+    }
+    let slow = hub.connect_from(T0, alice).unwrap();
+    assert!(closed(&hub.take_outputs(), 1), "mallory's oldest made room");
+    // Two attackers go on opening connections as fast as they can: each new
+    // one evicts the oldest of the busiest source, never alice's.
+    for i in 0..1_000 {
+        hub.connect_from(T0, if i % 2 == 0 { mallory } else { eve })
+            .unwrap();
+        let out = hub.take_outputs();
+        assert!(!closed(&out, slow), "evicted at {i}");
+        assert_eq!(
+            out.iter().filter(|o| matches!(o, Output::Close(_))).count(),
+            1
+        );
+    }
+    assert!(matches!(
+        sent_to(&register_at(&mut hub, slow, "alice", at(500)), slow)[0],
+        ServerMsg::Registered { .. }
+    ));
 }

@@ -1,12 +1,18 @@
 //! The WebSocket shell around [`Hub`]: owns the sockets, the clock and the
 //! timer; every protocol decision is the hub's.
 //!
-//! Routes: `GET /` (the web client page) and `GET /ws` (the protocol). Each connection has a bounded outgoing
-//! queue; a client that does not read its messages is disconnected rather
-//! than buffered without bound.
+//! Routes: `GET /` (the web client page) and `GET /ws` (the protocol).
+//! [`listener`] accepts connections and bounds them until they upgrade;
+//! this file runs upgraded ones. Each has an outgoing queue bounded in
+//! messages and bytes, and a deadline on every write: a client that does
+//! not read is disconnected, and its socket closed and its queue freed at
+//! once, rather than buffered without bound.
+
+mod listener;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,21 +20,48 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
-use axum::Router;
+use axum::{Extension, Router};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use self::listener::{Limits, Peer, SocketCount};
 use crate::hub::{ConnId, Hub, HubConfig, Now, Output};
 use crate::protocol::{ClientMsg, ServerMsg};
 
-/// Server settings.
+/// Server settings. The hub's limits (connections, registration deadline,
+/// rates) are in [`HubConfig`]; these bound the sockets around it.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub hub: HubConfig,
-    /// Largest message accepted from a client.
+    /// Largest message accepted from a client. Default 64 KiB.
     pub max_message_bytes: usize,
+    /// Bytes waiting to be written to one client; a client that lets more
+    /// pile up is disconnected. One message is always let through.
+    /// Default 1 MiB.
+    pub max_queued_bytes: usize,
+    /// Messages waiting to be written to one client; likewise. Default 256.
+    pub max_queued_messages: usize,
+    /// Longest one write to a client may take (a message, or the closing
+    /// handshake); then the connection is closed. Default 10 s.
+    pub write_timeout: Duration,
+    /// Longest a client may take to send an HTTP request's headers.
+    /// Default 5 s.
+    pub header_timeout: Duration,
+    /// Longest a connection may speak HTTP without upgrading to WebSocket
+    /// (a page load's keep-alive included). Default 10 s.
+    pub upgrade_timeout: Duration,
+    /// Connections not yet upgraded; when full, the oldest is closed to
+    /// make room. Default 256.
+    pub max_pending: usize,
+    /// Connections not yet upgraded from one IPv4 address or IPv6 /64;
+    /// beyond it, new ones from there are closed at once. Default 32.
+    pub max_pending_per_ip: usize,
+    /// Open TCP sockets of every kind; beyond it, new ones are closed at
+    /// once. Keep it below the process's descriptor limit (the binary
+    /// lowers it to fit). Default 2048.
+    pub max_sockets: usize,
 }
 
 impl Default for ServerConfig {
@@ -37,20 +70,56 @@ impl Default for ServerConfig {
             listen: ([127, 0, 0, 1], 8080).into(),
             hub: HubConfig::default(),
             max_message_bytes: 64 * 1024,
+            max_queued_bytes: 1024 * 1024,
+            max_queued_messages: 256,
+            write_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(5),
+            upgrade_timeout: Duration::from_secs(10),
+            max_pending: 256,
+            max_pending_per_ip: 32,
+            max_sockets: 2048,
         }
     }
 }
 
-enum Outgoing {
-    Text(String),
-    Close,
+/// How a connection ends once it stops reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Write what is queued (within the write timeout), then close.
+    Flush,
+    /// Close now and reset the socket: the client does not keep up.
+    Abort,
+}
+
+/// The shell's end of one connection's outgoing side.
+struct Outbox {
+    queue: mpsc::Sender<String>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// Sent `Flush` when the hub closes the connection; dropped unsent (the
+    /// connection then aborts) when the client does not keep up.
+    end: oneshot::Sender<End>,
+}
+
+impl Outbox {
+    /// Queues `text`, or says the client is too far behind.
+    fn push(&self, text: String, max_bytes: usize) -> bool {
+        let len = text.len();
+        let queued = self.queued_bytes.load(Ordering::Acquire);
+        if queued > 0 && queued + len > max_bytes {
+            return false;
+        }
+        self.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        self.queue.try_send(text).is_ok()
+    }
 }
 
 struct Shared {
     hub: Mutex<Hub>,
-    queues: Mutex<HashMap<ConnId, mpsc::Sender<Outgoing>>>,
+    outboxes: Mutex<HashMap<ConnId, Outbox>>,
     start: Instant,
-    max_message_bytes: usize,
+    config: ServerConfig,
+    /// Set at shutdown: connections upgraded from now on end at once.
+    closing: AtomicBool,
 }
 
 impl Shared {
@@ -69,27 +138,34 @@ impl Shared {
         self.hub.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn outboxes(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Outbox>> {
+        self.outboxes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Delivers the hub's outputs; a connection whose queue is full is
-    /// disconnected (and the hub told, which may produce more outputs).
+    /// aborted (and the hub told, which may produce more outputs).
     fn dispatch(&self, mut outputs: Vec<Output>) {
         while !outputs.is_empty() {
             let mut stalled = Vec::new();
             {
-                let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+                let mut outboxes = self.outboxes();
                 for o in outputs.drain(..) {
                     match o {
                         Output::Send(conn, msg) => {
-                            let Some(q) = queues.get(&conn) else { continue };
+                            let Some(outbox) = outboxes.get(&conn) else {
+                                continue;
+                            };
                             let text =
                                 serde_json::to_string(&msg).expect("server messages serialize");
-                            if q.try_send(Outgoing::Text(text)).is_err() {
-                                queues.remove(&conn);
+                            if !outbox.push(text, self.config.max_queued_bytes) {
+                                // Dropping the outbox aborts the connection.
+                                outboxes.remove(&conn);
                                 stalled.push(conn);
                             }
                         }
                         Output::Close(conn) => {
-                            if let Some(q) = queues.remove(&conn) {
-                                let _ = q.try_send(Outgoing::Close);
+                            if let Some(outbox) = outboxes.remove(&conn) {
+                                let _ = outbox.end.send(End::Flush);
                             }
                         }
                     }
@@ -102,12 +178,20 @@ impl Shared {
             }
         }
     }
+
+    /// Shutdown: every connection writes what it has queued and closes.
+    fn close_all(&self) {
+        self.closing.store(true, Ordering::Release);
+        for (_, outbox) in self.outboxes().drain() {
+            let _ = outbox.end.send(End::Flush);
+        }
+    }
 }
 
 /// A server running on a tokio runtime; dropping it (or `shutdown`) stops it.
 pub struct RunningServer {
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -115,7 +199,7 @@ impl RunningServer {
     /// Stops accepting and closes every connection.
     pub async fn shutdown(mut self) {
         if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+            let _ = s.send(true);
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
@@ -126,7 +210,7 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+            let _ = s.send(true);
         }
     }
 }
@@ -134,26 +218,27 @@ impl Drop for RunningServer {
 /// Binds `config.listen` (port 0 picks a free one) and serves in the
 /// background on the current tokio runtime.
 pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let limits = Limits {
+        header_timeout: config.header_timeout,
+        upgrade_timeout: config.upgrade_timeout,
+        max_pending: config.max_pending,
+        max_pending_per_ip: config.max_pending_per_ip,
+    };
+    let sockets = SocketCount::new(config.max_sockets);
     let shared = Arc::new(Shared {
         hub: Mutex::new(Hub::new(config.hub.clone())),
-        queues: Mutex::new(HashMap::new()),
+        outboxes: Mutex::new(HashMap::new()),
         start: Instant::now(),
-        max_message_bytes: config.max_message_bytes,
+        closing: AtomicBool::new(false),
+        config,
     });
     let app = Router::new()
         .route("/", get(web_client))
         .route("/ws", get(upgrade))
         .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
-    // Signaling is many small messages: Nagle's algorithm would hold one
-    // behind another's delayed ACK for up to 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = watch::channel(false);
     let timer_shared = shared.clone();
     let timer = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -164,21 +249,18 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             timer_shared.dispatch(out);
         }
     });
-    let closer = shared.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-            timer.abort();
-            // Ends every connection: writers stop, sockets close.
-            closer
-                .queues
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
-        });
-        if let Err(e) = served.await {
-            tracing::error!("server stopped: {e}");
+        listener::accept_loop(listener, app, limits, sockets.clone(), stop_rx).await;
+        shared.close_all();
+        // Every connection is now bounded by a write timeout.
+        let grace = shared.config.write_timeout + Duration::from_secs(1);
+        if tokio::time::timeout(grace, sockets.all_closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(open = sockets.open(), "sockets still open at shutdown");
         }
+        timer.abort();
     });
     tracing::info!(%addr, "media-server listening");
     Ok(RunningServer {
@@ -197,46 +279,60 @@ async fn web_client() -> impl IntoResponse {
     )
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let max = shared.max_message_bytes;
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(shared): State<Arc<Shared>>,
+    Extension(peer): Extension<Peer>,
+) -> impl IntoResponse {
+    let max = shared.config.max_message_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| connection(socket, shared))
+        .on_upgrade(move |socket| connection(socket, shared, peer))
 }
 
-async fn connection(socket: WebSocket, shared: Arc<Shared>) {
+type Sink = SplitSink<WebSocket, Message>;
+
+async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     let (mut sink, mut stream) = socket.split();
+    let write_timeout = shared.config.write_timeout;
+    if shared.closing.load(Ordering::Acquire) {
+        let _ = tokio::time::timeout(write_timeout, sink.close()).await;
+        return;
+    }
     let now = shared.now();
-    let Some(conn) = shared.hub().connect(now) else {
+    let (admitted, evicted) = {
+        let mut hub = shared.hub();
+        let admitted = hub.connect_from(now, listener::source_of(peer.addr.ip()));
+        (admitted, hub.take_outputs())
+    };
+    shared.dispatch(evicted);
+    let Some(conn) = admitted else {
         let msg = serde_json::to_string(&ServerMsg::error(
             "server_full",
             "too many connections; try again later",
         ))
         .expect("serializes");
-        let _ = sink.send(Message::Text(msg.into())).await;
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(write_timeout, async {
+            let _ = sink.send(Message::Text(msg.into())).await;
+            let _ = sink.close().await;
+        })
+        .await;
         return;
     };
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
-    shared
-        .queues
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(conn, tx);
-    let writer = tokio::spawn(async move {
-        while let Some(out) = rx.recv().await {
-            match out {
-                Outgoing::Text(t) => {
-                    if sink.send(Message::Text(t.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Outgoing::Close => break,
-            }
-        }
-        let _ = sink.close().await;
-    });
-    loop {
+    let (queue, rx) = mpsc::channel::<String>(shared.config.max_queued_messages.max(1));
+    let (end_tx, mut end_rx) = oneshot::channel::<End>();
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    shared.outboxes().insert(
+        conn,
+        Outbox {
+            queue,
+            queued_bytes: queued_bytes.clone(),
+            end: end_tx,
+        },
+    );
+    let mut writer = tokio::spawn(write_loop(sink, rx, queued_bytes, write_timeout));
+    let mut writer_ended = false;
+    let mut end = loop {
         tokio::select! {
             msg = stream.next() => {
                 let outputs = match msg {
@@ -253,36 +349,62 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
                     }
                     Some(Ok(_)) => continue, // ping / pong frames
                     // Closed, reset, or over the size limit.
-                    Some(Err(_)) | None => break,
+                    Some(Err(_)) | None => break End::Flush,
                 };
                 shared.dispatch(outputs);
             }
-            _ = closed(&shared, conn) => break,
+            // The hub closed it (`Flush`), or it fell behind (dropped: `Abort`).
+            end = &mut end_rx => break end.unwrap_or(End::Abort),
+            // A write failed or timed out, or (racing `end_rx`) the hub
+            // closed it and everything was written.
+            written = &mut writer => {
+                writer_ended = true;
+                break if written.unwrap_or(false) { End::Flush } else { End::Abort };
+            }
         }
-    }
+    };
     let now = shared.now();
     let out = shared.hub().disconnect(conn, now);
     shared.dispatch(out);
-    shared
-        .queues
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&conn);
-    let _ = writer.await;
-}
-
-/// Resolves when the hub has closed `conn` (its queue was removed).
-async fn closed(shared: &Shared, conn: ConnId) {
-    loop {
-        let sender = shared
-            .queues
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&conn)
-            .cloned();
-        match sender {
-            Some(tx) => tx.closed().await,
-            None => return,
+    // Dropping the queue's sender lets the writer finish what is queued.
+    shared.outboxes().remove(&conn);
+    if !writer_ended {
+        let flushed = end == End::Flush
+            && matches!(
+                tokio::time::timeout(write_timeout, &mut writer).await,
+                Ok(Ok(true))
+            );
+        if !flushed {
+            writer.abort();
+            let _ = writer.await;
+            end = End::Abort;
         }
     }
+    if end == End::Abort {
+        peer.reset_on_close();
+    }
+    // The socket closes as `stream` goes too (the writer's sink is gone).
+}
+
+/// Writes queued messages in order, each within `write_timeout`, until the
+/// queue closes; then closes the WebSocket. Whether all of it went out: it
+/// stops early when a write fails or takes too long.
+async fn write_loop(
+    mut sink: Sink,
+    mut rx: mpsc::Receiver<String>,
+    queued_bytes: Arc<AtomicUsize>,
+    write_timeout: Duration,
+) -> bool {
+    while let Some(text) = rx.recv().await {
+        let len = text.len();
+        let sent = tokio::time::timeout(write_timeout, sink.send(Message::Text(text.into()))).await;
+        queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        if !matches!(sent, Ok(Ok(()))) {
+            return false;
+        }
+    }
+    matches!(
+        tokio::time::timeout(write_timeout, sink.close()).await,
+        Ok(Ok(()))
+    )
 }

@@ -40,6 +40,7 @@ async fn server() -> RunningServer {
         listen: "127.0.0.1:0".parse().unwrap(),
         hub,
         max_message_bytes: 16 * 1024,
+        ..ServerConfig::default()
     })
     .await
     .unwrap()

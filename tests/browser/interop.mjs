@@ -89,7 +89,10 @@ try {
     let last = await stats();
     while (!(await page.evaluate(() => window.media.ended))) {
       if (Date.now() > until) throw new Error("call did not end: " + JSON.stringify(await page.evaluate(() => window.media.events)));
-      last = await stats();
+      // A read that races the hang-up sees a closed connection, whose RTP
+      // stats are gone: keep the fullest read, not the last.
+      const now = await stats();
+      if (now.framesDecoded >= last.framesDecoded) last = now;
       await page.waitForTimeout(200);
     }
     result = last;
