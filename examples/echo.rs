@@ -146,6 +146,26 @@ fn main() {
         s.video_transport_latency.p50_us as f64 / 1000.0,
         s.video_decode_latency.p50_us as f64 / 1000.0,
     );
+    // The verdict: at least a quarter of the frames sent came back (a
+    // loaded machine still passes, a broken path does not), and with the
+    // synthetic tone, the tone itself.
+    let mut failed = Vec::new();
+    let want_video = (args.seconds * args.fps as f64 / 4.0) as u64;
+    let want_audio = (args.seconds * 50.0 / 4.0) as u64;
+    // Real devices without a camera run the echo test audio-only.
+    let camera = !args.real_devices || Engine::cameras().is_ok_and(|c| !c.is_empty());
+    if camera && s.video_frames_decoded < want_video {
+        failed.push(format!(
+            "{} video frames came back (want >= {want_video})",
+            s.video_frames_decoded
+        ));
+    }
+    if s.audio_frames_decoded < want_audio {
+        failed.push(format!(
+            "{} audio frames came back (want >= {want_audio})",
+            s.audio_frames_decoded
+        ));
+    }
     if !args.real_devices {
         match read_wav_mono_48k(&args.record_audio) {
             Ok(pcm) if pcm.len() > 48_000 => {
@@ -156,9 +176,21 @@ fn main() {
                     rms_dbfs(tail),
                     args.record_audio.display()
                 );
+                if (freq - 440.0).abs() > 5.0 {
+                    failed.push(format!("the tone came back at {freq:.1} Hz"));
+                }
             }
-            Ok(_) => println!("audio: too little came back to measure"),
-            Err(e) => println!("audio: cannot read {}: {e}", args.record_audio.display()),
+            Ok(_) => failed.push("too little audio came back to measure".into()),
+            Err(e) => failed.push(format!("cannot read {}: {e}", args.record_audio.display())),
         }
+    }
+    if failed.is_empty() {
+        println!(
+            "echo: ok: {} video and {} audio frames came back",
+            s.video_frames_decoded, s.audio_frames_decoded
+        );
+    } else {
+        println!("echo: FAILED: {}", failed.join("; "));
+        std::process::exit(1);
     }
 }

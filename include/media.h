@@ -18,10 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The most audience members a broadcaster's channel session sends to
-// (links with broadcasters, at most 3 more, are always made).
-#define MAX_AUDIENCE_LINKS 12
-
 // Longest device id or name, including the NUL.
 #define MEDIA_DEVICE_STRING_MAX 256
 
@@ -65,6 +61,9 @@ typedef enum media_result {
   MEDIA_ERR_BAD_TOKEN = 17,
   // The server could not be reached (after the reconnection attempts).
   MEDIA_ERR_SERVER_UNREACHABLE = 18,
+  // The media connection to a peer could not be made or was lost for
+  // good (a call then ends with `MEDIA_CALL_END_MEDIA_FAILED`).
+  MEDIA_ERR_NETWORK = 19,
 } media_result;
 
 // `media_event.type` values.
@@ -177,6 +176,10 @@ typedef enum media_call_end_reason {
   MEDIA_CALL_END_CONNECTION_LOST = 8,
   // The server refused something about the call: see `code`.
   MEDIA_CALL_END_ERROR = 9,
+  // The media connection failed: it never connected (within 20 s of
+  // the call's start), or one that was up stayed unreachable (15 s
+  // after it broke). Both sides see it; `error` is `MEDIA_ERR_NETWORK`.
+  MEDIA_CALL_END_MEDIA_FAILED = 10,
 } media_call_end_reason;
 
 // The change in a `MEDIA_EVENT_CHANNEL`.
@@ -460,13 +463,6 @@ typedef struct media_server_config {
   uint32_t max_reconnects;
 } media_server_config;
 
-// A quality score (0 unknown, 1 excellent, 2 good, 3 poor, 4 bad, 5 very bad, 6 down).
-typedef uint8_t Quality;
-
-#define UNKNOWN 0
-
-#define DOWN 6
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -477,6 +473,15 @@ const char *media_result_str(uint32_t result);
 
 // The library version, e.g. "0.1.0". Static, never NULL.
 const char *media_version(void);
+
+// Writes the detail of the last failed call made on this thread (for
+// example "listen address 10.1.2.3:80 is not an address of this
+// machine"), NUL-terminated, into `buf` (`len` bytes; longer messages are
+// cut at a character boundary). An empty string when the thread's last
+// call succeeded. Returns the message's full length in bytes, without the
+// NUL (also when `buf` is NULL or `len` is 0: nothing is written then),
+// so a host can size its buffer.
+size_t media_last_error_message(char *buf, size_t len);
 
 // Fills `config` with defaults that use the system's microphone, speaker
 // and first camera, 640x360 at 30 fps, 800 kbit/s. NULL is ignored.
@@ -628,7 +633,10 @@ enum media_result media_engine_leave_channel(struct media_engine *engine, const 
 // `media_local_server_url`; browsers find the web client at the same
 // address over http. Release with `media_local_server_free`.
 // `MEDIA_ERR_UNSUPPORTED` in builds without the `server` feature;
-// `MEDIA_ERR_INVALID_STATE` when the address is taken.
+// `MEDIA_ERR_INVALID_ARGUMENT` for an address that does not parse or is
+// not one of this machine's; `MEDIA_ERR_INVALID_STATE` when the address
+// is taken; `MEDIA_ERR_PERMISSION_DENIED` for a privileged port.
+// `media_last_error_message` says which.
 enum media_result media_local_server_start(const char *listen,
                                            const char *app_id,
                                            const char *secret,
@@ -642,7 +650,9 @@ enum media_result media_local_server_url(const struct media_local_server *server
 
 // Mints a token for `user_id` valid for `ttl_seconds` (any channel) and
 // writes it, NUL-terminated, into `token` (`token_len` bytes; 512 always
-// suffice for user ids up to 64 bytes).
+// suffice). `MEDIA_ERR_INVALID_ARGUMENT` for what the server would refuse:
+// a user id that is not 1 to 64 of `A-Z a-z 0-9 - _ . @`, or a
+// `ttl_seconds` of 0.
 enum media_result media_local_server_token(const struct media_local_server *server,
                                            const char *user_id,
                                            uint32_t ttl_seconds,

@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Io,
     /// The request is valid but not supported by this build or backend.
     Unsupported,
+    /// The media connection to a peer could not be made or was lost for
+    /// good. A new call (or a rejoin) may succeed.
+    Network,
     /// A bug inside the library. Please report it.
     Internal,
 }

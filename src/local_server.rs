@@ -53,12 +53,7 @@ impl LocalServer {
                 .map_err(|e| Error::internal(format!("server runtime: {e}")))?;
             let server = runtime
                 .block_on(media_server::server::start(config))
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied => {
-                        Error::invalid_state(format!("cannot listen on {listen}: {e}"))
-                    }
-                    _ => Error::internal(format!("cannot listen on {listen}: {e}")),
-                })?;
+                .map_err(|e| listen_error(listen, &e))?;
             Ok::<_, Error>((runtime, server))
         })
         .join()
@@ -86,8 +81,21 @@ impl LocalServer {
         self.addr
     }
 
-    /// A token for `user_id`, any channel, valid for `ttl`.
-    pub fn token(&self, user_id: &str, ttl: Duration) -> String {
+    /// A token for `user_id`, any channel, valid for `ttl` (whole seconds,
+    /// at least one). Refuses what the server would refuse: a user id
+    /// outside the protocol's alphabet (see
+    /// [`media_protocol::valid_user_id`]) or a zero lifetime.
+    pub fn token(&self, user_id: &str, ttl: Duration) -> Result<String> {
+        if !media_protocol::valid_user_id(user_id) {
+            return Err(Error::invalid_argument(format!(
+                "user id {user_id:?}: 1 to 64 of A-Z a-z 0-9 - _ . @"
+            )));
+        }
+        if ttl.as_secs() == 0 {
+            return Err(Error::invalid_argument(
+                "token lifetime must be at least 1 s",
+            ));
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -96,9 +104,30 @@ impl LocalServer {
             app_id: self.app_id.clone(),
             user_id: user_id.to_string(),
             channel: "*".into(),
-            exp: now + ttl.as_secs().max(1),
+            exp: now.saturating_add(ttl.as_secs()),
         };
-        mint(&claims, &self.secret)
+        Ok(mint(&claims, &self.secret))
+    }
+}
+
+/// Why the server cannot listen on `listen`, as the library's error.
+fn listen_error(listen: SocketAddr, e: &std::io::Error) -> Error {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        AddrNotAvailable => Error::invalid_argument(format!(
+            "cannot listen on {listen}: {} is not an address of this machine",
+            listen.ip()
+        )),
+        AddrInUse => {
+            Error::invalid_state(format!("cannot listen on {listen}: the address is in use"))
+        }
+        PermissionDenied => Error::new(
+            crate::ErrorKind::PermissionDenied,
+            format!(
+                "cannot listen on {listen}: permission denied (ports below 1024 need privileges)"
+            ),
+        ),
+        _ => Error::io(&format!("cannot listen on {listen}"), e),
     }
 }
 
@@ -140,11 +169,26 @@ mod tests {
             let mut page = String::new();
             conn.read_to_string(&mut page).unwrap();
             assert!(page.contains("libmedia web client"), "{page:.200}");
-            let token = server.token("alice", Duration::from_secs(60));
+            let token = server.token("alice", Duration::from_secs(60)).unwrap();
             assert!(token.starts_with("v1."));
+            for bad in ["", "bob smith", "o'brien", "<b>x</b>"] {
+                let e = server.token(bad, Duration::from_secs(60)).unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad:?}");
+            }
+            let e = server.token("alice", Duration::ZERO).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
             drop(server);
         });
         assert!(LocalServer::start("nonsense", "demo", "s").is_err());
         assert!(LocalServer::start("127.0.0.1:0", "", "s").is_err());
+        // 192.0.2.1 (TEST-NET-1) is nobody's address.
+        let e = LocalServer::start("192.0.2.1:0", "demo", "s")
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(
+            e.message().contains("not an address of this machine"),
+            "{e}"
+        );
     }
 }

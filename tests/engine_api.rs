@@ -225,13 +225,37 @@ fn bad_configuration_and_missing_inputs_are_clear_errors() {
         ErrorKind::NotFound
     );
 
+    // Output files in a missing folder are refused up front ...
+    for config in [
+        EngineConfig {
+            audio_output: AudioOutputConfig::WavFile("/nonexistent/dir/out.wav".into()),
+            ..small()
+        },
+        EngineConfig {
+            record_remote_video: Some("/nonexistent/dir/remote.y4m".into()),
+            ..small()
+        },
+    ] {
+        let e = Engine::new(config).err().expect("refused");
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.message().contains("does not exist"), "{e}");
+    }
+    // ... one that cannot be written (here: a folder) fails when it opens.
     let engine = Engine::new(EngineConfig {
-        audio_output: AudioOutputConfig::WavFile("/nonexistent/dir/out.wav".into()),
+        audio_output: AudioOutputConfig::WavFile(std::env::temp_dir()),
         ..small()
     })
     .unwrap();
     assert_eq!(engine.start_echo_test().unwrap_err().kind(), ErrorKind::Io);
     assert!(!engine.echo_test_running());
+    // Numbers that would flood the host or never end.
+    for (interval, delay_us) in [(1, 0), (99, 0), (1000, u64::from(u32::MAX) * 1000)] {
+        let mut config = small();
+        config.stats_interval_ms = interval;
+        config.loopback.delay_us = delay_us;
+        let e = Engine::new(config).err().expect("refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    }
 }
 
 #[test]

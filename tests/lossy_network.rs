@@ -6,50 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
-
-/// Two namespaces and a veth pair; removed on drop.
-struct Net {
-    a: String,
-    b: String,
-}
-
-impl Net {
-    fn new(tag: u32) -> Net {
-        let (a, b) = (format!("media_a{tag}"), format!("media_b{tag}"));
-        let _ = Command::new("ip").args(["netns", "del", &a]).output();
-        let _ = Command::new("ip").args(["netns", "del", &b]).output();
-        sh(&["ip", "netns", "add", &a]);
-        sh(&["ip", "netns", "add", &b]);
-        let (va, vb) = (format!("mva{tag}"), format!("mvb{tag}"));
-        sh(&[
-            "ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
-        ]);
-        sh(&["ip", "-n", &a, "addr", "add", "10.231.0.1/24", "dev", &va]);
-        sh(&["ip", "-n", &b, "addr", "add", "10.231.0.2/24", "dev", &vb]);
-        for (ns, dev) in [(&a, &va), (&b, &vb)] {
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
-        Net { a, b }
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).output();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).output();
-    }
-}
-
-fn in_ns(ns: &str, program: &Path) -> Command {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns]).arg(program);
-    c
-}
 
 fn summary_number(summary: &str, label: &str) -> u64 {
     // "summary: video 880 decoded (0 lost, 12 nacks, 0 keyframe requests), ..."

@@ -224,8 +224,8 @@ fn the_engine_reconnects_after_the_server_restarts() {
 fn a_ringing_call_connects_ahead_without_media_and_a_rejected_one_leaves_nothing() {
     let server = media::LocalServer::start("127.0.0.1:0", "demo", "secret").unwrap();
     let hour = Duration::from_secs(3600);
-    let (alice, a_rx) = engine(&server.url(), "alice", server.token("alice", hour));
-    let (bob, b_rx) = engine(&server.url(), "bob", server.token("bob", hour));
+    let (alice, a_rx) = engine(&server.url(), "alice", server.token("alice", hour).unwrap());
+    let (bob, b_rx) = engine(&server.url(), "bob", server.token("bob", hour).unwrap());
     let connected = |e: &Event| *e == Event::Server(ServerState::Connected);
     wait(&a_rx, "alice online", connected);
     wait(&b_rx, "bob online", connected);

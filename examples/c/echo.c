@@ -82,6 +82,86 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+/* Fails unless the last call's detail (media_last_error_message) contains `want`. */
+#define EXPECT_DETAIL(want)                                                                          \
+    do {                                                                                             \
+        char detail_[256];                                                                           \
+        size_t full_ = media_last_error_message(detail_, sizeof detail_);                           \
+        if (full_ == 0 || strstr(detail_, (want)) == NULL) {                                         \
+            fprintf(stderr, "FAIL %s:%d: last error \"%s\" lacks \"%s\"\n", __FILE__, __LINE__,     \
+                    detail_, (want));                                                                \
+            failures++;                                                                              \
+        }                                                                                            \
+    } while (0)
+
+/* Values the engine and the in-process server would only fail on later
+ * (or the server would refuse) are refused up front, each with a detail. */
+static void check_validation(void) {
+    media_engine *engine = NULL;
+    media_engine_config cfg;
+    char small[8];
+
+    media_engine_config_fake(&cfg);
+    cfg.stats_interval_ms = 1; /* a thousand events a second */
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("stats_interval_ms");
+    media_engine_config_fake(&cfg);
+    cfg.loopback_delay_ms = UINT32_MAX;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("loopback delay");
+    media_engine_config_fake(&cfg);
+    cfg.record_remote_video_file = "/nonexistent-folder/remote.y4m";
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_NOT_FOUND);
+    EXPECT_DETAIL("does not exist");
+    if (engine != NULL) {
+        fprintf(stderr, "FAIL: engine written on failure\n");
+        failures++;
+    }
+    /* The message's full length comes back even when it does not fit. */
+    media_engine_config_fake(&cfg);
+    cfg.stats_interval_ms = 5;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    if (media_last_error_message(NULL, 0) <= sizeof small ||
+        media_last_error_message(small, sizeof small) != media_last_error_message(NULL, 0) ||
+        strlen(small) != sizeof small - 1) {
+        fprintf(stderr, "FAIL: media_last_error_message lengths\n");
+        failures++;
+    }
+    /* 0 (off) and the bounds are fine; a success clears the detail. */
+    media_engine_config_fake(&cfg);
+    cfg.stats_interval_ms = 0;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_OK);
+    if (media_last_error_message(NULL, 0) != 0) {
+        fprintf(stderr, "FAIL: a success leaves no error detail\n");
+        failures++;
+    }
+    media_engine_free(engine);
+    engine = NULL;
+
+    /* The in-process server: an address that is not this machine's. */
+    media_local_server *server = NULL;
+    media_result r = media_local_server_start("192.0.2.1:8080", "demo", "secret", &server);
+    if (r == MEDIA_ERR_UNSUPPORTED) return; /* built without the server */
+    EXPECT(r, MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("not an address of this machine");
+    EXPECT(media_local_server_start("no-port", "demo", "secret", &server), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT(media_local_server_start("127.0.0.1:0", "demo", "secret", &server), MEDIA_OK);
+    {
+        char token[512];
+        /* Tokens the server would refuse are not minted. */
+        EXPECT(media_local_server_token(server, "bob smith", 60, token, sizeof token), MEDIA_ERR_INVALID_ARGUMENT);
+        EXPECT_DETAIL("user id");
+        EXPECT(media_local_server_token(server, "o'brien", 60, token, sizeof token), MEDIA_ERR_INVALID_ARGUMENT);
+        EXPECT(media_local_server_token(server, "<b>x</b>", 60, token, sizeof token), MEDIA_ERR_INVALID_ARGUMENT);
+        EXPECT(media_local_server_token(server, "", 60, token, sizeof token), MEDIA_ERR_INVALID_ARGUMENT);
+        EXPECT(media_local_server_token(server, "bob", 0, token, sizeof token), MEDIA_ERR_INVALID_ARGUMENT);
+        EXPECT_DETAIL("lifetime");
+        EXPECT(media_local_server_token(server, "bob.smith@example.com", 60, token, sizeof token), MEDIA_OK);
+        EXPECT(media_local_server_token(server, "bob", 60, token, 4), MEDIA_ERR_BUFFER_TOO_SMALL);
+    }
+    media_local_server_free(server);
+}
+
 static void check_misuse(void) {
     media_engine *engine = NULL;
     media_engine_config cfg;
@@ -192,6 +272,7 @@ static void check_misuse(void) {
     media_engine_free(engine); /* with everything running */
 
     if (strlen(media_result_str((media_result)999)) == 0) failures++;
+    check_validation();
 }
 
 int main(int argc, char **argv) {

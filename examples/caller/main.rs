@@ -119,9 +119,18 @@ enum Command {
 
 fn reason_text(r: &CallEndReason) -> String {
     match r {
-        CallEndReason::Error(code) => format!("error {code}"),
-        other => format!("{other:?}").to_lowercase(),
+        CallEndReason::Offline => "offline",
+        CallEndReason::Busy => "busy",
+        CallEndReason::Rejected => "rejected",
+        CallEndReason::Timeout => "timeout",
+        CallEndReason::Cancelled => "cancelled",
+        CallEndReason::Hangup => "hangup",
+        CallEndReason::PeerDropped => "peer_dropped",
+        CallEndReason::ConnectionLost => "connection_lost",
+        CallEndReason::MediaFailed => "media_failed",
+        CallEndReason::Error(code) => return format!("error {code}"),
     }
+    .to_string()
 }
 
 fn main() {
@@ -309,7 +318,12 @@ fn main() {
                 }
                 Event::Call(CallEvent::Ended { reason, .. }) => {
                     println!("call ended: {}", reason_text(&reason));
-                    exit_code = 0;
+                    // A call whose media failed did not work.
+                    exit_code = if reason == CallEndReason::MediaFailed {
+                        4
+                    } else {
+                        0
+                    };
                     break;
                 }
                 Event::Channel(ChannelEvent::Joined { channel, uid, .. }) => {

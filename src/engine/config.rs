@@ -83,11 +83,14 @@ pub struct EngineConfig {
     pub video: VideoConfig,
     pub audio: OpusSettings,
     pub jitter: JitterConfig,
-    /// What the echo test's loopback path does to packets.
+    /// What the echo test's loopback path does to packets (delay and
+    /// jitter at most [`crate::engine::MAX_LOOPBACK_DELAY_US`] each).
     pub loopback: Impairment,
-    /// When set, decoded remote video is also written to this Y4M file.
+    /// When set, decoded remote video is also written to this Y4M file
+    /// (its folder must exist).
     pub record_remote_video: Option<PathBuf>,
-    /// How often a stats event is emitted; 0 turns them off.
+    /// How often a stats event is emitted; 0 turns them off, else within
+    /// [`crate::engine::MIN_STATS_INTERVAL_MS`]..=[`crate::engine::MAX_STATS_INTERVAL_MS`].
     pub stats_interval_ms: u32,
 }
 

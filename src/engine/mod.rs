@@ -63,7 +63,13 @@ pub(crate) struct Shared {
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
     routes: Mutex<Routes>,
+    /// Told the uid of a remote whose transport failed (set by the
+    /// signaling client, which ends the call or the link on its own thread).
+    media_failed: Mutex<Option<MediaFailedHook>>,
 }
+
+/// See [`Shared::media_failed`].
+pub(crate) type MediaFailedHook = Arc<dyn Fn(u32) + Send + Sync>;
 
 /// The session's transports as the stages see them.
 #[derive(Default)]
@@ -79,6 +85,24 @@ struct Routes {
 impl Shared {
     fn routes(&self) -> MutexGuard<'_, Routes> {
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Who learns that a remote's transport failed (None: only the host,
+    /// through the connection event).
+    pub(crate) fn set_media_failed_hook(&self, hook: Option<MediaFailedHook>) {
+        *self.media_failed.lock().unwrap_or_else(|p| p.into_inner()) = hook;
+    }
+
+    /// The transport to remote `uid` failed: tell whoever ends its session.
+    pub(crate) fn media_failed(&self, uid: u32) {
+        let hook = self
+            .media_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(uid);
+        }
     }
 
     fn transports(&self) -> Arc<Vec<Arc<dyn Transport>>> {
@@ -281,6 +305,7 @@ impl Engine {
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
             routes: Mutex::new(Routes::default()),
+            media_failed: Mutex::new(None),
         });
         let (event_control, event_control_rx) = unbounded();
         let (render_control, render_control_rx) = unbounded();
@@ -345,6 +370,10 @@ impl Engine {
     /// Replaces an earlier connection.
     pub fn connect_server(&self, config: crate::signal::ServerConfig) -> Result<()> {
         let client = crate::signal::SignalingClient::start(config, Arc::downgrade(&self.core))?;
+        // A failed transport ends its call (or channel link) on both sides.
+        self.core
+            .shared
+            .set_media_failed_hook(Some(client.media_failed_hook()));
         let old = self
             .signaling
             .lock()
@@ -356,6 +385,7 @@ impl Engine {
 
     /// Leaves the server (ending any call). A no-op when not connected.
     pub fn disconnect_server(&self) {
+        self.core.shared.set_media_failed_hook(None);
         let old = self
             .signaling
             .lock()
@@ -1203,6 +1233,12 @@ pub fn member_path(path: &std::path::Path, uid: u32) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
+/// The longest delay (and jitter) the echo test's loopback may add.
+pub const MAX_LOOPBACK_DELAY_US: u64 = 10_000_000;
+/// Bounds of [`EngineConfig::stats_interval_ms`] (0 turns stats events off).
+pub const MIN_STATS_INTERVAL_MS: u32 = 100;
+pub const MAX_STATS_INTERVAL_MS: u32 = 3_600_000;
+
 fn validate(c: &EngineConfig) -> Result<()> {
     let v = &c.video;
     crate::codec::h264::check_size(v.width, v.height)?;
@@ -1225,6 +1261,46 @@ fn validate(c: &EngineConfig) -> Result<()> {
         return Err(Error::invalid_argument(
             "loopback loss must be within 0..=1",
         ));
+    }
+    if l.delay_us > MAX_LOOPBACK_DELAY_US || l.jitter_us > MAX_LOOPBACK_DELAY_US {
+        return Err(Error::invalid_argument(format!(
+            "loopback delay and jitter must each be at most {} ms",
+            MAX_LOOPBACK_DELAY_US / 1000
+        )));
+    }
+    if c.stats_interval_ms != 0
+        && !(MIN_STATS_INTERVAL_MS..=MAX_STATS_INTERVAL_MS).contains(&c.stats_interval_ms)
+    {
+        return Err(Error::invalid_argument(format!(
+            "stats_interval_ms {} must be 0 (off) or within {MIN_STATS_INTERVAL_MS}..={MAX_STATS_INTERVAL_MS}",
+            c.stats_interval_ms
+        )));
+    }
+    let files = [
+        ("record_remote_video", c.record_remote_video.as_deref()),
+        (
+            "audio_output",
+            match &c.audio_output {
+                AudioOutputConfig::WavFile(p) => Some(p.as_path()),
+                _ => None,
+            },
+        ),
+    ];
+    for (what, path) in files {
+        let Some(path) = path else { continue };
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid_argument(format!("{what}: empty path")));
+        }
+        let folder = match path.parent() {
+            Some(f) if !f.as_os_str().is_empty() => f,
+            _ => std::path::Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(Error::new(
+                crate::ErrorKind::NotFound,
+                format!("{what}: folder {} does not exist", folder.display()),
+            ));
+        }
     }
     if c.jitter.min_frames == 0 || c.jitter.max_frames < 2 * c.jitter.min_frames {
         return Err(Error::invalid_argument(

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::events::{emit, Event};
 use super::quality::QualityTracker;
 use super::Shared;
+use crate::transport::webrtc::ConnectionState;
 use crate::transport::{Feedback, Transport};
 
 /// Statistics of one remote user, from [`crate::Engine::remote_stats`].
@@ -110,7 +111,10 @@ impl Remote {
                 return true;
             }
             Feedback::Connection(state) => {
-                emit(&shared.events_tx, Event::Connection { uid, state })
+                emit(&shared.events_tx, Event::Connection { uid, state });
+                if state == ConnectionState::Failed {
+                    shared.media_failed(uid);
+                }
             }
             Feedback::NetworkStats(n) => {
                 let scores = self

@@ -69,6 +69,9 @@ pub enum media_result {
     MEDIA_ERR_BAD_TOKEN = 17,
     /// The server could not be reached (after the reconnection attempts).
     MEDIA_ERR_SERVER_UNREACHABLE = 18,
+    /// The media connection to a peer could not be made or was lost for
+    /// good (a call then ends with `MEDIA_CALL_END_MEDIA_FAILED`).
+    MEDIA_ERR_NETWORK = 19,
 }
 
 /// The result code for a server error code (`media_event.code`).
@@ -105,6 +108,7 @@ impl From<ErrorKind> for media_result {
             ErrorKind::Codec => MEDIA_ERR_CODEC,
             ErrorKind::Io => MEDIA_ERR_IO,
             ErrorKind::Unsupported => MEDIA_ERR_UNSUPPORTED,
+            ErrorKind::Network => MEDIA_ERR_NETWORK,
             _ => MEDIA_ERR_INTERNAL,
         }
     }
@@ -120,7 +124,7 @@ impl From<crate::Error> for media_result {
 /// value; unknown values are described as such). Never NULL.
 #[no_mangle]
 pub extern "C" fn media_result_str(result: u32) -> *const c_char {
-    const ALL: [media_result; 19] = [
+    const ALL: [media_result; 20] = [
         MEDIA_OK,
         MEDIA_ERR_NULL_ARGUMENT,
         MEDIA_ERR_INVALID_ARGUMENT,
@@ -140,6 +144,7 @@ pub extern "C" fn media_result_str(result: u32) -> *const c_char {
         MEDIA_ERR_OCCUPIED,
         MEDIA_ERR_BAD_TOKEN,
         MEDIA_ERR_SERVER_UNREACHABLE,
+        MEDIA_ERR_NETWORK,
     ];
     let Some(&known) = ALL.iter().find(|&&r| r as u32 == result) else {
         return c"unknown media_result".as_ptr();
@@ -165,6 +170,7 @@ pub extern "C" fn media_result_str(result: u32) -> *const c_char {
         }
         MEDIA_ERR_BAD_TOKEN => c"token expired, invalid or for another scope",
         MEDIA_ERR_SERVER_UNREACHABLE => c"the server could not be reached",
+        MEDIA_ERR_NETWORK => c"the media connection to the peer failed",
         MEDIA_ERR_INTERNAL => c"internal error",
     };
     s.as_ptr()
@@ -176,16 +182,102 @@ pub extern "C" fn media_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// Runs `f`, turning a panic into `MEDIA_ERR_PANIC`.
+thread_local! {
+    /// What went wrong in the last call this thread made (empty after a
+    /// success); read with `media_last_error_message`.
+    static LAST_ERROR: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Records `message` as the detail of the current call's failure.
+fn set_last_error(message: &str) {
+    LAST_ERROR.with(|e| {
+        if let Ok(mut e) = e.try_borrow_mut() {
+            e.clear();
+            e.push_str(message);
+        }
+    });
+}
+
+/// Turns a library error into its result code, keeping its message for
+/// `media_last_error_message`.
+fn fail(e: crate::Error) -> media_result {
+    set_last_error(e.message());
+    e.into()
+}
+
+/// Runs `f`, turning a panic into `MEDIA_ERR_PANIC`, and keeps the detail
+/// of a failure for `media_last_error_message` (the code's description
+/// when `f` left none).
 fn guard(f: impl FnOnce() -> media_result) -> media_result {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(MEDIA_ERR_PANIC)
+    LAST_ERROR.with(|e| {
+        if let Ok(mut e) = e.try_borrow_mut() {
+            e.clear();
+        }
+    });
+    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or(MEDIA_ERR_PANIC);
+    if result != MEDIA_OK {
+        let empty = LAST_ERROR.with(|e| e.try_borrow().map(|e| e.is_empty()).unwrap_or(false));
+        if empty {
+            // SAFETY: media_result_str returns a static NUL-terminated string.
+            let s = unsafe { CStr::from_ptr(media_result_str(result as u32)) };
+            set_last_error(&s.to_string_lossy());
+        }
+    }
+    result
+}
+
+/// Writes the detail of the last failed call made on this thread (for
+/// example "listen address 10.1.2.3:80 is not an address of this
+/// machine"), NUL-terminated, into `buf` (`len` bytes; longer messages are
+/// cut at a character boundary). An empty string when the thread's last
+/// call succeeded. Returns the message's full length in bytes, without the
+/// NUL (also when `buf` is NULL or `len` is 0: nothing is written then),
+/// so a host can size its buffer.
+#[no_mangle]
+pub extern "C" fn media_last_error_message(buf: *mut c_char, len: usize) -> usize {
+    catch_unwind(AssertUnwindSafe(|| {
+        LAST_ERROR.with(|e| {
+            let Ok(e) = e.try_borrow() else { return 0 };
+            if buf.is_null() || len == 0 {
+                return e.len();
+            }
+            let mut n = e.len().min(len - 1);
+            while !e.is_char_boundary(n) {
+                n -= 1;
+            }
+            // SAFETY: the host gave `len` writable bytes at `buf`; n < len.
+            let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+            out[..n].copy_from_slice(&e.as_bytes()[..n]);
+            out[n] = 0;
+            e.len()
+        })
+    }))
+    .unwrap_or(0)
+}
+
+/// A failure `try_ffi!` can return: a library error (its message is
+/// kept for `media_last_error_message`) or a bare result code.
+trait Failure {
+    fn into_result(self) -> media_result;
+}
+
+impl Failure for crate::Error {
+    fn into_result(self) -> media_result {
+        fail(self)
+    }
+}
+
+impl Failure for media_result {
+    fn into_result(self) -> media_result {
+        self
+    }
 }
 
 macro_rules! try_ffi {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(e) => return media_result::from(e),
+            Err(e) => return Failure::into_result(e),
         }
     };
 }
@@ -594,6 +686,10 @@ pub enum media_call_end_reason {
     MEDIA_CALL_END_CONNECTION_LOST = 8,
     /// The server refused something about the call: see `code`.
     MEDIA_CALL_END_ERROR = 9,
+    /// The media connection failed: it never connected (within 20 s of
+    /// the call's start), or one that was up stayed unreachable (15 s
+    /// after it broke). Both sides see it; `error` is `MEDIA_ERR_NETWORK`.
+    MEDIA_CALL_END_MEDIA_FAILED = 10,
 }
 
 /// The change in a `MEDIA_EVENT_CHANNEL`.
@@ -981,6 +1077,7 @@ pub extern "C" fn media_engine_set_event_callback(
                             ev.error = match reason {
                                 R::Offline => MEDIA_ERR_PEER_OFFLINE,
                                 R::Busy => MEDIA_ERR_BUSY,
+                                R::MediaFailed => MEDIA_ERR_NETWORK,
                                 R::Error(code) => server_code_result(code),
                                 _ => MEDIA_OK,
                             };
@@ -993,6 +1090,7 @@ pub extern "C" fn media_engine_set_event_callback(
                                 R::Hangup => MEDIA_CALL_END_HANGUP,
                                 R::PeerDropped => MEDIA_CALL_END_PEER_DROPPED,
                                 R::ConnectionLost => MEDIA_CALL_END_CONNECTION_LOST,
+                                R::MediaFailed => MEDIA_CALL_END_MEDIA_FAILED,
                                 R::Error(code) => {
                                     ev.code = strings.add(code);
                                     MEDIA_CALL_END_ERROR
@@ -1125,7 +1223,7 @@ pub extern "C" fn media_engine_set_frame_callback(
 fn done(r: crate::Result<()>) -> media_result {
     match r {
         Ok(()) => MEDIA_OK,
-        Err(e) => e.into(),
+        Err(e) => fail(e),
     }
 }
 
@@ -1338,7 +1436,7 @@ fn list_devices(kind: u32) -> Result<Vec<DeviceInfo>, media_result> {
         x if x == MEDIA_DEVICE_CAMERA as u32 => Engine::cameras(),
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
-    list.map_err(media_result::from)
+    list.map_err(fail)
 }
 
 /// Writes how many devices of `kind` (a `media_device_kind`) exist.
@@ -1686,7 +1784,10 @@ fn write_c_string(s: &str, out: *mut c_char, len: usize) -> media_result {
 /// `media_local_server_url`; browsers find the web client at the same
 /// address over http. Release with `media_local_server_free`.
 /// `MEDIA_ERR_UNSUPPORTED` in builds without the `server` feature;
-/// `MEDIA_ERR_INVALID_STATE` when the address is taken.
+/// `MEDIA_ERR_INVALID_ARGUMENT` for an address that does not parse or is
+/// not one of this machine's; `MEDIA_ERR_INVALID_STATE` when the address
+/// is taken; `MEDIA_ERR_PERMISSION_DENIED` for a privileged port.
+/// `media_last_error_message` says which.
 #[no_mangle]
 pub extern "C" fn media_local_server_start(
     listen: *const c_char,
@@ -1746,7 +1847,9 @@ pub extern "C" fn media_local_server_url(
 
 /// Mints a token for `user_id` valid for `ttl_seconds` (any channel) and
 /// writes it, NUL-terminated, into `token` (`token_len` bytes; 512 always
-/// suffice for user ids up to 64 bytes).
+/// suffice). `MEDIA_ERR_INVALID_ARGUMENT` for what the server would refuse:
+/// a user id that is not 1 to 64 of `A-Z a-z 0-9 - _ . @`, or a
+/// `ttl_seconds` of 0.
 #[no_mangle]
 pub extern "C" fn media_local_server_token(
     server: *const media_local_server,
@@ -1760,14 +1863,12 @@ pub extern "C" fn media_local_server_token(
             Ok(u) => u,
             Err(r) => return r,
         };
-        if user.is_empty() || user.len() > 64 {
-            return MEDIA_ERR_INVALID_ARGUMENT;
-        }
         #[cfg(feature = "server")]
         {
             match unsafe { server.cast::<crate::LocalServer>().as_ref() } {
                 Some(s) => {
-                    let t = s.token(&user, std::time::Duration::from_secs(ttl_seconds as u64));
+                    let ttl = std::time::Duration::from_secs(ttl_seconds as u64);
+                    let t = try_ffi!(s.token(&user, ttl));
                     write_c_string(&t, token, token_len)
                 }
                 None => MEDIA_ERR_NULL_ARGUMENT,
@@ -1775,7 +1876,7 @@ pub extern "C" fn media_local_server_token(
         }
         #[cfg(not(feature = "server"))]
         {
-            let _ = (server, ttl_seconds, token, token_len);
+            let _ = (server, user, ttl_seconds, token, token_len);
             MEDIA_ERR_UNSUPPORTED
         }
     })

@@ -173,8 +173,10 @@ impl Controller {
         if !self.registered {
             return Err(Error::invalid_state("not connected to the server yet"));
         }
-        if to.is_empty() || to.len() > 64 {
-            return Err(Error::invalid_argument("user id must be 1..=64 characters"));
+        if !media_protocol::valid_user_id(to) {
+            return Err(Error::invalid_argument(format!(
+                "user id {to:?}: 1 to 64 of A-Z a-z 0-9 - _ . @"
+            )));
         }
         if to == self.user_id {
             return Err(Error::invalid_argument("cannot call yourself"));
@@ -273,6 +275,7 @@ impl Controller {
             Phase::Active { call_id } => {
                 out.push(Action::Send(ClientMsg::Hangup {
                     call_id: call_id.clone(),
+                    reason: None,
                 }));
                 self.ended(call_id, CallEndReason::Hangup, &mut out);
             }
@@ -362,6 +365,49 @@ impl Controller {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The media connection with remote `uid` failed (0: the call's peer;
+    /// it never connected, or a connection that was up stayed unreachable).
+    /// A call ends on both sides with `media_failed`, also while it rings
+    /// (its connection is made ahead of the answer); a channel link is
+    /// dropped on both sides (the member is told with a `bye` signal).
+    /// Either way the host gets an error event.
+    pub fn on_media_failed(&mut self, uid: u32) -> Vec<Action> {
+        let mut out = Vec::new();
+        if uid == 0 {
+            let Some(call_id) = self.current_call().map(str::to_string) else {
+                return out;
+            };
+            out.push(Action::Send(ClientMsg::Hangup {
+                call_id: call_id.clone(),
+                reason: Some(EndReason::MediaFailed),
+            }));
+            out.push(Action::Emit(Event::Error {
+                kind: crate::ErrorKind::Network,
+                message: format!("call {call_id}: the media connection failed"),
+            }));
+            self.ended(call_id, CallEndReason::MediaFailed, &mut out);
+            return out;
+        }
+        let Some(c) = self.channel.as_mut().filter(|c| c.linked.contains(&uid)) else {
+            return out;
+        };
+        c.linked.retain(|&u| u != uid);
+        if c.joined {
+            out.push(Action::Send(ClientMsg::Signal {
+                call_id: None,
+                channel: Some(c.name.clone()),
+                to: Some(uid),
+                data: json!({"type": "bye", "reason": "media_failed"}),
+            }));
+        }
+        out.push(Action::RemoveMember { uid });
+        out.push(Action::Emit(Event::Error {
+            kind: crate::ErrorKind::Network,
+            message: format!("media with uid {uid} in {} failed", c.name),
+        }));
+        out
     }
 
     /// Media with member `uid` could not be started: forget the link.
@@ -603,7 +649,18 @@ impl Controller {
                 if !c.linked.contains(&uid) {
                     return;
                 }
-                if data.get("type").and_then(Value::as_str) == Some("mute") {
+                if data.get("type").and_then(Value::as_str) == Some("bye") {
+                    // The member's media with us failed on its side.
+                    let name = c.name.clone();
+                    if let Some(c) = self.channel.as_mut() {
+                        c.linked.retain(|&u| u != uid);
+                    }
+                    out.push(Action::RemoveMember { uid });
+                    out.push(Action::Emit(Event::Error {
+                        kind: crate::ErrorKind::Network,
+                        message: format!("media with uid {uid} in {name} failed"),
+                    }));
+                } else if data.get("type").and_then(Value::as_str) == Some("mute") {
                     let flag = |k: &str| data.get(k).and_then(Value::as_bool).unwrap_or(false);
                     emit(
                         out,
@@ -706,6 +763,7 @@ impl Controller {
                     EndReason::Cancelled => CallEndReason::Cancelled,
                     EndReason::Hangup => CallEndReason::Hangup,
                     EndReason::PeerDropped => CallEndReason::PeerDropped,
+                    EndReason::MediaFailed => CallEndReason::MediaFailed,
                 };
                 self.ended(call_id, reason, &mut out);
             }
@@ -773,10 +831,10 @@ impl Controller {
         if !self.registered {
             return Err(Error::invalid_state("not connected to the server yet"));
         }
-        if channel.is_empty() || channel.len() > 64 {
-            return Err(Error::invalid_argument(
-                "channel name must be 1..=64 characters",
-            ));
+        if !media_protocol::valid_channel(channel) {
+            return Err(Error::invalid_argument(format!(
+                "channel name {channel:?}: 1 to 64 of A-Z a-z 0-9 - _ . @"
+            )));
         }
         self.refuse_in_channel()?;
         if let Some(id) = self.current_call() {
@@ -999,6 +1057,7 @@ mod tests {
         media_protocol::Member {
             uid,
             user_id: user.into(),
+            nickname: String::new(),
             role: if broadcaster {
                 ChannelRole::Broadcaster
             } else {

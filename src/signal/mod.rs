@@ -89,6 +89,10 @@ pub enum CallEndReason {
     PeerDropped,
     /// Our connection to the server was lost.
     ConnectionLost,
+    /// The media connection failed (one side could not reach the other,
+    /// or a connection that was up stayed unreachable); either side's
+    /// failure ends the call on both.
+    MediaFailed,
     /// The server refused a request about the call (its error code).
     Error(String),
 }
@@ -153,6 +157,8 @@ pub enum ChannelEvent {
 
 enum Command {
     Send(ClientMsg),
+    /// The transport to remote `uid` (0: the call's peer) failed.
+    MediaFailed(u32),
 }
 
 struct ClientShared {
@@ -395,10 +401,23 @@ enum Ended {
 impl SignalingClient {
     pub(crate) fn start(config: ServerConfig, core: Weak<Core>) -> Result<Self> {
         let (url, addr) = parse_ws_url(&config.url)?;
-        if config.user_id.is_empty() || config.app_id.is_empty() || config.token.is_empty() {
+        if config.app_id.is_empty() || config.token.is_empty() {
             return Err(Error::invalid_argument(
-                "app id, user id and token must not be empty",
+                "app id and token must not be empty",
             ));
+        }
+        // What the server would refuse, refused here with a clear error.
+        if !media_protocol::valid_user_id(&config.user_id) {
+            return Err(Error::invalid_argument(format!(
+                "user id {:?}: 1 to 64 of A-Z a-z 0-9 - _ . @",
+                config.user_id
+            )));
+        }
+        if !media_protocol::valid_nickname(&config.nickname) {
+            return Err(Error::invalid_argument(format!(
+                "nickname: at most {} characters, no control characters",
+                media_protocol::MAX_NICKNAME_CHARS
+            )));
         }
         let (out_tx, out_rx) = unbounded();
         let poll = mio::Poll::new().map_err(|e| Error::internal(format!("poll: {e}")))?;
@@ -432,6 +451,19 @@ impl SignalingClient {
             stop,
             wake: wake_tx,
             thread: Some(thread),
+        })
+    }
+
+    /// What the engine calls when the transport to a remote fails: the
+    /// signaling thread then ends the call (or the channel link) with
+    /// `media_failed` on both sides.
+    pub(crate) fn media_failed_hook(&self) -> crate::engine::MediaFailedHook {
+        let me = Arc::downgrade(&self.shared);
+        Arc::new(move |uid| {
+            if let Some(me) = me.upgrade() {
+                let _ = me.outgoing.send(Command::MediaFailed(uid));
+                let _ = me.waker.wake();
+            }
         })
     }
 
@@ -686,9 +718,11 @@ fn session_loop(
             // Deliver what the user asked for last (a reject, a hang-up).
             let _ = ws.get_ref().set_nonblocking(false);
             let _ = ws.get_ref().set_write_timeout(Some(Duration::from_secs(1)));
-            while let Ok(Command::Send(m)) = outgoing.try_recv() {
-                if queue(ws, &m).is_err() {
-                    break;
+            while let Ok(cmd) = outgoing.try_recv() {
+                if let Command::Send(m) = cmd {
+                    if queue(ws, &m).is_err() {
+                        break;
+                    }
                 }
             }
             let _ = ws.close(None);
@@ -742,9 +776,19 @@ fn session_loop(
                 Err(e) => return Ended::Lost(format!("read: {e}")),
             }
         }
-        while let Ok(Command::Send(m)) = outgoing.try_recv() {
-            if let Err(e) = queue(ws, &m) {
-                return Ended::Lost(e);
+        while let Ok(cmd) = outgoing.try_recv() {
+            match cmd {
+                Command::Send(m) => {
+                    if let Err(e) = queue(ws, &m) {
+                        return Ended::Lost(e);
+                    }
+                }
+                // Here, not on the engine thread that noticed: ending the
+                // session joins that thread. What it sends comes next.
+                Command::MediaFailed(uid) => {
+                    let actions = shared.controller().on_media_failed(uid);
+                    shared.execute(actions);
+                }
             }
         }
         if last_ping.elapsed() >= heartbeat {

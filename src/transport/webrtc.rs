@@ -48,8 +48,13 @@ pub struct WebRtcConfig {
     pub start_bitrate_bps: u32,
     pub min_bitrate_bps: u32,
     pub max_bitrate_bps: u32,
-    /// Give up when ICE + DTLS have not connected within this time.
+    /// Give up ([`ConnectionState::Failed`]) when ICE + DTLS have not
+    /// connected within this time of the transport's start (20 s).
     pub connect_timeout: Duration,
+    /// Give up when a connection that was up has heard nothing from the
+    /// peer for this long after ICE reported it disconnected (15 s). A
+    /// shorter outage heals by itself.
+    pub disconnect_timeout: Duration,
 }
 
 impl Default for WebRtcConfig {
@@ -62,6 +67,7 @@ impl Default for WebRtcConfig {
             min_bitrate_bps: 100_000,
             max_bitrate_bps: 3_000_000,
             connect_timeout: Duration::from_secs(20),
+            disconnect_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -211,6 +217,7 @@ impl WebRtcTransport {
             pts: HashMap::new(),
             pending_offer: None,
             started: Instant::now(),
+            disconnected_since: None,
             connected: false,
             failed: false,
             video_seq: 0,
@@ -331,6 +338,8 @@ struct Net {
     pending_offer: Option<SdpPendingOffer>,
     started: Instant,
     connected: bool,
+    /// Since when ICE has reported the connection disconnected.
+    disconnected_since: Option<Instant>,
     failed: bool,
     video_seq: u64,
     /// Outstanding STUN Binding requests: socket index, transaction, sends, last send.
@@ -486,6 +495,11 @@ impl Net {
             {
                 self.fail("ICE / DTLS did not connect in time");
             }
+            if let Some(since) = self.disconnected_since {
+                if !self.failed && since.elapsed() > self.config.disconnect_timeout {
+                    self.fail("the peer stayed unreachable");
+                }
+            }
             let wait = timeout
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_millis(1), Duration::from_millis(100));
@@ -596,9 +610,11 @@ impl Net {
             }
             RtcEvent::IceConnectionStateChange(state) => match state {
                 IceConnectionState::Disconnected if self.connected => {
+                    self.disconnected_since.get_or_insert_with(Instant::now);
                     self.feedback(Feedback::Connection(ConnectionState::Disconnected))
                 }
                 IceConnectionState::Connected | IceConnectionState::Completed if self.connected => {
+                    self.disconnected_since = None;
                     self.feedback(Feedback::Connection(ConnectionState::Connected))
                 }
                 _ => {}

@@ -32,6 +32,20 @@ pub fn build_call_binaries() {
             "--quiet",
             "-p",
             "media-server",
+            "--bin",
+            "media-server",
+        ])
+        .current_dir(root())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building media-server failed");
+    // A separate build: `--example` alone selects no binary target.
+    let ok = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
             "-p",
             "libmedia",
             "--example",
@@ -41,7 +55,7 @@ pub fn build_call_binaries() {
         .status()
         .unwrap()
         .success();
-    assert!(ok, "building media-server and the caller failed");
+    assert!(ok, "building the caller failed");
 }
 
 pub fn server_bin() -> PathBuf {
@@ -263,4 +277,48 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Two namespaces and a veth pair; removed on drop.
+pub struct Net {
+    pub a: String,
+    pub b: String,
+}
+
+impl Net {
+    /// `a` gets 10.231.0.1 and `b` 10.231.0.2; `tag` (at most 5 digits)
+    /// names the namespaces and links, so tests running at once need
+    /// different tags.
+    pub fn new(tag: u32) -> Net {
+        let (a, b) = (format!("media_a{tag}"), format!("media_b{tag}"));
+        let _ = Command::new("ip").args(["netns", "del", &a]).output();
+        let _ = Command::new("ip").args(["netns", "del", &b]).output();
+        sh(&["ip", "netns", "add", &a]);
+        sh(&["ip", "netns", "add", &b]);
+        let (va, vb) = (format!("mva{tag}"), format!("mvb{tag}"));
+        sh(&[
+            "ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b,
+        ]);
+        sh(&["ip", "-n", &a, "addr", "add", "10.231.0.1/24", "dev", &va]);
+        sh(&["ip", "-n", &b, "addr", "add", "10.231.0.2/24", "dev", &vb]);
+        for (ns, dev) in [(&a, &va), (&b, &vb)] {
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+        Net { a, b }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.a]).output();
+        let _ = Command::new("ip").args(["netns", "del", &self.b]).output();
+    }
+}
+
+/// `program` run inside namespace `ns`.
+pub fn in_ns(ns: &str, program: &Path) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).arg(program);
+    c
 }
