@@ -237,6 +237,9 @@ typedef enum media_video_input {
   MEDIA_VIDEO_INPUT_TEST_PATTERN = 1,
   // The Y4M file `video_input_file`, looped.
   MEDIA_VIDEO_INPUT_Y4M_FILE = 2,
+  // Frames the host pushes with `media_engine_push_video_frame` (a
+  // phone's camera, a screen, any custom source).
+  MEDIA_VIDEO_INPUT_EXTERNAL = 3,
 } media_video_input;
 
 // Kinds of device for enumeration.
@@ -245,6 +248,17 @@ typedef enum media_device_kind {
   MEDIA_DEVICE_AUDIO_OUTPUT = 1,
   MEDIA_DEVICE_CAMERA = 2,
 } media_device_kind;
+
+// `media_video_push_frame.format` values.
+typedef enum media_pixel_format {
+  // Three planes: Y, U, V (chroma at half width and height).
+  MEDIA_PIXEL_I420 = 0,
+  // Two planes: Y, then U and V interleaved, U first (iOS
+  // `420YpCbCr8BiPlanar`; Android `YUV_420_888` with pixel stride 2).
+  MEDIA_PIXEL_NV12 = 1,
+  // Two planes: Y, then V and U interleaved, V first (Android NV21).
+  MEDIA_PIXEL_NV21 = 2,
+} media_pixel_format;
 
 // An engine. Create with `media_engine_new`, release with `media_engine_free`.
 typedef struct media_engine media_engine;
@@ -405,6 +419,30 @@ typedef struct media_video_frame {
 // Receives video frames on the engine's "media-render" thread.
 typedef void (*media_frame_callback)(void *userdata, const struct media_video_frame *frame);
 
+// A frame the host captured, for `media_engine_push_video_frame`. Set
+// `struct_size` to `sizeof(media_video_push_frame)`: fields added in later
+// versions go at the end, and the library reads only the ones a host's
+// `struct_size` covers.
+typedef struct media_video_push_frame {
+  // `sizeof(media_video_push_frame)` as the host was compiled.
+  uint32_t struct_size;
+  // A `media_pixel_format`.
+  uint32_t format;
+  // Size of the stored pixels, before rotation; both even.
+  uint32_t width;
+  uint32_t height;
+  // Y; U (I420) or interleaved chroma (NV12 / NV21); V (I420 only,
+  // else NULL). Read only during the call.
+  const uint8_t *planes[3];
+  // Bytes from one row to the next in each plane.
+  uint32_t strides[3];
+  // Clockwise rotation that makes the picture upright: 0, 90, 180, 270.
+  uint32_t rotation;
+  // Capture time in microseconds on any monotonic clock of the host's
+  // (only the spacing between frames counts); 0: now.
+  uint64_t timestamp_us;
+} media_video_push_frame;
+
 // Statistics of one remote user (see `media_engine_get_remote_stats`).
 // Bitrates and fps are averaged over about the last second.
 typedef struct media_remote_stats {
@@ -518,6 +556,20 @@ enum media_result media_engine_start_local_audio(struct media_engine *engine);
 
 // Closes the microphone. Stopping twice is OK.
 enum media_result media_engine_stop_local_audio(struct media_engine *engine);
+
+// Hands the engine a frame the host captured (the engine's `video_input`
+// is `MEDIA_VIDEO_INPUT_EXTERNAL`). Call from any thread at the host's
+// own rate; the planes are read (converted to upright I420) before it
+// returns. The frame becomes the local preview and is encoded at its own
+// upright size: a new size restarts the encoder with a keyframe. Frames
+// pushed faster than the encoder runs replace the oldest waiting one
+// (counted in `video_frames_dropped_send`); frames pushed while no local
+// video runs are discarded (`MEDIA_OK`). `MEDIA_ERR_INVALID_STATE` when
+// the video input is not external; `MEDIA_ERR_INVALID_ARGUMENT` for an
+// unknown format, a `struct_size` too small, odd sizes, short strides, a
+// missing plane or another rotation.
+enum media_result media_engine_push_video_frame(struct media_engine *engine,
+                                                const struct media_video_push_frame *frame);
 
 // Opens the camera and starts the local preview. Starting twice is OK.
 // `MEDIA_ERR_NO_DEVICE` when the system has no camera.

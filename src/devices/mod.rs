@@ -9,6 +9,7 @@ pub mod audio;
 pub mod camera;
 pub mod convert;
 pub mod cpal_audio;
+pub mod external;
 pub mod pattern;
 pub mod resample;
 pub mod video;

@@ -45,6 +45,10 @@ pub enum VideoInputConfig {
     TestPattern,
     /// A Y4M file, looped.
     Y4mFile(PathBuf),
+    /// Frames the host pushes with [`crate::Engine::push_video_frame`]
+    /// (a phone's camera, a screen, any custom source). The encoder
+    /// follows the pushed size: a new size restarts it with a keyframe.
+    External,
 }
 
 /// Video capture and encoding settings.

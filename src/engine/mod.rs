@@ -33,6 +33,7 @@ use crate::devices::audio::{
 };
 use crate::devices::camera::{list_cameras, CameraSource};
 use crate::devices::cpal_audio::{self, CpalInput, CpalOutput};
+use crate::devices::external::{ExternalVideo, ExternalVideoInput, PushedFrame};
 use crate::devices::video::{PatternSource, VideoFormat, VideoInput, Y4mSource, Y4mWriter};
 use crate::devices::DeviceInfo;
 use crate::error::{Error, Result};
@@ -66,6 +67,11 @@ pub(crate) struct Shared {
     /// Told the uid of a remote whose transport failed (set by the
     /// signaling client, which ends the call or the link on its own thread).
     media_failed: Mutex<Option<MediaFailedHook>>,
+    /// Where frames the host pushes go (`VideoInputConfig::External`).
+    external_video: Arc<ExternalVideo>,
+    /// Whether the configuration's video input is `External` (read by
+    /// pushes without taking the state lock).
+    external_video_configured: AtomicBool,
 }
 
 /// See [`Shared::media_failed`].
@@ -306,6 +312,10 @@ impl Engine {
             video_nacks_sent: AtomicU64::new(0),
             routes: Mutex::new(Routes::default()),
             media_failed: Mutex::new(None),
+            external_video: Arc::new(ExternalVideo::default()),
+            external_video_configured: AtomicBool::new(
+                config.video_input == VideoInputConfig::External,
+            ),
         });
         let (event_control, event_control_rx) = unbounded();
         let (render_control, render_control_rx) = unbounded();
@@ -540,6 +550,9 @@ impl Core {
     /// Selects the camera. A running preview switches to it.
     pub fn set_video_input(&self, input: VideoInputConfig) -> Result<()> {
         let mut st = self.state();
+        self.shared
+            .external_video_configured
+            .store(input == VideoInputConfig::External, Relaxed);
         st.config.video_input = input;
         if let Some(stage) = st.video_send.take() {
             stage.stop();
@@ -595,8 +608,13 @@ impl Core {
             &VideoInputConfig::Camera(index) => Box::new(CameraSource::new(index, format, clock)),
             VideoInputConfig::TestPattern => Box::new(PatternSource::new(format, clock)?),
             VideoInputConfig::Y4mFile(p) => Box::new(Y4mSource::new(p.clone(), clock)),
+            VideoInputConfig::External => Box::new(ExternalVideoInput::new(
+                self.shared.external_video.clone(),
+                format,
+            )),
         };
-        match VideoSend::start(input, v, self.shared.clone()) {
+        let follow_input_size = st.config.video_input == VideoInputConfig::External;
+        match VideoSend::start(input, v, follow_input_size, self.shared.clone()) {
             Ok(stage) => {
                 st.video_send = Some(stage);
                 self.shared.keyframe_wanted.store(true, Relaxed);
@@ -614,6 +632,31 @@ impl Core {
                 Err(e)
             }
         }
+    }
+
+    /// Hands a frame the host captured to the engine
+    /// ([`VideoInputConfig::External`]): it is converted to upright I420,
+    /// shown as the local preview and encoded at its own size (a new size
+    /// restarts the encoder with a keyframe). Call from any thread, at the
+    /// host's own rate; frames pushed faster than the encoder runs replace
+    /// the oldest waiting one (counted in `video_frames_dropped_send`), and
+    /// frames pushed while no local video runs (no preview, call or
+    /// channel) are discarded. `InvalidState` when the engine was not
+    /// configured for external video; `InvalidArgument` for a frame whose
+    /// size, strides, planes or rotation do not add up (or whose upright
+    /// size the encoder refuses).
+    pub fn push_video_frame(&self, frame: &PushedFrame<'_>) -> Result<()> {
+        if !self.shared.external_video_configured.load(Relaxed) {
+            return Err(Error::invalid_state(
+                "the engine's video input is not External: configure VideoInputConfig::External",
+            ));
+        }
+        let (w, h) = frame.upright_size();
+        crate::codec::h264::check_size(w, h)?;
+        self.shared
+            .external_video
+            .push(frame, &self.shared.clock)
+            .map(|_| ())
     }
 
     /// Opens the microphone and starts encoding. Starting twice is a no-op.

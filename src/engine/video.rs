@@ -30,9 +30,13 @@ pub(crate) struct VideoSend {
 }
 
 impl VideoSend {
+    /// `follow_input_size`: encode frames at the size they come in (host
+    /// pushed video), restarting the encoder when it changes, instead of
+    /// scaling them to the configured size.
     pub(crate) fn start(
         mut input: Box<dyn VideoInput>,
         config: VideoConfig,
+        follow_input_size: bool,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let settings = H264Settings {
@@ -103,7 +107,27 @@ impl VideoSend {
                 if shared.keyframe_wanted.swap(false, Relaxed) {
                     encoder.request_keyframe();
                 }
-                let frame = convert::scale(&frame, config.width, config.height);
+                let frame = if follow_input_size {
+                    let s = encoder.settings();
+                    if (frame.width, frame.height) != (s.width, s.height) {
+                        // A new size: a new encoder, which starts with an IDR.
+                        let resized = H264Settings {
+                            width: frame.width,
+                            height: frame.height,
+                            ..s
+                        };
+                        match H264Encoder::new(resized) {
+                            Ok(e) => encoder = e,
+                            Err(e) => {
+                                emit_error(&shared.events_tx, &e);
+                                continue;
+                            }
+                        }
+                    }
+                    frame
+                } else {
+                    convert::scale(&frame, config.width, config.height)
+                };
                 let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
                 match encoder.encode(&frame, pts_ms) {
                     Ok(Some(out)) => {

@@ -323,6 +323,46 @@ pub enum media_video_input {
     MEDIA_VIDEO_INPUT_TEST_PATTERN = 1,
     /// The Y4M file `video_input_file`, looped.
     MEDIA_VIDEO_INPUT_Y4M_FILE = 2,
+    /// Frames the host pushes with `media_engine_push_video_frame` (a
+    /// phone's camera, a screen, any custom source).
+    MEDIA_VIDEO_INPUT_EXTERNAL = 3,
+}
+
+/// `media_video_push_frame.format` values.
+#[repr(C)]
+pub enum media_pixel_format {
+    /// Three planes: Y, U, V (chroma at half width and height).
+    MEDIA_PIXEL_I420 = 0,
+    /// Two planes: Y, then U and V interleaved, U first (iOS
+    /// `420YpCbCr8BiPlanar`; Android `YUV_420_888` with pixel stride 2).
+    MEDIA_PIXEL_NV12 = 1,
+    /// Two planes: Y, then V and U interleaved, V first (Android NV21).
+    MEDIA_PIXEL_NV21 = 2,
+}
+
+/// A frame the host captured, for `media_engine_push_video_frame`. Set
+/// `struct_size` to `sizeof(media_video_push_frame)`: fields added in later
+/// versions go at the end, and the library reads only the ones a host's
+/// `struct_size` covers.
+#[repr(C)]
+pub struct media_video_push_frame {
+    /// `sizeof(media_video_push_frame)` as the host was compiled.
+    pub struct_size: u32,
+    /// A `media_pixel_format`.
+    pub format: u32,
+    /// Size of the stored pixels, before rotation; both even.
+    pub width: u32,
+    pub height: u32,
+    /// Y; U (I420) or interleaved chroma (NV12 / NV21); V (I420 only,
+    /// else NULL). Read only during the call.
+    pub planes: [*const u8; 3],
+    /// Bytes from one row to the next in each plane.
+    pub strides: [u32; 3],
+    /// Clockwise rotation that makes the picture upright: 0, 90, 180, 270.
+    pub rotation: u32,
+    /// Capture time in microseconds on any monotonic clock of the host's
+    /// (only the spacing between frames counts); 0: now.
+    pub timestamp_us: u64,
 }
 
 /// Engine settings. Initialise with `media_engine_config_default` (system
@@ -396,6 +436,7 @@ fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
             VideoInputConfig::TestPattern => {
                 media_video_input::MEDIA_VIDEO_INPUT_TEST_PATTERN as u32
             }
+            VideoInputConfig::External => media_video_input::MEDIA_VIDEO_INPUT_EXTERNAL as u32,
             _ => media_video_input::MEDIA_VIDEO_INPUT_CAMERA as u32,
         },
         camera_index: 0,
@@ -509,6 +550,7 @@ unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_r
     let video_input = match c.video_input {
         x if x == MEDIA_VIDEO_INPUT_CAMERA as u32 => VideoInputConfig::Camera(c.camera_index),
         x if x == MEDIA_VIDEO_INPUT_TEST_PATTERN as u32 => VideoInputConfig::TestPattern,
+        x if x == MEDIA_VIDEO_INPUT_EXTERNAL as u32 => VideoInputConfig::External,
         x if x == MEDIA_VIDEO_INPUT_Y4M_FILE as u32 => {
             VideoInputConfig::Y4mFile(unsafe { req_str(c.video_input_file) }?.into())
         }
@@ -1239,6 +1281,86 @@ pub extern "C" fn media_engine_stop_local_audio(engine: *mut media_engine) -> me
     with_engine(engine, |e| {
         e.stop_local_audio();
         MEDIA_OK
+    })
+}
+
+/// Hands the engine a frame the host captured (the engine's `video_input`
+/// is `MEDIA_VIDEO_INPUT_EXTERNAL`). Call from any thread at the host's
+/// own rate; the planes are read (converted to upright I420) before it
+/// returns. The frame becomes the local preview and is encoded at its own
+/// upright size: a new size restarts the encoder with a keyframe. Frames
+/// pushed faster than the encoder runs replace the oldest waiting one
+/// (counted in `video_frames_dropped_send`); frames pushed while no local
+/// video runs are discarded (`MEDIA_OK`). `MEDIA_ERR_INVALID_STATE` when
+/// the video input is not external; `MEDIA_ERR_INVALID_ARGUMENT` for an
+/// unknown format, a `struct_size` too small, odd sizes, short strides, a
+/// missing plane or another rotation.
+#[no_mangle]
+pub extern "C" fn media_engine_push_video_frame(
+    engine: *mut media_engine,
+    frame: *const media_video_push_frame,
+) -> media_result {
+    with_engine(engine, |e| {
+        // SAFETY: NULL or a host struct of at least `struct_size` bytes;
+        // only its first field is read before the size is checked.
+        let Some(size) = (unsafe { frame.cast::<u32>().as_ref() }).copied() else {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        };
+        if (size as usize) < std::mem::size_of::<media_video_push_frame>() {
+            set_last_error(
+                "media_video_push_frame.struct_size is smaller than this version's struct",
+            );
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        // SAFETY: checked non-NULL and as large as this version's struct.
+        let f = unsafe { &*frame };
+        use crate::devices::external::{PixelFormat, PushedFrame};
+        use media_pixel_format::*;
+        let format = match f.format {
+            x if x == MEDIA_PIXEL_I420 as u32 => PixelFormat::I420,
+            x if x == MEDIA_PIXEL_NV12 as u32 => PixelFormat::Nv12,
+            x if x == MEDIA_PIXEL_NV21 as u32 => PixelFormat::Nv21,
+            _ => return MEDIA_ERR_INVALID_ARGUMENT,
+        };
+        let (w, h) = (f.width as usize, f.height as usize);
+        if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 || w > 8192 || h > 8192 {
+            set_last_error("pushed frame: width and height must be even, 2..=8192");
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        // Bytes each plane must hold, from its stride and rows.
+        let row = |i: usize| match (i, &format) {
+            (0, _) => w,
+            (_, PixelFormat::I420) => w / 2,
+            (_, _) => w,
+        };
+        let rows = |i: usize| if i == 0 { h } else { h / 2 };
+        let used = if format == PixelFormat::I420 { 3 } else { 2 };
+        let mut planes: [&[u8]; 3] = [&[], &[], &[]];
+        for i in 0..used {
+            let stride = f.strides[i] as usize;
+            if f.planes[i].is_null() {
+                return MEDIA_ERR_NULL_ARGUMENT;
+            }
+            if stride < row(i) {
+                set_last_error(&format!("plane {i}: stride {stride} is shorter than a row"));
+                return MEDIA_ERR_INVALID_ARGUMENT;
+            }
+            let len = stride * (rows(i) - 1) + row(i);
+            // SAFETY: the host promises `stride` bytes per row for
+            // `rows` rows (the last one at least a row long), readable
+            // during this call.
+            planes[i] = unsafe { std::slice::from_raw_parts(f.planes[i], len) };
+        }
+        let pushed = PushedFrame {
+            format,
+            width: f.width,
+            height: f.height,
+            planes,
+            strides: f.strides.map(|s| s as usize),
+            rotation: f.rotation,
+            timestamp_us: (f.timestamp_us != 0).then_some(f.timestamp_us),
+        };
+        done(e.push_video_frame(&pushed))
     })
 }
 
