@@ -369,14 +369,23 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>, peer: Peer) {
     // Dropping the queue's sender lets the writer finish what is queued.
     shared.outboxes().remove(&conn);
     if !writer_ended {
-        let flushed = end == End::Flush
-            && matches!(
-                tokio::time::timeout(write_timeout, &mut writer).await,
-                Ok(Ok(true))
-            );
+        let flushed = if end == End::Flush {
+            match tokio::time::timeout(write_timeout, &mut writer).await {
+                Ok(written) => {
+                    writer_ended = true;
+                    matches!(written, Ok(true))
+                }
+                Err(_) => false,
+            }
+        } else {
+            false
+        };
         if !flushed {
-            writer.abort();
-            let _ = writer.await;
+            // A finished task's handle must not be polled again.
+            if !writer_ended {
+                writer.abort();
+                let _ = writer.await;
+            }
             end = End::Abort;
         }
     }

@@ -42,6 +42,8 @@ fn run_alone(test: impl std::future::Future<Output = ()>) {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    /// Where the server's stderr goes: checked for panics at the end.
+    stderr: std::path::PathBuf,
 }
 
 impl Server {
@@ -66,9 +68,15 @@ impl Server {
                 c
             }
         };
+        static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let stderr = std::env::temp_dir().join(format!(
+            "media-attacks-{}-{}.stderr",
+            std::process::id(),
+            STARTS.fetch_add(1, Ordering::Relaxed)
+        ));
         let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("a file for the server's stderr"))
             .spawn()
             .expect("start the server");
         let mut line = String::new();
@@ -81,7 +89,11 @@ impl Server {
             .and_then(|u| u.strip_suffix("/ws"))
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            stderr,
+        }
     }
 
     fn url(&self) -> String {
@@ -130,6 +142,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.stderr);
+        // Whatever the attack, no task of the server may panic.
+        if !std::thread::panicking() {
+            assert!(!log.contains("panicked"), "the server panicked:\n{log}");
+        }
     }
 }
 
