@@ -18,6 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The version of the C ABI this header describes. It grows when functions,
+// enum values or struct fields are added (added at the end of structs
+// that carry a `struct_size`), so a host built against an older header
+// keeps working with a newer library; it would only be replaced by a new
+// major version for a change that breaks old hosts.
+#define MEDIA_ABI_VERSION 1
+
 // Longest device id or name, including the NUL.
 #define MEDIA_DEVICE_STRING_MAX 256
 
@@ -260,12 +267,30 @@ typedef enum media_pixel_format {
   MEDIA_PIXEL_NV21 = 2,
 } media_pixel_format;
 
+// `media_set_log_callback` levels, most severe first.
+typedef enum media_log_level {
+  MEDIA_LOG_ERROR = 1,
+  MEDIA_LOG_WARN = 2,
+  MEDIA_LOG_INFO = 3,
+  MEDIA_LOG_DEBUG = 4,
+  MEDIA_LOG_TRACE = 5,
+} media_log_level;
+
 // An engine. Create with `media_engine_new`, release with `media_engine_free`.
 typedef struct media_engine media_engine;
 
 // A rendezvous server running inside the library (see
 // `media_local_server_start`).
 typedef struct media_local_server media_local_server;
+
+// Receives one log record: a `media_log_level`, the module it comes from
+// ("media::transport::webrtc") and its text, both NUL-terminated and
+// valid only during the call. Called on whichever library thread logged,
+// possibly several at once.
+typedef void (*media_log_callback)(void *userdata,
+                                   uint32_t level,
+                                   const char *target,
+                                   const char *message);
 
 // Engine settings. Initialise with `media_engine_config_default` (system
 // devices) or `media_engine_config_fake` (synthetic devices), then change
@@ -512,6 +537,25 @@ const char *media_result_str(uint32_t result);
 // The library version, e.g. "0.1.0". Static, never NULL.
 const char *media_version(void);
 
+// The C ABI version the library implements (`MEDIA_ABI_VERSION` of the
+// header it was built with).
+uint32_t media_abi_version(void);
+
+// Whether this library serves a host compiled against a header of ABI
+// version `host_abi_version` (pass `MEDIA_ABI_VERSION`): `MEDIA_OK` when
+// the library is as new or newer, `MEDIA_ERR_UNSUPPORTED` when the host
+// expects functions this older library lacks. Call it once at start-up.
+enum media_result media_check_abi(uint32_t host_abi_version);
+
+// Sends the library's log records up to `max_level` (a `media_log_level`:
+// `MEDIA_LOG_INFO` gives errors, warnings and information) to `callback`
+// (forward them to logcat, os_log or your own log); NULL stops them.
+// Process-wide, for every engine. `MEDIA_ERR_INVALID_STATE` when the
+// process already has a Rust `tracing` subscriber of its own.
+enum media_result media_set_log_callback(uint32_t max_level,
+                                         media_log_callback callback,
+                                         void *userdata);
+
 // Writes the detail of the last failed call made on this thread (for
 // example "listen address 10.1.2.3:80 is not an address of this
 // machine"), NUL-terminated, into `buf` (`len` bytes; longer messages are
@@ -563,7 +607,7 @@ enum media_result media_engine_stop_local_audio(struct media_engine *engine);
 // returns. The frame becomes the local preview and is encoded at its own
 // upright size: a new size restarts the encoder with a keyframe. Frames
 // pushed faster than the encoder runs replace the oldest waiting one
-// (counted in `video_frames_dropped_send`); frames pushed while no local
+// (counted in `media_stats.video_frames_dropped`); frames pushed while no local
 // video runs are discarded (`MEDIA_OK`). `MEDIA_ERR_INVALID_STATE` when
 // the video input is not external; `MEDIA_ERR_INVALID_ARGUMENT` for an
 // unknown format, a `struct_size` too small, odd sizes, short strides, a

@@ -50,6 +50,7 @@ pub mod frame;
 pub mod jitter;
 #[cfg(feature = "server")]
 pub mod local_server;
+pub mod log;
 pub mod signal;
 pub mod transport;
 

@@ -94,6 +94,14 @@ static void sleep_ms(long ms) {
         }                                                                                            \
     } while (0)
 
+static atomic_int server_log_records;
+
+static void on_log(void *userdata, uint32_t level, const char *target, const char *message) {
+    (void)userdata;
+    if (level >= MEDIA_LOG_ERROR && level <= MEDIA_LOG_INFO && strncmp(target, "media", 5) == 0 && message[0] != '\0')
+        atomic_fetch_add(&server_log_records, 1);
+}
+
 /* Values the engine and the in-process server would only fail on later
  * (or the server would refuse) are refused up front, each with a detail. */
 static void check_validation(void) {
@@ -138,6 +146,19 @@ static void check_validation(void) {
     media_engine_free(engine);
     engine = NULL;
 
+    /* The ABI version this program was built against is served. */
+    EXPECT(media_check_abi(MEDIA_ABI_VERSION), MEDIA_OK);
+    EXPECT(media_check_abi(MEDIA_ABI_VERSION + 1), MEDIA_ERR_UNSUPPORTED);
+    EXPECT(media_check_abi(0), MEDIA_ERR_INVALID_ARGUMENT);
+    if (media_abi_version() != MEDIA_ABI_VERSION) {
+        fprintf(stderr, "FAIL: media_abi_version\n");
+        failures++;
+    }
+
+    /* The library's log records reach the host (the server logs when it starts). */
+    EXPECT(media_set_log_callback(9, on_log, NULL), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT(media_set_log_callback(MEDIA_LOG_INFO, on_log, NULL), MEDIA_OK);
+
     /* The in-process server: an address that is not this machine's. */
     media_local_server *server = NULL;
     media_result r = media_local_server_start("192.0.2.1:8080", "demo", "secret", &server);
@@ -160,6 +181,11 @@ static void check_validation(void) {
         EXPECT(media_local_server_token(server, "bob", 60, token, 4), MEDIA_ERR_BUFFER_TOO_SMALL);
     }
     media_local_server_free(server);
+    EXPECT(media_set_log_callback(MEDIA_LOG_INFO, NULL, NULL), MEDIA_OK);
+    if (atomic_load(&server_log_records) == 0) {
+        fprintf(stderr, "FAIL: no log record reached the log callback\n");
+        failures++;
+    }
 }
 
 static void check_misuse(void) {
