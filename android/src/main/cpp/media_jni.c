@@ -1,0 +1,636 @@
+/*
+ * media_jni.c: the JNI shim between the Kotlin wrapper (package org.libmedia)
+ * and libmedia's C ABI (include/media.h). It owns nothing but JNI plumbing:
+ * every decision stays in libmedia, every API shape in Kotlin.
+ *
+ * Threads. The engine calls back on its own threads ("media-events" for
+ * events, "media-render" for frames), never on the thread that called in.
+ * The first callback on such a thread attaches it to the JVM as a daemon,
+ * under the thread's own name, and stores its JNIEnv under a pthread key;
+ * later callbacks reuse it, and the key's destructor detaches the thread
+ * when it exits (media_engine_free joins those threads, so after a close
+ * every thread this shim attached is detached again).
+ *
+ * References. Each engine handle seen by Kotlin is a `jni_engine *` that
+ * holds the media_engine and at most one global reference per sink (the
+ * Kotlin dispatchers that wrap the app's listeners). Replacing a sink
+ * deletes the old global reference at once: a callback that is running
+ * holds its own local reference, taken under the engine's mutex, so the
+ * object stays alive until that callback returns. Closing frees the engine
+ * first (which joins its threads: no callback runs after that) and then
+ * deletes the sinks' global references. Every callback runs inside
+ * PushLocalFrame / PopLocalFrame, so the local references it creates (event
+ * arrays, strings, frame buffers) are released when it returns, however
+ * long the thread lives. A Java exception thrown by a listener is logged
+ * and cleared here; it never reaches the engine.
+ *
+ * Frames. The I420 planes are handed over as direct ByteBuffers over the
+ * engine's memory, with no copy: they are valid ONLY during the callback.
+ *
+ * Strings from the engine are handed over as UTF-8 byte[] (decoded in
+ * Kotlin), not as NewStringUTF, which expects modified UTF-8 and would
+ * reject characters outside the BMP (emoji in a nickname).
+ */
+#include <jni.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "media.h"
+
+#ifdef __ANDROID__
+#include <android/log.h>
+#endif
+
+#define SHIM_JNI_VERSION JNI_VERSION_1_6
+
+/* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
+#define CONFIG_FIELDS 12
+#define EVENT_INT_FIELDS 17
+#define STATS_FIELDS 27
+#define COUNTER_FIELDS 6
+
+static JavaVM *g_vm;
+static pthread_key_t g_env_key;
+
+/* Debug counters, read by Kotlin through debugCounters(). */
+static atomic_long g_global_refs;      /* global references this shim holds now */
+static atomic_long g_attached_threads; /* engine threads attached by this shim, not yet detached */
+static atomic_long g_exceptions;       /* Java exceptions caught in callbacks */
+static atomic_long g_live_engines;     /* handles created and not yet freed */
+static atomic_long g_events;           /* events handed to Kotlin */
+static atomic_long g_frames;           /* frames handed to Kotlin */
+
+static jclass g_event_sink_class;
+static jmethodID g_on_event;
+static jclass g_frame_sink_class;
+static jmethodID g_on_frame;
+
+typedef struct jni_engine {
+    media_engine *engine;
+    pthread_mutex_t lock; /* guards the two sinks */
+    jobject event_sink;   /* global reference to an org.libmedia.EventDispatcher, or NULL */
+    jobject frame_sink;   /* global reference to an org.libmedia.FrameDispatcher, or NULL */
+} jni_engine;
+
+/* ---- logging ---------------------------------------------------------- */
+
+static void shim_log(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+#ifdef __ANDROID__
+    __android_log_vprint(ANDROID_LOG_WARN, "media_jni", fmt, ap);
+#else
+    fputs("media_jni: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+#endif
+    va_end(ap);
+}
+
+/* Logs (with the Java stack trace) and clears a pending exception. True if
+ * there was one. Used wherever a callback returns into the engine. */
+static int clear_exception(JNIEnv *env, const char *where) {
+    if (!(*env)->ExceptionCheck(env)) {
+        return 0;
+    }
+    atomic_fetch_add(&g_exceptions, 1);
+    shim_log("exception in %s (caught, not passed to the engine):", where);
+    (*env)->ExceptionDescribe(env); /* prints the trace and clears it */
+    (*env)->ExceptionClear(env);
+    return 1;
+}
+
+/* ---- global references (counted) -------------------------------------- */
+
+static jobject global_new(JNIEnv *env, jobject obj) {
+    jobject g = (*env)->NewGlobalRef(env, obj);
+    if (g != NULL) {
+        atomic_fetch_add(&g_global_refs, 1);
+    }
+    return g;
+}
+
+static void global_delete(JNIEnv *env, jobject g) {
+    if (g != NULL) {
+        (*env)->DeleteGlobalRef(env, g);
+        atomic_fetch_sub(&g_global_refs, 1);
+    }
+}
+
+/* ---- engine threads ---------------------------------------------------- */
+
+/* Key destructor: runs when an attached engine thread exits. */
+static void detach_thread(void *env) {
+    (void)env;
+    if (g_vm != NULL) {
+        (*g_vm)->DetachCurrentThread(g_vm);
+        atomic_fetch_sub(&g_attached_threads, 1);
+    }
+}
+
+/* The JNIEnv of the calling engine thread, attaching it on first use.
+ * NULL (logged) if the VM refuses. */
+static JNIEnv *callback_env(int *detach_now) {
+    *detach_now = 0;
+    JNIEnv *env = pthread_getspecific(g_env_key);
+    if (env != NULL) {
+        return env;
+    }
+    jint r = (*g_vm)->GetEnv(g_vm, (void **)&env, SHIM_JNI_VERSION);
+    if (r == JNI_OK) {
+        return env; /* a thread someone else attached (or a Java thread) */
+    }
+    if (r != JNI_EDETACHED) {
+        shim_log("GetEnv failed (%d)", (int)r);
+        return NULL;
+    }
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0 || name[0] == '\0') {
+        strcpy(name, "media-engine");
+    }
+    JavaVMAttachArgs args = {SHIM_JNI_VERSION, name, NULL};
+#ifdef __ANDROID__
+    r = (*g_vm)->AttachCurrentThreadAsDaemon(g_vm, &env, &args);
+#else
+    r = (*g_vm)->AttachCurrentThreadAsDaemon(g_vm, (void **)&env, &args);
+#endif
+    if (r != JNI_OK || env == NULL) {
+        shim_log("cannot attach thread %s to the JVM (%d)", name, (int)r);
+        return NULL;
+    }
+    atomic_fetch_add(&g_attached_threads, 1);
+    if (pthread_setspecific(g_env_key, env) != 0) {
+        /* Without the key nothing would detach it at exit: detach after this callback. */
+        shim_log("pthread_setspecific failed; thread %s is detached after each callback", name);
+        *detach_now = 1;
+    }
+    return env;
+}
+
+/* After a callback: a thread whose key could not be set is detached now
+ * (attached again on its next callback) rather than left attached for good. */
+static void callback_done(int detach_now) {
+    if (detach_now) {
+        (*g_vm)->DetachCurrentThread(g_vm);
+        atomic_fetch_sub(&g_attached_threads, 1);
+    }
+}
+
+/* A local reference to *slot taken under the engine's lock, or NULL. */
+static jobject sink_local(JNIEnv *env, jni_engine *ctx, jobject *slot) {
+    jobject local = NULL;
+    pthread_mutex_lock(&ctx->lock);
+    if (*slot != NULL) {
+        local = (*env)->NewLocalRef(env, *slot);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return local;
+}
+
+/* A UTF-8 byte[] holding `s`, or NULL for NULL (or when allocation failed). */
+static jbyteArray utf8_bytes(JNIEnv *env, const char *s) {
+    if (s == NULL) {
+        return NULL;
+    }
+    size_t len = strlen(s);
+    if (len > INT_MAX) {
+        return NULL;
+    }
+    jbyteArray a = (*env)->NewByteArray(env, (jsize)len);
+    if (a == NULL) {
+        clear_exception(env, "NewByteArray");
+        return NULL;
+    }
+    (*env)->SetByteArrayRegion(env, a, 0, (jsize)len, (const jbyte *)s);
+    return a;
+}
+
+static void stats_to_longs(const media_stats *s, jlong out[STATS_FIELDS]) {
+    const jlong v[STATS_FIELDS] = {
+        (jlong)s->audio_frames_captured,
+        (jlong)s->audio_frames_encoded,
+        (jlong)s->audio_packets_received,
+        (jlong)s->audio_packets_lost,
+        (jlong)s->audio_frames_decoded,
+        (jlong)s->audio_fec_recovered,
+        (jlong)s->audio_concealed,
+        (jlong)s->audio_playout_underruns,
+        (jlong)s->audio_send_bitrate_bps,
+        (jlong)s->audio_recv_bitrate_bps,
+        (jlong)s->audio_jitter_us,
+        (jlong)s->video_frames_captured,
+        (jlong)s->video_frames_encoded,
+        (jlong)s->video_frames_decoded,
+        (jlong)s->video_frames_rendered,
+        (jlong)s->video_frames_dropped,
+        (jlong)s->video_frames_lost,
+        (jlong)s->video_keyframes_sent,
+        (jlong)s->video_keyframe_requests,
+        (jlong)s->video_decode_errors,
+        (jlong)s->video_send_bitrate_bps,
+        (jlong)s->video_recv_bitrate_bps,
+        (jlong)s->video_encode_latency_p50_us,
+        (jlong)s->video_transport_latency_p50_us,
+        (jlong)s->video_decode_latency_p50_us,
+        (jlong)s->video_latency_p50_us,
+        (jlong)s->video_latency_p95_us,
+    };
+    memcpy(out, v, sizeof v);
+}
+
+/* ---- callbacks (engine threads) ---------------------------------------- */
+
+static void on_event(void *userdata, const media_event *ev) {
+    jni_engine *ctx = userdata;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return;
+    }
+    if ((*env)->PushLocalFrame(env, 16) != 0) {
+        clear_exception(env, "PushLocalFrame (event)");
+        callback_done(detach_now);
+        return;
+    }
+    jobject sink = sink_local(env, ctx, &ctx->event_sink);
+    if (sink != NULL) {
+        const jint ints[EVENT_INT_FIELDS] = {
+            (jint)ev->stream,        (jint)ev->state,       (jint)ev->error,
+            (jint)ev->width,         (jint)ev->height,      (jint)ev->connection,
+            (jint)ev->server_state,  (jint)ev->call,        (jint)ev->end_reason,
+            (jint)ev->channel_event, (jint)ev->uid,         (jint)ev->video,
+            (jint)ev->dropped,       (jint)ev->tx_quality,  (jint)ev->rx_quality,
+            (jint)ev->audio_muted,   (jint)ev->video_muted,
+        };
+        jintArray fields = (*env)->NewIntArray(env, EVENT_INT_FIELDS);
+        jlongArray stats = NULL;
+        if (fields != NULL) {
+            (*env)->SetIntArrayRegion(env, fields, 0, EVENT_INT_FIELDS, ints);
+        }
+        if (ev->stats != NULL) {
+            jlong v[STATS_FIELDS];
+            stats_to_longs(ev->stats, v);
+            stats = (*env)->NewLongArray(env, STATS_FIELDS);
+            if (stats != NULL) {
+                (*env)->SetLongArrayRegion(env, stats, 0, STATS_FIELDS, v);
+            }
+        }
+        if (clear_exception(env, "building an event") || fields == NULL) {
+            shim_log("event %d dropped: out of memory", (int)ev->type);
+        } else {
+            jbyteArray message = utf8_bytes(env, ev->message);
+            jbyteArray call_id = utf8_bytes(env, ev->call_id);
+            jbyteArray user_id = utf8_bytes(env, ev->user_id);
+            jbyteArray nickname = utf8_bytes(env, ev->nickname);
+            jbyteArray channel = utf8_bytes(env, ev->channel);
+            jbyteArray code = utf8_bytes(env, ev->code);
+            (*env)->CallVoidMethod(env, sink, g_on_event, (jint)ev->type, fields, message,
+                                   call_id, user_id, nickname, channel, code, stats,
+                                   (jlong)ev->expires_at);
+            if (!clear_exception(env, "EngineListener.onEvent")) {
+                atomic_fetch_add(&g_events, 1);
+            }
+        }
+    }
+    (*env)->PopLocalFrame(env, NULL); /* releases every local reference made above */
+    callback_done(detach_now);
+}
+
+static void on_frame(void *userdata, const media_video_frame *f) {
+    jni_engine *ctx = userdata;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return;
+    }
+    if ((*env)->PushLocalFrame(env, 8) != 0) {
+        clear_exception(env, "PushLocalFrame (frame)");
+        callback_done(detach_now);
+        return;
+    }
+    jobject sink = sink_local(env, ctx, &ctx->frame_sink);
+    if (sink != NULL) {
+        jlong chroma_rows = (jlong)((f->height + 1) / 2);
+        /* Read-only in Kotlin; the cast only drops const for the JNI signature. */
+        jobject y = (*env)->NewDirectByteBuffer(env, (void *)(uintptr_t)f->y,
+                                                (jlong)f->y_stride * (jlong)f->height);
+        jobject u = (*env)->NewDirectByteBuffer(env, (void *)(uintptr_t)f->u,
+                                                (jlong)f->u_stride * chroma_rows);
+        jobject v = (*env)->NewDirectByteBuffer(env, (void *)(uintptr_t)f->v,
+                                                (jlong)f->v_stride * chroma_rows);
+        if (clear_exception(env, "NewDirectByteBuffer") || y == NULL || u == NULL || v == NULL) {
+            shim_log("frame dropped: direct buffers unavailable");
+        } else {
+            (*env)->CallVoidMethod(env, sink, g_on_frame, (jint)f->source, (jint)f->width,
+                                   (jint)f->height, y, u, v, (jint)f->y_stride,
+                                   (jint)f->u_stride, (jint)f->v_stride,
+                                   (jlong)f->capture_time_us, (jint)f->uid);
+            if (!clear_exception(env, "FrameListener.onFrame")) {
+                atomic_fetch_add(&g_frames, 1);
+            }
+        }
+    }
+    (*env)->PopLocalFrame(env, NULL);
+    callback_done(detach_now);
+}
+
+/* ---- load / unload ----------------------------------------------------- */
+
+static jclass global_class(JNIEnv *env, const char *name) {
+    jclass local = (*env)->FindClass(env, name);
+    if (local == NULL) {
+        return NULL;
+    }
+    jclass g = global_new(env, local);
+    (*env)->DeleteLocalRef(env, local);
+    return g;
+}
+
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
+    (void)reserved;
+    JNIEnv *env = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&env, SHIM_JNI_VERSION) != JNI_OK) {
+        return JNI_ERR;
+    }
+    g_vm = vm;
+    if (pthread_key_create(&g_env_key, detach_thread) != 0) {
+        return JNI_ERR;
+    }
+    g_event_sink_class = global_class(env, "org/libmedia/EventDispatcher");
+    g_frame_sink_class = global_class(env, "org/libmedia/FrameDispatcher");
+    if (g_event_sink_class == NULL || g_frame_sink_class == NULL) {
+        return JNI_ERR; /* NoClassDefFoundError is pending */
+    }
+    g_on_event = (*env)->GetMethodID(env, g_event_sink_class, "onNativeEvent",
+                                     "(I[I[B[B[B[B[B[B[JJ)V");
+    g_on_frame = (*env)->GetMethodID(
+        env, g_frame_sink_class, "onNativeFrame",
+        "(IIILjava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;IIIJI)V");
+    if (g_on_event == NULL || g_on_frame == NULL) {
+        return JNI_ERR; /* NoSuchMethodError is pending */
+    }
+    return SHIM_JNI_VERSION;
+}
+
+JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved) {
+    (void)reserved;
+    JNIEnv *env = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&env, SHIM_JNI_VERSION) == JNI_OK) {
+        global_delete(env, g_event_sink_class);
+        global_delete(env, g_frame_sink_class);
+    }
+    g_event_sink_class = NULL;
+    g_frame_sink_class = NULL;
+}
+
+/* ---- native methods of org.libmedia.NativeLib -------------------------- */
+
+#define NATIVE(ret, name) JNIEXPORT ret JNICALL Java_org_libmedia_NativeLib_##name
+
+static jni_engine *ctx_of(jlong handle) {
+    return (jni_engine *)(intptr_t)handle;
+}
+
+NATIVE(jstring, version)(JNIEnv *env, jclass cls) {
+    (void)cls;
+    return (*env)->NewStringUTF(env, media_version()); /* ASCII */
+}
+
+NATIVE(jstring, resultString)(JNIEnv *env, jclass cls, jint code) {
+    (void)cls;
+    return (*env)->NewStringUTF(env, media_result_str((uint32_t)code)); /* ASCII */
+}
+
+NATIVE(jbyteArray, lastErrorMessage)(JNIEnv *env, jclass cls) {
+    (void)cls;
+    size_t len = media_last_error_message(NULL, 0);
+    if (len == 0 || len >= INT_MAX) {
+        return (*env)->NewByteArray(env, 0);
+    }
+    char *buf = malloc(len + 1);
+    if (buf == NULL) {
+        return (*env)->NewByteArray(env, 0);
+    }
+    buf[0] = '\0';
+    media_last_error_message(buf, len + 1); /* cut at a character boundary if it grew */
+    jsize n = (jsize)strlen(buf);
+    jbyteArray out = (*env)->NewByteArray(env, n);
+    if (out != NULL) {
+        (*env)->SetByteArrayRegion(env, out, 0, n, (const jbyte *)buf);
+    }
+    free(buf);
+    return out;
+}
+
+/* fields: CONFIG_FIELDS values, each -1 (keep the base config's value) or
+ * 0..UINT32_MAX, in NativeLib.kt's order. out[0] receives the handle. */
+NATIVE(jint, engineNew)(JNIEnv *env, jclass cls, jboolean fake, jlongArray fields,
+                        jlongArray out) {
+    (void)cls;
+    if (fields == NULL || out == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    if ((*env)->GetArrayLength(env, fields) != CONFIG_FIELDS ||
+        (*env)->GetArrayLength(env, out) < 1) {
+        return MEDIA_ERR_INVALID_ARGUMENT;
+    }
+    jlong v[CONFIG_FIELDS];
+    (*env)->GetLongArrayRegion(env, fields, 0, CONFIG_FIELDS, v);
+    media_engine_config cfg;
+    if (fake) {
+        media_engine_config_fake(&cfg);
+    } else {
+        media_engine_config_default(&cfg);
+    }
+    uint32_t *slots[CONFIG_FIELDS] = {
+        &cfg.audio_input,           &cfg.audio_output,          &cfg.video_input,
+        &cfg.camera_index,          &cfg.video_width,           &cfg.video_height,
+        &cfg.video_fps,             &cfg.video_bitrate_bps,     &cfg.video_min_bitrate_bps,
+        &cfg.video_max_bitrate_bps, &cfg.audio_bitrate_bps,     &cfg.stats_interval_ms,
+    };
+    for (int i = 0; i < CONFIG_FIELDS; i++) {
+        if (v[i] == -1) {
+            continue;
+        }
+        if (v[i] < 0 || v[i] > (jlong)UINT32_MAX) {
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        *slots[i] = (uint32_t)v[i];
+    }
+    jni_engine *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        free(ctx);
+        return MEDIA_ERR_INTERNAL;
+    }
+    media_result r = media_engine_new(&cfg, &ctx->engine);
+    if (r != MEDIA_OK) {
+        pthread_mutex_destroy(&ctx->lock);
+        free(ctx);
+        return (jint)r;
+    }
+    atomic_fetch_add(&g_live_engines, 1);
+    jlong handle = (jlong)(intptr_t)ctx;
+    (*env)->SetLongArrayRegion(env, out, 0, 1, &handle);
+    return MEDIA_OK;
+}
+
+/* Frees the engine (joining its threads), then the sinks. Not from a callback. */
+NATIVE(void, engineFree)(JNIEnv *env, jclass cls, jlong handle) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL) {
+        return;
+    }
+    media_engine_free(ctx->engine); /* after this no callback runs */
+    pthread_mutex_lock(&ctx->lock);
+    jobject ev = ctx->event_sink, fr = ctx->frame_sink;
+    ctx->event_sink = NULL;
+    ctx->frame_sink = NULL;
+    pthread_mutex_unlock(&ctx->lock);
+    global_delete(env, ev);
+    global_delete(env, fr);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+    atomic_fetch_sub(&g_live_engines, 1);
+}
+
+/* Replaces the sink in *slot with `sink` (NULL clears it); the old global
+ * reference is deleted now (a running callback keeps its local one). */
+static void swap_sink(JNIEnv *env, jni_engine *ctx, jobject *slot, jobject sink, int *ok) {
+    jobject g = NULL;
+    *ok = 1;
+    if (sink != NULL) {
+        g = global_new(env, sink);
+        if (g == NULL) {
+            *ok = 0; /* OutOfMemoryError is pending */
+            return;
+        }
+    }
+    pthread_mutex_lock(&ctx->lock);
+    jobject old = *slot;
+    *slot = g;
+    pthread_mutex_unlock(&ctx->lock);
+    global_delete(env, old);
+}
+
+NATIVE(jint, setEventSink)(JNIEnv *env, jclass cls, jlong handle, jobject sink) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int ok;
+    swap_sink(env, ctx, &ctx->event_sink, sink, &ok);
+    if (!ok) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    /* With no sink the engine skips the callback (and its thread stays detached). */
+    return (jint)media_engine_set_event_callback(ctx->engine, sink ? on_event : NULL,
+                                                 sink ? ctx : NULL);
+}
+
+NATIVE(jint, setFrameSink)(JNIEnv *env, jclass cls, jlong handle, jobject sink) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int ok;
+    swap_sink(env, ctx, &ctx->frame_sink, sink, &ok);
+    if (!ok) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    return (jint)media_engine_set_frame_callback(ctx->engine, sink ? on_frame : NULL,
+                                                 sink ? ctx : NULL);
+}
+
+#define ENGINE_CALL(name, call)                                            \
+    NATIVE(jint, name)(JNIEnv * env, jclass cls, jlong handle) {           \
+        (void)env;                                                         \
+        (void)cls;                                                         \
+        jni_engine *ctx = ctx_of(handle);                                  \
+        return ctx ? (jint)call(ctx->engine) : (jint)MEDIA_ERR_NULL_ARGUMENT; \
+    }
+
+ENGINE_CALL(startEchoTest, media_engine_start_echo_test)
+ENGINE_CALL(stopEchoTest, media_engine_stop_echo_test)
+ENGINE_CALL(startLocalPreview, media_engine_start_local_preview)
+ENGINE_CALL(stopLocalPreview, media_engine_stop_local_preview)
+ENGINE_CALL(startLocalAudio, media_engine_start_local_audio)
+ENGINE_CALL(stopLocalAudio, media_engine_stop_local_audio)
+
+NATIVE(jint, muteLocalAudio)(JNIEnv *env, jclass cls, jlong handle, jboolean muted) {
+    (void)env;
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    return ctx ? (jint)media_engine_mute_local_audio(ctx->engine, muted != JNI_FALSE)
+               : (jint)MEDIA_ERR_NULL_ARGUMENT;
+}
+
+NATIVE(jint, muteLocalVideo)(JNIEnv *env, jclass cls, jlong handle, jboolean muted) {
+    (void)env;
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    return ctx ? (jint)media_engine_mute_local_video(ctx->engine, muted != JNI_FALSE)
+               : (jint)MEDIA_ERR_NULL_ARGUMENT;
+}
+
+NATIVE(jint, setVideoBitrate)(JNIEnv *env, jclass cls, jlong handle, jlong bps) {
+    (void)env;
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    if (bps < 0 || bps > (jlong)UINT32_MAX) {
+        return MEDIA_ERR_INVALID_ARGUMENT;
+    }
+    return (jint)media_engine_set_video_bitrate(ctx->engine, (uint32_t)bps);
+}
+
+NATIVE(jint, getStats)(JNIEnv *env, jclass cls, jlong handle, jlongArray out) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || out == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    if ((*env)->GetArrayLength(env, out) < STATS_FIELDS) {
+        return MEDIA_ERR_BUFFER_TOO_SMALL;
+    }
+    media_stats s;
+    media_result r = media_engine_get_stats(ctx->engine, &s);
+    if (r == MEDIA_OK) {
+        jlong v[STATS_FIELDS];
+        stats_to_longs(&s, v);
+        (*env)->SetLongArrayRegion(env, out, 0, STATS_FIELDS, v);
+    }
+    return (jint)r;
+}
+
+/* [global refs, attached threads, callback exceptions, live engines,
+ *  events delivered, frames delivered] */
+NATIVE(jlongArray, debugCounters)(JNIEnv *env, jclass cls) {
+    (void)cls;
+    const jlong v[COUNTER_FIELDS] = {
+        atomic_load(&g_global_refs), atomic_load(&g_attached_threads),
+        atomic_load(&g_exceptions),  atomic_load(&g_live_engines),
+        atomic_load(&g_events),      atomic_load(&g_frames),
+    };
+    jlongArray out = (*env)->NewLongArray(env, COUNTER_FIELDS);
+    if (out != NULL) {
+        (*env)->SetLongArrayRegion(env, out, 0, COUNTER_FIELDS, v);
+    }
+    return out;
+}

@@ -1,0 +1,97 @@
+package org.libmedia
+
+/** Which devices the engine starts from (see [EngineConfig]). */
+enum class Devices {
+    /** The system's microphone, speaker and first camera (`media_engine_config_default`). */
+    SYSTEM,
+
+    /** A 440 Hz tone, a null speaker and the moving test pattern (`media_engine_config_fake`). */
+    FAKE,
+}
+
+/** `media_audio_input` values this wrapper can select (the rest need paths or ids). */
+enum class AudioInput(override val code: Int) : CodedEnum {
+    /** The system's default microphone. */
+    DEFAULT(0),
+
+    /** A sine tone. */
+    TONE(2),
+    SILENCE(4),
+}
+
+/** `media_audio_output` values this wrapper can select. */
+enum class AudioOutput(override val code: Int) : CodedEnum {
+    /** The system's default speaker. */
+    DEFAULT(0),
+
+    /** Played into nothing, in real time. */
+    NULL(3),
+}
+
+/** `media_video_input` values this wrapper can select. */
+enum class VideoInput(override val code: Int) : CodedEnum {
+    /** Camera number [EngineConfig.cameraIndex]. */
+    CAMERA(0),
+
+    /** A moving test pattern that carries its frame number. */
+    TEST_PATTERN(1),
+}
+
+/**
+ * Engine settings. Every field left null keeps the value of the base
+ * configuration chosen by [devices], so the library stays the one place
+ * that defines defaults (640x360 at 30 fps, 800 kbit/s today). Values are
+ * checked by the library when the engine is created: out of range gives a
+ * [MediaException] with [MediaResult.INVALID_ARGUMENT].
+ */
+data class EngineConfig(
+    val devices: Devices = Devices.SYSTEM,
+    val audioInput: AudioInput? = null,
+    val audioOutput: AudioOutput? = null,
+    val videoInput: VideoInput? = null,
+    val cameraIndex: Int? = null,
+    /** Even, non-zero. */
+    val videoWidth: Int? = null,
+    val videoHeight: Int? = null,
+    /** 1..120. */
+    val videoFps: Int? = null,
+    /** Start bitrate, within [videoMinBitrateBps]..[videoMaxBitrateBps]. */
+    val videoBitrateBps: Int? = null,
+    val videoMinBitrateBps: Int? = null,
+    val videoMaxBitrateBps: Int? = null,
+    val audioBitrateBps: Int? = null,
+    /** Period of [EventType.STATS] events; 0 turns them off, else 100..3,600,000. */
+    val statsIntervalMs: Int? = null,
+) {
+    companion object {
+        /** Synthetic devices: runs anywhere, no permission or hardware needed. */
+        fun fake(): EngineConfig = EngineConfig(devices = Devices.FAKE)
+    }
+
+    /** The values in the shim's order (media_jni.c, CONFIG_FIELDS); -1 keeps the base value. */
+    internal fun toNativeFields(): LongArray {
+        val named = listOf(
+            "audioInput" to audioInput?.code,
+            "audioOutput" to audioOutput?.code,
+            "videoInput" to videoInput?.code,
+            "cameraIndex" to cameraIndex,
+            "videoWidth" to videoWidth,
+            "videoHeight" to videoHeight,
+            "videoFps" to videoFps,
+            "videoBitrateBps" to videoBitrateBps,
+            "videoMinBitrateBps" to videoMinBitrateBps,
+            "videoMaxBitrateBps" to videoMaxBitrateBps,
+            "audioBitrateBps" to audioBitrateBps,
+            "statsIntervalMs" to statsIntervalMs,
+        )
+        check(named.size == NativeLib.CONFIG_FIELDS)
+        return LongArray(named.size) { i ->
+            val (name, value) = named[i]
+            when {
+                value == null -> -1L
+                value < 0 -> throw MediaException(MediaResult.INVALID_ARGUMENT, "$name $value is negative")
+                else -> value.toLong()
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package org.libmedia
+
+/**
+ * Engine statistics (`media_stats`). Counters are totals since the engine
+ * was created; bitrates cover the last stats interval; latencies are in
+ * microseconds.
+ */
+data class MediaStats(
+    val audioFramesCaptured: Long,
+    val audioFramesEncoded: Long,
+    val audioPacketsReceived: Long,
+    val audioPacketsLost: Long,
+    val audioFramesDecoded: Long,
+    val audioFecRecovered: Long,
+    val audioConcealed: Long,
+    val audioPlayoutUnderruns: Long,
+    val audioSendBitrateBps: Long,
+    val audioRecvBitrateBps: Long,
+    val audioJitterUs: Long,
+    val videoFramesCaptured: Long,
+    val videoFramesEncoded: Long,
+    val videoFramesDecoded: Long,
+    val videoFramesRendered: Long,
+    /** Dropped anywhere between capture and the frame listener. */
+    val videoFramesDropped: Long,
+    val videoFramesLost: Long,
+    val videoKeyframesSent: Long,
+    val videoKeyframeRequests: Long,
+    val videoDecodeErrors: Long,
+    val videoSendBitrateBps: Long,
+    val videoRecvBitrateBps: Long,
+    val videoEncodeLatencyP50Us: Long,
+    val videoTransportLatencyP50Us: Long,
+    val videoDecodeLatencyP50Us: Long,
+    /** Capture to delivery of the decoded frame to the frame listener. */
+    val videoLatencyP50Us: Long,
+    val videoLatencyP95Us: Long,
+) {
+    internal companion object {
+        /** In the order of `media_stats` (and of stats_to_longs in media_jni.c). */
+        fun fromNative(v: LongArray): MediaStats {
+            require(v.size >= NativeLib.STATS_FIELDS) { "stats array of ${v.size}" }
+            return MediaStats(
+                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20],
+                v[21], v[22], v[23], v[24], v[25], v[26],
+            )
+        }
+    }
+}
