@@ -27,6 +27,20 @@ const COMMON: [&str; 8] = [
     "300000",
 ];
 
+/// A caller as `me` inside namespace `ns`, offering `host_ip`, with
+/// synthetic devices and its stdout piped; `args` ends with the command.
+fn caller(ns: &str, url: &str, me: &str, host_ip: &str, args: &[&str]) -> std::process::Child {
+    in_ns(ns, &caller_bin())
+        .args(["--server", url, "--token", &token(me), "--me", me])
+        .args(COMMON)
+        .args(["--host-ip", host_ip])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn block_udp(ns: &str, insert: bool) {
     sh(&[
         "ip",
@@ -54,34 +68,11 @@ fn a_call_whose_media_cannot_connect_ends_with_media_failed_on_both_sides() {
         &["--listen", "10.231.0.2:8091"],
     );
     let url = server.url.clone();
-    let mut bob = Killed(
-        in_ns(&net.b, &caller_bin())
-            .args(["--server", &url, "--token", &token("bob"), "--me", "bob"])
-            .args(COMMON)
-            .args(["--host-ip", "10.231.0.2", "answer"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut bob = Killed(caller(&net.b, &url, "bob", "10.231.0.2", &["answer"]));
     let bob_lines = Lines::follow(&mut bob.0);
     bob_lines.expect("waiting for calls", Duration::from_secs(30));
     let started = Instant::now();
-    let alice = in_ns(&net.a, &caller_bin())
-        .args([
-            "--server",
-            &url,
-            "--token",
-            &token("alice"),
-            "--me",
-            "alice",
-        ])
-        .args(COMMON)
-        .args(["--host-ip", "10.231.0.1", "call", "bob"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let alice = caller(&net.a, &url, "alice", "10.231.0.1", &["call", "bob"]);
     // ICE gives up after 20 s (WebRtcConfig::connect_timeout); allow for
     // a slow machine, but far less than "until someone hangs up".
     let alice = finish(alice, Duration::from_secs(60));
@@ -123,35 +114,16 @@ fn a_five_second_outage_of_a_connected_call_heals_by_itself() {
         &["--listen", "10.231.0.2:8092"],
     );
     let url = server.url.clone();
-    let mut bob = Killed(
-        in_ns(&net.b, &caller_bin())
-            .args(["--server", &url, "--token", &token("bob"), "--me", "bob"])
-            .args(COMMON)
-            .args(["--host-ip", "10.231.0.2", "answer"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut bob = Killed(caller(&net.b, &url, "bob", "10.231.0.2", &["answer"]));
     let bob_lines = Lines::follow(&mut bob.0);
     bob_lines.expect("waiting for calls", Duration::from_secs(30));
-    let mut alice = Killed(
-        in_ns(&net.a, &caller_bin())
-            .args([
-                "--server",
-                &url,
-                "--token",
-                &token("alice"),
-                "--me",
-                "alice",
-            ])
-            .args(COMMON)
-            .args(["--host-ip", "10.231.0.1", "--duration", "16", "call", "bob"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut alice = Killed(caller(
+        &net.a,
+        &url,
+        "alice",
+        "10.231.0.1",
+        &["--duration", "16", "call", "bob"],
+    ));
     let alice_lines = Lines::follow(&mut alice.0);
     // "[in call] ... | video 120 decoded, audio ..." once a second.
     let decoded = |line: &str| -> Option<u64> {

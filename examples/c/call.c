@@ -16,18 +16,10 @@
 #include <time.h>
 
 #include "media.h"
+#include "expect.h"
 
 static int failures;
 
-#define EXPECT(call, want)                                                                           \
-    do {                                                                                             \
-        media_result got_ = (call);                                                                  \
-        if (got_ != (want)) {                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #call, \
-                    media_result_str(got_), media_result_str(want));                                 \
-            failures++;                                                                              \
-        }                                                                                            \
-    } while (0)
 
 /* What one engine's callback has seen. */
 typedef struct peer {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "media.h"
+#include "expect.h"
 
 static atomic_int remote_frames;
 static atomic_int local_frames;
@@ -67,15 +68,6 @@ static void on_frame(void *userdata, const media_video_frame *f) {
 }
 
 static int failures;
-#define EXPECT(call, want)                                                                           \
-    do {                                                                                             \
-        media_result got_ = (call);                                                                  \
-        if (got_ != (want)) {                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #call, \
-                    media_result_str(got_), media_result_str(want));                                 \
-            failures++;                                                                              \
-        }                                                                                            \
-    } while (0)
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

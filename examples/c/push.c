@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "media.h"
+#include "expect.h"
 
 /* The sensor stores 320x180 rows; turned 90 degrees the picture is 180x320. */
 #define SENSOR_W 320
@@ -27,15 +28,6 @@ static atomic_int other_frames;
 static atomic_int wrongly_turned;
 
 static int failures;
-#define EXPECT(call, want)                                                                           \
-    do {                                                                                             \
-        media_result got_ = (call);                                                                  \
-        if (got_ != (want)) {                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, #call, \
-                    media_result_str(got_), media_result_str(want));                                 \
-            failures++;                                                                              \
-        }                                                                                            \
-    } while (0)
 
 static void on_frame(void *userdata, const media_video_frame *f) {
     (void)userdata;

@@ -1067,6 +1067,88 @@ mod tests {
     }
 
     #[test]
+    fn failed_media_ends_the_call_and_drops_channel_links_on_both_sides() {
+        // A call: hang up saying why, tell the host, end it locally.
+        let mut c = registered("bob");
+        c.on_server(ServerMsg::IncomingCall {
+            call_id: "x1".into(),
+            from: Peer {
+                user_id: "alice".into(),
+                nickname: "A".into(),
+            },
+            media: MediaKind::Video,
+        });
+        c.accept("x1").unwrap();
+        assert!(c.on_media_failed(3).is_empty(), "no channel member 3");
+        let out = c.on_media_failed(0);
+        assert_eq!(
+            out[0],
+            Action::Send(ClientMsg::Hangup {
+                call_id: "x1".into(),
+                reason: Some(EndReason::MediaFailed)
+            })
+        );
+        assert!(matches!(
+            &out[1],
+            Action::Emit(Event::Error { kind: crate::ErrorKind::Network, .. })
+        ));
+        assert_eq!(out[2], Action::StopPeer);
+        assert_eq!(
+            out[3],
+            Action::Emit(Event::Call(CallEvent::Ended {
+                call_id: "x1".into(),
+                reason: CallEndReason::MediaFailed
+            }))
+        );
+        assert!(c.current_call().is_none());
+        assert!(c.on_media_failed(0).is_empty(), "once");
+        // The peer's side of it: the server's call_ended.
+        let (mut alice, id) = {
+            let mut a = registered("alice");
+            let (id, _) = a.call("bob", true).unwrap();
+            a.on_server(ServerMsg::Accepted {
+                call_id: id.clone(),
+            });
+            (a, id)
+        };
+        let out = alice.on_server(ServerMsg::CallEnded {
+            call_id: id.clone(),
+            reason: EndReason::MediaFailed,
+        });
+        assert!(out.contains(&Action::Emit(Event::Call(CallEvent::Ended {
+            call_id: id,
+            reason: CallEndReason::MediaFailed
+        }))));
+
+        // A channel link: drop it, tell the member, stay in the channel.
+        let mut c = registered("carol");
+        c.join("room", 0, false).unwrap();
+        c.on_server(ServerMsg::Joined {
+            channel: "room".into(),
+            uid: 5,
+            role: ChannelRole::Broadcaster,
+            members: vec![member(1, "bob", true), member(2, "dan", true)],
+        });
+        let out = c.on_media_failed(1);
+        assert!(matches!(
+            &out[0],
+            Action::Send(ClientMsg::Signal { to: Some(1), data, .. }) if data["type"] == "bye"
+        ));
+        assert_eq!(out[1], Action::RemoveMember { uid: 1 });
+        assert!(c.on_member_signal(1, &Signal::Candidate("x".into())).is_empty());
+        // Member 2 says its media with us failed: the link goes here too.
+        let out = c.on_server(ServerMsg::Signal {
+            call_id: None,
+            channel: Some("room".into()),
+            from: "dan".into(),
+            from_uid: Some(2),
+            data: json!({"type": "bye", "reason": "media_failed"}),
+        });
+        assert_eq!(out[0], Action::RemoveMember { uid: 2 });
+        assert_eq!(c.current_channel(), Some("room"));
+    }
+
+    #[test]
     fn a_channel_is_a_mesh_where_the_newcomer_offers() {
         let mut c = registered("alice");
         c.join("room", 0, false).unwrap();
