@@ -636,6 +636,23 @@ enum media_result media_engine_mute_local_audio(struct media_engine *engine, boo
 // Stops or resumes sending video; the preview goes on.
 enum media_result media_engine_mute_local_video(struct media_engine *engine, bool muted);
 
+// The platform interrupted audio (a phone call, Siri, an alarm; iOS's
+// interruption notification, Android losing audio focus): the microphone
+// and speaker are released while the call or channel, its connection and
+// video go on. Streams started meanwhile open their devices on
+// `media_engine_resume_audio`. Twice is fine.
+enum media_result media_engine_interrupt_audio(struct media_engine *engine);
+
+// The interruption is over: the speaker and (if it was on) the microphone
+// open again. On an error (a device that cannot be opened yet) the engine
+// stays interrupted: try again later. `MEDIA_OK` when not interrupted.
+enum media_result media_engine_resume_audio(struct media_engine *engine);
+
+// The app went to the background (`true`) or came back (`false`): no
+// video is sent meanwhile, audio goes on; back in the foreground video
+// starts with a keyframe. Independent of the video mute.
+enum media_result media_engine_set_background(struct media_engine *engine, bool background);
+
 // Changes the video target bitrate while running. `MEDIA_ERR_INVALID_ARGUMENT`
 // outside the configured min/max.
 enum media_result media_engine_set_video_bitrate(struct media_engine *engine, uint32_t bitrate_bps);

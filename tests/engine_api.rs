@@ -282,3 +282,84 @@ fn the_engine_can_be_dropped_from_its_own_event_handler() {
         .expect("the handler dropped the engine without hanging");
     assert!(slot.lock().unwrap().is_none(), "dropped inside the handler");
 }
+
+/// Waits until `cond` holds for the engine's stats; fails after 10 s.
+fn wait_stats(engine: &Engine, what: &str, cond: impl Fn(&media::Stats) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond(&engine.stats()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            engine.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_audio_interruption_and_the_background_pause_media_without_ending_the_session() {
+    let engine = Engine::new(small()).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        ev.lock().unwrap().push(e.clone())
+    })));
+    engine.start_echo_test().unwrap();
+    wait_stats(&engine, "audio and video", |s| {
+        s.audio_frames_encoded > 20 && s.video_frames_decoded > 10
+    });
+
+    // A phone call takes the audio devices: the microphone stops, video goes on.
+    engine.interrupt_audio();
+    engine.interrupt_audio();
+    assert!(engine.audio_interrupted());
+    let at = engine.stats();
+    wait_stats(&engine, "video during the interruption", |s| {
+        s.video_frames_decoded > at.video_frames_decoded + 15
+    });
+    let during = engine.stats();
+    assert!(
+        during.audio_frames_encoded <= at.audio_frames_encoded + 2,
+        "no audio captured while interrupted: {} -> {}",
+        at.audio_frames_encoded,
+        during.audio_frames_encoded
+    );
+    assert!(engine.echo_test_running(), "the session goes on");
+    assert!(events.lock().unwrap().iter().any(|e| matches!(
+        e,
+        Event::StateChanged {
+            stream: Stream::LocalAudio,
+            state: StreamState::Stopped
+        }
+    )));
+    // Starting the microphone meanwhile waits for the end of the interruption.
+    engine.start_local_audio().unwrap();
+    engine.resume_audio().unwrap();
+    assert!(!engine.audio_interrupted());
+    wait_stats(&engine, "audio after the interruption", |s| {
+        s.audio_frames_encoded > during.audio_frames_encoded + 20
+            && s.audio_frames_decoded > during.audio_frames_decoded + 20
+    });
+    engine.resume_audio().unwrap();
+
+    // In the background no video is sent; audio goes on.
+    engine.set_background(true);
+    let at = engine.stats();
+    wait_stats(&engine, "audio in the background", |s| {
+        s.audio_frames_decoded > at.audio_frames_decoded + 25
+    });
+    let during = engine.stats();
+    assert!(
+        during.video_frames_encoded <= at.video_frames_encoded + 2,
+        "no video sent in the background: {} -> {}",
+        at.video_frames_encoded,
+        during.video_frames_encoded
+    );
+    // Back in the foreground it starts again with a keyframe.
+    engine.set_background(false);
+    wait_stats(&engine, "video in the foreground", |s| {
+        s.video_frames_encoded > during.video_frames_encoded + 10
+            && s.video_keyframes_sent > during.video_keyframes_sent
+    });
+    engine.stop_echo_test();
+}

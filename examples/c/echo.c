@@ -215,6 +215,9 @@ static void check_misuse(void) {
     EXPECT(media_engine_renew_token(NULL, "t"), MEDIA_ERR_NULL_ARGUMENT);
     EXPECT(media_engine_join_channel(NULL, "room", 0, false), MEDIA_ERR_NULL_ARGUMENT);
     EXPECT(media_engine_leave_channel(NULL, "room"), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_interrupt_audio(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_resume_audio(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_set_background(NULL, true), MEDIA_ERR_NULL_ARGUMENT);
     media_engine_free(NULL);
     media_engine_config_default(NULL);
     media_server_config_default(NULL);
@@ -286,8 +289,16 @@ static void check_misuse(void) {
     EXPECT(media_engine_stop_local_preview(engine), MEDIA_OK);
     EXPECT(media_engine_start_echo_test(engine), MEDIA_OK);
     EXPECT(media_engine_start_echo_test(engine), MEDIA_OK);
+    /* A phone call interrupts audio, the app goes to the background and back. */
+    EXPECT(media_engine_interrupt_audio(engine), MEDIA_OK);
+    EXPECT(media_engine_interrupt_audio(engine), MEDIA_OK);
+    EXPECT(media_engine_set_background(engine, true), MEDIA_OK);
+    EXPECT(media_engine_resume_audio(engine), MEDIA_OK);
+    EXPECT(media_engine_resume_audio(engine), MEDIA_OK);
+    EXPECT(media_engine_set_background(engine, false), MEDIA_OK);
     EXPECT(media_engine_set_event_callback(engine, NULL, NULL), MEDIA_OK);
-    media_engine_free(engine); /* with everything running */
+    EXPECT(media_engine_interrupt_audio(engine), MEDIA_OK);
+    media_engine_free(engine); /* with everything running, audio interrupted */
 
     if (strlen(media_result_str((media_result)999)) == 0) failures++;
     check_validation();

@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     /// Whether the configuration's video input is `External` (read by
     /// pushes without taking the state lock).
     external_video_configured: AtomicBool,
+    /// The app is in the background: no video is sent.
+    pub(crate) background: AtomicBool,
 }
 
 /// See [`Shared::media_failed`].
@@ -268,6 +270,10 @@ struct State {
     audio_send: Option<AudioSend>,
     video_send: Option<VideoSend>,
     session: Option<Session>,
+    /// The platform took the audio devices away ([`Core::interrupt_audio`]).
+    audio_interrupted: bool,
+    /// The microphone is wanted once the interruption ends.
+    mic_on_resume: bool,
 }
 
 /// A media engine. See the module docs for threads and the crate docs for an
@@ -313,6 +319,7 @@ impl Engine {
             routes: Mutex::new(Routes::default()),
             media_failed: Mutex::new(None),
             external_video: Arc::new(ExternalVideo::default()),
+            background: AtomicBool::new(false),
             external_video_configured: AtomicBool::new(
                 config.video_input == VideoInputConfig::External,
             ),
@@ -335,6 +342,8 @@ impl Engine {
                 audio_send: None,
                 video_send: None,
                 session: None,
+                audio_interrupted: false,
+                mic_on_resume: false,
             }),
         });
         Ok(Engine {
@@ -562,6 +571,11 @@ impl Core {
     }
 
     fn start_audio_send(&self, st: &mut State) -> Result<()> {
+        if st.audio_interrupted {
+            // Opened when the interruption ends.
+            st.mic_on_resume = true;
+            return Ok(());
+        }
         let input: Box<dyn AudioInput> = match &st.config.audio_input {
             AudioInputConfig::Default => Box::new(CpalInput::new(None)),
             AudioInputConfig::Device(id) => Box::new(CpalInput::new(Some(id.clone()))),
@@ -668,9 +682,81 @@ impl Core {
         self.start_audio_send(&mut st)
     }
 
+    /// The platform interrupted audio (a phone call, Siri, an alarm; iOS
+    /// `AVAudioSession.interruptionNotification`, Android losing audio
+    /// focus): the microphone and the speaker are released, while the call
+    /// or channel, its connection and video go on; received audio is
+    /// played into nothing meanwhile. [`Core::resume_audio`] opens them
+    /// again. Streams started during the interruption open their devices
+    /// when it ends. Calling it twice is a no-op.
+    pub fn interrupt_audio(&self) {
+        let mut st = self.state();
+        if st.audio_interrupted {
+            return;
+        }
+        st.audio_interrupted = true;
+        if let Some(stage) = st.audio_send.take() {
+            stage.stop();
+            st.mic_on_resume = true;
+            self.emit(Event::StateChanged {
+                stream: Stream::LocalAudio,
+                state: StreamState::Stopped,
+            });
+        }
+        let shared = self.shared.clone();
+        if let Some(s) = st.session.as_mut() {
+            if let Err(e) = s.audio.switch_output(null_output(), &shared) {
+                self.emit(Event::Error {
+                    kind: e.kind(),
+                    message: format!("releasing the speaker: {}", e.message()),
+                });
+            }
+        }
+    }
+
+    /// The interruption is over: the speaker (the configured output) and
+    /// the microphone, if it was on, open again. An error (a device that
+    /// cannot be opened now) leaves the engine interrupted, so the host can
+    /// try again. A no-op when not interrupted.
+    pub fn resume_audio(&self) -> Result<()> {
+        let mut st = self.state();
+        if !st.audio_interrupted {
+            return Ok(());
+        }
+        if st.session.is_some() {
+            let device = open_output(&st.config.audio_output)?;
+            let shared = self.shared.clone();
+            if let Some(s) = st.session.as_mut() {
+                s.audio.switch_output(device, &shared)?;
+            }
+        }
+        st.audio_interrupted = false;
+        if std::mem::take(&mut st.mic_on_resume) && st.audio_send.is_none() {
+            self.start_audio_send(&mut st)?;
+        }
+        Ok(())
+    }
+
+    /// Whether audio is interrupted ([`Core::interrupt_audio`]).
+    pub fn audio_interrupted(&self) -> bool {
+        self.state().audio_interrupted
+    }
+
+    /// The app went to the background (`true`) or came back (`false`):
+    /// video stops being sent (the camera or the host's pushes may go on)
+    /// while audio goes on; back in the foreground the next frame is a
+    /// keyframe. Independent of [`Core::mute_local_video`].
+    pub fn set_background(&self, background: bool) {
+        let was = self.shared.background.swap(background, Relaxed);
+        if was && !background {
+            self.shared.keyframe_wanted.store(true, Relaxed);
+        }
+    }
+
     /// Closes the microphone. Stopping twice is a no-op.
     pub fn stop_local_audio(&self) {
         let mut st = self.state();
+        st.mic_on_resume = false;
         if let Some(stage) = st.audio_send.take() {
             stage.stop();
             self.emit(Event::StateChanged {
@@ -1037,7 +1123,11 @@ impl Core {
             });
             e
         };
-        let output = open_output(&st.config.audio_output).map_err(fail)?;
+        let output = if st.audio_interrupted {
+            null_output()
+        } else {
+            open_output(&st.config.audio_output).map_err(fail)?
+        };
         let audio = AudioRecv::start(
             output,
             st.config.jitter,
@@ -1247,6 +1337,12 @@ impl Core {
     pub fn now_us(&self) -> u64 {
         self.shared.clock.now_us()
     }
+}
+
+/// A speaker that plays into nothing, in real time: playout goes on (the
+/// jitter buffers keep their timing) while no device is held.
+fn null_output() -> Box<dyn AudioOutput> {
+    Box::new(FakeOutput::new(Box::new(NullSink)))
 }
 
 fn open_output(config: &AudioOutputConfig) -> Result<Box<dyn AudioOutput>> {

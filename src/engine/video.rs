@@ -94,7 +94,10 @@ impl VideoSend {
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return,
                 };
-                if !shared.has_transports() || shared.video_muted.load(Relaxed) {
+                if !shared.has_transports()
+                    || shared.video_muted.load(Relaxed)
+                    || shared.background.load(Relaxed)
+                {
                     continue;
                 }
                 let target = shared.target_video_bps.load(Relaxed) as u32;

@@ -1521,6 +1521,41 @@ pub extern "C" fn media_engine_mute_local_video(
     })
 }
 
+/// The platform interrupted audio (a phone call, Siri, an alarm; iOS's
+/// interruption notification, Android losing audio focus): the microphone
+/// and speaker are released while the call or channel, its connection and
+/// video go on. Streams started meanwhile open their devices on
+/// `media_engine_resume_audio`. Twice is fine.
+#[no_mangle]
+pub extern "C" fn media_engine_interrupt_audio(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| {
+        e.interrupt_audio();
+        MEDIA_OK
+    })
+}
+
+/// The interruption is over: the speaker and (if it was on) the microphone
+/// open again. On an error (a device that cannot be opened yet) the engine
+/// stays interrupted: try again later. `MEDIA_OK` when not interrupted.
+#[no_mangle]
+pub extern "C" fn media_engine_resume_audio(engine: *mut media_engine) -> media_result {
+    with_engine(engine, |e| done(e.resume_audio()))
+}
+
+/// The app went to the background (`true`) or came back (`false`): no
+/// video is sent meanwhile, audio goes on; back in the foreground video
+/// starts with a keyframe. Independent of the video mute.
+#[no_mangle]
+pub extern "C" fn media_engine_set_background(
+    engine: *mut media_engine,
+    background: bool,
+) -> media_result {
+    with_engine(engine, |e| {
+        e.set_background(background);
+        MEDIA_OK
+    })
+}
+
 /// Changes the video target bitrate while running. `MEDIA_ERR_INVALID_ARGUMENT`
 /// outside the configured min/max.
 #[no_mangle]

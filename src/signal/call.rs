@@ -1090,7 +1090,10 @@ mod tests {
         );
         assert!(matches!(
             &out[1],
-            Action::Emit(Event::Error { kind: crate::ErrorKind::Network, .. })
+            Action::Emit(Event::Error {
+                kind: crate::ErrorKind::Network,
+                ..
+            })
         ));
         assert_eq!(out[2], Action::StopPeer);
         assert_eq!(
@@ -1135,7 +1138,9 @@ mod tests {
             Action::Send(ClientMsg::Signal { to: Some(1), data, .. }) if data["type"] == "bye"
         ));
         assert_eq!(out[1], Action::RemoveMember { uid: 1 });
-        assert!(c.on_member_signal(1, &Signal::Candidate("x".into())).is_empty());
+        assert!(c
+            .on_member_signal(1, &Signal::Candidate("x".into()))
+            .is_empty());
         // Member 2 says its media with us failed: the link goes here too.
         let out = c.on_server(ServerMsg::Signal {
             call_id: None,
