@@ -135,3 +135,50 @@ fn c_example_pushes_host_video_that_comes_back_upright() {
         String::from_utf8_lossy(&valgrind.stderr)
     );
 }
+
+#[test]
+fn an_installed_library_builds_a_host_through_pkg_config() {
+    let prefix = std::env::temp_dir().join(format!("media-prefix-{}", std::process::id()));
+    let install = Command::new(root().join("scripts/install.sh"))
+        .arg(&prefix)
+        .output()
+        .expect("run scripts/install.sh");
+    assert!(
+        install.status.success(),
+        "install failed:\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let pkg = |args: &[&str]| {
+        let out = Command::new("pkg-config")
+            .args(args)
+            .arg("libmedia")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+            .output()
+            .expect("pkg-config is installed by scripts/setup.sh");
+        assert!(out.status.success(), "pkg-config {args:?} failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(pkg(&["--modversion"]), env!("CARGO_PKG_VERSION"));
+    let flags = format!("{} {}", pkg(&["--cflags"]), pkg(&["--libs"]));
+    assert!(!flags.contains("target/release"), "flags point at the install: {flags}");
+    // The push example, built only from what was installed.
+    let exe = prefix.join("push");
+    let cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(format!("-I{}", root().join("examples/c").display()))
+        .arg(root().join("examples/c/push.c"))
+        .arg("-o")
+        .arg(&exe)
+        .args(flags.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "compiling against the installed library failed:\n{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = Command::new(&exe).arg("30").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("OK (0 failures)"), "{stdout}");
+    std::fs::remove_dir_all(&prefix).ok();
+}
