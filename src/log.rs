@@ -80,7 +80,8 @@ fn sink() -> Option<Arc<Sink>> {
 /// Whether a record from `target` at `level` goes to the host.
 fn wanted(sink: &Sink, level: &Level, target: &str) -> bool {
     let level = LogLevel::of(level);
-    let ours = target.starts_with("media") || target.starts_with("media_server");
+    // `media::…` and `media_server::…`.
+    let ours = target.starts_with("media");
     level <= sink.max && (ours || level <= LogLevel::Warn)
 }
 

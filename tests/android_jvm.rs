@@ -5,18 +5,16 @@
 //! its JUnit tests and runs them under `-Xcheck:jni`. No Android SDK, NDK
 //! or device is involved (see android/README.md for what that leaves out).
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
+
+use common::*;
 
 #[test]
 fn kotlin_wrapper_and_jni_shim_pass_their_junit_tests() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--lib", "--quiet"])
-        .current_dir(root)
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the library failed");
+    let root = root();
+    build_library();
 
     let out = Command::new("bash")
         .arg(root.join("android/scripts/test-jvm.sh"))

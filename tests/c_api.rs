@@ -2,21 +2,16 @@
 //! linked to the shared library and run: the echo test (also under
 //! valgrind) and a call through the library's own in-process server.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::*;
 
 /// Builds libmedia.so (release) and the C example `name`; returns the binary.
 fn build_example(name: &str) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--lib", "--quiet"])
-        .current_dir(root())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the library failed");
+    build_library();
     let lib_dir = root().join("target/release");
     let out = std::env::temp_dir().join(format!("media-c-{name}-{}", std::process::id()));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
@@ -160,7 +155,10 @@ fn an_installed_library_builds_a_host_through_pkg_config() {
     };
     assert_eq!(pkg(&["--modversion"]), env!("CARGO_PKG_VERSION"));
     let flags = format!("{} {}", pkg(&["--cflags"]), pkg(&["--libs"]));
-    assert!(!flags.contains("target/release"), "flags point at the install: {flags}");
+    assert!(
+        !flags.contains("target/release"),
+        "flags point at the install: {flags}"
+    );
     // The push example, built only from what was installed.
     let exe = prefix.join("push");
     let cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
@@ -179,6 +177,9 @@ fn an_installed_library_builds_a_host_through_pkg_config() {
     );
     let out = Command::new(&exe).arg("30").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("OK (0 failures)"), "{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("OK (0 failures)"),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&prefix).ok();
 }

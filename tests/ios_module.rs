@@ -5,21 +5,15 @@
 //! drifted from include/media.h (and the drift check catches drift), and
 //! every Swift file parses. See ios/README.md for what is not checked here.
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::*;
 
 #[test]
 fn ios_module_map_smoke_test_and_drift_check_pass() {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--lib", "--quiet"])
-        .current_dir(root())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the library failed");
+    build_library();
 
     let out = Command::new("bash")
         .arg(root().join("ios/scripts/check.sh"))

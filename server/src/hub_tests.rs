@@ -95,6 +95,23 @@ fn call(hub: &mut Hub, from: ConnId, to: &str, id: &str) -> Vec<Output> {
     )
 }
 
+/// `conn` accepts call `id`.
+fn accept(hub: &mut Hub, conn: ConnId, id: &str) -> Vec<Output> {
+    hub.handle(conn, ClientMsg::Accept { call_id: id.into() }, T0)
+}
+
+/// `conn` hangs up call `id`, giving `reason`.
+fn hangup(hub: &mut Hub, conn: ConnId, id: &str, reason: Option<EndReason>) -> Vec<Output> {
+    hub.handle(
+        conn,
+        ClientMsg::Hangup {
+            call_id: id.into(),
+            reason,
+        },
+        T0,
+    )
+}
+
 fn ended(msgs: &[ServerMsg]) -> Option<EndReason> {
     msgs.iter().find_map(|m| {
         if let ServerMsg::CallEnded { reason, .. } = m {
@@ -213,14 +230,7 @@ fn a_call_rings_is_accepted_relays_signals_and_hangs_up() {
             data: sdp
         }]
     );
-    let out = hub.handle(
-        bob,
-        ClientMsg::Hangup {
-            call_id: "c1".into(),
-            reason: None,
-        },
-        T0,
-    );
+    let out = hangup(&mut hub, bob, "c1", None);
     assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::Hangup));
     // Both are free again.
     let out = call(&mut hub, bob, "alice", "c2");
@@ -307,13 +317,7 @@ fn a_dropped_connection_ends_its_call() {
     let mut hub = Hub::new(config());
     let (alice, bob) = (register(&mut hub, "alice"), register(&mut hub, "bob"));
     call(&mut hub, alice, "bob", "c1");
-    hub.handle(
-        bob,
-        ClientMsg::Accept {
-            call_id: "c1".into(),
-        },
-        T0,
-    );
+    accept(&mut hub, bob, "c1");
     let out = hub.disconnect(bob, T0);
     assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::PeerDropped));
     assert_eq!(
@@ -327,50 +331,17 @@ fn a_hangup_for_failed_media_tells_the_peer_why() {
     let mut hub = Hub::new(config());
     let (alice, bob) = (register(&mut hub, "alice"), register(&mut hub, "bob"));
     call(&mut hub, alice, "bob", "c1");
-    hub.handle(
-        bob,
-        ClientMsg::Accept {
-            call_id: "c1".into(),
-        },
-        T0,
-    );
-    let out = hub.handle(
-        bob,
-        ClientMsg::Hangup {
-            call_id: "c1".into(),
-            reason: Some(EndReason::MediaFailed),
-        },
-        T0,
-    );
+    accept(&mut hub, bob, "c1");
+    let out = hangup(&mut hub, bob, "c1", Some(EndReason::MediaFailed));
     assert_eq!(ended(&sent_to(&out, alice)), Some(EndReason::MediaFailed));
     // While ringing too (the connection is made before the answer).
     call(&mut hub, alice, "bob", "c2");
-    let out = hub.handle(
-        alice,
-        ClientMsg::Hangup {
-            call_id: "c2".into(),
-            reason: Some(EndReason::MediaFailed),
-        },
-        T0,
-    );
+    let out = hangup(&mut hub, alice, "c2", Some(EndReason::MediaFailed));
     assert_eq!(ended(&sent_to(&out, bob)), Some(EndReason::MediaFailed));
     // Other reasons a client might claim are not passed on.
     call(&mut hub, alice, "bob", "c3");
-    hub.handle(
-        bob,
-        ClientMsg::Accept {
-            call_id: "c3".into(),
-        },
-        T0,
-    );
-    let out = hub.handle(
-        alice,
-        ClientMsg::Hangup {
-            call_id: "c3".into(),
-            reason: Some(EndReason::Busy),
-        },
-        T0,
-    );
+    accept(&mut hub, bob, "c3");
+    let out = hangup(&mut hub, alice, "c3", Some(EndReason::Busy));
     assert_eq!(ended(&sent_to(&out, bob)), Some(EndReason::Hangup));
 }
 

@@ -9,6 +9,8 @@
 //! cap matters. The tests run one at a time: each starts its own server,
 //! but they would share the two cores.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
@@ -16,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::token;
 use futures_util::{SinkExt, StreamExt};
-use media_server::token::{mint, Claims};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -163,23 +165,6 @@ async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn token(user: &str) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    mint(
-        &Claims {
-            app_id: "demo".into(),
-            user_id: user.into(),
-            channel: "*".into(),
-            exp,
-        },
-        b"secret",
-    )
 }
 
 type Ws = WebSocketStream<TcpStream>;

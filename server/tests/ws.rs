@@ -1,37 +1,22 @@
 //! The server over real sockets: the binary, and the library's server with
 //! WebSocket clients on loopback.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::token;
 use futures_util::{SinkExt, StreamExt};
 use media_server::hub::HubConfig;
 use media_server::server::{start, RunningServer, ServerConfig};
-use media_server::token::{mint, Claims};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-fn token(user: &str) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    mint(
-        &Claims {
-            app_id: "demo".into(),
-            user_id: user.into(),
-            channel: "*".into(),
-            exp,
-        },
-        b"secret",
-    )
-}
 
 async fn server() -> RunningServer {
     let mut hub = HubConfig::default();

@@ -198,13 +198,14 @@ impl ExternalVideo {
     /// no video stage runs (the frame is discarded); errors for a frame
     /// that does not hold what it claims.
     pub fn push(&self, frame: &PushedFrame<'_>, clock: &Clock) -> Result<bool> {
-        frame.check()?;
+        // Converted (and checked) before the stage's slot is locked.
+        let mut upright = frame.to_i420(0)?;
         let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
         let Some(deliver) = sink.as_mut() else {
             return Ok(false);
         };
         let now = clock.now_us();
-        let capture_us = match frame.timestamp_us {
+        upright.capture_us = match frame.timestamp_us {
             None => now,
             Some(ts) => {
                 let mut offset = self.offset_us.lock().unwrap_or_else(|p| p.into_inner());
@@ -213,7 +214,7 @@ impl ExternalVideo {
                 (ts as i64 + offset).clamp(0, now as i64) as u64
             }
         };
-        deliver(frame.to_i420(capture_us)?);
+        deliver(upright);
         Ok(true)
     }
 

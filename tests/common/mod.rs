@@ -23,6 +23,16 @@ impl Drop for Killed {
     }
 }
 
+/// Builds libmedia.so / libmedia.a (release) for hosts that link it.
+pub fn build_library() {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--lib", "--quiet"])
+        .current_dir(root())
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building the library failed");
+}
+
 /// Builds `media-server` and the `caller` example (release).
 pub fn build_call_binaries() {
     let ok = Command::new(env!("CARGO"))
