@@ -1,6 +1,7 @@
 //! Devices: microphones, speakers and cameras, each behind a trait with a
 //! real backend (cpal, nokhwa) and fakes (tone / WAV / silence, test pattern
-//! / Y4M, WAV / null / callback sinks) chosen by configuration.
+//! / Y4M, WAV / null / callback sinks) chosen by configuration, plus the
+//! host-fed ones (pushed video frames, pushed and pulled PCM).
 //!
 //! Owns device threads and the real-time callbacks. Must not encode, decode
 //! or touch the network: it only hands raw samples and frames onward.
@@ -10,6 +11,7 @@ pub mod camera;
 pub mod convert;
 pub mod cpal_audio;
 pub mod external;
+pub mod external_audio;
 pub mod pattern;
 pub mod resample;
 pub mod video;

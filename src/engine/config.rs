@@ -21,6 +21,13 @@ pub enum AudioInputConfig {
     /// A WAV file, looped.
     WavFile(PathBuf),
     Silence,
+    /// 16-bit PCM the host pushes with [`crate::Engine::push_audio`] (a
+    /// phone's voice-processing microphone), at `sample_rate` Hz
+    /// (8000..=48000) with 1 or 2 interleaved channels.
+    External {
+        sample_rate: u32,
+        channels: u16,
+    },
 }
 
 /// Where received audio is played.
@@ -34,6 +41,10 @@ pub enum AudioOutputConfig {
     WavFile(PathBuf),
     /// Played into nothing, in real time.
     Null,
+    /// 16-bit PCM the host pulls with [`crate::Engine::pull_audio`] for its
+    /// own speaker, at `sample_rate` Hz (8000..=48000) with 1 or 2
+    /// interleaved channels. The host's pulls are the playout clock.
+    External { sample_rate: u32, channels: u16 },
 }
 
 /// Where local video comes from.

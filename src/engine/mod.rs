@@ -29,11 +29,12 @@ use self::stats::{Counters, Latencies, Stats};
 use self::video::{VideoRecv, VideoSend};
 use crate::clock::Clock;
 use crate::devices::audio::{
-    AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
+    AudioFormat, AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
 };
 use crate::devices::camera::{list_cameras, CameraSource};
 use crate::devices::cpal_audio::{self, CpalInput, CpalOutput};
 use crate::devices::external::{ExternalVideo, ExternalVideoInput, PushedFrame};
+use crate::devices::external_audio::{ExternalAudio, ExternalAudioInput, ExternalAudioOutput};
 use crate::devices::video::{PatternSource, VideoFormat, VideoInput, Y4mSource, Y4mWriter};
 use crate::devices::DeviceInfo;
 use crate::error::{Error, Result};
@@ -72,6 +73,9 @@ pub(crate) struct Shared {
     /// Whether the configuration's video input is `External` (read by
     /// pushes without taking the state lock).
     external_video_configured: AtomicBool,
+    /// The host's microphone and speaker rings (`AudioInputConfig::External`,
+    /// `AudioOutputConfig::External`).
+    external_audio: Arc<ExternalAudio>,
     /// The app is in the background: no video is sent.
     pub(crate) background: AtomicBool,
 }
@@ -174,6 +178,8 @@ impl Shared {
             audio_send_bitrate_bps: g(&c.audio_send_bps) as u32,
             audio_recv_bitrate_bps: g(&c.audio_recv_bps) as u32,
             audio_jitter_us: g(&self.audio_jitter_us),
+            audio_push_dropped_frames: self.external_audio.push_dropped_frames(),
+            audio_pull_silent_frames: self.external_audio.pull_silent_frames(),
             video_frames_captured: g(&c.video_frames_captured),
             video_frames_dropped_send: g(&c.video_frames_dropped_send),
             video_frames_encoded: g(&c.video_frames_encoded),
@@ -323,7 +329,14 @@ impl Engine {
             external_video_configured: AtomicBool::new(
                 config.video_input == VideoInputConfig::External,
             ),
+            external_audio: Arc::new(ExternalAudio::default()),
         });
+        shared
+            .external_audio
+            .set_capture_format(external_input_format(&config.audio_input))?;
+        shared
+            .external_audio
+            .set_playout_format(external_output_format(&config.audio_output))?;
         let (event_control, event_control_rx) = unbounded();
         let (render_control, render_control_rx) = unbounded();
         let interval = config.stats_interval_ms;
@@ -532,6 +545,9 @@ impl Core {
     /// Selects the microphone. A running local audio stream switches to it.
     pub fn set_audio_input(&self, input: AudioInputConfig) -> Result<()> {
         let mut st = self.state();
+        self.shared
+            .external_audio
+            .set_capture_format(external_input_format(&input))?;
         st.config.audio_input = input;
         if let Some(stage) = st.audio_send.take() {
             stage.stop();
@@ -545,8 +561,11 @@ impl Core {
     /// keeps playing and the error is returned.
     pub fn set_audio_output(&self, output: AudioOutputConfig) -> Result<()> {
         let mut st = self.state();
+        self.shared
+            .external_audio
+            .set_playout_format(external_output_format(&output))?;
         if st.session.is_some() {
-            let device = open_output(&output)?;
+            let device = self.open_output(&output)?;
             let shared = self.shared.clone();
             if let Some(s) = st.session.as_mut() {
                 s.audio.switch_output(device, &shared)?;
@@ -570,6 +589,20 @@ impl Core {
         Ok(())
     }
 
+    fn open_output(&self, config: &AudioOutputConfig) -> Result<Box<dyn AudioOutput>> {
+        Ok(match config {
+            AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
+            AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
+            AudioOutputConfig::WavFile(p) => {
+                Box::new(FakeOutput::new(Box::new(WavSink::create(p)?)))
+            }
+            AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
+            AudioOutputConfig::External { .. } => {
+                Box::new(ExternalAudioOutput::new(self.shared.external_audio.clone()))
+            }
+        })
+    }
+
     fn start_audio_send(&self, st: &mut State) -> Result<()> {
         if st.audio_interrupted {
             // Opened when the interruption ends.
@@ -590,6 +623,9 @@ impl Core {
                 Box::new(FakeInput::new(FakeSignal::WavFile(p.clone())))
             }
             AudioInputConfig::Silence => Box::new(FakeInput::new(FakeSignal::Silence)),
+            AudioInputConfig::External { .. } => {
+                Box::new(ExternalAudioInput::new(self.shared.external_audio.clone()))
+            }
         };
         match AudioSend::start(input, st.config.audio, self.shared.clone()) {
             Ok(stage) => {
@@ -673,6 +709,33 @@ impl Core {
             .map(|_| ())
     }
 
+    /// Hands the host's microphone PCM to the engine
+    /// ([`AudioInputConfig::External`]): interleaved 16-bit samples at the
+    /// configured rate and channel count, a whole number of frames, in
+    /// chunks of any size (10 ms is typical). Real-time safe: it copies into
+    /// a lock-free ring and never allocates, waits or makes a system call,
+    /// so it may run in the host's audio callback. Samples pushed while no
+    /// local audio runs are discarded; pushing faster than real time fills
+    /// the ring (half a second) and the excess is dropped and counted in
+    /// [`Stats::audio_push_dropped_frames`]. `InvalidState` when the input
+    /// is not external, or when another thread is pushing at that moment;
+    /// `InvalidArgument` for a partial frame.
+    pub fn push_audio(&self, pcm: &[i16]) -> Result<()> {
+        self.shared.external_audio.push(pcm)
+    }
+
+    /// Fills `out` with the next interleaved 16-bit samples for the host's
+    /// speaker ([`AudioOutputConfig::External`]), at the configured rate and
+    /// channel count; whatever has not been decoded yet (no session, a
+    /// remote still connecting, a stall) is silence, counted in
+    /// [`Stats::audio_pull_silent_frames`]. Returns how many frames were
+    /// real audio. The host's pulls set the pace of playout, so call it
+    /// from the speaker's callback. Real-time safe, like
+    /// [`Core::push_audio`]; the same errors.
+    pub fn pull_audio(&self, out: &mut [i16]) -> Result<usize> {
+        self.shared.external_audio.pull(out)
+    }
+
     /// Opens the microphone and starts encoding. Starting twice is a no-op.
     pub fn start_local_audio(&self) -> Result<()> {
         let mut st = self.state();
@@ -724,7 +787,7 @@ impl Core {
             return Ok(());
         }
         if st.session.is_some() {
-            let device = open_output(&st.config.audio_output)?;
+            let device = self.open_output(&st.config.audio_output)?;
             let shared = self.shared.clone();
             if let Some(s) = st.session.as_mut() {
                 s.audio.switch_output(device, &shared)?;
@@ -1126,7 +1189,7 @@ impl Core {
         let output = if st.audio_interrupted {
             null_output()
         } else {
-            open_output(&st.config.audio_output).map_err(fail)?
+            self.open_output(&st.config.audio_output).map_err(fail)?
         };
         let audio = AudioRecv::start(
             output,
@@ -1345,13 +1408,32 @@ fn null_output() -> Box<dyn AudioOutput> {
     Box::new(FakeOutput::new(Box::new(NullSink)))
 }
 
-fn open_output(config: &AudioOutputConfig) -> Result<Box<dyn AudioOutput>> {
-    Ok(match config {
-        AudioOutputConfig::Default => Box::new(CpalOutput::new(None)),
-        AudioOutputConfig::Device(id) => Box::new(CpalOutput::new(Some(id.clone()))),
-        AudioOutputConfig::WavFile(p) => Box::new(FakeOutput::new(Box::new(WavSink::create(p)?))),
-        AudioOutputConfig::Null => Box::new(FakeOutput::new(Box::new(NullSink))),
-    })
+/// The host's microphone format, when the input is external.
+fn external_input_format(input: &AudioInputConfig) -> Option<AudioFormat> {
+    match *input {
+        AudioInputConfig::External {
+            sample_rate,
+            channels,
+        } => Some(AudioFormat {
+            sample_rate,
+            channels,
+        }),
+        _ => None,
+    }
+}
+
+/// The host's speaker format, when the output is external.
+fn external_output_format(output: &AudioOutputConfig) -> Option<AudioFormat> {
+    match *output {
+        AudioOutputConfig::External {
+            sample_rate,
+            channels,
+        } => Some(AudioFormat {
+            sample_rate,
+            channels,
+        }),
+        _ => None,
+    }
 }
 
 fn busy(stream: Stream) -> Error {

@@ -169,6 +169,11 @@ pub struct Stats {
     pub audio_send_bitrate_bps: u32,
     pub audio_recv_bitrate_bps: u32,
     pub audio_jitter_us: u64,
+    /// Host-fed audio: frames the host pushed that found the ring full.
+    pub audio_push_dropped_frames: u64,
+    /// Host-fed audio: frames the host pulled before any were decoded
+    /// (filled with silence).
+    pub audio_pull_silent_frames: u64,
 
     pub video_frames_captured: u64,
     /// Dropped between capture and encoder (encoder busy).
