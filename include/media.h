@@ -21,9 +21,10 @@
 // The version of the C ABI this header describes. It grows when functions,
 // enum values or struct fields are added (added at the end of structs
 // that carry a `struct_size`), so a host built against an older header
-// keeps working with a newer library; it would only be replaced by a new
-// major version for a change that breaks old hosts.
-#define MEDIA_ABI_VERSION 1
+// keeps working with a newer library. Version 2 gave every config and
+// stats struct its `struct_size`; hosts built against version 1 headers
+// must be rebuilt.
+#define MEDIA_ABI_VERSION 2
 
 // Longest device id or name, including the NUL.
 #define MEDIA_DEVICE_STRING_MAX 256
@@ -222,6 +223,9 @@ typedef enum media_audio_input {
   // The WAV file `audio_input_file`, looped.
   MEDIA_AUDIO_INPUT_WAV_FILE = 3,
   MEDIA_AUDIO_INPUT_SILENCE = 4,
+  // 16-bit PCM the host pushes with `media_engine_push_audio`, at
+  // `audio_input_sample_rate` with `audio_input_channels`.
+  MEDIA_AUDIO_INPUT_EXTERNAL = 5,
 } media_audio_input;
 
 // `media_engine_config.audio_output` values.
@@ -234,6 +238,9 @@ typedef enum media_audio_output {
   MEDIA_AUDIO_OUTPUT_WAV_FILE = 2,
   // Played into nothing, in real time.
   MEDIA_AUDIO_OUTPUT_NULL = 3,
+  // 16-bit PCM the host pulls with `media_engine_pull_audio`, at
+  // `audio_output_sample_rate` with `audio_output_channels`.
+  MEDIA_AUDIO_OUTPUT_EXTERNAL = 4,
 } media_audio_output;
 
 // `media_engine_config.video_input` values.
@@ -293,10 +300,13 @@ typedef void (*media_log_callback)(void *userdata,
                                    const char *message);
 
 // Engine settings. Initialise with `media_engine_config_default` (system
-// devices) or `media_engine_config_fake` (synthetic devices), then change
-// fields. Enum-typed settings are `uint32_t` holding the enum's values.
-// Strings are copied by `media_engine_new`; NULL means unset.
+// devices) or `media_engine_config_fake` (synthetic devices), which set
+// `struct_size`, then change fields. Enum-typed settings are `uint32_t`
+// holding the enum's values. Strings are copied by `media_engine_new`;
+// NULL means unset. Fields added in later versions go at the end.
 typedef struct media_engine_config {
+  // `sizeof(media_engine_config)` as the host was compiled.
+  uint32_t struct_size;
   // A `media_audio_input` value.
   uint32_t audio_input;
   const char *audio_input_device;
@@ -329,15 +339,27 @@ typedef struct media_engine_config {
   uint32_t loopback_delay_ms;
   uint32_t loopback_jitter_ms;
   uint64_t loopback_seed;
-  // When set, decoded remote video is also written to this Y4M file.
-  const char *record_remote_video_file;
   // Period of `MEDIA_EVENT_STATS` events; 0 turns them off.
   uint32_t stats_interval_ms;
+  // When set, decoded remote video is also written to this Y4M file.
+  const char *record_remote_video_file;
+  // `MEDIA_AUDIO_INPUT_EXTERNAL`: the pushed PCM's rate (8000..=48000)
+  // and channels (1 or 2). Added after the first layout with a
+  // `struct_size`: a host whose struct ends before them gets 48 kHz mono.
+  uint32_t audio_input_sample_rate;
+  uint32_t audio_input_channels;
+  // `MEDIA_AUDIO_OUTPUT_EXTERNAL`: the pulled PCM's rate and channels.
+  uint32_t audio_output_sample_rate;
+  uint32_t audio_output_channels;
 } media_engine_config;
 
 // Engine statistics. Counters are totals since the engine was created;
 // bitrates cover the last stats interval; latencies are in microseconds.
+// Set `struct_size` before `media_engine_get_stats`; fields added in later
+// versions go at the end.
 typedef struct media_stats {
+  // `sizeof(media_stats)` as the host was compiled.
+  uint32_t struct_size;
   uint64_t audio_frames_captured;
   uint64_t audio_frames_encoded;
   uint64_t audio_packets_received;
@@ -367,6 +389,11 @@ typedef struct media_stats {
   // Capture to delivery of the decoded frame to the frame callback.
   uint64_t video_latency_p50_us;
   uint64_t video_latency_p95_us;
+  // Host-fed audio: pushed frames (per channel) that found the ring
+  // full; pulled frames filled with silence. Added after the first
+  // layout with a `struct_size`.
+  uint64_t audio_push_dropped_frames;
+  uint64_t audio_pull_silent_frames;
 } media_stats;
 
 // One event. Pointers inside are valid only during the callback.
@@ -471,6 +498,9 @@ typedef struct media_video_push_frame {
 // Statistics of one remote user (see `media_engine_get_remote_stats`).
 // Bitrates and fps are averaged over about the last second.
 typedef struct media_remote_stats {
+  // `sizeof(media_remote_stats)` as the host was compiled; set it in
+  // `out[0]` before `media_engine_get_remote_stats`.
+  uint32_t struct_size;
   // The channel member's uid; 0 for the peer of a 1v1 call.
   uint32_t uid;
   uint64_t rtt_us;
@@ -507,8 +537,14 @@ typedef struct media_device_info {
 } media_device_info;
 
 // Where and who to register as with `media_engine_connect_server`.
-// Initialise with `media_server_config_default`, then set the strings.
+// Initialise with `media_server_config_default` (which sets
+// `struct_size`), then set the strings. Fields added in later versions go
+// at the end.
 typedef struct media_server_config {
+  // `sizeof(media_server_config)` as the host was compiled.
+  uint32_t struct_size;
+  // Reconnection attempts after the connection breaks.
+  uint32_t max_reconnects;
   // "ws://host:port/ws".
   const char *url;
   const char *app_id;
@@ -522,8 +558,6 @@ typedef struct media_server_config {
   const char *host_ip;
   // "host:port" of a STUN server for a server-reflexive candidate; NULL: none.
   const char *stun_server;
-  // Reconnection attempts after the connection breaks.
-  uint32_t max_reconnects;
 } media_server_config;
 
 #ifdef __cplusplus
@@ -544,7 +578,8 @@ uint32_t media_abi_version(void);
 // Whether this library serves a host compiled against a header of ABI
 // version `host_abi_version` (pass `MEDIA_ABI_VERSION`): `MEDIA_OK` when
 // the library is as new or newer, `MEDIA_ERR_UNSUPPORTED` when the host
-// expects functions this older library lacks. Call it once at start-up.
+// expects functions this older library lacks (or was built against a
+// header older than this library serves). Call it once at start-up.
 enum media_result media_check_abi(uint32_t host_abi_version);
 
 // Sends the library's log records up to `max_level` (a `media_log_level`:
@@ -565,13 +600,19 @@ enum media_result media_set_log_callback(uint32_t max_level,
 // so a host can size its buffer.
 size_t media_last_error_message(char *buf, size_t len);
 
-// Fills `config` with defaults that use the system's microphone, speaker
-// and first camera, 640x360 at 30 fps, 800 kbit/s. NULL is ignored.
-void media_engine_config_default(struct media_engine_config *config);
+// Fills the first `struct_size` bytes of `config` with defaults that use
+// the system's microphone, speaker and first camera, 640x360 at 30 fps,
+// 800 kbit/s, and sets `config->struct_size`. Hosts call it through
+// `media_engine_config_default(config)`, which passes `sizeof *config`.
+// `MEDIA_ERR_INVALID_ARGUMENT` for a size below the first version's.
+enum media_result media_engine_config_init(struct media_engine_config *config,
+                                           uint32_t struct_size);
 
-// Like `media_engine_config_default` but with synthetic devices: a 440 Hz
-// tone at -20 dBFS, a null speaker and the test pattern. NULL is ignored.
-void media_engine_config_fake(struct media_engine_config *config);
+// Like `media_engine_config_init` but with synthetic devices: a 440 Hz
+// tone at -20 dBFS, a null speaker and the test pattern. Hosts call it
+// through `media_engine_config_fake(config)`.
+enum media_result media_engine_config_init_fake(struct media_engine_config *config,
+                                                uint32_t struct_size);
 
 // Creates an engine from `config` (NULL: `media_engine_config_default`).
 // On success writes the handle to `*out_engine`. No device opens yet.
@@ -594,6 +635,34 @@ enum media_result media_engine_set_event_callback(struct media_engine *engine,
 enum media_result media_engine_set_frame_callback(struct media_engine *engine,
                                                   media_frame_callback callback,
                                                   void *userdata);
+
+// Hands the host's microphone PCM to the engine
+// (`MEDIA_AUDIO_INPUT_EXTERNAL`): `count` interleaved 16-bit samples (a
+// whole number of frames) at the configured rate and channels, in chunks
+// of any size (10 ms is typical). Real-time safe: it copies into a
+// lock-free ring without allocating, waiting or making a system call, so
+// call it from the audio callback. Samples pushed while no local audio
+// runs are discarded; beyond half a second queued they are dropped and
+// counted (`media_stats.audio_push_dropped_frames`).
+// `MEDIA_ERR_INVALID_STATE` when the input is not external or another
+// thread is pushing at that moment; `MEDIA_ERR_INVALID_ARGUMENT` for a
+// partial frame.
+enum media_result media_engine_push_audio(struct media_engine *engine,
+                                          const int16_t *samples,
+                                          size_t count);
+
+// Fills `samples` with the next `count` interleaved 16-bit samples (a
+// whole number of frames) for the host's speaker
+// (`MEDIA_AUDIO_OUTPUT_EXTERNAL`), at the configured rate and channels;
+// what has not been decoded yet is silence (counted in
+// `media_stats.audio_pull_silent_frames`). Writes how many frames were
+// real audio to `*out_frames` (may be NULL). The pulls set the pace of
+// playout: call it from the speaker's callback. Real-time safe, with the
+// same errors as `media_engine_push_audio`.
+enum media_result media_engine_pull_audio(struct media_engine *engine,
+                                          int16_t *samples,
+                                          size_t count,
+                                          size_t *out_frames);
 
 // Opens the microphone and starts sending audio. Starting twice is OK.
 enum media_result media_engine_start_local_audio(struct media_engine *engine);
@@ -657,7 +726,9 @@ enum media_result media_engine_set_background(struct media_engine *engine, bool 
 // outside the configured min/max.
 enum media_result media_engine_set_video_bitrate(struct media_engine *engine, uint32_t bitrate_bps);
 
-// Writes a statistics snapshot to `*out`.
+// Writes a statistics snapshot to `*out`, as much of it as
+// `out->struct_size` (which the host sets to `sizeof(media_stats)`)
+// covers. `MEDIA_ERR_INVALID_ARGUMENT` when `struct_size` is unset.
 enum media_result media_engine_get_stats(const struct media_engine *engine,
                                          struct media_stats *out);
 
@@ -691,8 +762,11 @@ enum media_result media_engine_select_audio_output(struct media_engine *engine,
 // no camera, `MEDIA_ERR_NOT_FOUND` when the index is past the last one.
 enum media_result media_engine_select_camera(struct media_engine *engine, uint32_t index);
 
-// Fills `config` with NULL strings and 5 reconnection attempts. NULL is ignored.
-void media_server_config_default(struct media_server_config *config);
+// Fills the first `struct_size` bytes of `config` with NULL strings and 5
+// reconnection attempts, and sets `config->struct_size`. Hosts call it
+// through `media_server_config_default(config)`.
+enum media_result media_server_config_init(struct media_server_config *config,
+                                           uint32_t struct_size);
 
 // Connects to the rendezvous server and registers; `MEDIA_EVENT_SERVER`
 // events follow. Replaces an earlier connection. `MEDIA_ERR_UNSUPPORTED`
@@ -780,3 +854,20 @@ void media_local_server_free(struct media_local_server *server);
 #endif  // __cplusplus
 
 #endif  /* MEDIA_H */
+
+#ifndef MEDIA_H_INITIALISERS
+#define MEDIA_H_INITIALISERS
+
+static inline enum media_result media_engine_config_default(struct media_engine_config *config) {
+  return media_engine_config_init(config, (uint32_t)sizeof *config);
+}
+
+static inline enum media_result media_engine_config_fake(struct media_engine_config *config) {
+  return media_engine_config_init_fake(config, (uint32_t)sizeof *config);
+}
+
+static inline enum media_result media_server_config_default(struct media_server_config *config) {
+  return media_server_config_init(config, (uint32_t)sizeof *config);
+}
+
+#endif  /* MEDIA_H_INITIALISERS */

@@ -11,6 +11,17 @@ use common::*;
 
 /// Builds libmedia.so (release) and the C example `name`; returns the binary.
 fn build_example(name: &str) -> PathBuf {
+    build_c(&format!("examples/c/{name}.c"))
+}
+
+/// Builds libmedia.so (release) and the C program at `path` (from the
+/// repository's root); returns the binary.
+fn build_c(path: &str) -> PathBuf {
+    let name = std::path::Path::new(path)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     build_library();
     let lib_dir = root().join("target/release");
     let out = std::env::temp_dir().join(format!("media-c-{name}-{}", std::process::id()));
@@ -26,12 +37,13 @@ fn build_example(name: &str) -> PathBuf {
             "-O1",
         ])
         .arg(format!("-I{}", root().join("include").display()))
-        .arg(root().join(format!("examples/c/{name}.c")))
+        .arg(format!("-I{}", root().join("examples/c").display()))
+        .arg(root().join(path))
         .arg("-o")
         .arg(&out)
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .args(["-lmedia", "-lpthread"])
+        .args(["-lmedia", "-lpthread", "-lm"])
         .output()
         .expect("run the C compiler");
     assert!(
@@ -129,6 +141,35 @@ fn c_example_pushes_host_video_that_comes_back_upright() {
         "valgrind reported errors:\n{}",
         String::from_utf8_lossy(&valgrind.stderr)
     );
+}
+
+#[test]
+fn c_example_calls_between_hosts_that_push_and_pull_their_own_media() {
+    let exe = build_example("host_call");
+    let out = Command::new(&exe).arg("4").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "C host_call example failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in ["[alice] heard 66", "[bob] heard 44", "OK (0 failures)"] {
+        assert!(stdout.contains(line), "missing {line:?}:\n{stdout}");
+    }
+    eprintln!("{stdout}");
+}
+
+#[test]
+fn a_host_built_against_smaller_structs_keeps_working() {
+    let exe = build_c("tests/c/old_host.c");
+    let out = Command::new(&exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK (0 failures)"),
+        "old-layout host failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{stdout}");
 }
 
 #[test]

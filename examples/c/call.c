@@ -166,6 +166,7 @@ int main(void) {
     wait_for(&bob.remote_video, "bob to decode alice's video");
     media_remote_stats remote[2];
     size_t n = 0;
+    remote[0].struct_size = sizeof remote[0];
     EXPECT(media_engine_get_remote_stats(alice.engine, remote, 2, &n), MEDIA_OK);
     if (n != 1 || remote[0].uid != 0) {
         fprintf(stderr, "FAIL: alice sees %zu remotes\n", n);

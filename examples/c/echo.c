@@ -219,9 +219,9 @@ static void check_misuse(void) {
     EXPECT(media_engine_resume_audio(NULL), MEDIA_ERR_NULL_ARGUMENT);
     EXPECT(media_engine_set_background(NULL, true), MEDIA_ERR_NULL_ARGUMENT);
     media_engine_free(NULL);
-    media_engine_config_default(NULL);
-    media_server_config_default(NULL);
-    media_engine_config_fake(NULL);
+    EXPECT(media_engine_config_default(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_server_config_default(NULL), MEDIA_ERR_NULL_ARGUMENT);
+    EXPECT(media_engine_config_fake(NULL), MEDIA_ERR_NULL_ARGUMENT);
 
     /* Bad values. */
     media_engine_config_fake(&cfg);
@@ -341,6 +341,7 @@ int main(int argc, char **argv) {
         /* The echo test has one remote: the loopback, uid 0. */
         media_remote_stats remote[4];
         size_t n = 99;
+        remote[0].struct_size = sizeof remote[0];
         EXPECT(media_engine_get_remote_stats(engine, NULL, 0, &n), MEDIA_OK);
         if (n != 1) {
             fprintf(stderr, "FAIL: %zu remotes during the echo test\n", n);
@@ -356,7 +357,13 @@ int main(int argc, char **argv) {
         EXPECT(media_engine_get_remote_stats(engine, remote, 4, NULL), MEDIA_ERR_NULL_ARGUMENT);
     }
     media_engine_stop_echo_test(engine);
-    media_engine_get_stats(engine, &stats);
+    stats.struct_size = sizeof stats;
+    /* A struct_size left unset is refused, not written past. */
+    {
+        media_stats unset = {0};
+        EXPECT(media_engine_get_stats(engine, &unset), MEDIA_ERR_INVALID_ARGUMENT);
+    }
+    EXPECT(media_engine_get_stats(engine, &stats), MEDIA_OK);
     printf("video: captured %llu encoded %llu decoded %llu rendered %llu dropped %llu, latency p50 %.2f ms p95 %.2f ms\n",
            (unsigned long long)stats.video_frames_captured, (unsigned long long)stats.video_frames_encoded,
            (unsigned long long)stats.video_frames_decoded, (unsigned long long)stats.video_frames_rendered,

@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
         sleep_ms(33);
     }
     for (int i = 0; i < 100 && atomic_load(&upright_frames) < frames / 2; i++) sleep_ms(20);
-    media_stats stats;
+    media_stats stats = {.struct_size = sizeof stats};
     EXPECT(media_engine_get_stats(engine, &stats), MEDIA_OK);
     EXPECT(media_engine_stop_echo_test(engine), MEDIA_OK);
     media_engine_free(engine);

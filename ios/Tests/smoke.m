@@ -297,6 +297,7 @@ int main(void) {
 
     media_stats stats;
     memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
     EXPECT(media_engine_get_stats(engine, &stats), MEDIA_OK);
     CHECK(stats.video_frames_rendered > 0, "stats count no rendered frame");
     EXPECT(media_engine_stop_echo_test(engine), MEDIA_OK);

@@ -96,6 +96,9 @@ fn server_code_result(code: &str) -> media_result {
 
 use media_result::*;
 
+mod sized;
+use sized::Grown;
+
 impl From<ErrorKind> for media_result {
     fn from(kind: ErrorKind) -> Self {
         match kind {
@@ -185,9 +188,13 @@ pub extern "C" fn media_version() -> *const c_char {
 /// The version of the C ABI this header describes. It grows when functions,
 /// enum values or struct fields are added (added at the end of structs
 /// that carry a `struct_size`), so a host built against an older header
-/// keeps working with a newer library; it would only be replaced by a new
-/// major version for a change that breaks old hosts.
-pub const MEDIA_ABI_VERSION: u32 = 1;
+/// keeps working with a newer library. Version 2 gave every config and
+/// stats struct its `struct_size`; hosts built against version 1 headers
+/// must be rebuilt.
+pub const MEDIA_ABI_VERSION: u32 = 2;
+
+/// The oldest header version this library serves.
+const OLDEST_ABI_VERSION: u32 = 2;
 
 /// The C ABI version the library implements (`MEDIA_ABI_VERSION` of the
 /// header it was built with).
@@ -199,12 +206,19 @@ pub extern "C" fn media_abi_version() -> u32 {
 /// Whether this library serves a host compiled against a header of ABI
 /// version `host_abi_version` (pass `MEDIA_ABI_VERSION`): `MEDIA_OK` when
 /// the library is as new or newer, `MEDIA_ERR_UNSUPPORTED` when the host
-/// expects functions this older library lacks. Call it once at start-up.
+/// expects functions this older library lacks (or was built against a
+/// header older than this library serves). Call it once at start-up.
 #[no_mangle]
 pub extern "C" fn media_check_abi(host_abi_version: u32) -> media_result {
     guard(|| {
         if host_abi_version == 0 {
             return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        if host_abi_version < OLDEST_ABI_VERSION {
+            set_last_error(&format!(
+                "the host was built for ABI {host_abi_version}, whose structs had no struct_size: rebuild it against this library's media.h (ABI {MEDIA_ABI_VERSION})"
+            ));
+            return MEDIA_ERR_UNSUPPORTED;
         }
         if host_abi_version > MEDIA_ABI_VERSION {
             set_last_error(&format!(
@@ -399,6 +413,9 @@ pub enum media_audio_input {
     /// The WAV file `audio_input_file`, looped.
     MEDIA_AUDIO_INPUT_WAV_FILE = 3,
     MEDIA_AUDIO_INPUT_SILENCE = 4,
+    /// 16-bit PCM the host pushes with `media_engine_push_audio`, at
+    /// `audio_input_sample_rate` with `audio_input_channels`.
+    MEDIA_AUDIO_INPUT_EXTERNAL = 5,
 }
 
 /// `media_engine_config.audio_output` values.
@@ -412,6 +429,9 @@ pub enum media_audio_output {
     MEDIA_AUDIO_OUTPUT_WAV_FILE = 2,
     /// Played into nothing, in real time.
     MEDIA_AUDIO_OUTPUT_NULL = 3,
+    /// 16-bit PCM the host pulls with `media_engine_pull_audio`, at
+    /// `audio_output_sample_rate` with `audio_output_channels`.
+    MEDIA_AUDIO_OUTPUT_EXTERNAL = 4,
 }
 
 /// `media_engine_config.video_input` values.
@@ -466,11 +486,15 @@ pub struct media_video_push_frame {
 }
 
 /// Engine settings. Initialise with `media_engine_config_default` (system
-/// devices) or `media_engine_config_fake` (synthetic devices), then change
-/// fields. Enum-typed settings are `uint32_t` holding the enum's values.
-/// Strings are copied by `media_engine_new`; NULL means unset.
+/// devices) or `media_engine_config_fake` (synthetic devices), which set
+/// `struct_size`, then change fields. Enum-typed settings are `uint32_t`
+/// holding the enum's values. Strings are copied by `media_engine_new`;
+/// NULL means unset. Fields added in later versions go at the end.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct media_engine_config {
+    /// `sizeof(media_engine_config)` as the host was compiled.
+    pub struct_size: u32,
     /// A `media_audio_input` value.
     pub audio_input: u32,
     pub audio_input_device: *const c_char,
@@ -503,10 +527,25 @@ pub struct media_engine_config {
     pub loopback_delay_ms: u32,
     pub loopback_jitter_ms: u32,
     pub loopback_seed: u64,
-    /// When set, decoded remote video is also written to this Y4M file.
-    pub record_remote_video_file: *const c_char,
     /// Period of `MEDIA_EVENT_STATS` events; 0 turns them off.
     pub stats_interval_ms: u32,
+    /// When set, decoded remote video is also written to this Y4M file.
+    pub record_remote_video_file: *const c_char,
+    /// `MEDIA_AUDIO_INPUT_EXTERNAL`: the pushed PCM's rate (8000..=48000)
+    /// and channels (1 or 2). Added after the first layout with a
+    /// `struct_size`: a host whose struct ends before them gets 48 kHz mono.
+    pub audio_input_sample_rate: u32,
+    pub audio_input_channels: u32,
+    /// `MEDIA_AUDIO_OUTPUT_EXTERNAL`: the pulled PCM's rate and channels.
+    pub audio_output_sample_rate: u32,
+    pub audio_output_channels: u32,
+}
+
+// SAFETY: repr(C) plain data led by `struct_size`; a C host's bytes are
+// valid (pointers are only read as possibly-NULL C strings, bools are 0/1).
+unsafe impl Grown for media_engine_config {
+    const NAME: &'static str = "media_engine_config";
+    const V1_SIZE: usize = std::mem::offset_of!(media_engine_config, audio_input_sample_rate);
 }
 
 fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
@@ -517,9 +556,28 @@ fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         } => (freq_hz, level_dbfs),
         _ => (440.0, -20.0),
     };
+    let external = |format: Option<(u32, u16)>| format.map_or((48_000, 1), |(r, c)| (r, c as u32));
+    let ext_in = external(match c.audio_input {
+        AudioInputConfig::External {
+            sample_rate,
+            channels,
+        } => Some((sample_rate, channels)),
+        _ => None,
+    });
+    let ext_out = external(match c.audio_output {
+        AudioOutputConfig::External {
+            sample_rate,
+            channels,
+        } => Some((sample_rate, channels)),
+        _ => None,
+    });
     *out = media_engine_config {
+        struct_size: std::mem::size_of::<media_engine_config>() as u32,
         audio_input: match c.audio_input {
             AudioInputConfig::Tone { .. } => media_audio_input::MEDIA_AUDIO_INPUT_TONE as u32,
+            AudioInputConfig::External { .. } => {
+                media_audio_input::MEDIA_AUDIO_INPUT_EXTERNAL as u32
+            }
             _ => media_audio_input::MEDIA_AUDIO_INPUT_DEFAULT as u32,
         },
         audio_input_device: std::ptr::null(),
@@ -528,6 +586,9 @@ fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         tone_level_dbfs,
         audio_output: match c.audio_output {
             AudioOutputConfig::Null => media_audio_output::MEDIA_AUDIO_OUTPUT_NULL as u32,
+            AudioOutputConfig::External { .. } => {
+                media_audio_output::MEDIA_AUDIO_OUTPUT_EXTERNAL as u32
+            }
             _ => media_audio_output::MEDIA_AUDIO_OUTPUT_DEFAULT as u32,
         },
         audio_output_device: std::ptr::null(),
@@ -558,31 +619,46 @@ fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         loopback_seed: 1,
         record_remote_video_file: std::ptr::null(),
         stats_interval_ms: c.stats_interval_ms,
+        audio_input_sample_rate: ext_in.0,
+        audio_input_channels: ext_in.1,
+        audio_output_sample_rate: ext_out.0,
+        audio_output_channels: ext_out.1,
     };
 }
 
-/// Fills `config` with defaults that use the system's microphone, speaker
-/// and first camera, 640x360 at 30 fps, 800 kbit/s. NULL is ignored.
-#[no_mangle]
-pub extern "C" fn media_engine_config_default(config: *mut media_engine_config) {
-    let _ = guard(|| {
-        if let Some(out) = unsafe { config.as_mut() } {
-            config_to_c(&EngineConfig::default(), out);
-        }
-        MEDIA_OK
-    });
+/// `config` filled from `c`.
+fn config_c(c: &EngineConfig) -> media_engine_config {
+    // SAFETY: every field is then written by `config_to_c`; all-zero is a
+    // valid value of this plain-data struct in the meantime.
+    let mut out: media_engine_config = unsafe { std::mem::zeroed() };
+    config_to_c(c, &mut out);
+    out
 }
 
-/// Like `media_engine_config_default` but with synthetic devices: a 440 Hz
-/// tone at -20 dBFS, a null speaker and the test pattern. NULL is ignored.
+/// Fills the first `struct_size` bytes of `config` with defaults that use
+/// the system's microphone, speaker and first camera, 640x360 at 30 fps,
+/// 800 kbit/s, and sets `config->struct_size`. Hosts call it through
+/// `media_engine_config_default(config)`, which passes `sizeof *config`.
+/// `MEDIA_ERR_INVALID_ARGUMENT` for a size below the first version's.
 #[no_mangle]
-pub extern "C" fn media_engine_config_fake(config: *mut media_engine_config) {
-    let _ = guard(|| {
-        if let Some(out) = unsafe { config.as_mut() } {
-            config_to_c(&EngineConfig::fake(), out);
-        }
-        MEDIA_OK
-    });
+pub extern "C" fn media_engine_config_init(
+    config: *mut media_engine_config,
+    struct_size: u32,
+) -> media_result {
+    // SAFETY: the host promises `struct_size` writable bytes at `config`.
+    guard(|| unsafe { sized::init(config, struct_size, config_c(&EngineConfig::default())) })
+}
+
+/// Like `media_engine_config_init` but with synthetic devices: a 440 Hz
+/// tone at -20 dBFS, a null speaker and the test pattern. Hosts call it
+/// through `media_engine_config_fake(config)`.
+#[no_mangle]
+pub extern "C" fn media_engine_config_init_fake(
+    config: *mut media_engine_config,
+    struct_size: u32,
+) -> media_result {
+    // SAFETY: as for `media_engine_config_init`.
+    guard(|| unsafe { sized::init(config, struct_size, config_c(&EngineConfig::fake())) })
 }
 
 /// Reads an optional C string. Err on invalid UTF-8.
@@ -605,6 +681,15 @@ unsafe fn req_str(p: *const c_char) -> Result<String, media_result> {
 }
 
 unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_result> {
+    let channels = |n: u32| {
+        u16::try_from(n)
+            .ok()
+            .filter(|n| (1..=2).contains(n))
+            .ok_or_else(|| {
+                set_last_error(&format!("{n} audio channels: 1 or 2"));
+                MEDIA_ERR_INVALID_ARGUMENT
+            })
+    };
     use media_audio_input::*;
     use media_audio_output::*;
     use media_video_input::*;
@@ -621,6 +706,10 @@ unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_r
             AudioInputConfig::WavFile(unsafe { req_str(c.audio_input_file) }?.into())
         }
         x if x == MEDIA_AUDIO_INPUT_SILENCE as u32 => AudioInputConfig::Silence,
+        x if x == MEDIA_AUDIO_INPUT_EXTERNAL as u32 => AudioInputConfig::External {
+            sample_rate: c.audio_input_sample_rate,
+            channels: channels(c.audio_input_channels)?,
+        },
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
     if let AudioInputConfig::Tone {
@@ -645,6 +734,10 @@ unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConfig, media_r
             AudioOutputConfig::WavFile(unsafe { req_str(c.audio_output_file) }?.into())
         }
         x if x == MEDIA_AUDIO_OUTPUT_NULL as u32 => AudioOutputConfig::Null,
+        x if x == MEDIA_AUDIO_OUTPUT_EXTERNAL as u32 => AudioOutputConfig::External {
+            sample_rate: c.audio_output_sample_rate,
+            channels: channels(c.audio_output_channels)?,
+        },
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
     let video_input = match c.video_input {
@@ -705,12 +798,19 @@ pub extern "C" fn media_engine_new(
         if out_engine.is_null() {
             return MEDIA_ERR_NULL_ARGUMENT;
         }
-        let config = match unsafe { config.as_ref() } {
-            Some(c) => match unsafe { config_from_c(c) } {
+        let config = if config.is_null() {
+            EngineConfig::default()
+        } else {
+            // SAFETY: a host struct of `struct_size` bytes; what an older
+            // host's lacks comes from the defaults.
+            let c = match unsafe { sized::read(config, config_c(&EngineConfig::default())) } {
                 Ok(c) => c,
                 Err(r) => return r,
-            },
-            None => EngineConfig::default(),
+            };
+            match unsafe { config_from_c(&c) } {
+                Ok(c) => c,
+                Err(r) => return r,
+            }
         };
         let engine = try_ffi!(Engine::new(config));
         unsafe { *out_engine = Box::into_raw(Box::new(engine)).cast() };
@@ -888,9 +988,13 @@ pub enum media_stream_state {
 
 /// Engine statistics. Counters are totals since the engine was created;
 /// bitrates cover the last stats interval; latencies are in microseconds.
+/// Set `struct_size` before `media_engine_get_stats`; fields added in later
+/// versions go at the end.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct media_stats {
+    /// `sizeof(media_stats)` as the host was compiled.
+    pub struct_size: u32,
     pub audio_frames_captured: u64,
     pub audio_frames_encoded: u64,
     pub audio_packets_received: u64,
@@ -920,10 +1024,22 @@ pub struct media_stats {
     /// Capture to delivery of the decoded frame to the frame callback.
     pub video_latency_p50_us: u64,
     pub video_latency_p95_us: u64,
+    /// Host-fed audio: pushed frames (per channel) that found the ring
+    /// full; pulled frames filled with silence. Added after the first
+    /// layout with a `struct_size`.
+    pub audio_push_dropped_frames: u64,
+    pub audio_pull_silent_frames: u64,
+}
+
+// SAFETY: repr(C) integers led by `struct_size`.
+unsafe impl Grown for media_stats {
+    const NAME: &'static str = "media_stats";
+    const V1_SIZE: usize = std::mem::offset_of!(media_stats, audio_push_dropped_frames);
 }
 
 fn stats_to_c(s: &Stats) -> media_stats {
     media_stats {
+        struct_size: std::mem::size_of::<media_stats>() as u32,
         audio_frames_captured: s.audio_frames_captured,
         audio_frames_encoded: s.audio_frames_encoded,
         audio_packets_received: s.audio_packets_received,
@@ -956,6 +1072,8 @@ fn stats_to_c(s: &Stats) -> media_stats {
         video_decode_latency_p50_us: s.video_decode_latency.p50_us,
         video_latency_p50_us: s.video_end_to_end_latency.p50_us,
         video_latency_p95_us: s.video_end_to_end_latency.p95_us,
+        audio_push_dropped_frames: s.audio_push_dropped_frames,
+        audio_pull_silent_frames: s.audio_pull_silent_frames,
     }
 }
 
@@ -1369,6 +1487,80 @@ fn done(r: crate::Result<()>) -> media_result {
     }
 }
 
+/// Hands the host's microphone PCM to the engine
+/// (`MEDIA_AUDIO_INPUT_EXTERNAL`): `count` interleaved 16-bit samples (a
+/// whole number of frames) at the configured rate and channels, in chunks
+/// of any size (10 ms is typical). Real-time safe: it copies into a
+/// lock-free ring without allocating, waiting or making a system call, so
+/// call it from the audio callback. Samples pushed while no local audio
+/// runs are discarded; beyond half a second queued they are dropped and
+/// counted (`media_stats.audio_push_dropped_frames`).
+/// `MEDIA_ERR_INVALID_STATE` when the input is not external or another
+/// thread is pushing at that moment; `MEDIA_ERR_INVALID_ARGUMENT` for a
+/// partial frame.
+#[no_mangle]
+pub extern "C" fn media_engine_push_audio(
+    engine: *mut media_engine,
+    samples: *const i16,
+    count: usize,
+) -> media_result {
+    with_engine(engine, |e| {
+        if count == 0 {
+            return MEDIA_OK;
+        }
+        if samples.is_null() {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        }
+        if count > isize::MAX as usize / 2 {
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        // SAFETY: the host promises `count` readable samples at `samples`.
+        let pcm = unsafe { std::slice::from_raw_parts(samples, count) };
+        done(e.push_audio(pcm))
+    })
+}
+
+/// Fills `samples` with the next `count` interleaved 16-bit samples (a
+/// whole number of frames) for the host's speaker
+/// (`MEDIA_AUDIO_OUTPUT_EXTERNAL`), at the configured rate and channels;
+/// what has not been decoded yet is silence (counted in
+/// `media_stats.audio_pull_silent_frames`). Writes how many frames were
+/// real audio to `*out_frames` (may be NULL). The pulls set the pace of
+/// playout: call it from the speaker's callback. Real-time safe, with the
+/// same errors as `media_engine_push_audio`.
+#[no_mangle]
+pub extern "C" fn media_engine_pull_audio(
+    engine: *mut media_engine,
+    samples: *mut i16,
+    count: usize,
+    out_frames: *mut usize,
+) -> media_result {
+    with_engine(engine, |e| {
+        if samples.is_null() && count > 0 {
+            return MEDIA_ERR_NULL_ARGUMENT;
+        }
+        if count > isize::MAX as usize / 2 {
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        let pcm: &mut [i16] = if count == 0 {
+            &mut []
+        } else {
+            // SAFETY: the host promises `count` writable samples.
+            unsafe { std::slice::from_raw_parts_mut(samples, count) }
+        };
+        match e.pull_audio(pcm) {
+            Ok(frames) => {
+                // SAFETY: NULL or the host's `size_t`.
+                if let Some(out) = unsafe { out_frames.as_mut() } {
+                    *out = frames;
+                }
+                MEDIA_OK
+            }
+            Err(err) => fail(err),
+        }
+    })
+}
+
 /// Opens the microphone and starts sending audio. Starting twice is OK.
 #[no_mangle]
 pub extern "C" fn media_engine_start_local_audio(engine: *mut media_engine) -> media_result {
@@ -1566,18 +1758,20 @@ pub extern "C" fn media_engine_set_video_bitrate(
     with_engine(engine, |e| done(e.set_video_bitrate(bitrate_bps)))
 }
 
-/// Writes a statistics snapshot to `*out`.
+/// Writes a statistics snapshot to `*out`, as much of it as
+/// `out->struct_size` (which the host sets to `sizeof(media_stats)`)
+/// covers. `MEDIA_ERR_INVALID_ARGUMENT` when `struct_size` is unset.
 #[no_mangle]
 pub extern "C" fn media_engine_get_stats(
     engine: *const media_engine,
     out: *mut media_stats,
 ) -> media_result {
     with_engine(engine, |e| {
-        let Some(out) = (unsafe { out.as_mut() }) else {
-            return MEDIA_ERR_NULL_ARGUMENT;
-        };
-        *out = stats_to_c(&e.stats());
-        MEDIA_OK
+        // SAFETY: NULL or a host struct of `struct_size` writable bytes.
+        match unsafe { sized::write(out, stats_to_c(&e.stats())) } {
+            Ok(()) => MEDIA_OK,
+            Err(r) => r,
+        }
     })
 }
 
@@ -1586,6 +1780,9 @@ pub extern "C" fn media_engine_get_stats(
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct media_remote_stats {
+    /// `sizeof(media_remote_stats)` as the host was compiled; set it in
+    /// `out[0]` before `media_engine_get_remote_stats`.
+    pub struct_size: u32,
     /// The channel member's uid; 0 for the peer of a 1v1 call.
     pub uid: u32,
     pub rtt_us: u64,
@@ -1613,6 +1810,12 @@ pub struct media_remote_stats {
     pub rx_quality: u32,
 }
 
+// SAFETY: repr(C) numbers led by `struct_size`.
+unsafe impl Grown for media_remote_stats {
+    const NAME: &'static str = "media_remote_stats";
+    const V1_SIZE: usize = std::mem::size_of::<media_remote_stats>();
+}
+
 /// Writes the statistics of up to `capacity` remote users of the running
 /// session to `out[0..]` and their total number to `*count` (which may be
 /// larger than `capacity`: call again with more room). `out` may be NULL
@@ -1631,10 +1834,21 @@ pub extern "C" fn media_engine_get_remote_stats(
         if out.is_null() && capacity > 0 {
             return MEDIA_ERR_NULL_ARGUMENT;
         }
+        // The host's element size, which is also the array's stride.
+        let stride = if capacity > 0 {
+            // SAFETY: `out` is non-NULL with `capacity` >= 1 entries.
+            match unsafe { sized::write(out, media_remote_stats::default()) } {
+                Ok(()) => (unsafe { out.cast::<u32>().read() }) as usize,
+                Err(r) => return r,
+            }
+        } else {
+            0
+        };
         let all = e.remote_stats();
         *count = all.len();
         for (i, r) in all.iter().take(capacity).enumerate() {
             let c = media_remote_stats {
+                struct_size: std::mem::size_of::<media_remote_stats>() as u32,
                 uid: r.uid,
                 rtt_us: r.rtt_us,
                 egress_loss: r.egress_loss,
@@ -1658,8 +1872,13 @@ pub extern "C" fn media_engine_get_remote_stats(
                 tx_quality: r.tx_quality as u32,
                 rx_quality: r.rx_quality as u32,
             };
-            // SAFETY: the host promises room for `capacity` entries.
-            unsafe { out.add(i).write(c) };
+            // SAFETY: the host promises `capacity` entries of `stride` bytes;
+            // each gets the size it was compiled with.
+            let entry = unsafe { out.cast::<u8>().add(i * stride) }.cast::<media_remote_stats>();
+            unsafe { entry.cast::<u32>().write_unaligned(stride as u32) };
+            if let Err(r) = unsafe { sized::write(entry, c) } {
+                return r;
+            }
         }
         MEDIA_OK
     })
@@ -1818,9 +2037,16 @@ pub extern "C" fn media_engine_select_camera(
 }
 
 /// Where and who to register as with `media_engine_connect_server`.
-/// Initialise with `media_server_config_default`, then set the strings.
+/// Initialise with `media_server_config_default` (which sets
+/// `struct_size`), then set the strings. Fields added in later versions go
+/// at the end.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct media_server_config {
+    /// `sizeof(media_server_config)` as the host was compiled.
+    pub struct_size: u32,
+    /// Reconnection attempts after the connection breaks.
+    pub max_reconnects: u32,
     /// "ws://host:port/ws".
     pub url: *const c_char,
     pub app_id: *const c_char,
@@ -1834,28 +2060,39 @@ pub struct media_server_config {
     pub host_ip: *const c_char,
     /// "host:port" of a STUN server for a server-reflexive candidate; NULL: none.
     pub stun_server: *const c_char,
-    /// Reconnection attempts after the connection breaks.
-    pub max_reconnects: u32,
 }
 
-/// Fills `config` with NULL strings and 5 reconnection attempts. NULL is ignored.
+// SAFETY: repr(C) plain data led by `struct_size`; pointers are only read
+// as possibly-NULL C strings.
+unsafe impl Grown for media_server_config {
+    const NAME: &'static str = "media_server_config";
+    const V1_SIZE: usize = std::mem::size_of::<media_server_config>();
+}
+
+fn server_config_defaults() -> media_server_config {
+    media_server_config {
+        struct_size: std::mem::size_of::<media_server_config>() as u32,
+        url: std::ptr::null(),
+        app_id: std::ptr::null(),
+        user_id: std::ptr::null(),
+        nickname: std::ptr::null(),
+        token: std::ptr::null(),
+        host_ip: std::ptr::null(),
+        stun_server: std::ptr::null(),
+        max_reconnects: 5,
+    }
+}
+
+/// Fills the first `struct_size` bytes of `config` with NULL strings and 5
+/// reconnection attempts, and sets `config->struct_size`. Hosts call it
+/// through `media_server_config_default(config)`.
 #[no_mangle]
-pub extern "C" fn media_server_config_default(config: *mut media_server_config) {
-    let _ = guard(|| {
-        if let Some(c) = unsafe { config.as_mut() } {
-            *c = media_server_config {
-                url: std::ptr::null(),
-                app_id: std::ptr::null(),
-                user_id: std::ptr::null(),
-                nickname: std::ptr::null(),
-                token: std::ptr::null(),
-                host_ip: std::ptr::null(),
-                stun_server: std::ptr::null(),
-                max_reconnects: 5,
-            };
-        }
-        MEDIA_OK
-    });
+pub extern "C" fn media_server_config_init(
+    config: *mut media_server_config,
+    struct_size: u32,
+) -> media_result {
+    // SAFETY: the host promises `struct_size` writable bytes at `config`.
+    guard(|| unsafe { sized::init(config, struct_size, server_config_defaults()) })
 }
 
 unsafe fn server_config_from_c(
@@ -1892,10 +2129,12 @@ pub extern "C" fn media_engine_connect_server(
     config: *const media_server_config,
 ) -> media_result {
     with_engine(engine, |e| {
-        let Some(c) = (unsafe { config.as_ref() }) else {
-            return MEDIA_ERR_NULL_ARGUMENT;
+        // SAFETY: NULL or a host struct of `struct_size` bytes.
+        let c = match unsafe { sized::read(config, server_config_defaults()) } {
+            Ok(c) => c,
+            Err(r) => return r,
         };
-        let cfg = match unsafe { server_config_from_c(c) } {
+        let cfg = match unsafe { server_config_from_c(&c) } {
             Ok(cfg) => cfg,
             Err(r) => return r,
         };

@@ -211,6 +211,7 @@ public final class Engine {
     /// A statistics snapshot.
     public func stats() throws -> Stats {
         var raw = media_stats()
+        raw.struct_size = UInt32(MemoryLayout<media_stats>.size)
         try check(media_engine_get_stats(handle, &raw))
         return Stats(raw)
     }
@@ -224,7 +225,9 @@ public final class Engine {
             if count == 0 {
                 return []
             }
-            var buffer = [media_remote_stats](repeating: media_remote_stats(), count: count)
+            var entry = media_remote_stats()
+            entry.struct_size = UInt32(MemoryLayout<media_remote_stats>.size)
+            var buffer = [media_remote_stats](repeating: entry, count: count)
             let capacity = buffer.count
             var total = 0
             try check(media_engine_get_remote_stats(handle, &buffer, capacity, &total))

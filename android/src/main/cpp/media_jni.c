@@ -609,7 +609,7 @@ NATIVE(jint, getStats)(JNIEnv *env, jclass cls, jlong handle, jlongArray out) {
     if ((*env)->GetArrayLength(env, out) < STATS_FIELDS) {
         return MEDIA_ERR_BUFFER_TOO_SMALL;
     }
-    media_stats s;
+    media_stats s = {.struct_size = sizeof s};
     media_result r = media_engine_get_stats(ctx->engine, &s);
     if (r == MEDIA_OK) {
         jlong v[STATS_FIELDS];
