@@ -164,6 +164,26 @@ public final class Engine {
         try check(media_engine_push_video_frame(handle, &frame))
     }
 
+    /// Hands the host's microphone PCM to the engine (`AudioInput.external`):
+    /// interleaved 16-bit samples at `EngineConfig.audioInputSampleRate` with
+    /// `audioInputChannels`, a whole number of frames, any chunk size.
+    /// Real-time safe (no lock, allocation or system call): call it from the
+    /// VoiceProcessingIO input callback.
+    public func pushAudio(_ samples: UnsafeBufferPointer<Int16>) throws {
+        try check(media_engine_push_audio(handle, samples.baseAddress, samples.count))
+    }
+
+    /// Fills `samples` with the next interleaved 16-bit samples for the
+    /// speaker (`AudioOutput.external`); what is not decoded yet is silence.
+    /// Returns how many frames were real audio. Real-time safe: call it from
+    /// the VoiceProcessingIO render callback.
+    @discardableResult
+    public func pullAudio(_ samples: UnsafeMutableBufferPointer<Int16>) throws -> Int {
+        var frames = 0
+        try check(media_engine_pull_audio(handle, samples.baseAddress, samples.count, &frames))
+        return frames
+    }
+
     /// Opens the camera and starts the local preview; `.noDevice` without one.
     public func startLocalPreview() throws {
         try check(media_engine_start_local_preview(handle))
@@ -211,7 +231,7 @@ public final class Engine {
     /// A statistics snapshot.
     public func stats() throws -> Stats {
         var raw = media_stats()
-        raw.struct_size = UInt32(MemoryLayout<media_stats>.size)
+        raw.struct_size = UInt32(MemoryLayout<media_stats>.stride)
         try check(media_engine_get_stats(handle, &raw))
         return Stats(raw)
     }
@@ -226,7 +246,7 @@ public final class Engine {
                 return []
             }
             var entry = media_remote_stats()
-            entry.struct_size = UInt32(MemoryLayout<media_remote_stats>.size)
+            entry.struct_size = UInt32(MemoryLayout<media_remote_stats>.stride)
             var buffer = [media_remote_stats](repeating: entry, count: count)
             let capacity = buffer.count
             var total = 0

@@ -52,6 +52,25 @@ public struct EngineConfig {
         get { AudioOutput(rawValue: raw.audio_output) ?? .default }
         set { raw.audio_output = newValue.rawValue }
     }
+    /// `AudioInput.external`: the pushed PCM's rate (8000...48000) and
+    /// channels (1 or 2).
+    public var audioInputSampleRate: UInt32 {
+        get { raw.audio_input_sample_rate }
+        set { raw.audio_input_sample_rate = newValue }
+    }
+    public var audioInputChannels: UInt32 {
+        get { raw.audio_input_channels }
+        set { raw.audio_input_channels = newValue }
+    }
+    /// `AudioOutput.external`: the pulled PCM's rate and channels.
+    public var audioOutputSampleRate: UInt32 {
+        get { raw.audio_output_sample_rate }
+        set { raw.audio_output_sample_rate = newValue }
+    }
+    public var audioOutputChannels: UInt32 {
+        get { raw.audio_output_channels }
+        set { raw.audio_output_channels = newValue }
+    }
     public var videoInput: VideoInput {
         get { VideoInput(rawValue: raw.video_input) ?? .camera }
         set { raw.video_input = newValue.rawValue }

@@ -119,6 +119,8 @@ public enum AudioInput: UInt32, Sendable {
     /// The WAV file `audioInputFile`, looped.
     case wavFile = 3
     case silence = 4
+    /// 16-bit PCM the host pushes with `Engine.pushAudio` (VoiceProcessingIO).
+    case external = 5
 }
 
 // drift: media_audio_output prefix=MEDIA_AUDIO_OUTPUT_
@@ -132,6 +134,8 @@ public enum AudioOutput: UInt32, Sendable {
     case wavFile = 2
     /// Played into nothing, in real time.
     case null = 3
+    /// 16-bit PCM the host pulls with `Engine.pullAudio`.
+    case external = 4
 }
 
 // drift: media_video_input prefix=MEDIA_VIDEO_INPUT_

@@ -52,9 +52,9 @@
 #define SHIM_JNI_VERSION JNI_VERSION_1_6
 
 /* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
-#define CONFIG_FIELDS 12
+#define CONFIG_FIELDS 16
 #define EVENT_INT_FIELDS 17
-#define STATS_FIELDS 27
+#define STATS_FIELDS 29
 #define COUNTER_FIELDS 6
 
 static JavaVM *g_vm;
@@ -243,6 +243,8 @@ static void stats_to_longs(const media_stats *s, jlong out[STATS_FIELDS]) {
         (jlong)s->video_decode_latency_p50_us,
         (jlong)s->video_latency_p50_us,
         (jlong)s->video_latency_p95_us,
+        (jlong)s->audio_push_dropped_frames,
+        (jlong)s->audio_pull_silent_frames,
     };
     memcpy(out, v, sizeof v);
 }
@@ -456,6 +458,8 @@ NATIVE(jint, engineNew)(JNIEnv *env, jclass cls, jboolean fake, jlongArray field
         &cfg.camera_index,          &cfg.video_width,           &cfg.video_height,
         &cfg.video_fps,             &cfg.video_bitrate_bps,     &cfg.video_min_bitrate_bps,
         &cfg.video_max_bitrate_bps, &cfg.audio_bitrate_bps,     &cfg.stats_interval_ms,
+        &cfg.audio_input_sample_rate, &cfg.audio_input_channels,
+        &cfg.audio_output_sample_rate, &cfg.audio_output_channels,
     };
     for (int i = 0; i < CONFIG_FIELDS; i++) {
         if (v[i] == -1) {
@@ -617,6 +621,242 @@ NATIVE(jint, getStats)(JNIEnv *env, jclass cls, jlong handle, jlongArray out) {
         (*env)->SetLongArrayRegion(env, out, 0, STATS_FIELDS, v);
     }
     return (jint)r;
+}
+
+/* Host-fed video: planes are direct ByteBuffers (CameraX's ImageProxy
+ * planes, or any allocateDirect buffer), read only during the call. */
+NATIVE(jint, pushVideoFrame)(JNIEnv *env, jclass cls, jlong handle, jint format, jint width,
+                             jint height, jobject p0, jint s0, jobject p1, jint s1, jobject p2,
+                             jint s2, jint rotation, jlong timestamp_us) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || p0 == NULL || p1 == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    if (format < 0 || width < 0 || height < 0 || s0 < 0 || s1 < 0 || s2 < 0 || rotation < 0 ||
+        timestamp_us < 0) {
+        return MEDIA_ERR_INVALID_ARGUMENT;
+    }
+    jobject planes[3] = {p0, p1, p2};
+    jint strides[3] = {s0, s1, s2};
+    media_video_push_frame f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    f.format = (uint32_t)format;
+    f.width = (uint32_t)width;
+    f.height = (uint32_t)height;
+    f.rotation = (uint32_t)rotation;
+    f.timestamp_us = (uint64_t)timestamp_us;
+    for (int i = 0; i < 3; i++) {
+        f.strides[i] = (uint32_t)strides[i];
+        if (planes[i] == NULL) {
+            continue;
+        }
+        void *addr = (*env)->GetDirectBufferAddress(env, planes[i]);
+        jlong cap = (*env)->GetDirectBufferCapacity(env, planes[i]);
+        if (addr == NULL || cap < 0) {
+            return MEDIA_ERR_INVALID_ARGUMENT; /* not a direct buffer */
+        }
+        /* The C API takes bare pointers, so the buffer's capacity is
+         * checked here: every row the frame's size and stride promise must
+         * lie inside it. */
+        jlong rows = i == 0 ? height : (height + 1) / 2;
+        jlong row_len = i == 0 ? width : (format == 0 ? (width + 1) / 2 : width);
+        if (rows > 0 && (jlong)strides[i] * (rows - 1) + row_len > cap) {
+            return MEDIA_ERR_INVALID_ARGUMENT;
+        }
+        f.planes[i] = addr;
+    }
+    return (jint)media_engine_push_video_frame(ctx->engine, &f);
+}
+
+/* Host audio: a ShortArray region, pinned for the copy only. */
+NATIVE(jint, pushAudio)(JNIEnv *env, jclass cls, jlong handle, jshortArray pcm, jint offset,
+                        jint count) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || pcm == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    jsize len = (*env)->GetArrayLength(env, pcm);
+    if (offset < 0 || count < 0 || offset > len - count) {
+        return MEDIA_ERR_INVALID_ARGUMENT;
+    }
+    jshort *samples = (*env)->GetPrimitiveArrayCritical(env, pcm, NULL);
+    if (samples == NULL) {
+        clear_exception(env, "pushAudio");
+        return MEDIA_ERR_INTERNAL;
+    }
+    media_result r = media_engine_push_audio(ctx->engine, samples + offset, (size_t)count);
+    (*env)->ReleasePrimitiveArrayCritical(env, pcm, samples, JNI_ABORT);
+    return (jint)r;
+}
+
+/* Returns the frames of real audio (>= 0) or minus a media_result. */
+NATIVE(jint, pullAudio)(JNIEnv *env, jclass cls, jlong handle, jshortArray pcm, jint offset,
+                        jint count) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || pcm == NULL) {
+        return -(jint)MEDIA_ERR_NULL_ARGUMENT;
+    }
+    jsize len = (*env)->GetArrayLength(env, pcm);
+    if (offset < 0 || count < 0 || offset > len - count) {
+        return -(jint)MEDIA_ERR_INVALID_ARGUMENT;
+    }
+    jshort *samples = (*env)->GetPrimitiveArrayCritical(env, pcm, NULL);
+    if (samples == NULL) {
+        clear_exception(env, "pullAudio");
+        return -(jint)MEDIA_ERR_INTERNAL;
+    }
+    size_t frames = 0;
+    media_result r = media_engine_pull_audio(ctx->engine, samples + offset, (size_t)count, &frames);
+    (*env)->ReleasePrimitiveArrayCritical(env, pcm, samples, 0);
+    return r == MEDIA_OK ? (jint)frames : -(jint)r;
+}
+
+/* A NUL-terminated copy of UTF-8 bytes (NULL stays NULL); free() it. */
+static char *utf8_dup(JNIEnv *env, jbyteArray bytes, int *oom) {
+    if (bytes == NULL) {
+        return NULL;
+    }
+    jsize n = (*env)->GetArrayLength(env, bytes);
+    char *s = malloc((size_t)n + 1);
+    if (s == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    (*env)->GetByteArrayRegion(env, bytes, 0, n, (jbyte *)s);
+    s[n] = '\0';
+    return s;
+}
+
+NATIVE(jint, connectServer)(JNIEnv *env, jclass cls, jlong handle, jbyteArray url,
+                            jbyteArray app_id, jbyteArray user_id, jbyteArray nickname,
+                            jbyteArray token, jbyteArray host_ip) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int oom = 0;
+    char *s[6] = {utf8_dup(env, url, &oom),      utf8_dup(env, app_id, &oom),
+                  utf8_dup(env, user_id, &oom),  utf8_dup(env, nickname, &oom),
+                  utf8_dup(env, token, &oom),    utf8_dup(env, host_ip, &oom)};
+    media_result r = MEDIA_ERR_INTERNAL;
+    if (!oom) {
+        media_server_config sc;
+        media_server_config_default(&sc);
+        sc.url = s[0];
+        sc.app_id = s[1];
+        sc.user_id = s[2];
+        sc.nickname = s[3];
+        sc.token = s[4];
+        sc.host_ip = s[5];
+        r = media_engine_connect_server(ctx->engine, &sc);
+    }
+    for (int i = 0; i < 6; i++) {
+        free(s[i]);
+    }
+    return (jint)r;
+}
+
+/* out[0] receives the call id as UTF-8. */
+NATIVE(jint, call)(JNIEnv *env, jclass cls, jlong handle, jbyteArray user_id, jboolean video,
+                   jobjectArray out) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || user_id == NULL || out == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int oom = 0;
+    char *user = utf8_dup(env, user_id, &oom);
+    if (user == NULL) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    char call_id[128];
+    media_result r = media_engine_call(ctx->engine, user, video != JNI_FALSE, call_id, sizeof call_id);
+    free(user);
+    if (r == MEDIA_OK) {
+        jbyteArray id = utf8_bytes(env, call_id);
+        (*env)->SetObjectArrayElement(env, out, 0, id);
+        (*env)->DeleteLocalRef(env, id);
+        if (clear_exception(env, "call")) {
+            return MEDIA_ERR_INTERNAL;
+        }
+    }
+    return (jint)r;
+}
+
+NATIVE(jint, accept)(JNIEnv *env, jclass cls, jlong handle, jbyteArray call_id) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || call_id == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int oom = 0;
+    char *id = utf8_dup(env, call_id, &oom);
+    if (id == NULL) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    media_result r = media_engine_accept(ctx->engine, id);
+    free(id);
+    return (jint)r;
+}
+
+ENGINE_CALL(hangup, media_engine_hangup)
+ENGINE_CALL(disconnectServer, media_engine_disconnect_server)
+
+/* The in-process rendezvous server (demos and tests). out[0]: handle. */
+NATIVE(jint, localServerStart)(JNIEnv *env, jclass cls, jbyteArray listen, jbyteArray app_id,
+                               jbyteArray secret, jlongArray out) {
+    (void)cls;
+    if (out == NULL || (*env)->GetArrayLength(env, out) < 1) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int oom = 0;
+    char *s[3] = {utf8_dup(env, listen, &oom), utf8_dup(env, app_id, &oom),
+                  utf8_dup(env, secret, &oom)};
+    media_local_server *server = NULL;
+    media_result r = oom ? MEDIA_ERR_INTERNAL : media_local_server_start(s[0], s[1], s[2], &server);
+    for (int i = 0; i < 3; i++) {
+        free(s[i]);
+    }
+    if (r == MEDIA_OK) {
+        jlong h = (jlong)(intptr_t)server;
+        (*env)->SetLongArrayRegion(env, out, 0, 1, &h);
+    }
+    return (jint)r;
+}
+
+/* The server's URL as UTF-8, or NULL. */
+NATIVE(jbyteArray, localServerUrl)(JNIEnv *env, jclass cls, jlong server) {
+    (void)cls;
+    char url[256];
+    if (media_local_server_url((media_local_server *)(intptr_t)server, url, sizeof url) != MEDIA_OK) {
+        return NULL;
+    }
+    return utf8_bytes(env, url);
+}
+
+/* A token for `user_id` as UTF-8, or NULL (media_last_error_message says why). */
+NATIVE(jbyteArray, localServerToken)(JNIEnv *env, jclass cls, jlong server, jbyteArray user_id,
+                                     jint ttl_seconds) {
+    (void)cls;
+    int oom = 0;
+    char *user = utf8_dup(env, user_id, &oom);
+    char token[512];
+    media_result r = ttl_seconds < 0 ? MEDIA_ERR_INVALID_ARGUMENT
+                     : media_local_server_token((media_local_server *)(intptr_t)server, user,
+                                                (uint32_t)ttl_seconds, token, sizeof token);
+    free(user);
+    return r == MEDIA_OK ? utf8_bytes(env, token) : NULL;
+}
+
+NATIVE(void, localServerFree)(JNIEnv *env, jclass cls, jlong server) {
+    (void)env;
+    (void)cls;
+    media_local_server_free((media_local_server *)(intptr_t)server);
 }
 
 /* [global refs, attached threads, callback exceptions, live engines,

@@ -17,6 +17,9 @@ enum class AudioInput(override val code: Int) : CodedEnum {
     /** A sine tone. */
     TONE(2),
     SILENCE(4),
+
+    /** 16-bit PCM the app pushes with [MediaEngine.pushAudio] (AudioRecord, VOICE_COMMUNICATION). */
+    EXTERNAL(5),
 }
 
 /** `media_audio_output` values this wrapper can select. */
@@ -26,6 +29,9 @@ enum class AudioOutput(override val code: Int) : CodedEnum {
 
     /** Played into nothing, in real time. */
     NULL(3),
+
+    /** 16-bit PCM the app pulls with [MediaEngine.pullAudio] (AudioTrack). */
+    EXTERNAL(4),
 }
 
 /** `media_video_input` values this wrapper can select. */
@@ -35,6 +41,21 @@ enum class VideoInput(override val code: Int) : CodedEnum {
 
     /** A moving test pattern that carries its frame number. */
     TEST_PATTERN(1),
+
+    /** Frames the app pushes with [MediaEngine.pushVideoFrame] (CameraX). */
+    EXTERNAL(3),
+}
+
+/** `media_pixel_format` values for [MediaEngine.pushVideoFrame]. */
+enum class PixelFormat(override val code: Int) : CodedEnum {
+    /** Three planes: Y, U, V. */
+    I420(0),
+
+    /** Y, then interleaved U/V (`YUV_420_888` with pixel stride 2). */
+    NV12(1),
+
+    /** Y, then interleaved V/U (`ImageFormat.NV21`). */
+    NV21(2),
 }
 
 /**
@@ -62,6 +83,12 @@ data class EngineConfig(
     val audioBitrateBps: Int? = null,
     /** Period of [EventType.STATS] events; 0 turns them off, else 100..3,600,000. */
     val statsIntervalMs: Int? = null,
+    /** [AudioInput.EXTERNAL]: the pushed PCM's rate (8000..48000) and channels (1 or 2). */
+    val audioInputSampleRate: Int? = null,
+    val audioInputChannels: Int? = null,
+    /** [AudioOutput.EXTERNAL]: the pulled PCM's rate and channels. */
+    val audioOutputSampleRate: Int? = null,
+    val audioOutputChannels: Int? = null,
 ) {
     companion object {
         /** Synthetic devices: runs anywhere, no permission or hardware needed. */
@@ -83,6 +110,10 @@ data class EngineConfig(
             "videoMaxBitrateBps" to videoMaxBitrateBps,
             "audioBitrateBps" to audioBitrateBps,
             "statsIntervalMs" to statsIntervalMs,
+            "audioInputSampleRate" to audioInputSampleRate,
+            "audioInputChannels" to audioInputChannels,
+            "audioOutputSampleRate" to audioOutputSampleRate,
+            "audioOutputChannels" to audioOutputChannels,
         )
         check(named.size == NativeLib.CONFIG_FIELDS)
         return LongArray(named.size) { i ->

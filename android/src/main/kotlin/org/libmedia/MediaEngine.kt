@@ -58,6 +58,77 @@ class MediaEngine(config: EngineConfig = EngineConfig()) : AutoCloseable {
     /** [MediaResult.INVALID_ARGUMENT] outside the configured min / max. */
     fun setVideoBitrate(bps: Long) = call { NativeLib.setVideoBitrate(it, bps) }
 
+    /**
+     * Hands a frame the app captured to the engine ([VideoInput.EXTERNAL]):
+     * planes as direct ByteBuffers (CameraX `ImageProxy` planes), each with
+     * its row stride; [v] only for [PixelFormat.I420]. [rotation] (0, 90,
+     * 180, 270) turns it upright; [timestampUs] is the capture time on any
+     * monotonic clock (0: now). Read only during the call.
+     */
+    fun pushVideoFrame(
+        format: PixelFormat, width: Int, height: Int,
+        y: java.nio.ByteBuffer, yStride: Int,
+        uv: java.nio.ByteBuffer, uvStride: Int,
+        v: java.nio.ByteBuffer? = null, vStride: Int = 0,
+        rotation: Int = 0, timestampUs: Long = 0,
+    ) = call {
+        NativeLib.pushVideoFrame(it, format.code, width, height, y, yStride, uv, uvStride, v, vStride, rotation, timestampUs)
+    }
+
+    /**
+     * Hands the microphone's PCM to the engine ([AudioInput.EXTERNAL]):
+     * [count] interleaved samples from [offset], a whole number of frames
+     * at [EngineConfig.audioInputSampleRate] and channels. Call it from the
+     * thread reading `AudioRecord`; it copies and returns without waiting
+     * on the engine's threads.
+     */
+    fun pushAudio(pcm: ShortArray, offset: Int = 0, count: Int = pcm.size - offset) =
+        call { NativeLib.pushAudio(it, pcm, offset, count) }
+
+    /**
+     * Fills [count] samples of [pcm] from [offset] with the next PCM for
+     * the speaker ([AudioOutput.EXTERNAL]); what is not decoded yet is
+     * silence. Returns how many frames were real audio. Call it from the
+     * thread writing `AudioTrack`: its pace is the playout clock.
+     */
+    fun pullAudio(pcm: ShortArray, offset: Int = 0, count: Int = pcm.size - offset): Int {
+        var frames = 0
+        call {
+            val r = NativeLib.pullAudio(it, pcm, offset, count)
+            frames = maxOf(r, 0)
+            if (r < 0) -r else 0
+        }
+        return frames
+    }
+
+    /** Connects to the rendezvous server and registers; [EventType.SERVER] events follow. */
+    fun connectServer(config: ServerConfig) = call {
+        NativeLib.connectServer(
+            it, config.url.utf8(), config.appId.utf8(), config.userId.utf8(), config.nickname?.utf8(),
+            config.token.utf8(), config.hostIp?.utf8(),
+        )
+    }
+
+    /** Leaves the server, ending any call. */
+    fun disconnectServer() = call { NativeLib.disconnectServer(it) }
+
+    /**
+     * Rings [userId] (audio only unless [video]); returns the call id.
+     * The outcome arrives as [EventType.CALL] events: accepted, or ended
+     * with busy / offline / rejected / no answer.
+     */
+    fun call(userId: String, video: Boolean): String {
+        val out = arrayOfNulls<ByteArray>(1)
+        call { NativeLib.call(it, userId.utf8(), video, out) }
+        return out[0]?.toString(Charsets.UTF_8) ?: throw MediaException(MediaResult.INTERNAL, "no call id")
+    }
+
+    /** Accepts the incoming call [callId] (from its INCOMING event). */
+    fun accept(callId: String) = call { NativeLib.accept(it, callId.utf8()) }
+
+    /** Ends the current call. */
+    fun hangup() = call { NativeLib.hangup(it) }
+
     /** A statistics snapshot. */
     fun stats(): MediaStats {
         val values = LongArray(NativeLib.STATS_FIELDS)

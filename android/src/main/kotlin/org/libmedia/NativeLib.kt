@@ -9,8 +9,8 @@ import java.nio.ByteBuffer
  */
 internal object NativeLib {
     /** Sizes of the arrays exchanged with the shim: keep in step with media_jni.c. */
-    const val CONFIG_FIELDS = 12
-    const val STATS_FIELDS = 27
+    const val CONFIG_FIELDS = 16
+    const val STATS_FIELDS = 29
     const val COUNTER_FIELDS = 6
 
     init {
@@ -43,6 +43,25 @@ internal object NativeLib {
     @JvmStatic external fun setVideoBitrate(handle: Long, bps: Long): Int
     @JvmStatic external fun getStats(handle: Long, out: LongArray): Int
     @JvmStatic external fun debugCounters(): LongArray
+    @JvmStatic external fun pushVideoFrame(
+        handle: Long, format: Int, width: Int, height: Int,
+        p0: java.nio.ByteBuffer, s0: Int, p1: java.nio.ByteBuffer, s1: Int, p2: java.nio.ByteBuffer?, s2: Int,
+        rotation: Int, timestampUs: Long,
+    ): Int
+    @JvmStatic external fun pushAudio(handle: Long, pcm: ShortArray, offset: Int, count: Int): Int
+    @JvmStatic external fun pullAudio(handle: Long, pcm: ShortArray, offset: Int, count: Int): Int
+    @JvmStatic external fun connectServer(
+        handle: Long, url: ByteArray, appId: ByteArray, userId: ByteArray, nickname: ByteArray?,
+        token: ByteArray, hostIp: ByteArray?,
+    ): Int
+    @JvmStatic external fun disconnectServer(handle: Long): Int
+    @JvmStatic external fun call(handle: Long, userId: ByteArray, video: Boolean, out: Array<ByteArray?>): Int
+    @JvmStatic external fun accept(handle: Long, callId: ByteArray): Int
+    @JvmStatic external fun hangup(handle: Long): Int
+    @JvmStatic external fun localServerStart(listen: ByteArray, appId: ByteArray, secret: ByteArray, out: LongArray): Int
+    @JvmStatic external fun localServerUrl(server: Long): ByteArray?
+    @JvmStatic external fun localServerToken(server: Long, userId: ByteArray, ttlSeconds: Int): ByteArray?
+    @JvmStatic external fun localServerFree(server: Long)
 }
 
 /** Marks the threads that are inside a listener, so close() can refuse there. */
