@@ -6,7 +6,8 @@ fn generate() -> String {
     let config =
         cbindgen::Config::from_file(format!("{root}/cbindgen.toml")).expect("cbindgen.toml");
     let mut generated = Vec::new();
-    // Only the C ABI's own module: nothing else of the crate leaks into hosts.
+    // Only the C ABI's folder (mod.rs and the modules it declares, in its
+    // order): nothing else of the crate leaks into hosts.
     cbindgen::Builder::new()
         .with_src(format!("{root}/src/ffi/mod.rs"))
         .with_config(config)

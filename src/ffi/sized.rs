@@ -56,6 +56,7 @@ unsafe fn host_size<T: Grown>(p: *const T) -> Result<usize, media_result> {
 /// # Safety
 /// `p` is NULL or points to a host struct of `struct_size` readable bytes.
 pub(crate) unsafe fn read<T: Grown>(p: *const T, mut defaults: T) -> Result<T, media_result> {
+    // SAFETY: NULL or a host struct of at least 4 bytes (this function's contract).
     let size = unsafe { host_size(p) }?;
     let n = size.min(std::mem::size_of::<T>());
     // SAFETY: the host's struct has `size` >= `n` readable bytes; `defaults`
@@ -73,6 +74,7 @@ pub(crate) unsafe fn read<T: Grown>(p: *const T, mut defaults: T) -> Result<T, m
 /// # Safety
 /// `p` is NULL or points to a host struct of `struct_size` writable bytes.
 pub(crate) unsafe fn write<T: Grown>(p: *mut T, value: T) -> Result<(), media_result> {
+    // SAFETY: NULL or a host struct of at least 4 bytes (this function's contract).
     let size = unsafe { host_size(p) }?;
     let n = size.min(std::mem::size_of::<T>());
     // SAFETY: `n` bytes of `value` into the host's `size` >= `n` bytes,
