@@ -1,4 +1,5 @@
-//! Refuses to build when openh264 would silently lose its assembly.
+//! Refuses to build when openh264 would silently lose its assembly, and
+//! gives the desktop Linux shared library its versioned soname.
 //!
 //! openh264-sys2 falls back to plain C++ when `nasm` is missing on x86,
 //! which makes H.264 encoding about three times slower without a word. We
@@ -8,7 +9,17 @@
 
 use std::process::Command;
 
+/// `libmedia.so.N`: N is the oldest C ABI version (`media_check_abi`) the
+/// library serves, so it changes only when hosts must be rebuilt.
+const SONAME_VERSION: u32 = 2;
+
 fn main() {
+    println!("cargo:rustc-env=MEDIA_SONAME_VERSION={SONAME_VERSION}");
+    // Android loads libraries by file name and packs only `libmedia.so`:
+    // no soname there.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmedia.so.{SONAME_VERSION}");
+    }
     println!("cargo:rerun-if-env-changed=NASM");
     println!("cargo:rerun-if-env-changed=OPENH264_NO_ASM");
     println!("cargo:rerun-if-env-changed=MEDIA_ALLOW_NO_ASM");

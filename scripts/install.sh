@@ -12,7 +12,12 @@ prefix=${1:-/usr/local}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 cargo build --release --quiet -p libmedia --lib
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0755 target/release/libmedia.so "$prefix/lib/libmedia.so"
+# The soname (libmedia.so.N) is the file hosts load; libmedia.so is the
+# name they link against.
+soname=$(readelf -d target/release/libmedia.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -n "$soname" ] || { echo "install: target/release/libmedia.so has no soname" >&2; exit 1; }
+install -m 0755 target/release/libmedia.so "$prefix/lib/$soname"
+ln -sf "$soname" "$prefix/lib/libmedia.so"
 install -m 0644 target/release/libmedia.a "$prefix/lib/libmedia.a"
 install -m 0644 include/media.h "$prefix/include/media.h"
 cat > "$prefix/lib/pkgconfig/libmedia.pc" <<PC

@@ -184,6 +184,23 @@ fn an_installed_library_builds_a_host_through_pkg_config() {
         "install failed:\n{}",
         String::from_utf8_lossy(&install.stderr)
     );
+    // The library is installed under its versioned soname, which is what
+    // hosts record, and libmedia.so links to it.
+    let soname = format!("libmedia.so.{}", env!("MEDIA_SONAME_VERSION"));
+    let elf = Command::new("readelf")
+        .args(["-d"])
+        .arg(prefix.join("lib").join(&soname))
+        .output()
+        .expect("readelf (binutils)");
+    let dynamic = String::from_utf8_lossy(&elf.stdout);
+    assert!(
+        dynamic.contains(&format!("Library soname: [{soname}]")),
+        "{dynamic}"
+    );
+    assert_eq!(
+        std::fs::read_link(prefix.join("lib/libmedia.so")).unwrap(),
+        std::path::PathBuf::from(&soname)
+    );
     let pkg = |args: &[&str]| {
         let out = Command::new("pkg-config")
             .args(args)
@@ -221,6 +238,15 @@ fn an_installed_library_builds_a_host_through_pkg_config() {
     assert!(
         out.status.success() && stdout.contains("OK (0 failures)"),
         "{stdout}"
+    );
+    let needed = Command::new("readelf")
+        .arg("-d")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&needed.stdout).contains(&format!("Shared library: [{soname}]")),
+        "the host records the soname"
     );
     std::fs::remove_dir_all(&prefix).ok();
 }

@@ -41,6 +41,9 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 command -v "$CLANG" >/dev/null || fail "clang not found (scripts/setup.sh installs it)"
 command -v "$PYTHON" >/dev/null || fail "python3 not found"
 [ -f "$LIB_DIR/libmedia.so" ] || fail "$LIB_DIR/libmedia.so is missing: run cargo build --release --lib"
+# Programs linked with -lmedia load the soname (libmedia.so.N): put it beside.
+soname=$(readelf -d "$LIB_DIR/libmedia.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -z "$soname" ] || [ -e "$LIB_DIR/$soname" ] || ln -s libmedia.so "$LIB_DIR/$soname"
 
 # Fresh each run: no module cache or binary from an earlier header.
 rm -rf "$WORK/modules" "$WORK/xcframework-headers" "$WORK/smoke"

@@ -17,8 +17,15 @@ pub extern "C" fn media_version() -> *const c_char {
 /// must be rebuilt.
 pub const MEDIA_ABI_VERSION: u32 = 2;
 
-/// The oldest header version this library serves.
+/// The oldest header version this library serves; also the `N` of the
+/// desktop soname `libmedia.so.N` (build.rs).
 pub(crate) const OLDEST_ABI_VERSION: u32 = 2;
+
+#[cfg(test)]
+#[test]
+fn the_soname_follows_the_oldest_abi_served() {
+    assert_eq!(env!("MEDIA_SONAME_VERSION"), OLDEST_ABI_VERSION.to_string());
+}
 
 /// The C ABI version the library implements (`MEDIA_ABI_VERSION` of the
 /// header it was built with).

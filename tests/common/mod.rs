@@ -31,6 +31,13 @@ pub fn build_library() {
         .status()
         .expect("run cargo");
     assert!(status.success(), "building the library failed");
+    // Hosts linked with -lmedia record the soname (libmedia.so.N) and look
+    // for that file at run time: put it beside the library, as an install
+    // would.
+    let dir = root().join("target/release");
+    let soname = dir.join(format!("libmedia.so.{}", env!("MEDIA_SONAME_VERSION")));
+    let _ = std::fs::remove_file(&soname);
+    std::os::unix::fs::symlink("libmedia.so", &soname).expect("link the soname");
 }
 
 /// Builds `media-server` and the `caller` example (release).
