@@ -39,7 +39,10 @@ android {
 
     sourceSets {
         getByName("main") {
-            java.srcDirs("src/main/kotlin")
+            // src/android: the parts that need Android classes (AudioRecord,
+            // CameraX, permissions, audio focus); the rest also runs on a
+            // desktop JVM.
+            java.srcDirs("src/main/kotlin", "src/android/kotlin")
             jniLibs.srcDirs("src/main/jniLibs")
         }
         getByName("test") {
@@ -67,6 +70,9 @@ kotlin {
 }
 
 dependencies {
+    implementation("androidx.core:core-ktx:1.15.0")
+    implementation("androidx.camera:camera-camera2:1.4.1")
+    implementation("androidx.camera:camera-lifecycle:1.4.1")
     testImplementation("junit:junit:4.13.2")
 }
 

@@ -20,10 +20,11 @@
 //     `Engine.pushVideoFrame(_:rotation:timestampUs:)` (the engine is made
 //     with `videoInput = .external`). This part uses the real API
 //     (`media_engine_push_video_frame`).
-//  4. What is NOT in the engine yet: pushing microphone PCM and pulling
-//     speaker PCM (so the host could run VoiceProcessingIO itself). The
-//     header (include/media.h) has no such functions today; the sketch of
-//     that upcoming path below is in comments only and names no function.
+//  4. Or the host runs voice processing itself (`VoiceProcessingAudio`
+//     below: AVAudioEngine with voice processing on), pushing microphone
+//     PCM with `Engine.pushAudio` and pulling speaker PCM with
+//     `Engine.pullAudio` (`media_engine_push_audio` / `pull_audio`), with
+//     the engine made for `.external` audio input and output.
 
 import AVFoundation
 import CallKit
@@ -302,20 +303,79 @@ final class CameraCapture: NSObject, AVCaptureVideoDataOutputSampleBufferDelegat
     }
 }
 
-// MARK: - Upcoming: host-owned audio I/O (NOT in the engine yet)
+// MARK: - Host-owned audio: VoiceProcessingIO feeding push / pull
 //
-// DESIGN.md plans for the host to own the audio device on phones: run
-// VoiceProcessingIO (AVAudioEngine with `inputNode.setVoiceProcessingEnabled(true)`)
-// at 48 kHz mono, push each 10-20 ms of microphone PCM into the engine and
-// pull the speaker's PCM from it in the render callback. include/media.h
-// has no functions for that today, so this sample cannot call any: until
-// they exist, the engine opens the microphone and speaker itself
-// (`startLocalAudio`) inside the AVAudioSession configured above. When the
-// header gains them, the shape will be:
+// The app runs the system's voice processing itself (AVAudioEngine with
+// voice processing on the input node: echo cancellation, noise
+// suppression, gain control) and exchanges PCM with an engine made with
 //
-//   config.audioInput  = <an external audio input, not in the header yet>
-//   config.audioOutput = <an external audio output, not in the header yet>
-//   input tap (10 ms, Int16 or Float32 mono 48 kHz) -> engine push (copying)
-//   output source node render callback              -> engine pull (filling)
+//   config.audioInput = .external;  config.audioInputSampleRate = 48000;  config.audioInputChannels = 1
+//   config.audioOutput = .external; config.audioOutputSampleRate = 48000; config.audioOutputChannels = 1
 //
-// and ios/scripts/check-drift.py will ask for their Swift twins.
+// The input tap converts to Int16 and pushes; the source node's render
+// block pulls. Both engine calls are real-time safe (no lock, allocation
+// or system call), so the render block calls `pullAudio` straight into
+// the output buffer and allocates nothing itself.
+// Start it from CallKit's `provider(_:didActivate:)`, stop it on
+// deactivation and on interruptions (with `engine.interruptAudio()`).
+
+final class VoiceProcessingAudio {
+    private let audioEngine = AVAudioEngine()
+    private let engine: Engine
+    private let format = AVAudioFormat(commonFormat: .pcmFormatInt16, sampleRate: 48_000,
+                                       channels: 1, interleaved: true)!
+    private var converter: AVAudioConverter?
+    private var source: AVAudioSourceNode?
+
+    init(engine: Engine) {
+        self.engine = engine
+    }
+
+    func start() throws {
+        let input = audioEngine.inputNode
+        try input.setVoiceProcessingEnabled(true)
+        let micFormat = input.outputFormat(forBus: 0)
+        converter = AVAudioConverter(from: micFormat, to: format)
+        // Microphone: converted to 48 kHz Int16 mono and pushed (off the
+        // real-time thread: taps run on an AVAudioEngine queue).
+        input.installTap(onBus: 0, bufferSize: AVAudioFrameCount(micFormat.sampleRate / 100),
+                         format: micFormat) { [weak self] buffer, _ in
+            guard let self, let converter = self.converter else { return }
+            let capacity = AVAudioFrameCount(Double(buffer.frameLength) * 48_000 / micFormat.sampleRate) + 16
+            guard let out = AVAudioPCMBuffer(pcmFormat: self.format, frameCapacity: capacity) else { return }
+            var fed = false
+            _ = converter.convert(to: out, error: nil) { _, status in
+                if fed { status.pointee = .noDataNow; return nil }
+                fed = true
+                status.pointee = .haveData
+                return buffer
+            }
+            if let samples = out.int16ChannelData?[0] {
+                try? self.engine.pushAudio(UnsafeBufferPointer(start: samples, count: Int(out.frameLength)))
+            }
+        }
+        // Speaker: the render block pulls straight into the output buffer.
+        let source = AVAudioSourceNode(format: format) { [unowned self] _, _, frameCount, bufferList in
+            let buffers = UnsafeMutableAudioBufferListPointer(bufferList)
+            let count = Int(frameCount)
+            guard let data = buffers[0].mData else { return noErr }
+            let samples = data.assumingMemoryBound(to: Int16.self)
+            // Fills every sample; silence where nothing was decoded yet.
+            _ = try? self.engine.pullAudio(UnsafeMutableBufferPointer(start: samples, count: count))
+            return noErr
+        }
+        self.source = source
+        audioEngine.attach(source)
+        audioEngine.connect(source, to: audioEngine.mainMixerNode, format: format)
+        try audioEngine.start()
+    }
+
+    func stop() {
+        audioEngine.inputNode.removeTap(onBus: 0)
+        audioEngine.stop()
+        if let source {
+            audioEngine.detach(source)
+        }
+        source = nil
+    }
+}

@@ -7,8 +7,16 @@
 //! or touch the network: it only hands raw samples and frames onward.
 
 pub mod audio;
+#[cfg(feature = "system-devices")]
+pub mod camera;
+#[cfg(not(feature = "system-devices"))]
+#[path = "no_camera.rs"]
 pub mod camera;
 pub mod convert;
+#[cfg(feature = "system-devices")]
+pub mod cpal_audio;
+#[cfg(not(feature = "system-devices"))]
+#[path = "no_system_audio.rs"]
 pub mod cpal_audio;
 pub mod external;
 pub mod external_audio;

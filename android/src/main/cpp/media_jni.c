@@ -72,6 +72,12 @@ static jclass g_event_sink_class;
 static jmethodID g_on_event;
 static jclass g_frame_sink_class;
 static jmethodID g_on_frame;
+static jclass g_log_sink_class;
+static jmethodID g_on_log;
+/* The process-wide log listener: a global reference to an
+ * org.libmedia.LogDispatcher, or NULL. */
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static jobject g_log_sink;
 
 typedef struct jni_engine {
     media_engine *engine;
@@ -369,7 +375,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     }
     g_event_sink_class = global_class(env, "org/libmedia/EventDispatcher");
     g_frame_sink_class = global_class(env, "org/libmedia/FrameDispatcher");
-    if (g_event_sink_class == NULL || g_frame_sink_class == NULL) {
+    g_log_sink_class = global_class(env, "org/libmedia/LogDispatcher");
+    if (g_event_sink_class == NULL || g_frame_sink_class == NULL || g_log_sink_class == NULL) {
         return JNI_ERR; /* NoClassDefFoundError is pending */
     }
     g_on_event = (*env)->GetMethodID(env, g_event_sink_class, "onNativeEvent",
@@ -377,7 +384,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     g_on_frame = (*env)->GetMethodID(
         env, g_frame_sink_class, "onNativeFrame",
         "(IIILjava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;IIIJI)V");
-    if (g_on_event == NULL || g_on_frame == NULL) {
+    g_on_log = (*env)->GetMethodID(env, g_log_sink_class, "onNativeLog", "(I[B[B)V");
+    if (g_on_event == NULL || g_on_frame == NULL || g_on_log == NULL) {
         return JNI_ERR; /* NoSuchMethodError is pending */
     }
     return SHIM_JNI_VERSION;
@@ -389,9 +397,11 @@ JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved) {
     if ((*vm)->GetEnv(vm, (void **)&env, SHIM_JNI_VERSION) == JNI_OK) {
         global_delete(env, g_event_sink_class);
         global_delete(env, g_frame_sink_class);
+        global_delete(env, g_log_sink_class);
     }
     g_event_sink_class = NULL;
     g_frame_sink_class = NULL;
+    g_log_sink_class = NULL;
 }
 
 /* ---- native methods of org.libmedia.NativeLib -------------------------- */
@@ -857,6 +867,114 @@ NATIVE(void, localServerFree)(JNIEnv *env, jclass cls, jlong server) {
     (void)env;
     (void)cls;
     media_local_server_free((media_local_server *)(intptr_t)server);
+}
+
+ENGINE_CALL(interruptAudio, media_engine_interrupt_audio)
+ENGINE_CALL(resumeAudio, media_engine_resume_audio)
+
+NATIVE(jint, setBackground)(JNIEnv *env, jclass cls, jlong handle, jboolean background) {
+    (void)env;
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    return ctx ? (jint)media_engine_set_background(ctx->engine, background != JNI_FALSE)
+               : (jint)MEDIA_ERR_NULL_ARGUMENT;
+}
+
+NATIVE(jint, joinChannel)(JNIEnv *env, jclass cls, jlong handle, jbyteArray channel, jlong uid,
+                          jboolean audience) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || channel == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    if (uid < 0 || uid > (jlong)UINT32_MAX) {
+        return MEDIA_ERR_INVALID_ARGUMENT;
+    }
+    int oom = 0;
+    char *name = utf8_dup(env, channel, &oom);
+    if (name == NULL) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    media_result r = media_engine_join_channel(ctx->engine, name, (uint32_t)uid, audience != JNI_FALSE);
+    free(name);
+    return (jint)r;
+}
+
+NATIVE(jint, leaveChannel)(JNIEnv *env, jclass cls, jlong handle, jbyteArray channel) {
+    (void)cls;
+    jni_engine *ctx = ctx_of(handle);
+    if (ctx == NULL || channel == NULL) {
+        return MEDIA_ERR_NULL_ARGUMENT;
+    }
+    int oom = 0;
+    char *name = utf8_dup(env, channel, &oom);
+    if (name == NULL) {
+        return MEDIA_ERR_INTERNAL;
+    }
+    media_result r = media_engine_leave_channel(ctx->engine, name);
+    free(name);
+    return (jint)r;
+}
+
+/* A library log record, on whichever library thread logged: handed to the
+ * Kotlin listener (which forwards it to logcat). */
+static void on_log(void *userdata, uint32_t level, const char *target, const char *message) {
+    (void)userdata;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return;
+    }
+    if ((*env)->PushLocalFrame(env, 4) != 0) {
+        clear_exception(env, "PushLocalFrame (log)");
+        callback_done(detach_now);
+        return;
+    }
+    jobject sink = NULL;
+    pthread_mutex_lock(&g_log_lock);
+    if (g_log_sink != NULL) {
+        sink = (*env)->NewLocalRef(env, g_log_sink);
+    }
+    pthread_mutex_unlock(&g_log_lock);
+    if (sink != NULL) {
+        jbyteArray t = utf8_bytes(env, target);
+        jbyteArray m = utf8_bytes(env, message);
+        if (!clear_exception(env, "building a log record")) {
+            (*env)->CallVoidMethod(env, sink, g_on_log, (jint)level, t, m);
+            clear_exception(env, "LogListener.onLog");
+        }
+    }
+    (*env)->PopLocalFrame(env, NULL);
+    callback_done(detach_now);
+}
+
+/* Sets (sink NULL: clears) the process-wide log listener. */
+NATIVE(jint, setLogSink)(JNIEnv *env, jclass cls, jint max_level, jobject sink) {
+    (void)cls;
+    jobject fresh = NULL;
+    if (sink != NULL) {
+        fresh = global_new(env, sink);
+        if (fresh == NULL) {
+            clear_exception(env, "setLogSink");
+            return MEDIA_ERR_INTERNAL;
+        }
+    }
+    /* Publish the listener before records can arrive for it. */
+    pthread_mutex_lock(&g_log_lock);
+    jobject old = g_log_sink;
+    g_log_sink = fresh;
+    pthread_mutex_unlock(&g_log_lock);
+    media_result r = media_set_log_callback((uint32_t)max_level, fresh ? on_log : NULL, NULL);
+    if (r != MEDIA_OK) {
+        /* Put the previous listener back. */
+        pthread_mutex_lock(&g_log_lock);
+        g_log_sink = old;
+        pthread_mutex_unlock(&g_log_lock);
+        global_delete(env, fresh);
+        return (jint)r;
+    }
+    global_delete(env, old);
+    return MEDIA_OK;
 }
 
 /* [global refs, attached threads, callback exceptions, live engines,

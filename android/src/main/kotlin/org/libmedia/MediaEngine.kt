@@ -129,6 +129,27 @@ class MediaEngine(config: EngineConfig = EngineConfig()) : AutoCloseable {
     /** Ends the current call. */
     fun hangup() = call { NativeLib.hangup(it) }
 
+    /**
+     * Joins [channel] as [uid] (0: the server assigns one, reported in the
+     * JOINED channel event); [audience] members receive only. Members
+     * joining and leaving (or dropping) arrive as [EventType.CHANNEL] events.
+     */
+    fun joinChannel(channel: String, uid: Long = 0, audience: Boolean = false) =
+        call { NativeLib.joinChannel(it, channel.utf8(), uid, audience) }
+
+    fun leaveChannel(channel: String) = call { NativeLib.leaveChannel(it, channel.utf8()) }
+
+    /**
+     * The platform took the audio devices (a phone call, losing audio
+     * focus): microphone and speaker are released, the call goes on.
+     * [resumeAudio] opens them again.
+     */
+    fun interruptAudio() = call { NativeLib.interruptAudio(it) }
+    fun resumeAudio() = call { NativeLib.resumeAudio(it) }
+
+    /** The app went to the background (true) or came back: video sending pauses, audio goes on. */
+    fun setBackground(background: Boolean) = call { NativeLib.setBackground(it, background) }
+
     /** A statistics snapshot. */
     fun stats(): MediaStats {
         val values = LongArray(NativeLib.STATS_FIELDS)

@@ -62,6 +62,12 @@ internal object NativeLib {
     @JvmStatic external fun localServerUrl(server: Long): ByteArray?
     @JvmStatic external fun localServerToken(server: Long, userId: ByteArray, ttlSeconds: Int): ByteArray?
     @JvmStatic external fun localServerFree(server: Long)
+    @JvmStatic external fun interruptAudio(handle: Long): Int
+    @JvmStatic external fun resumeAudio(handle: Long): Int
+    @JvmStatic external fun setBackground(handle: Long, background: Boolean): Int
+    @JvmStatic external fun joinChannel(handle: Long, channel: ByteArray, uid: Long, audience: Boolean): Int
+    @JvmStatic external fun leaveChannel(handle: Long, channel: ByteArray): Int
+    @JvmStatic external fun setLogSink(maxLevel: Int, sink: LogDispatcher?): Int
 }
 
 /** Marks the threads that are inside a listener, so close() can refuse there. */
