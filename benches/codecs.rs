@@ -1,4 +1,5 @@
-//! Per-frame codec cost and ring throughput.
+//! Per-frame codec cost, ring throughput, the host's push / pull of PCM
+//! and sample-rate conversion.
 //!
 //!     cargo bench --bench codecs
 
@@ -140,5 +141,67 @@ fn ring(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, opus, h264, ring);
+/// What a phone's audio callback pays: 10 ms of 48 kHz mono pushed, and
+/// 10 ms pulled (from a ring the engine keeps filled).
+fn host_audio(c: &mut Criterion) {
+    use media::devices::audio::{AudioFormat, AudioInput, AudioOutput};
+    use media::devices::external_audio::{ExternalAudio, ExternalAudioInput, ExternalAudioOutput};
+    use std::sync::Arc;
+    let format = AudioFormat {
+        sample_rate: 48_000,
+        channels: 1,
+    };
+    let audio = Arc::new(ExternalAudio::default());
+    audio.set_capture_format(Some(format)).unwrap();
+    audio.set_playout_format(Some(format)).unwrap();
+    let (_, mut engine_in) = ExternalAudioInput::new(audio.clone())
+        .start(Arc::new(|_| {}))
+        .unwrap();
+    let (_, mut engine_out) = ExternalAudioOutput::new(audio.clone())
+        .start(Arc::new(|_| {}))
+        .unwrap();
+    let mic = [1000i16; 480];
+    let mut speaker = [0i16; 480];
+    let mut scratch = [0f32; 480];
+    let mut group = c.benchmark_group("host_audio");
+    group.throughput(Throughput::Elements(480));
+    group.bench_function("push_10ms_48k_mono", |b| {
+        b.iter(|| {
+            audio.push(&mic).unwrap();
+            engine_in.pop_slice(&mut scratch)
+        })
+    });
+    group.bench_function("pull_10ms_48k_mono", |b| {
+        b.iter(|| {
+            engine_out.push_slice(&scratch);
+            audio.pull(&mut speaker).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// rubato's FFT resampler on 10 ms blocks, as a 44.1 kHz device or an
+/// 8 / 16 kHz host needs.
+fn resample(c: &mut Criterion) {
+    use media::devices::resample::Resampler;
+    let mut group = c.benchmark_group("resample");
+    for (from, to) in [(44_100u32, 48_000u32), (48_000, 16_000), (8_000, 48_000)] {
+        let block: Vec<f32> = (0..from / 100)
+            .map(|i| (i as f32 * 0.05).sin() * 0.3)
+            .collect();
+        let mut r = Resampler::new(from, to);
+        let mut out = Vec::with_capacity(4 * 480);
+        group.throughput(Throughput::Elements(block.len() as u64));
+        group.bench_function(format!("{from}_to_{to}_10ms"), |b| {
+            b.iter(|| {
+                out.clear();
+                r.process(&block, &mut out);
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, opus, h264, ring, host_audio, resample);
 criterion_main!(benches);

@@ -1,17 +1,21 @@
 //! Sample-rate conversion and channel mixing between the engine's 48 kHz
 //! mono and whatever a device or a host runs at (8 to 48 kHz and beyond).
-//! The conversion is rubato's band-limited FFT resampler, so a 44.1 kHz
-//! device or an 8 kHz phone line neither aliases nor images; equal rates
-//! pass through untouched.
+//! The conversion is rubato's windowed-sinc resampler (256 taps,
+//! Blackman-Harris²), so a 44.1 kHz device or an 8 kHz phone line neither
+//! aliases nor images; equal rates pass through untouched.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler as _};
+use rubato::{
+    Async, FixedAsync, Resampler as _, SincInterpolationParameters, SincInterpolationType,
+    WindowFunction,
+};
 
 /// Streaming mono resampler: feed any number of samples at a time; output
-/// comes in 10 ms blocks of the input rate, about 15 ms behind the input.
+/// comes in 10 ms blocks of the input rate, a little over 10 ms behind the
+/// input.
 pub struct Resampler {
     /// `None` when the rates are equal.
-    fft: Option<Fft<f32>>,
+    sinc: Option<Async<f32>>,
     /// Input not yet converted (less than one block).
     pending: Vec<f32>,
     /// One block of output.
@@ -21,7 +25,7 @@ pub struct Resampler {
 impl std::fmt::Debug for Resampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resampler")
-            .field("converting", &self.fft.is_some())
+            .field("converting", &self.sinc.is_some())
             .field("pending", &self.pending.len())
             .finish()
     }
@@ -33,15 +37,29 @@ impl Resampler {
     /// (and says so in the log), which never happens for 8..=192 kHz.
     pub fn new(from: u32, to: u32) -> Self {
         let (from, to) = (from.max(1) as usize, to.max(1) as usize);
-        let fft = (from != to)
+        let sinc = (from != to)
             .then(|| {
                 let block = (from / 100).max(1);
-                Fft::<f32>::new(from, to, block, 1, FixedSync::Input)
-                    .map_err(|e| tracing::error!("resampler {from} -> {to} Hz: {e}"))
-                    .ok()
+                let params = SincInterpolationParameters {
+                    sinc_len: 256,
+                    f_cutoff: None,
+                    oversampling_factor: 128,
+                    interpolation: SincInterpolationType::Cubic,
+                    window: WindowFunction::BlackmanHarris2,
+                };
+                Async::<f32>::new_sinc(
+                    to as f64 / from as f64,
+                    1.1,
+                    &params,
+                    block,
+                    1,
+                    FixedAsync::Input,
+                )
+                .map_err(|e| tracing::error!("resampler {from} -> {to} Hz: {e}"))
+                .ok()
             })
             .flatten();
-        let (pending, block) = match &fft {
+        let (pending, block) = match &sinc {
             Some(f) => (
                 Vec::with_capacity(2 * f.input_frames_max()),
                 vec![0.0; f.output_frames_max()],
@@ -49,7 +67,7 @@ impl Resampler {
             None => (Vec::new(), Vec::new()),
         };
         Resampler {
-            fft,
+            sinc,
             pending,
             block,
         }
@@ -57,14 +75,14 @@ impl Resampler {
 
     /// Converts `input`, appending to `out`. State carries across calls.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
-        let Some(fft) = self.fft.as_mut() else {
+        let Some(sinc) = self.sinc.as_mut() else {
             out.extend_from_slice(input);
             return;
         };
         self.pending.extend_from_slice(input);
         let mut used = 0;
         loop {
-            let need = fft.input_frames_next();
+            let need = sinc.input_frames_next();
             if self.pending.len() - used < need {
                 break;
             }
@@ -72,7 +90,7 @@ impl Resampler {
             let capacity = self.block.len();
             let converted = InterleavedSlice::new(chunk, 1, need).and_then(|inp| {
                 let mut outp = InterleavedSlice::new_mut(&mut self.block, 1, capacity)?;
-                Ok(fft.process_into_buffer(&inp, &mut outp, None))
+                Ok(sinc.process_into_buffer(&inp, &mut outp, None))
             });
             used += need;
             match converted {
