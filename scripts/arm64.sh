@@ -41,7 +41,7 @@ cargo test --release --target "$target" "${features[@]}" --lib --quiet
 echo "== arm64: the library and the C echo example under qemu"
 cargo build --release --target "$target" "${features[@]}" --lib --quiet
 lib="$root/target/$target/release"
-ln -sf libmedia.so "$lib/libmedia.so.$(readelf -d "$lib/libmedia.so" | sed -n 's/.*(SONAME).*\[libmedia\.so\.\(.*\)\]/\1/p')"
+ln -sf libmedia.so "$lib/$(scripts/soname.sh "$lib/libmedia.so")"
 file "$lib/libmedia.so" | grep -q "ARM aarch64" || { echo "arm64: $lib/libmedia.so is not an aarch64 library" >&2; exit 1; }
 out="$root/target/$target/c"
 mkdir -p "$out"

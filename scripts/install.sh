@@ -14,7 +14,7 @@ cargo build --release --quiet -p libmedia --lib
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
 # The soname (libmedia.so.N) is the file hosts load; libmedia.so is the
 # name they link against.
-soname=$(readelf -d target/release/libmedia.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+soname=$(scripts/soname.sh target/release/libmedia.so)
 [ -n "$soname" ] || { echo "install: target/release/libmedia.so has no soname" >&2; exit 1; }
 install -m 0755 target/release/libmedia.so "$prefix/lib/$soname"
 ln -sf "$soname" "$prefix/lib/libmedia.so"

@@ -44,7 +44,7 @@ mkdir -p "$native" "$out/classes"
 # 1. The JNI shim, next to a link to libmedia.so (found through $ORIGIN).
 ln -sf "$(readlink -f "$lib_dir/libmedia.so")" "$native/libmedia.so"
 # ... and under its soname (libmedia.so.N), the name the shim records.
-soname=$(readelf -d "$lib_dir/libmedia.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+soname=$("$root/scripts/soname.sh" "$lib_dir/libmedia.so")
 [ -z "$soname" ] || ln -sf "$(readlink -f "$lib_dir/libmedia.so")" "$native/$soname"
 "${CC:-gcc}" -std=c11 -D_GNU_SOURCE -shared -fPIC -O2 -g \
   -I"$JAVA_HOME/include" -I"$JAVA_HOME/include/linux" -I"$root/include" \

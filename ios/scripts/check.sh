@@ -42,7 +42,7 @@ command -v "$CLANG" >/dev/null || fail "clang not found (scripts/setup.sh instal
 command -v "$PYTHON" >/dev/null || fail "python3 not found"
 [ -f "$LIB_DIR/libmedia.so" ] || fail "$LIB_DIR/libmedia.so is missing: run cargo build --release --lib"
 # Programs linked with -lmedia load the soname (libmedia.so.N): put it beside.
-soname=$(readelf -d "$LIB_DIR/libmedia.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+soname=$("$ROOT/scripts/soname.sh" "$LIB_DIR/libmedia.so")
 [ -z "$soname" ] || [ -e "$LIB_DIR/$soname" ] || ln -s libmedia.so "$LIB_DIR/$soname"
 
 # Fresh each run: no module cache or binary from an earlier header.

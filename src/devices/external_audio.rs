@@ -81,43 +81,33 @@ fn claim<'a, T>(m: &'a Mutex<T>, what: &str) -> Result<MutexGuard<'a, T>> {
     }
 }
 
+/// Puts a ring of `format` (checked) in `slot` unless one is there.
+fn set_port<E>(
+    slot: &Mutex<Option<Port<E>>>,
+    format: Option<AudioFormat>,
+    host: impl FnOnce(Arc<HeapRb<f32>>) -> E,
+) -> Result<()> {
+    if let Some(f) = format {
+        check_format(f)?;
+    }
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().map(|p| p.format) != format {
+        *slot = format.map(|f| Port::new(f, host));
+    }
+    Ok(())
+}
+
 impl ExternalAudio {
     /// Sets (or with `None` removes) the microphone's host format. A new
     /// format gets a new ring; the same format keeps the ring, so a host
     /// pushing meanwhile is not disturbed. Engine threads only.
     pub fn set_capture_format(&self, format: Option<AudioFormat>) -> Result<()> {
-        if let Some(f) = format {
-            check_format(f)?;
-        }
-        let mut slot = self.capture.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().map(|p| p.format) != format {
-            *slot = format.map(|f| Port::new(f, CachingProd::new));
-        }
-        Ok(())
+        set_port(&self.capture, format, CachingProd::new)
     }
 
     /// Like [`Self::set_capture_format`] for the speaker.
     pub fn set_playout_format(&self, format: Option<AudioFormat>) -> Result<()> {
-        if let Some(f) = format {
-            check_format(f)?;
-        }
-        let mut slot = self.playout.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().map(|p| p.format) != format {
-            *slot = format.map(|f| Port::new(f, CachingCons::new));
-        }
-        Ok(())
-    }
-
-    /// The host's microphone format, if one is set.
-    pub fn capture_format(&self) -> Option<AudioFormat> {
-        let slot = self.capture.lock().unwrap_or_else(|p| p.into_inner());
-        slot.as_ref().map(|p| p.format)
-    }
-
-    /// The host's speaker format, if one is set.
-    pub fn playout_format(&self) -> Option<AudioFormat> {
-        let slot = self.playout.lock().unwrap_or_else(|p| p.into_inner());
-        slot.as_ref().map(|p| p.format)
+        set_port(&self.playout, format, CachingCons::new)
     }
 
     /// Queues interleaved 16-bit samples from the host's microphone

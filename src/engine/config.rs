@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::codec::opus::OpusSettings;
+use crate::devices::audio::AudioFormat;
 use crate::jitter::JitterConfig;
 use crate::transport::impairment::Impairment;
 
@@ -30,6 +31,22 @@ pub enum AudioInputConfig {
     },
 }
 
+impl AudioInputConfig {
+    /// The host's format when the input is [`AudioInputConfig::External`].
+    pub fn external_format(&self) -> Option<AudioFormat> {
+        match *self {
+            AudioInputConfig::External {
+                sample_rate,
+                channels,
+            } => Some(AudioFormat {
+                sample_rate,
+                channels,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Where received audio is played.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AudioOutputConfig {
@@ -45,6 +62,22 @@ pub enum AudioOutputConfig {
     /// own speaker, at `sample_rate` Hz (8000..=48000) with 1 or 2
     /// interleaved channels. The host's pulls are the playout clock.
     External { sample_rate: u32, channels: u16 },
+}
+
+impl AudioOutputConfig {
+    /// The host's format when the output is [`AudioOutputConfig::External`].
+    pub fn external_format(&self) -> Option<AudioFormat> {
+        match *self {
+            AudioOutputConfig::External {
+                sample_rate,
+                channels,
+            } => Some(AudioFormat {
+                sample_rate,
+                channels,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Where local video comes from.

@@ -29,7 +29,7 @@ use self::stats::{Counters, Latencies, Stats};
 use self::video::{VideoRecv, VideoSend};
 use crate::clock::Clock;
 use crate::devices::audio::{
-    AudioFormat, AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
+    AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
 };
 use crate::devices::camera::{list_cameras, CameraSource};
 use crate::devices::cpal_audio::{self, CpalInput, CpalOutput};
@@ -333,10 +333,10 @@ impl Engine {
         });
         shared
             .external_audio
-            .set_capture_format(external_input_format(&config.audio_input))?;
+            .set_capture_format(config.audio_input.external_format())?;
         shared
             .external_audio
-            .set_playout_format(external_output_format(&config.audio_output))?;
+            .set_playout_format(config.audio_output.external_format())?;
         let (event_control, event_control_rx) = unbounded();
         let (render_control, render_control_rx) = unbounded();
         let interval = config.stats_interval_ms;
@@ -547,7 +547,7 @@ impl Core {
         let mut st = self.state();
         self.shared
             .external_audio
-            .set_capture_format(external_input_format(&input))?;
+            .set_capture_format(input.external_format())?;
         st.config.audio_input = input;
         if let Some(stage) = st.audio_send.take() {
             stage.stop();
@@ -563,7 +563,7 @@ impl Core {
         let mut st = self.state();
         self.shared
             .external_audio
-            .set_playout_format(external_output_format(&output))?;
+            .set_playout_format(output.external_format())?;
         if st.session.is_some() {
             let device = self.open_output(&output)?;
             let shared = self.shared.clone();
@@ -1406,34 +1406,6 @@ impl Core {
 /// jitter buffers keep their timing) while no device is held.
 fn null_output() -> Box<dyn AudioOutput> {
     Box::new(FakeOutput::new(Box::new(NullSink)))
-}
-
-/// The host's microphone format, when the input is external.
-fn external_input_format(input: &AudioInputConfig) -> Option<AudioFormat> {
-    match *input {
-        AudioInputConfig::External {
-            sample_rate,
-            channels,
-        } => Some(AudioFormat {
-            sample_rate,
-            channels,
-        }),
-        _ => None,
-    }
-}
-
-/// The host's speaker format, when the output is external.
-fn external_output_format(output: &AudioOutputConfig) -> Option<AudioFormat> {
-    match *output {
-        AudioOutputConfig::External {
-            sample_rate,
-            channels,
-        } => Some(AudioFormat {
-            sample_rate,
-            channels,
-        }),
-        _ => None,
-    }
 }
 
 fn busy(stream: Stream) -> Error {

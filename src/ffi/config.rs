@@ -121,21 +121,12 @@ pub(crate) fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         } => (freq_hz, level_dbfs),
         _ => (440.0, -20.0),
     };
-    let external = |format: Option<(u32, u16)>| format.map_or((48_000, 1), |(r, c)| (r, c as u32));
-    let ext_in = external(match c.audio_input {
-        AudioInputConfig::External {
-            sample_rate,
-            channels,
-        } => Some((sample_rate, channels)),
-        _ => None,
-    });
-    let ext_out = external(match c.audio_output {
-        AudioOutputConfig::External {
-            sample_rate,
-            channels,
-        } => Some((sample_rate, channels)),
-        _ => None,
-    });
+    // Unset: 48 kHz mono, what a host most often runs at.
+    let external = |format: Option<crate::devices::audio::AudioFormat>| {
+        format.map_or((48_000, 1), |f| (f.sample_rate, f.channels as u32))
+    };
+    let ext_in = external(c.audio_input.external_format());
+    let ext_out = external(c.audio_output.external_format());
     *out = media_engine_config {
         struct_size: std::mem::size_of::<media_engine_config>() as u32,
         audio_input: match c.audio_input {
