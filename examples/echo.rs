@@ -16,7 +16,8 @@ use media::analysis::{rms_dbfs, tone_frequency};
 use media::devices::audio::read_wav_mono_48k;
 use media::transport::impairment::Impairment;
 use media::{
-    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig, VideoInputConfig,
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, VideoConfig,
+    VideoInputConfig, VoiceProcessing,
 };
 
 #[derive(Parser)]
@@ -50,6 +51,10 @@ struct Args {
     /// Also write the returned video to this Y4M file.
     #[arg(long)]
     record_video: Option<PathBuf>,
+    /// Send the microphone's audio untouched: no echo cancellation, noise
+    /// suppression or gain control (on by default for system microphones).
+    #[arg(long)]
+    no_voice_processing: bool,
 }
 
 fn main() {
@@ -82,6 +87,9 @@ fn main() {
         ..Default::default()
     };
     config.record_remote_video = args.record_video.clone();
+    if args.no_voice_processing {
+        config.voice_processing = VoiceProcessing::OFF;
+    }
 
     let engine = match Engine::new(config) {
         Ok(e) => e,

@@ -283,6 +283,29 @@ typedef enum media_log_level {
   MEDIA_LOG_TRACE = 5,
 } media_log_level;
 
+// `media_engine_config.voice_processing`: which stages clean the
+// microphone's audio. OR the stage flags together (0: none), or use
+// `MEDIA_VOICE_PROCESSING_AUTO` alone.
+typedef enum media_voice_processing {
+  // Removes the far end's voice played by the speaker and heard again
+  // by the microphone (acoustic echo cancellation).
+  MEDIA_VOICE_ECHO_CANCELLATION = 1,
+  // Attenuates stationary background noise.
+  MEDIA_VOICE_NOISE_SUPPRESSION = 2,
+  // Brings speech to a steady level.
+  MEDIA_VOICE_GAIN_CONTROL = 4,
+  // Removes rumble below ~80 Hz.
+  MEDIA_VOICE_HIGH_PASS = 8,
+  // Every stage.
+  MEDIA_VOICE_ALL = 15,
+  // The default: every stage when the engine owns a system microphone
+  // (`MEDIA_AUDIO_INPUT_DEFAULT` / `_DEVICE`), none for tone, file and
+  // host-pushed audio (a phone's platform voice processing cleans that).
+  // Without the library's `voice-processing` feature: none, and any
+  // stage flag makes `media_engine_new` fail with `MEDIA_ERR_UNSUPPORTED`.
+  MEDIA_VOICE_PROCESSING_AUTO = 256,
+} media_voice_processing;
+
 // An engine. Create with `media_engine_new`, release with `media_engine_free`.
 typedef struct media_engine media_engine;
 
@@ -342,6 +365,13 @@ typedef struct media_engine_config {
   // `MEDIA_AUDIO_OUTPUT_EXTERNAL`: the pulled PCM's rate and channels.
   uint32_t audio_output_sample_rate;
   uint32_t audio_output_channels;
+  // `media_voice_processing` flags, `MEDIA_VOICE_PROCESSING_AUTO` by
+  // default (also for hosts whose struct ends before this field).
+  uint32_t voice_processing;
+  // Must be 0 (the initialisers set it). Keeps this version's layout
+  // free of tail padding, so that a field added later never lands in
+  // bytes an older host left unset.
+  uint32_t reserved;
 } media_engine_config;
 
 // A device as enumeration reports it.

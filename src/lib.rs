@@ -33,6 +33,8 @@
 //! - [`codec`]: Opus and H.264 (openh264).
 //! - [`transport`]: the seam to the network and the in-process loopback.
 //! - [`jitter`]: the audio jitter buffer, pure decision code.
+//! - [`voice`]: echo cancellation, noise suppression and gain control on
+//!   the microphone's audio.
 //! - [`engine`]: threads, queues, events, stats and the public API.
 //! - [`ffi`]: the C ABI that `include/media.h` declares.
 //!
@@ -53,6 +55,7 @@ pub mod local_server;
 pub mod log;
 pub mod signal;
 pub mod transport;
+pub mod voice;
 
 pub use engine::config::{
     AudioInputConfig, AudioOutputConfig, EngineConfig, VideoConfig, VideoInputConfig,
@@ -65,3 +68,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use frame::VideoFrame;
 #[cfg(feature = "server")]
 pub use local_server::LocalServer;
+pub use voice::{VoiceProcessing, VoiceStages};

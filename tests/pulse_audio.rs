@@ -80,7 +80,7 @@ fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {
     });
 
     let echo = Command::new(root().join("target/release/examples/echo"))
-        .args(["--real-devices", "--seconds", "6"])
+        .args(["--real-devices", "--seconds", "6", "--no-voice-processing"])
         .env("XDG_RUNTIME_DIR", &xdg)
         .env("PULSE_SOURCE", "sink_a.monitor")
         .env("PULSE_SINK", "sink_b")

@@ -236,6 +236,30 @@ static void check_misuse(void) {
     media_engine_config_fake(&cfg);
     cfg.loopback_audio_loss = 2.0f;
     EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    /* Voice processing: stage flags, or AUTO alone (the default). */
+    media_engine_config_fake(&cfg);
+    if (cfg.voice_processing != MEDIA_VOICE_PROCESSING_AUTO || cfg.reserved != 0) {
+        fprintf(stderr, "FAIL: voice_processing default %#x\n", cfg.voice_processing);
+        failures++;
+    }
+    cfg.voice_processing = MEDIA_VOICE_PROCESSING_AUTO | MEDIA_VOICE_ECHO_CANCELLATION;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("voice_processing");
+    cfg.voice_processing = 1u << 4;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    media_engine_config_fake(&cfg);
+    cfg.reserved = 1;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("reserved");
+    if (engine != NULL) {
+        fprintf(stderr, "FAIL: engine written on failure\n");
+        failures++;
+    }
+    media_engine_config_fake(&cfg);
+    cfg.voice_processing = MEDIA_VOICE_ALL;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_OK);
+    media_engine_free(engine);
+    engine = NULL;
     if (engine != NULL) {
         fprintf(stderr, "FAIL: engine written on failure\n");
         failures++;

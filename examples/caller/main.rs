@@ -31,7 +31,7 @@ use media::signal::{CallEndReason, CallEvent, ChannelEvent, ServerConfig, Server
 use media::transport::webrtc::WebRtcConfig;
 use media::{
     AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, RemoteStats, VideoConfig,
-    VideoInputConfig,
+    VideoInputConfig, VoiceProcessing,
 };
 
 #[derive(Parser)]
@@ -73,6 +73,10 @@ struct Args {
     height: u32,
     #[arg(long, default_value_t = 800_000)]
     bitrate: u32,
+    /// Send the microphone's audio untouched: no echo cancellation, noise
+    /// suppression or gain control (on by default for system microphones).
+    #[arg(long)]
+    no_voice_processing: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -153,6 +157,9 @@ fn main() {
         ..Default::default()
     };
     config.stats_interval_ms = 1000;
+    if args.no_voice_processing {
+        config.voice_processing = VoiceProcessing::OFF;
+    }
     if args.fake {
         config.audio_input = AudioInputConfig::Tone {
             freq_hz: args.tone,

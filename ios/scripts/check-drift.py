@@ -45,6 +45,8 @@ ENUMS_NOT_MIRRORED = {
     "media_event_type": "switched",
     # Device enumeration is not wrapped yet (media_device_count / _get_info).
     "media_device_kind": "not wrapped yet",
+    # Flags: the OptionSet VoiceProcessing in EngineConfig.swift.
+    "media_voice_processing": "flags",
 }
 # Header structs whose every field the Swift must use.
 STRUCTS_WRAPPED = [

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::frame::{EncodedFrame, MediaKind};
 use crate::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::transport::Feedback;
+use crate::voice::{VoiceProcessor, VoiceStages};
 
 const TICK: Duration = Duration::from_millis(5);
 
@@ -73,9 +74,11 @@ impl AudioSend {
     pub(crate) fn start(
         mut input: Box<dyn AudioInput>,
         settings: OpusSettings,
+        voice: VoiceStages,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let mut encoder = OpusEncoder::new(settings)?;
+        let mut processor = VoiceProcessor::new(voice, &shared.far_end)?;
         let (format, mut ring) =
             input.start(device_error_callback(&shared.events_tx, Stream::LocalAudio))?;
         let worker = Worker::spawn("media-audio-send", move |stop| {
@@ -106,6 +109,9 @@ impl AudioSend {
                     let frame = &mut pcm[consumed..consumed + FRAME_SAMPLES];
                     consumed += FRAME_SAMPLES;
                     c.audio_frames_captured.fetch_add(1, Relaxed);
+                    // Runs while muted too, so that the canceller stays
+                    // converged for when the microphone comes back.
+                    processor.process(frame);
                     if shared.audio_muted.load(Relaxed) {
                         frame.fill(0.0);
                     }
@@ -375,6 +381,7 @@ impl AudioRecv {
                             *m = m.clamp(-1.0, 1.0);
                         }
                     }
+                    shared.far_end.played(&mixed);
                     resampled.clear();
                     interleaved.clear();
                     resampler.process(&mixed, &mut resampled);

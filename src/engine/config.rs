@@ -6,6 +6,7 @@ use crate::codec::opus::OpusSettings;
 use crate::devices::audio::AudioFormat;
 use crate::jitter::JitterConfig;
 use crate::transport::impairment::Impairment;
+use crate::voice::VoiceProcessing;
 
 /// Where microphone audio comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,15 @@ pub enum AudioInputConfig {
 }
 
 impl AudioInputConfig {
+    /// Whether this is one of the system's microphones (what
+    /// [`VoiceProcessing::Auto`] cleans).
+    pub fn is_system(&self) -> bool {
+        matches!(
+            self,
+            AudioInputConfig::Default | AudioInputConfig::Device(_)
+        )
+    }
+
     /// The host's format when the input is [`AudioInputConfig::External`].
     pub fn external_format(&self) -> Option<AudioFormat> {
         match *self {
@@ -130,6 +140,10 @@ pub struct EngineConfig {
     pub video_input: VideoInputConfig,
     pub video: VideoConfig,
     pub audio: OpusSettings,
+    /// Echo cancellation, noise suppression, gain control and high-pass on
+    /// the microphone's audio. Default [`VoiceProcessing::Auto`]: all of it
+    /// for system microphones, none for synthetic, file and host-fed audio.
+    pub voice_processing: VoiceProcessing,
     pub jitter: JitterConfig,
     /// What the echo test's loopback path does to packets (delay and
     /// jitter at most [`crate::engine::MAX_LOOPBACK_DELAY_US`] each).
@@ -150,6 +164,7 @@ impl Default for EngineConfig {
             video_input: VideoInputConfig::Camera(0),
             video: VideoConfig::default(),
             audio: OpusSettings::default(),
+            voice_processing: VoiceProcessing::Auto,
             jitter: JitterConfig::default(),
             loopback: Impairment::default(),
             record_remote_video: None,

@@ -42,6 +42,7 @@ use crate::frame::{EncodedFrame, VideoFrame};
 use crate::transport::loopback::LoopbackTransport;
 use crate::transport::webrtc::{Role, Signal, WebRtcConfig, WebRtcTransport};
 use crate::transport::{Transport, TransportSink};
+use crate::voice::FarEnd;
 
 /// State every stage shares: counters, flags, the current transport and the
 /// channels to the event and render threads.
@@ -78,6 +79,8 @@ pub(crate) struct Shared {
     external_audio: Arc<ExternalAudio>,
     /// The app is in the background: no video is sent.
     pub(crate) background: AtomicBool,
+    /// What the speaker plays, for the microphone's echo canceller.
+    pub(crate) far_end: Arc<FarEnd>,
 }
 
 /// See [`Shared::media_failed`].
@@ -330,6 +333,7 @@ impl Engine {
                 config.video_input == VideoInputConfig::External,
             ),
             external_audio: Arc::new(ExternalAudio::default()),
+            far_end: FarEnd::new(),
         });
         shared
             .external_audio
@@ -627,7 +631,11 @@ impl Core {
                 Box::new(ExternalAudioInput::new(self.shared.external_audio.clone()))
             }
         };
-        match AudioSend::start(input, st.config.audio, self.shared.clone()) {
+        let voice = st
+            .config
+            .voice_processing
+            .resolve(st.config.audio_input.is_system());
+        match AudioSend::start(input, st.config.audio, voice, self.shared.clone()) {
             Ok(stage) => {
                 st.audio_send = Some(stage);
                 self.emit(Event::StateChanged {
@@ -1500,6 +1508,7 @@ fn validate(c: &EngineConfig) -> Result<()> {
             "jitter buffer needs min_frames >= 1 and max_frames >= 2 * min_frames",
         ));
     }
+    c.voice_processing.validate()?;
     crate::codec::opus::OpusEncoder::new(c.audio).map(|_| ())
 }
 

@@ -50,6 +50,30 @@ pub enum media_video_input {
     MEDIA_VIDEO_INPUT_EXTERNAL = 3,
 }
 
+/// `media_engine_config.voice_processing`: which stages clean the
+/// microphone's audio. OR the stage flags together (0: none), or use
+/// `MEDIA_VOICE_PROCESSING_AUTO` alone.
+#[repr(C)]
+pub enum media_voice_processing {
+    /// Removes the far end's voice played by the speaker and heard again
+    /// by the microphone (acoustic echo cancellation).
+    MEDIA_VOICE_ECHO_CANCELLATION = 1,
+    /// Attenuates stationary background noise.
+    MEDIA_VOICE_NOISE_SUPPRESSION = 2,
+    /// Brings speech to a steady level.
+    MEDIA_VOICE_GAIN_CONTROL = 4,
+    /// Removes rumble below ~80 Hz.
+    MEDIA_VOICE_HIGH_PASS = 8,
+    /// Every stage.
+    MEDIA_VOICE_ALL = 15,
+    /// The default: every stage when the engine owns a system microphone
+    /// (`MEDIA_AUDIO_INPUT_DEFAULT` / `_DEVICE`), none for tone, file and
+    /// host-pushed audio (a phone's platform voice processing cleans that).
+    /// Without the library's `voice-processing` feature: none, and any
+    /// stage flag makes `media_engine_new` fail with `MEDIA_ERR_UNSUPPORTED`.
+    MEDIA_VOICE_PROCESSING_AUTO = 0x100,
+}
+
 /// Engine settings. Initialise with `media_engine_config_default` (system
 /// devices) or `media_engine_config_fake` (synthetic devices), which set
 /// `struct_size`, then change fields. Enum-typed settings are `uint32_t`
@@ -104,6 +128,13 @@ pub struct media_engine_config {
     /// `MEDIA_AUDIO_OUTPUT_EXTERNAL`: the pulled PCM's rate and channels.
     pub audio_output_sample_rate: u32,
     pub audio_output_channels: u32,
+    /// `media_voice_processing` flags, `MEDIA_VOICE_PROCESSING_AUTO` by
+    /// default (also for hosts whose struct ends before this field).
+    pub voice_processing: u32,
+    /// Must be 0 (the initialisers set it). Keeps this version's layout
+    /// free of tail padding, so that a field added later never lands in
+    /// bytes an older host left unset.
+    pub reserved: u32,
 }
 
 // SAFETY: repr(C) plain data led by `struct_size`; a C host's bytes are
@@ -179,7 +210,45 @@ pub(crate) fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         audio_input_channels: ext_in.1,
         audio_output_sample_rate: ext_out.0,
         audio_output_channels: ext_out.1,
+        voice_processing: voice_to_c(c.voice_processing),
+        reserved: 0,
     };
+}
+
+fn voice_to_c(v: VoiceProcessing) -> u32 {
+    use media_voice_processing::*;
+    match v {
+        VoiceProcessing::Auto => MEDIA_VOICE_PROCESSING_AUTO as u32,
+        VoiceProcessing::Stages(s) => [
+            (s.echo_cancellation, MEDIA_VOICE_ECHO_CANCELLATION),
+            (s.noise_suppression, MEDIA_VOICE_NOISE_SUPPRESSION),
+            (s.gain_control, MEDIA_VOICE_GAIN_CONTROL),
+            (s.high_pass, MEDIA_VOICE_HIGH_PASS),
+        ]
+        .into_iter()
+        .filter(|&(on, _)| on)
+        .fold(0, |bits, (_, flag)| bits | flag as u32),
+    }
+}
+
+fn voice_from_c(bits: u32) -> Result<VoiceProcessing, media_result> {
+    use media_voice_processing::*;
+    if bits == MEDIA_VOICE_PROCESSING_AUTO as u32 {
+        return Ok(VoiceProcessing::Auto);
+    }
+    if bits & !(MEDIA_VOICE_ALL as u32) != 0 {
+        set_last_error(&format!(
+            "voice_processing {bits:#x}: stage flags (MEDIA_VOICE_ALL = 0xf) or MEDIA_VOICE_PROCESSING_AUTO alone"
+        ));
+        return Err(MEDIA_ERR_INVALID_ARGUMENT);
+    }
+    let on = |flag: media_voice_processing| bits & flag as u32 != 0;
+    Ok(VoiceProcessing::Stages(VoiceStages {
+        echo_cancellation: on(MEDIA_VOICE_ECHO_CANCELLATION),
+        noise_suppression: on(MEDIA_VOICE_NOISE_SUPPRESSION),
+        gain_control: on(MEDIA_VOICE_GAIN_CONTROL),
+        high_pass: on(MEDIA_VOICE_HIGH_PASS),
+    }))
 }
 
 /// `config` filled from `c`.
@@ -295,6 +364,10 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
         }
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
+    if c.reserved != 0 {
+        set_last_error("media_engine_config.reserved must be 0");
+        return Err(MEDIA_ERR_INVALID_ARGUMENT);
+    }
     let loss_ok = |p: f32| p.is_finite() && (0.0..=1.0).contains(&p);
     if !loss_ok(c.loopback_audio_loss)
         || !loss_ok(c.loopback_video_loss)
@@ -330,6 +403,7 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
         // SAFETY: a string field of the host's config: NULL or NUL-terminated (this function's contract).
         record_remote_video: unsafe { opt_str(c.record_remote_video_file) }?.map(PathBuf::from),
         stats_interval_ms: c.stats_interval_ms,
+        voice_processing: voice_from_c(c.voice_processing)?,
         ..EngineConfig::default()
     })
 }

@@ -27,6 +27,7 @@ use crate::devices::DeviceInfo;
 use crate::engine::events::{Event, FrameSource, Stream, StreamState};
 use crate::engine::stats::Stats;
 use crate::transport::impairment::Impairment;
+use crate::voice::{VoiceProcessing, VoiceStages};
 use crate::{
     AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, ErrorKind, VideoConfig,
     VideoInputConfig,

@@ -147,6 +147,11 @@ mod tests {
         ends_without_padding::<media_server_config>(
             offset_of!(media_server_config, stun_server) + size_of::<usize>(),
         );
+        // Later versions end without padding too.
+        assert_eq!(
+            offset_of!(media_engine_config, reserved) + 4,
+            size_of::<media_engine_config>()
+        );
         // Every struct_size leads.
         assert_eq!(offset_of!(media_engine_config, struct_size), 0);
         assert_eq!(offset_of!(media_stats, struct_size), 0);

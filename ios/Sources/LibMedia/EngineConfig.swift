@@ -6,6 +6,25 @@
 import CMedia
 import Foundation
 
+/// Which stages clean the microphone's audio (`media_voice_processing`):
+/// combine stages, or use `.auto` alone.
+public struct VoiceProcessing: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Removes the far end's voice played by the speaker.
+    public static let echoCancellation = VoiceProcessing(rawValue: MEDIA_VOICE_ECHO_CANCELLATION.rawValue)
+    public static let noiseSuppression = VoiceProcessing(rawValue: MEDIA_VOICE_NOISE_SUPPRESSION.rawValue)
+    public static let gainControl = VoiceProcessing(rawValue: MEDIA_VOICE_GAIN_CONTROL.rawValue)
+    public static let highPass = VoiceProcessing(rawValue: MEDIA_VOICE_HIGH_PASS.rawValue)
+    public static let all = VoiceProcessing(rawValue: MEDIA_VOICE_ALL.rawValue)
+    /// None: the microphone's audio is encoded untouched.
+    public static let off: VoiceProcessing = []
+    /// Every stage for the system microphone, none for tone, file and
+    /// pushed audio (the default).
+    public static let auto = VoiceProcessing(rawValue: MEDIA_VOICE_PROCESSING_AUTO.rawValue)
+}
+
 /// Settings of an `Engine`. Start from `.systemDevices` or `.fake`, then
 /// change what you need.
 public struct EngineConfig {
@@ -70,6 +89,13 @@ public struct EngineConfig {
     public var audioOutputChannels: UInt32 {
         get { raw.audio_output_channels }
         set { raw.audio_output_channels = newValue }
+    }
+    /// Echo cancellation and friends on the microphone's audio; `.auto`
+    /// by default (all of it for the system microphone, none for pushed
+    /// audio, which VoiceProcessingIO has already cleaned).
+    public var voiceProcessing: VoiceProcessing {
+        get { VoiceProcessing(rawValue: raw.voice_processing) }
+        set { raw.voice_processing = newValue.rawValue }
     }
     public var videoInput: VideoInput {
         get { VideoInput(rawValue: raw.video_input) ?? .camera }

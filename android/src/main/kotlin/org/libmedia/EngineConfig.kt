@@ -59,6 +59,35 @@ enum class PixelFormat(override val code: Int) : CodedEnum {
 }
 
 /**
+ * Which stages clean the microphone's audio (`media_voice_processing`).
+ * [AUTO], the default, runs every stage for the system microphone and none
+ * for tone, file and pushed audio (an app pushing `VOICE_COMMUNICATION`
+ * audio has the platform's echo canceller already).
+ */
+class VoiceProcessing private constructor(internal val code: Int) {
+    companion object {
+        val AUTO = VoiceProcessing(0x100)
+        val OFF = VoiceProcessing(0)
+        val ALL = stages(echoCancellation = true, noiseSuppression = true, gainControl = true, highPass = true)
+
+        /** Exactly these stages. */
+        fun stages(
+            echoCancellation: Boolean = false,
+            noiseSuppression: Boolean = false,
+            gainControl: Boolean = false,
+            highPass: Boolean = false,
+        ): VoiceProcessing = VoiceProcessing(
+            (if (echoCancellation) 1 else 0) or (if (noiseSuppression) 2 else 0) or
+                (if (gainControl) 4 else 0) or (if (highPass) 8 else 0),
+        )
+    }
+
+    override fun equals(other: Any?): Boolean = other is VoiceProcessing && other.code == code
+    override fun hashCode(): Int = code
+    override fun toString(): String = "VoiceProcessing(0x${code.toString(16)})"
+}
+
+/**
  * Engine settings. Every field left null keeps the value of the base
  * configuration chosen by [devices], so the library stays the one place
  * that defines defaults (640x360 at 30 fps, 800 kbit/s today). Values are
@@ -89,6 +118,8 @@ data class EngineConfig(
     /** [AudioOutput.EXTERNAL]: the pulled PCM's rate and channels. */
     val audioOutputSampleRate: Int? = null,
     val audioOutputChannels: Int? = null,
+    /** Echo cancellation, noise suppression, gain control, high-pass; null keeps [VoiceProcessing.AUTO]. */
+    val voiceProcessing: VoiceProcessing? = null,
 ) {
     companion object {
         /** Synthetic devices: runs anywhere, no permission or hardware needed. */
@@ -114,6 +145,7 @@ data class EngineConfig(
             "audioInputChannels" to audioInputChannels,
             "audioOutputSampleRate" to audioOutputSampleRate,
             "audioOutputChannels" to audioOutputChannels,
+            "voiceProcessing" to voiceProcessing?.code,
         )
         check(named.size == NativeLib.CONFIG_FIELDS)
         return LongArray(named.size) { i ->
