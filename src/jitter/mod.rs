@@ -1,6 +1,22 @@
 //! The audio jitter buffer: holds received Opus packets and decides, once per
 //! 20 ms of playout, what the decoder does next: decode a packet, recover a
-//! lost one from the in-band FEC of its successor, or conceal it.
+//! lost one from the in-band FEC of its successor, or conceal.
+//!
+//! How deep it runs adapts, as NetEq's does, to what the link and the
+//! playout device actually do:
+//! - it starts playing with the first packet (`min_frames`);
+//! - when it runs dry it *expands* — plays concealment without moving its
+//!   timeline on — so a packet that is only delayed still plays when it
+//!   comes (the delay it cost stays in the buffer as depth) and a playout
+//!   device that suddenly takes a burst of audio (a speaker switch) does
+//!   not turn every later packet into a late one;
+//! - when packets resume after an expansion with a gap, it moves on to the
+//!   first of them (what was skipped was lost, or is too old to play);
+//! - its target depth is the larger of what the arrival jitter needs and a
+//!   peak raised by each underrun and each late packet, which decays by a
+//!   frame every 10 s of calm;
+//! - above the target by more than a margin it drops a frame to cut the
+//!   delay back.
 //!
 //! Pure decision code: no clock, no threads. The caller passes arrival times
 //! in and asks for the next [`Playout`] whenever the device needs audio.
@@ -51,8 +67,11 @@ pub struct JitterStats {
     pub fec_recovered: u64,
     /// Lost packets concealed.
     pub concealed: u64,
-    /// Concealment because the buffer ran dry (no later packet either).
+    /// Concealment because the buffer ran dry (no later packet either):
+    /// frames inserted without consuming one (expansion).
     pub underruns: u64,
+    /// Times playout moved on past a gap after running dry.
+    pub skips: u64,
     /// Packets dropped to shrink a buffer that grew too deep.
     pub discarded: u64,
 }
@@ -60,7 +79,8 @@ pub struct JitterStats {
 /// Tunables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JitterConfig {
-    /// Smallest depth, in 20 ms frames, before playout starts.
+    /// Depth, in 20 ms frames, at which playout starts, and the smallest
+    /// target depth.
     pub min_frames: usize,
     /// Largest depth; beyond it the oldest packets are dropped.
     pub max_frames: usize,
@@ -71,7 +91,7 @@ pub struct JitterConfig {
 impl Default for JitterConfig {
     fn default() -> Self {
         JitterConfig {
-            min_frames: 3,
+            min_frames: 1,
             max_frames: 25,
             max_dry_conceal: 10,
         }
@@ -86,6 +106,12 @@ pub struct JitterBuffer {
     /// Frame index to play next, once playing.
     next: Option<u64>,
     dry: u32,
+    /// Target depth raised by underruns and late packets, in frames.
+    peak: usize,
+    /// Frames played since `peak` last rose.
+    calm: u32,
+    /// Frames played since one was dropped to cut the delay.
+    since_drop: u32,
     /// RFC 3550 interarrival jitter estimate, microseconds.
     jitter_us: f64,
     last_transit: Option<i64>,
@@ -99,6 +125,9 @@ impl JitterBuffer {
             packets: BTreeMap::new(),
             next: None,
             dry: 0,
+            peak: 0,
+            calm: 0,
+            since_drop: 0,
             jitter_us: 0.0,
             last_transit: None,
             stats: JitterStats::default(),
@@ -121,10 +150,28 @@ impl JitterBuffer {
     }
 
     /// The depth playout aims for: the configured minimum, raised when the
-    /// measured jitter needs more.
+    /// measured jitter needs more, or underruns and late packets showed
+    /// that the buffer ran too shallow.
     pub fn target_frames(&self) -> usize {
         let need = ((3.0 * self.jitter_us) / FRAME_US as f64).ceil() as usize + 1;
-        need.clamp(self.config.min_frames, self.config.max_frames / 2)
+        need.max(self.peak)
+            .clamp(self.config.min_frames, self.config.max_frames / 2)
+    }
+
+    /// The buffer proved `by` frames too shallow.
+    fn raise(&mut self, by: usize) {
+        self.peak = (self.target_frames() + by).min(self.config.max_frames / 2);
+        self.calm = 0;
+    }
+
+    /// Frames played without an underrun or late packet: every 10 s, the
+    /// peak comes down a frame.
+    fn settle(&mut self) {
+        self.calm += 1;
+        if self.calm >= 500 {
+            self.calm = 0;
+            self.peak = self.peak.saturating_sub(1);
+        }
     }
 
     /// Adds a packet with RTP-style `timestamp` (48 kHz) that arrived at
@@ -138,8 +185,9 @@ impl JitterBuffer {
         }
         self.last_transit = Some(transit);
 
-        if self.next.is_some_and(|next| index < next) {
+        if let Some(next) = self.next.filter(|&next| index < next) {
             self.stats.late += 1;
+            self.raise((next - index).min(self.config.max_frames as u64) as usize);
             return Insert::Late;
         }
         if self.packets.contains_key(&index) {
@@ -162,10 +210,10 @@ impl JitterBuffer {
     /// has enough queued that the decision can be put off when nothing has
     /// arrived yet.
     pub fn pop(&mut self, may_wait: bool) -> Playout {
-        let next = match self.next {
+        let mut next = match self.next {
             Some(next) => next,
             None => {
-                if self.packets.len() < self.target_frames() {
+                if self.packets.len() < self.config.min_frames {
                     return Playout::Idle;
                 }
                 let (&first, _) = self.packets.first_key_value().expect("non-empty");
@@ -173,36 +221,52 @@ impl JitterBuffer {
                 first
             }
         };
-        if may_wait && self.packets.is_empty() {
-            return Playout::Wait;
+        let Some((&first, _)) = self.packets.first_key_value() else {
+            if may_wait {
+                return Playout::Wait;
+            }
+            // Dry: expand (conceal without moving on), so that a packet
+            // that is only late still plays.
+            self.stats.concealed += 1;
+            self.stats.underruns += 1;
+            if self.dry == 0 {
+                self.raise(1);
+            }
+            self.dry += 1;
+            if self.dry >= self.config.max_dry_conceal {
+                // A long silence: start again from whatever comes next.
+                self.next = None;
+                self.dry = 0;
+            }
+            return Playout::Conceal;
+        };
+        if std::mem::take(&mut self.dry) > 0 && first > next + 1 {
+            // Resuming after an expansion: what lies before the first
+            // packet here was lost, or is too old to be worth playing.
+            self.stats.skips += 1;
+            next = first;
         }
         self.next = Some(next + 1);
         if let Some(payload) = self.packets.remove(&next) {
-            self.dry = 0;
             self.stats.played += 1;
-            // A buffer far deeper than needed adds latency: drop one frame.
-            if self.packets.len() > self.target_frames() + 4 {
+            self.settle();
+            // A buffer deeper than needed adds latency: drop a frame, at
+            // most one in ten (playout 10 % faster until it is back).
+            self.since_drop += 1;
+            if self.packets.len() > self.target_frames() + 2 && self.since_drop >= 10 {
                 if let Some((first, _)) = self.packets.pop_first() {
                     self.stats.discarded += 1;
+                    self.since_drop = 0;
                     self.next = Some(first + 1);
                 }
             }
             return Playout::Packet(payload);
         }
         if let Some(successor) = self.packets.get(&(next + 1)) {
-            self.dry = 0;
             self.stats.fec_recovered += 1;
             return Playout::Fec(successor.clone());
         }
         self.stats.concealed += 1;
-        if self.packets.is_empty() {
-            self.stats.underruns += 1;
-            self.dry += 1;
-            if self.dry >= self.config.max_dry_conceal {
-                self.next = None;
-                self.dry = 0;
-            }
-        }
         Playout::Conceal
     }
 }
@@ -227,8 +291,22 @@ mod tests {
     }
 
     #[test]
-    fn waits_for_target_depth_then_plays_in_order() {
-        let mut jb = filled(&[0, 1]);
+    fn starts_with_the_first_packet() {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        assert_eq!(jb.pop(false), Playout::Idle);
+        jb.insert(ts(7), vec![7], 0);
+        assert_eq!(jb.pop(false), Playout::Packet(vec![7]));
+    }
+
+    #[test]
+    fn waits_for_the_configured_start_depth_then_plays_in_order() {
+        let mut jb = JitterBuffer::new(JitterConfig {
+            min_frames: 3,
+            ..Default::default()
+        });
+        for i in 0..2 {
+            jb.insert(ts(i), vec![i as u8], i * FRAME_US);
+        }
         assert_eq!(jb.pop(false), Playout::Idle);
         jb.insert(ts(2), vec![2], 2 * FRAME_US);
         assert_eq!(jb.pop(false), Playout::Packet(vec![0]));
@@ -337,5 +415,156 @@ mod tests {
         }
         assert!(jb.jitter_us() > 10_000, "jitter {}", jb.jitter_us());
         assert!(jb.target_frames() > JitterConfig::default().min_frames);
+    }
+
+    /// The engine's playout loop on a virtual clock: packets of 20 ms
+    /// arrive from the network at `arrivals`' times; a device takes
+    /// `period_us` of audio at a time from a ring, which the playout
+    /// thread (waking every 5 ms) tops up to 40 ms, waiting for a missing
+    /// packet while 20 ms are still queued.
+    struct Playback {
+        jb: JitterBuffer,
+        ring_us: u64,
+        /// What each pop gave, with the virtual time.
+        log: Vec<(u64, Playout)>,
+    }
+
+    impl Playback {
+        fn new() -> Self {
+            Playback {
+                jb: JitterBuffer::new(JitterConfig::default()),
+                ring_us: 0,
+                log: Vec::new(),
+            }
+        }
+
+        /// Runs from `from_us` to `to_us`, the device taking `period_us`
+        /// at a time; `arrival(i)` says when packet i arrives (None: lost).
+        fn run(
+            &mut self,
+            from_us: u64,
+            to_us: u64,
+            period_us: u64,
+            arrival: &dyn Fn(u64) -> Option<u64>,
+            sent: &mut u64,
+        ) {
+            let mut now = from_us;
+            while now < to_us {
+                while let Some(at) = (*sent * FRAME_US <= now + 1_000_000)
+                    .then(|| arrival(*sent))
+                    .flatten()
+                    .filter(|&at| at <= now)
+                    .or_else(|| (arrival(*sent).is_none() && *sent * FRAME_US <= now).then_some(0))
+                {
+                    if at > 0 || arrival(*sent).is_some() {
+                        self.jb.insert(ts(*sent), vec![0], at);
+                    }
+                    *sent += 1;
+                }
+                if now % period_us == 0 {
+                    self.ring_us = self.ring_us.saturating_sub(period_us);
+                }
+                while self.ring_us < 40_000 {
+                    let p = self.jb.pop(self.ring_us >= 20_000);
+                    if matches!(p, Playout::Wait | Playout::Idle) {
+                        break;
+                    }
+                    self.ring_us += FRAME_US;
+                    self.log.push((now, p));
+                }
+                now += 5_000;
+            }
+        }
+
+        fn concealed_after(&self, t_us: u64) -> usize {
+            self.log
+                .iter()
+                .filter(|(t, p)| *t >= t_us && *p == Playout::Conceal)
+                .count()
+        }
+    }
+
+    /// Network arrivals: 20 ms apart, 30 ms one-way, up to 4 ms of jitter.
+    fn steady(i: u64) -> Option<u64> {
+        let jitter = (i * 7919) % 4_000;
+        Some(i * FRAME_US + 30_000 + jitter)
+    }
+
+    #[test]
+    fn a_playout_clock_that_jumps_recovers_within_a_second() {
+        let mut p = Playback::new();
+        let mut sent = 0;
+        p.run(0, 5_000_000, 20_000, &steady, &mut sent);
+        let before = p.jb.stats();
+        assert_eq!(before.late, 0);
+        // A speaker switch: the new device starts with an empty ring (the
+        // playout thread fills 40 ms at once) and takes 10 ms at a time.
+        p.ring_us = 0;
+        p.run(5_000_000, 30_000_000, 10_000, &steady, &mut sent);
+        let s = p.jb.stats();
+        let concealed_late = p.concealed_after(6_000_000);
+        eprintln!(
+            "after the switch: {} late, {} concealed ({} after the first second), target {} frames, {:?}",
+            s.late - before.late,
+            s.concealed - before.concealed,
+            concealed_late,
+            p.jb.target_frames(),
+            s
+        );
+        assert!(
+            s.late - before.late <= 2,
+            "late packets: {}",
+            s.late - before.late
+        );
+        assert_eq!(concealed_late, 0, "concealment a second after the switch");
+        assert_eq!(s.played + s.discarded + p.jb.depth() as u64, s.inserted);
+    }
+
+    #[test]
+    fn a_delay_spike_costs_no_audio_and_the_delay_comes_back_down() {
+        let mut p = Playback::new();
+        let mut sent = 0;
+        // At 5 s the link stalls for 300 ms, then delivers the backlog.
+        let spike = |i: u64| {
+            let normal = steady(i).unwrap();
+            Some(if (5_000_000..5_300_000).contains(&normal) {
+                5_300_000
+            } else {
+                normal
+            })
+        };
+        p.run(0, 5_000_000, 20_000, &spike, &mut sent);
+        let normal_depth = p.jb.depth();
+        p.run(5_000_000, 15_000_000, 20_000, &spike, &mut sent);
+        let s = p.jb.stats();
+        eprintln!(
+            "delay spike: {s:?}, depth {normal_depth} before, {} 10 s later (target {})",
+            p.jb.depth(),
+            p.jb.target_frames()
+        );
+        assert_eq!(
+            (s.late, s.skips),
+            (0, 0),
+            "the stalled packets still played"
+        );
+        // The backlog (15 frames) drained by dropping frames one in ten.
+        assert!(s.discarded <= 15, "{} frames dropped", s.discarded);
+        assert!(
+            p.jb.depth() <= p.jb.target_frames() + 3,
+            "depth {} target {}",
+            p.jb.depth(),
+            p.jb.target_frames()
+        );
+    }
+
+    #[test]
+    fn first_audio_plays_as_soon_as_the_first_packet_is_in() {
+        let mut p = Playback::new();
+        let mut sent = 0;
+        p.run(0, 200_000, 20_000, &steady, &mut sent);
+        let (t, first) = &p.log[0];
+        assert_eq!(*first, Playout::Packet(vec![0]));
+        // Packet 0 arrives at 30 ms; the loop wakes every 5 ms.
+        assert!(*t <= 35_000, "first audio at {} ms", t / 1000);
     }
 }
