@@ -423,6 +423,10 @@ typedef struct media_stats {
   // layout with a `struct_size`.
   uint64_t audio_push_dropped_frames;
   uint64_t audio_pull_silent_frames;
+  // The Opus encoder's FEC budget now (the loss it expects, percent,
+  // following the loss the peer reports) and its bitrate.
+  uint32_t audio_expected_loss_pct;
+  uint32_t audio_target_bitrate_bps;
 } media_stats;
 
 // One event. Pointers inside are valid only during the callback.

@@ -44,6 +44,7 @@
 pub mod analysis;
 pub mod clock;
 pub mod codec;
+pub mod control;
 pub mod devices;
 pub mod engine;
 pub mod error;

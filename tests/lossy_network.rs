@@ -141,6 +141,24 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
         concealed * 100 <= audio * 8,
         "5 % audio loss costs at most ~8 % concealment: {summary}"
     );
+    // The sender on the lossy link protects its speech with Opus FEC as
+    // bob reports the loss; bob, on the clean link, spends nothing on it.
+    let fec_hint = |out: &str| -> u32 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("summary:"))
+            .unwrap_or("");
+        let at = line.find("fec-hint ").map(|i| i + "fec-hint ".len());
+        at.and_then(|i| line[i..].split('%').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no fec-hint in {line:?}"))
+    };
+    let (alice_hint, bob_hint) = (fec_hint(&alice_out), fec_hint(&bob_text));
+    eprintln!("opus fec hint: alice (lossy link) {alice_hint}%, bob (clean link) {bob_hint}%");
+    assert!(
+        (2..=12).contains(&alice_hint),
+        "alice's fec hint {alice_hint}% for 5 % loss"
+    );
+    assert_eq!(bob_hint, 0, "bob's link is clean");
     let numbers: Vec<u32> = frame_numbers(&rec_b.join("video.y4m"));
     let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
     assert_eq!(

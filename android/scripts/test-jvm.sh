@@ -57,7 +57,13 @@ compile() { # name, classpath, sources...
   local name="$1" cp="$2"; shift 2
   local stamp="$out/classes/$name.sha256"
   local sum
-  sum="$( (echo "$cp"; "$kotlinc" -version 2>&1; cat "$@") | sha256sum | cut -d' ' -f1)"
+  # The classes this compile links against count too: tests compiled
+  # against an older wrapper must be rebuilt with it.
+  local deps="" d
+  for d in ${cp//:/ }; do
+    if [ -f "$d.sha256" ]; then deps+="$(cat "$d.sha256")"; fi
+  done
+  sum="$( (echo "$cp $deps"; "$kotlinc" -version 2>&1; cat "$@") | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -d "$out/classes/$name" ]; then
     return
   fi

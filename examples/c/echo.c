@@ -396,6 +396,14 @@ int main(int argc, char **argv) {
     printf("audio: encoded %llu decoded %llu concealed %llu fec %llu\n", (unsigned long long)stats.audio_frames_encoded,
            (unsigned long long)stats.audio_frames_decoded, (unsigned long long)stats.audio_concealed,
            (unsigned long long)stats.audio_fec_recovered);
+    /* No peer reports loss on the echo test's path: Opus keeps the
+     * configured FEC budget and bitrate. */
+    if (stats.audio_expected_loss_pct != cfg.audio_expected_loss_pct ||
+        stats.audio_target_bitrate_bps != cfg.audio_bitrate_bps) {
+        fprintf(stderr, "FAIL: opus runs with %u %% at %u bit/s\n", stats.audio_expected_loss_pct,
+                stats.audio_target_bitrate_bps);
+        failures++;
+    }
     media_engine_free(engine);
 
     check_misuse();

@@ -481,7 +481,7 @@ fn main() {
     }
     let s = engine.stats();
     println!(
-        "summary: video {} decoded ({} lost, {} dropped, {} nacks, {} keyframe requests, {} not recorded), audio {} decoded ({} concealed, {} fec)",
+        "summary: video {} decoded ({} lost, {} dropped, {} nacks, {} keyframe requests, {} not recorded), audio {} decoded ({} concealed, {} fec); sending opus fec-hint {}% at {} kbit/s",
         s.video_frames_decoded,
         s.video_frames_lost,
         s.video_frames_dropped_recv,
@@ -490,7 +490,9 @@ fn main() {
         s.video_frames_not_recorded,
         s.audio_frames_decoded,
         s.audio_concealed,
-        s.audio_fec_recovered
+        s.audio_fec_recovered,
+        s.audio_expected_loss_pct,
+        s.audio_target_bitrate_bps / 1000
     );
     for r in engine.remote_stats() {
         remotes.insert(r.uid, r);

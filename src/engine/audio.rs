@@ -17,6 +17,7 @@ use super::events::{device_error_callback, emit, emit_error, Event, Stream};
 use super::remote::Remote;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
+use crate::control::AudioModeController;
 use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput};
 use crate::devices::resample::{downmix, upmix, Resampler};
 use crate::error::{Error, Result};
@@ -79,6 +80,14 @@ impl AudioSend {
     ) -> Result<Self> {
         let mut encoder = OpusEncoder::new(settings)?;
         let mut processor = VoiceProcessor::new(voice, &shared.far_end)?;
+        let mut mode = AudioModeController::new(settings);
+        let publish = |shared: &Shared, s: OpusSettings| {
+            let c = &shared.counters;
+            c.audio_expected_loss_pct
+                .store(s.expected_loss_pct as u64, Relaxed);
+            c.audio_target_bps.store(s.bitrate_bps as u64, Relaxed);
+        };
+        publish(&shared, settings);
         let (format, mut ring) =
             input.start(device_error_callback(&shared.events_tx, Stream::LocalAudio))?;
         let worker = Worker::spawn("media-audio-send", move |stop| {
@@ -88,6 +97,7 @@ impl AudioSend {
             let mut packet = Vec::new();
             let (mut seq, mut timestamp) = (0u64, 0u64);
             let c = &shared.counters;
+            let mut reports_seen = shared.egress_loss_reports.load(Relaxed);
             while !stop.load(Relaxed) {
                 std::thread::sleep(TICK);
                 loop {
@@ -104,6 +114,22 @@ impl AudioSend {
                     resampler.process(&mono, &mut pcm);
                 }
                 let now = shared.clock.now_us();
+                let reports = shared.egress_loss_reports.load(Relaxed);
+                if reports != reports_seen {
+                    reports_seen = reports;
+                    let loss = shared.egress_loss_ppm.load(Relaxed) as f32 / 1e6;
+                    if let Some(m) = mode.on_loss_report(now, loss) {
+                        let s = OpusSettings {
+                            expected_loss_pct: m.expected_loss_pct,
+                            bitrate_bps: m.bitrate_bps,
+                            ..encoder.settings()
+                        };
+                        match encoder.apply(s) {
+                            Ok(()) => publish(&shared, s),
+                            Err(e) => emit_error(&shared.events_tx, &e),
+                        }
+                    }
+                }
                 let mut consumed = 0;
                 while pcm.len() - consumed >= FRAME_SAMPLES {
                     let frame = &mut pcm[consumed..consumed + FRAME_SAMPLES];

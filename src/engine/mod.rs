@@ -63,6 +63,9 @@ pub(crate) struct Shared {
     pub(crate) rtt_us: AtomicU64,
     /// Loss fractions in parts per million.
     pub(crate) egress_loss_ppm: AtomicU64,
+    /// How many egress loss reports have come in (the audio encoder
+    /// follows each).
+    pub(crate) egress_loss_reports: AtomicU64,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
     routes: Mutex<Routes>,
@@ -212,6 +215,8 @@ impl Shared {
             bandwidth_estimate_bps: g(&self.bandwidth_estimate_bps) as u32,
             video_target_bitrate_bps: g(&self.target_video_bps) as u32,
             video_nacks_sent: g(&self.video_nacks_sent),
+            audio_expected_loss_pct: g(&c.audio_expected_loss_pct) as u32,
+            audio_target_bitrate_bps: g(&c.audio_target_bps) as u32,
         }
     }
 }
@@ -323,6 +328,7 @@ impl Engine {
             audio_jitter_us: AtomicU64::new(0),
             rtt_us: AtomicU64::new(0),
             egress_loss_ppm: AtomicU64::new(0),
+            egress_loss_reports: AtomicU64::new(0),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
             routes: Mutex::new(Routes::default()),

@@ -137,6 +137,7 @@ impl Remote {
                 }
                 if let Some(l) = n.egress_loss {
                     both(&self.c.egress_loss_ppm, &shared.egress_loss_ppm, ppm(l));
+                    shared.egress_loss_reports.fetch_add(1, Relaxed);
                 }
                 if let Some(l) = n.ingress_loss {
                     both(&self.c.ingress_loss_ppm, &shared.ingress_loss_ppm, ppm(l));

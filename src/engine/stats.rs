@@ -75,6 +75,9 @@ pub struct Latency {
 pub struct Counters {
     // audio, send side
     pub audio_frames_captured: AtomicU64,
+    /// The Opus encoder's expected-loss hint and bitrate now.
+    pub audio_expected_loss_pct: AtomicU64,
+    pub audio_target_bps: AtomicU64,
     pub audio_frames_encoded: AtomicU64,
     pub audio_bytes_sent: AtomicU64,
     // audio, receive side
@@ -218,6 +221,11 @@ pub struct Stats {
     pub bandwidth_estimate_bps: u32,
     /// What the video encoder is asked for now.
     pub video_target_bitrate_bps: u32,
+    /// The Opus encoder's FEC budget now: the loss it expects, in percent,
+    /// following the loss the peer reports (0 on a clean link).
+    pub audio_expected_loss_pct: u32,
+    /// The Opus encoder's bitrate now (raised to pay for FEC under loss).
+    pub audio_target_bitrate_bps: u32,
     /// Retransmissions of video asked for.
     pub video_nacks_sent: u64,
 }

@@ -152,6 +152,10 @@ mod tests {
             offset_of!(media_engine_config, reserved) + 4,
             size_of::<media_engine_config>()
         );
+        assert_eq!(
+            offset_of!(media_stats, audio_target_bitrate_bps) + 4,
+            size_of::<media_stats>()
+        );
         // Every struct_size leads.
         assert_eq!(offset_of!(media_engine_config, struct_size), 0);
         assert_eq!(offset_of!(media_stats, struct_size), 0);

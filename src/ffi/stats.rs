@@ -45,6 +45,10 @@ pub struct media_stats {
     /// layout with a `struct_size`.
     pub audio_push_dropped_frames: u64,
     pub audio_pull_silent_frames: u64,
+    /// The Opus encoder's FEC budget now (the loss it expects, percent,
+    /// following the loss the peer reports) and its bitrate.
+    pub audio_expected_loss_pct: u32,
+    pub audio_target_bitrate_bps: u32,
 }
 
 // SAFETY: repr(C) integers led by `struct_size`.
@@ -90,6 +94,8 @@ pub(crate) fn stats_to_c(s: &Stats) -> media_stats {
         video_latency_p95_us: s.video_end_to_end_latency.p95_us,
         audio_push_dropped_frames: s.audio_push_dropped_frames,
         audio_pull_silent_frames: s.audio_pull_silent_frames,
+        audio_expected_loss_pct: s.audio_expected_loss_pct,
+        audio_target_bitrate_bps: s.audio_target_bitrate_bps,
     }
 }
 

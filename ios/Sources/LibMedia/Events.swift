@@ -37,6 +37,14 @@ public struct Stats: Sendable {
     public let videoDecodeLatencyP50Us: UInt64
     public let videoLatencyP50Us: UInt64
     public let videoLatencyP95Us: UInt64
+    /// Host audio: pushed frames that found the ring full; pulled frames
+    /// that were silence.
+    public let audioPushDroppedFrames: UInt64
+    public let audioPullSilentFrames: UInt64
+    /// The Opus encoder's FEC budget now (percent of loss it expects,
+    /// following the peer's reports) and its bitrate.
+    public let audioExpectedLossPct: UInt32
+    public let audioTargetBitrateBps: UInt32
 
     init(_ raw: media_stats) {
         audioFramesCaptured = raw.audio_frames_captured
@@ -66,6 +74,10 @@ public struct Stats: Sendable {
         videoDecodeLatencyP50Us = raw.video_decode_latency_p50_us
         videoLatencyP50Us = raw.video_latency_p50_us
         videoLatencyP95Us = raw.video_latency_p95_us
+        audioPushDroppedFrames = raw.audio_push_dropped_frames
+        audioPullSilentFrames = raw.audio_pull_silent_frames
+        audioExpectedLossPct = raw.audio_expected_loss_pct
+        audioTargetBitrateBps = raw.audio_target_bitrate_bps
     }
 }
 

@@ -54,7 +54,7 @@
 /* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
 #define CONFIG_FIELDS 17
 #define EVENT_INT_FIELDS 17
-#define STATS_FIELDS 29
+#define STATS_FIELDS 31
 #define COUNTER_FIELDS 6
 
 static JavaVM *g_vm;
@@ -251,6 +251,8 @@ static void stats_to_longs(const media_stats *s, jlong out[STATS_FIELDS]) {
         (jlong)s->video_latency_p95_us,
         (jlong)s->audio_push_dropped_frames,
         (jlong)s->audio_pull_silent_frames,
+        (jlong)s->audio_expected_loss_pct,
+        (jlong)s->audio_target_bitrate_bps,
     };
     memcpy(out, v, sizeof v);
 }

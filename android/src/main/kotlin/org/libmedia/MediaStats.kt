@@ -39,6 +39,10 @@ data class MediaStats(
     val audioPushDroppedFrames: Long,
     /** Host audio: pulled frames that were silence (nothing decoded yet). */
     val audioPullSilentFrames: Long,
+    /** The Opus encoder's FEC budget now: the loss it expects (percent), following what the peer reports. */
+    val audioExpectedLossPct: Long,
+    /** The Opus encoder's bitrate now (raised to pay for FEC under loss). */
+    val audioTargetBitrateBps: Long,
 ) {
     internal companion object {
         /** In the order of `media_stats` (and of stats_to_longs in media_jni.c). */
@@ -47,7 +51,7 @@ data class MediaStats(
             return MediaStats(
                 v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
                 v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20],
-                v[21], v[22], v[23], v[24], v[25], v[26], v[27], v[28],
+                v[21], v[22], v[23], v[24], v[25], v[26], v[27], v[28], v[29], v[30],
             )
         }
     }

@@ -63,6 +63,9 @@ class EchoTestTest {
             val stats = engine.stats()
             assertTrue("decoded ${stats.videoFramesDecoded}", stats.videoFramesDecoded >= 10)
             assertTrue("audio encoded ${stats.audioFramesEncoded}", stats.audioFramesEncoded > 0)
+            // No peer reports loss on the echo path: the configured Opus FEC budget.
+            assertEquals(10L, stats.audioExpectedLossPct)
+            assertEquals(32_000L, stats.audioTargetBitrateBps)
 
             engine.muteLocalAudio(true)
             engine.muteLocalVideo(true)

@@ -30,6 +30,11 @@ class ErrorTest {
         expectResult(MediaResult.INVALID_ARGUMENT) { MediaEngine(EngineConfig.fake().copy(videoFps = 0)) }
         expectResult(MediaResult.INVALID_ARGUMENT) { MediaEngine(EngineConfig.fake().copy(statsIntervalMs = 5)) }
         expectResult(MediaResult.INVALID_ARGUMENT) { MediaEngine(EngineConfig.fake().copy(videoHeight = -2)) }
+        // Voice processing: stages, OFF and AUTO are accepted by the library.
+        for (v in listOf(VoiceProcessing.ALL, VoiceProcessing.OFF, VoiceProcessing.AUTO,
+                VoiceProcessing.stages(echoCancellation = true, highPass = true))) {
+            MediaEngine(smallFakeConfig().copy(voiceProcessing = v)).close()
+        }
         MediaEngine(smallFakeConfig()).use { engine ->
             expectResult(MediaResult.INVALID_ARGUMENT) { engine.setVideoBitrate(10) } // below the minimum
             expectResult(MediaResult.INVALID_ARGUMENT) { engine.setVideoBitrate(-1) }

@@ -1,0 +1,8 @@
+//! Pure decisions that steer the media from what the network reports:
+//! how Opus protects speech against the loss the peer sees. Time is an
+//! argument; nothing here owns a thread, a socket or a clock, so every
+//! policy is tested on a virtual clock.
+
+pub mod audio;
+
+pub use audio::{AudioMode, AudioModeController};
