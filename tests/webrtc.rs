@@ -139,6 +139,9 @@ fn two_engines_exchange_audio_and_video_over_udp() {
     wait_for("connection on both sides", Duration::from_secs(20), || {
         a.connected.load(Ordering::Relaxed) > 0 && b.connected.load(Ordering::Relaxed) > 0
     });
+    // The user's cap holds against the estimates that come in after it.
+    a.engine.set_video_bitrate(300_000).unwrap();
+    let estimates_before = a.engine.stats().bandwidth_estimate_bps;
     wait_for("90 remote frames each way", Duration::from_secs(30), || {
         a.stamps.lock().unwrap().len() >= 90 && b.stamps.lock().unwrap().len() >= 90
     });
@@ -165,6 +168,20 @@ fn two_engines_exchange_audio_and_video_over_udp() {
         a.quality.lock().unwrap()
     );
     let (sa, sb) = (a.engine.stats(), b.engine.stats());
+    eprintln!(
+        "a: estimate {} -> {} bit/s, video target {} bit/s (capped at 300000); b: target {}",
+        estimates_before,
+        sa.bandwidth_estimate_bps,
+        sa.video_target_bitrate_bps,
+        sb.video_target_bitrate_bps
+    );
+    assert!(sa.bandwidth_estimate_bps > 0, "estimates came in");
+    assert!(
+        sa.video_target_bitrate_bps <= 300_000,
+        "the cap held: {}",
+        sa.video_target_bitrate_bps
+    );
+    assert!(sb.video_target_bitrate_bps > 300_000, "b has no cap");
     a.engine.stop_peer();
     b.engine.stop_peer();
 

@@ -1,8 +1,11 @@
 //! Pure decisions that steer the media from what the network reports:
-//! how Opus protects speech against the loss the peer sees. Time is an
+//! how Opus protects speech against the loss the peer sees, and the video
+//! encoder's target bitrate. Time is an
 //! argument; nothing here owns a thread, a socket or a clock, so every
 //! policy is tested on a virtual clock.
 
 pub mod audio;
+pub mod rate;
 
 pub use audio::{AudioMode, AudioModeController};
+pub use rate::RateController;

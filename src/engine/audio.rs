@@ -307,10 +307,9 @@ pub(crate) struct AudioRecv {
     worker: Worker,
 }
 
-/// The video target for the estimates of every remote: the narrowest path
-/// decides, since one encoding goes to all. Video gets what audio (plus
-/// ~10 % packet overhead) leaves; the video stage clamps it to its bounds.
-fn apply_estimates(shared: &Shared, tracks: &[Track], audio_bps: u32) {
+/// The estimates of every remote to the rate controller: the narrowest
+/// path decides, since one encoding goes to all.
+fn apply_estimates(shared: &Shared, tracks: &[Track]) {
     let narrowest = tracks
         .iter()
         .map(|t| t.input.remote.c.bandwidth_estimate_bps.load(Relaxed))
@@ -318,8 +317,7 @@ fn apply_estimates(shared: &Shared, tracks: &[Track], audio_bps: u32) {
         .min();
     if let Some(bps) = narrowest {
         shared.bandwidth_estimate_bps.store(bps, Relaxed);
-        let video = (bps * 9 / 10).saturating_sub(audio_bps as u64);
-        shared.target_video_bps.store(video, Relaxed);
+        shared.steer_rate(|rate, now| rate.on_estimate(now, bps));
     }
 }
 
@@ -327,7 +325,6 @@ impl AudioRecv {
     pub(crate) fn start(
         mut output: Box<dyn AudioOutput>,
         jitter: JitterConfig,
-        audio_bps: u32,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let (mut format, mut ring) =
@@ -373,7 +370,7 @@ impl AudioRecv {
                     }
                 }
                 if estimates_changed {
-                    apply_estimates(&shared, &tracks, audio_bps);
+                    apply_estimates(&shared, &tracks);
                 }
                 let now = shared.clock.now_us();
                 for t in tracks.iter_mut() {

@@ -28,6 +28,7 @@ use self::remote::{Remote, RemoteStats};
 use self::stats::{Counters, Latencies, Stats};
 use self::video::{VideoRecv, VideoSend};
 use crate::clock::Clock;
+use crate::control::RateController;
 use crate::devices::audio::{
     AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
 };
@@ -58,6 +59,9 @@ pub(crate) struct Shared {
     pub(crate) video_muted: AtomicBool,
     pub(crate) keyframe_wanted: AtomicBool,
     pub(crate) target_video_bps: AtomicU64,
+    /// Decides `target_video_bps` from the bounds, the user's cap and the
+    /// network's reports.
+    rate: Mutex<RateController>,
     pub(crate) bandwidth_estimate_bps: AtomicU64,
     pub(crate) audio_jitter_us: AtomicU64,
     pub(crate) rtt_us: AtomicU64,
@@ -103,6 +107,14 @@ struct Routes {
 impl Shared {
     fn routes(&self) -> MutexGuard<'_, Routes> {
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the rate controller and publishes the target it returns.
+    pub(crate) fn steer_rate(&self, f: impl FnOnce(&mut RateController, u64) -> u32) {
+        let now = self.clock.now_us();
+        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let target = f(&mut rate, now);
+        self.target_video_bps.store(target as u64, Relaxed);
     }
 
     /// Who learns that a remote's transport failed (None: only the host,
@@ -324,6 +336,12 @@ impl Engine {
             video_muted: AtomicBool::new(false),
             keyframe_wanted: AtomicBool::new(false),
             target_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
+            rate: Mutex::new(RateController::new(
+                config.video.min_bitrate_bps,
+                config.video.max_bitrate_bps,
+                config.video.bitrate_bps,
+                config.audio.bitrate_bps,
+            )),
             bandwidth_estimate_bps: AtomicU64::new(0),
             audio_jitter_us: AtomicU64::new(0),
             rtt_us: AtomicU64::new(0),
@@ -904,7 +922,8 @@ impl Core {
                 v.min_bitrate_bps, v.max_bitrate_bps
             )));
         }
-        self.shared.target_video_bps.store(bps as u64, Relaxed);
+        self.shared
+            .steer_rate(|rate, now| rate.set_user_cap(now, Some(bps)));
         Ok(())
     }
 
@@ -1205,14 +1224,12 @@ impl Core {
         } else {
             self.open_output(&st.config.audio_output).map_err(fail)?
         };
-        let audio = AudioRecv::start(
-            output,
-            st.config.jitter,
-            st.config.audio.bitrate_bps,
-            self.shared.clone(),
-        )
-        .map_err(fail)?;
+        let audio =
+            AudioRecv::start(output, st.config.jitter, self.shared.clone()).map_err(fail)?;
         self.shared.keyframe_wanted.store(true, Relaxed);
+        let start = st.config.video.bitrate_bps;
+        self.shared
+            .steer_rate(|rate, now| rate.new_session(now, start));
         st.session = Some(Session {
             stream,
             audio,

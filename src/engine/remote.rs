@@ -134,6 +134,7 @@ impl Remote {
                 let ppm = |l: f32| (l.clamp(0.0, 1.0) * 1e6) as u64;
                 if let Some(rtt) = n.rtt_us {
                     both(&self.c.rtt_us, &shared.rtt_us, rtt);
+                    shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));
                 }
                 if let Some(l) = n.egress_loss {
                     both(&self.c.egress_loss_ppm, &shared.egress_loss_ppm, ppm(l));

@@ -46,9 +46,6 @@ impl VideoSend {
             bitrate_bps: config.bitrate_bps,
         };
         let mut encoder = H264Encoder::new(settings)?;
-        shared
-            .target_video_bps
-            .store(config.bitrate_bps as u64, Relaxed);
         let (tx, rx) = bounded::<VideoFrame>(2);
         let on_frame = {
             let (shared, rx) = (shared.clone(), rx.clone());

@@ -1,0 +1,240 @@
+//! The video encoder's target bitrate: the configured bounds, the cap the
+//! user set (`set_video_bitrate`), and what the network allows — the
+//! congestion controller's estimate of the narrowest path less the audio,
+//! cut at once when the round-trip time jumps (a queue is building at the
+//! bottleneck, faster than the estimate notices).
+
+/// Share of the estimate media may use (the rest: packet overhead, RTX).
+const USABLE: f64 = 0.9;
+/// A round trip this much above the recent floor (and at least
+/// [`RTT_RISE_MIN_US`] above it) means a queue is building.
+const RTT_RISE_FACTOR: f64 = 2.0;
+const RTT_RISE_MIN_US: u64 = 50_000;
+/// What a cut keeps of the target.
+const CUT_KEEP: f64 = 0.7;
+/// How long a cut holds the target down, and the least time between two.
+const CUT_HOLD_US: u64 = 2_000_000;
+/// The RTT floor is the least RTT seen over about this long.
+const FLOOR_WINDOW_US: u64 = 10_000_000;
+/// Cuts in a row that did not bring the RTT down: the path itself got
+/// longer (a new route), and its RTT becomes the floor.
+const MAX_CUT_STREAK: u32 = 2;
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct RateController {
+    min_bps: u32,
+    max_bps: u32,
+    audio_bps: u32,
+    user_cap: Option<u32>,
+    /// Media rate the network allows, once estimated.
+    allowed: Option<u32>,
+    /// Least RTT of the current and the previous window: (value, window start).
+    floor: Option<(u64, u64)>,
+    previous_floor: Option<u64>,
+    /// A cut in force: its level and until when.
+    cut: Option<(u32, u64)>,
+    /// Cuts since the RTT was last back near its floor.
+    streak: u32,
+    target: u32,
+}
+
+impl RateController {
+    /// `start_bps` is the target before any estimate; `audio_bps` what the
+    /// audio takes from the same path.
+    pub fn new(min_bps: u32, max_bps: u32, start_bps: u32, audio_bps: u32) -> Self {
+        let mut c = RateController {
+            min_bps,
+            max_bps: max_bps.max(min_bps),
+            audio_bps,
+            user_cap: None,
+            allowed: None,
+            floor: None,
+            previous_floor: None,
+            cut: None,
+            streak: 0,
+            target: start_bps,
+        };
+        c.target = c.compute(0, start_bps);
+        c
+    }
+
+    /// The encoder's target now.
+    pub fn target(&self) -> u32 {
+        self.target
+    }
+
+    /// A new session on new paths: forget the estimates and RTTs of the
+    /// last one (the user's cap stays). Returns the new target.
+    pub fn new_session(&mut self, now_us: u64, start_bps: u32) -> u32 {
+        self.allowed = None;
+        self.floor = None;
+        self.previous_floor = None;
+        self.cut = None;
+        self.streak = 0;
+        self.target = start_bps;
+        self.update(now_us)
+    }
+
+    /// The user's cap (None: no cap). Returns the new target.
+    pub fn set_user_cap(&mut self, now_us: u64, cap: Option<u32>) -> u32 {
+        self.user_cap = cap;
+        self.update(now_us)
+    }
+
+    /// The congestion controller's estimate for the narrowest path.
+    pub fn on_estimate(&mut self, now_us: u64, estimate_bps: u64) -> u32 {
+        let media = (estimate_bps as f64 * USABLE) as u64;
+        self.allowed = Some(
+            media
+                .saturating_sub(self.audio_bps as u64)
+                .min(u32::MAX as u64) as u32,
+        );
+        self.update(now_us)
+    }
+
+    /// A round-trip time measurement.
+    pub fn on_rtt(&mut self, now_us: u64, rtt_us: u64) -> u32 {
+        let floor = self.rtt_floor();
+        match self.floor {
+            Some((_, start)) if now_us.saturating_sub(start) >= FLOOR_WINDOW_US => {
+                self.previous_floor = self.floor.map(|(v, _)| v);
+                self.floor = Some((rtt_us, now_us));
+            }
+            Some((v, start)) => self.floor = Some((v.min(rtt_us), start)),
+            None => self.floor = Some((rtt_us, now_us)),
+        }
+        if let Some(floor) = floor {
+            let rising =
+                rtt_us as f64 > floor as f64 * RTT_RISE_FACTOR && rtt_us > floor + RTT_RISE_MIN_US;
+            let may_cut = self.cut.is_none_or(|(_, until)| now_us >= until);
+            if (rtt_us as f64) < floor as f64 * 1.5 {
+                self.streak = 0;
+            }
+            if rising && may_cut {
+                if self.streak >= MAX_CUT_STREAK {
+                    // Cutting did not help: this is the path's RTT now.
+                    self.floor = Some((rtt_us, now_us));
+                    self.previous_floor = None;
+                    self.streak = 0;
+                } else {
+                    let level = ((self.target as f64 * CUT_KEEP) as u32).max(self.min_bps);
+                    self.cut = Some((level, now_us + CUT_HOLD_US));
+                    self.streak += 1;
+                }
+            }
+        }
+        self.update(now_us)
+    }
+
+    /// The least RTT seen lately.
+    pub fn rtt_floor(&self) -> Option<u64> {
+        match (self.floor.map(|(v, _)| v), self.previous_floor) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn update(&mut self, now_us: u64) -> u32 {
+        let wanted = self.allowed.unwrap_or(self.target);
+        self.target = self.compute(now_us, wanted);
+        self.target
+    }
+
+    fn compute(&mut self, now_us: u64, wanted: u32) -> u32 {
+        let mut t = wanted.min(self.max_bps);
+        if let Some(cap) = self.user_cap {
+            t = t.min(cap);
+        }
+        match self.cut {
+            Some((level, until)) if now_us < until => t = t.min(level),
+            Some(_) => self.cut = None,
+            None => {}
+        }
+        t.max(self.min_bps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000;
+    const S: u64 = 1_000_000;
+
+    fn controller() -> RateController {
+        RateController::new(100_000, 2_500_000, 800_000, 32_000)
+    }
+
+    #[test]
+    fn the_estimate_less_audio_within_the_bounds() {
+        let mut c = controller();
+        assert_eq!(c.target(), 800_000, "before any estimate");
+        assert_eq!(c.on_estimate(0, 1_000_000), 900_000 - 32_000);
+        assert_eq!(c.on_estimate(S, 10_000_000), 2_500_000, "the maximum");
+        assert_eq!(c.on_estimate(2 * S, 50_000), 100_000, "the minimum");
+    }
+
+    #[test]
+    fn the_users_cap_survives_later_estimates() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        assert_eq!(c.set_user_cap(0, Some(300_000)), 300_000);
+        for t in 1..20 {
+            assert_eq!(c.on_estimate(t * S, 2_000_000 + t * 10_000), 300_000);
+        }
+        // A worse path still wins over the cap.
+        assert_eq!(c.on_estimate(20 * S, 200_000), 180_000 - 32_000);
+        assert_eq!(c.set_user_cap(21 * S, None), 180_000 - 32_000);
+        assert_eq!(c.on_estimate(22 * S, 2_000_000), 1_800_000 - 32_000);
+    }
+
+    #[test]
+    fn a_sharp_rtt_rise_cuts_at_once_and_holds() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        for t in 0..5 {
+            c.on_rtt(t * S, 20 * MS);
+        }
+        let before = c.target();
+        assert_eq!(before, 1_768_000);
+        // A queue builds: RTT 20 → 150 ms, while the estimate still says 2 Mbit/s.
+        let cut = c.on_rtt(5 * S, 150 * MS);
+        assert_eq!(cut, (before as f64 * 0.7) as u32);
+        assert_eq!(c.on_estimate(5 * S + 500 * MS, 2_000_000), cut, "held");
+        // Still high after the hold: cut again.
+        let again = c.on_rtt(7 * S + 100 * MS, 160 * MS);
+        assert!(again < cut, "{again} after {cut}");
+        // Queue drained: the estimate leads again after the hold.
+        c.on_rtt(8 * S, 22 * MS);
+        assert_eq!(c.on_estimate(10 * S, 2_000_000), before);
+    }
+
+    #[test]
+    fn jitter_on_a_long_path_is_not_a_rise() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        let mut rng = fastrand::Rng::with_seed(9);
+        for t in 0..100 {
+            // 150 ms ± 40 ms.
+            let rtt = 110 * MS + rng.u64(0..80 * MS);
+            assert_eq!(c.on_rtt(t * 500 * MS, rtt), 1_768_000, "at {t}: rtt {rtt}");
+        }
+    }
+
+    #[test]
+    fn the_floor_forgets_an_old_path() {
+        let mut c = controller();
+        c.on_rtt(0, 10 * MS);
+        // The path changed (a new route): 80 ms from now on. Two cuts at
+        // most, then its RTT is the floor.
+        let cuts = (1..40)
+            .filter(|&t| {
+                let before = c.target();
+                c.on_rtt(t * S, 80 * MS) < before
+            })
+            .count();
+        assert!(cuts <= 2, "{cuts} cuts");
+        assert_eq!(c.rtt_floor(), Some(80 * MS));
+    }
+}
