@@ -386,3 +386,38 @@ fn microphone_and_speaker_switch_during_a_call() {
         "the new speaker heard a's new microphone: {f}"
     );
 }
+
+#[test]
+fn a_speaker_that_fails_in_a_call_fails_the_call_not_the_echo_test() {
+    let a = side("g", 440.0);
+    let b = side("h", 660.0);
+    // a's speaker writes to a device that is always full.
+    a.engine
+        .set_audio_output(AudioOutputConfig::WavFile("/dev/full".into()))
+        .unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    a.engine.set_event_handler(Some(Box::new(move |e: &Event| {
+        if matches!(e, Event::StateChanged { .. } | Event::Error { .. }) {
+            let _ = tx.send(e.clone());
+        }
+    })));
+    call_over_loopback(&a, &b);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut error, mut failed) = (None, None);
+    while failed.is_none() {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Event::Error { message, .. }) => error = Some(message),
+            Ok(Event::StateChanged {
+                stream,
+                state: media::StreamState::Failed,
+            }) => failed = Some(stream),
+            Ok(_) => {}
+            Err(_) => panic!("no failure reported; error {error:?}"),
+        }
+    }
+    let error = error.expect("an error came before the state change");
+    assert!(error.contains("/dev/full"), "{error}");
+    assert_eq!(failed, Some(media::Stream::Call));
+    a.engine.stop_peer();
+    b.engine.stop_peer();
+}

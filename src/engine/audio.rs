@@ -4,9 +4,8 @@
 //! threads wake every 5 ms; the speaker ring's fill level is the playout
 //! clock, so audio follows the device's own clock.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -15,55 +14,19 @@ use ringbuf::HeapProd;
 
 use super::events::{device_error_callback, emit, emit_error, Event, Stream};
 use super::remote::Remote;
+use super::worker::Worker;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
 use crate::control::AudioModeController;
 use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput};
 use crate::devices::resample::{downmix, upmix, Resampler};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind};
 use crate::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::transport::Feedback;
 use crate::voice::{VoiceProcessor, VoiceStages};
 
 const TICK: Duration = Duration::from_millis(5);
-
-/// A running thread with a stop flag.
-pub(crate) struct Worker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Worker {
-    pub(crate) fn spawn(
-        name: &str,
-        body: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
-    ) -> Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || body(flag))
-            .map_err(|e| Error::internal(format!("spawn {name}: {e}")))?;
-        Ok(Worker {
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    pub(crate) fn stop(&mut self) {
-        self.stop.store(true, Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Microphone → encoder → transport.
 pub(crate) struct AudioSend {
@@ -90,83 +53,88 @@ impl AudioSend {
         publish(&shared, settings);
         let (format, mut ring) =
             input.start(device_error_callback(&shared.events_tx, Stream::LocalAudio))?;
-        let worker = Worker::spawn("media-audio-send", move |stop| {
-            let mut raw = vec![0f32; 4096];
-            let (mut mono, mut pcm) = (Vec::new(), Vec::new());
-            let mut resampler = Resampler::new(format.sample_rate, 48_000);
-            let mut packet = Vec::new();
-            let (mut seq, mut timestamp) = (0u64, 0u64);
-            let c = &shared.counters;
-            let mut reports_seen = shared.egress_loss_reports.load(Relaxed);
-            while !stop.load(Relaxed) {
-                std::thread::sleep(TICK);
-                loop {
-                    let n = ring.pop_slice(&mut raw);
-                    if n == 0 {
-                        break;
+        let worker = Worker::spawn(
+            "media-audio-send",
+            &shared.events_tx.clone(),
+            Stream::LocalAudio,
+            move |stop| {
+                let mut raw = vec![0f32; 4096];
+                let (mut mono, mut pcm) = (Vec::new(), Vec::new());
+                let mut resampler = Resampler::new(format.sample_rate, 48_000);
+                let mut packet = Vec::new();
+                let (mut seq, mut timestamp) = (0u64, 0u64);
+                let c = &shared.counters;
+                let mut reports_seen = shared.egress_loss_reports.load(Relaxed);
+                while !stop.load(Relaxed) {
+                    std::thread::sleep(TICK);
+                    loop {
+                        let n = ring.pop_slice(&mut raw);
+                        if n == 0 {
+                            break;
+                        }
+                        mono.clear();
+                        downmix(
+                            &raw[..n - n % format.channels as usize],
+                            format.channels,
+                            &mut mono,
+                        );
+                        resampler.process(&mono, &mut pcm);
                     }
-                    mono.clear();
-                    downmix(
-                        &raw[..n - n % format.channels as usize],
-                        format.channels,
-                        &mut mono,
-                    );
-                    resampler.process(&mono, &mut pcm);
-                }
-                let now = shared.clock.now_us();
-                let reports = shared.egress_loss_reports.load(Relaxed);
-                if reports != reports_seen {
-                    reports_seen = reports;
-                    let loss = shared.egress_loss_ppm.load(Relaxed) as f32 / 1e6;
-                    if let Some(m) = mode.on_loss_report(now, loss) {
-                        let s = OpusSettings {
-                            expected_loss_pct: m.expected_loss_pct,
-                            bitrate_bps: m.bitrate_bps,
-                            ..encoder.settings()
-                        };
-                        match encoder.apply(s) {
-                            Ok(()) => publish(&shared, s),
-                            Err(e) => emit_error(&shared.events_tx, &e),
+                    let now = shared.clock.now_us();
+                    let reports = shared.egress_loss_reports.load(Relaxed);
+                    if reports != reports_seen {
+                        reports_seen = reports;
+                        let loss = shared.egress_loss_ppm.load(Relaxed) as f32 / 1e6;
+                        if let Some(m) = mode.on_loss_report(now, loss) {
+                            let s = OpusSettings {
+                                expected_loss_pct: m.expected_loss_pct,
+                                bitrate_bps: m.bitrate_bps,
+                                ..encoder.settings()
+                            };
+                            match encoder.apply(s) {
+                                Ok(()) => publish(&shared, s),
+                                Err(e) => emit_error(&shared.events_tx, &e),
+                            }
                         }
                     }
-                }
-                let mut consumed = 0;
-                while pcm.len() - consumed >= FRAME_SAMPLES {
-                    let frame = &mut pcm[consumed..consumed + FRAME_SAMPLES];
-                    consumed += FRAME_SAMPLES;
-                    c.audio_frames_captured.fetch_add(1, Relaxed);
-                    // Runs while muted too, so that the canceller stays
-                    // converged for when the microphone comes back.
-                    processor.process(frame);
-                    if shared.audio_muted.load(Relaxed) {
-                        frame.fill(0.0);
+                    let mut consumed = 0;
+                    while pcm.len() - consumed >= FRAME_SAMPLES {
+                        let frame = &mut pcm[consumed..consumed + FRAME_SAMPLES];
+                        consumed += FRAME_SAMPLES;
+                        c.audio_frames_captured.fetch_add(1, Relaxed);
+                        // Runs while muted too, so that the canceller stays
+                        // converged for when the microphone comes back.
+                        processor.process(frame);
+                        if shared.audio_muted.load(Relaxed) {
+                            frame.fill(0.0);
+                        }
+                        if let Err(e) = encoder.encode(frame, &mut packet) {
+                            emit_error(&shared.events_tx, &e);
+                            continue;
+                        }
+                        c.audio_frames_encoded.fetch_add(1, Relaxed);
+                        // The frame's first sample was captured this long ago.
+                        let age_us =
+                            ((pcm.len() - consumed + FRAME_SAMPLES) as u64) * 1_000_000 / 48_000;
+                        let frame = EncodedFrame {
+                            kind: MediaKind::Audio,
+                            seq,
+                            timestamp,
+                            capture_us: now.saturating_sub(age_us),
+                            encoded_us: now,
+                            keyframe: false,
+                            data: packet.clone(),
+                        };
+                        seq += 1;
+                        timestamp += FRAME_SAMPLES as u64;
+                        let bytes = frame.data.len() as u64;
+                        let sent = shared.send_to_all(frame);
+                        c.audio_bytes_sent.fetch_add(bytes * sent, Relaxed);
                     }
-                    if let Err(e) = encoder.encode(frame, &mut packet) {
-                        emit_error(&shared.events_tx, &e);
-                        continue;
-                    }
-                    c.audio_frames_encoded.fetch_add(1, Relaxed);
-                    // The frame's first sample was captured this long ago.
-                    let age_us =
-                        ((pcm.len() - consumed + FRAME_SAMPLES) as u64) * 1_000_000 / 48_000;
-                    let frame = EncodedFrame {
-                        kind: MediaKind::Audio,
-                        seq,
-                        timestamp,
-                        capture_us: now.saturating_sub(age_us),
-                        encoded_us: now,
-                        keyframe: false,
-                        data: packet.clone(),
-                    };
-                    seq += 1;
-                    timestamp += FRAME_SAMPLES as u64;
-                    let bytes = frame.data.len() as u64;
-                    let sent = shared.send_to_all(frame);
-                    c.audio_bytes_sent.fetch_add(bytes * sent, Relaxed);
+                    pcm.drain(..consumed);
                 }
-                pcm.drain(..consumed);
-            }
-        });
+            },
+        );
         match worker {
             Ok(worker) => Ok(AudioSend { input, worker }),
             Err(e) => {
@@ -303,6 +271,8 @@ impl Track {
 /// feedback (keyframe requests, bandwidth estimates, path statistics).
 pub(crate) struct AudioRecv {
     output: Box<dyn AudioOutput>,
+    /// The session this playout serves (what a speaker failure fails).
+    stream: Stream,
     tracks: Sender<TrackCommand>,
     worker: Worker,
 }
@@ -325,103 +295,112 @@ impl AudioRecv {
     pub(crate) fn start(
         mut output: Box<dyn AudioOutput>,
         jitter: JitterConfig,
+        stream: Stream,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let (mut format, mut ring) =
-            output.start(device_error_callback(&shared.events_tx, Stream::EchoTest))?;
+            output.start(device_error_callback(&shared.events_tx, stream))?;
         let (tracks_tx, commands) = unbounded::<TrackCommand>();
         // Keep about 40 ms queued at the device.
         let low_water_of = |f: AudioFormat| (f.sample_rate as usize * f.channels as usize) / 25;
         let mut low_water = low_water_of(format);
-        let worker = Worker::spawn("media-audio-recv", move |stop| {
-            let mut tracks: Vec<Track> = Vec::new();
-            let mut resampler = Resampler::new(48_000, format.sample_rate);
-            let (mut resampled, mut interleaved) = (Vec::new(), Vec::new());
-            let mut mixed = [0f32; FRAME_SAMPLES];
-            while !stop.load(Relaxed) {
-                std::thread::sleep(TICK);
-                for cmd in commands.try_iter() {
-                    match cmd {
-                        TrackCommand::Add(input) => match OpusDecoder::new() {
-                            Ok(decoder) => tracks.push(Track {
-                                input,
-                                jb: JitterBuffer::new(jitter),
-                                decoder,
-                                expected_seq: None,
-                                first: true,
-                                ready: None,
-                                pcm: [0.0; FRAME_SAMPLES],
-                                counted: Default::default(),
-                            }),
-                            Err(e) => emit_error(&shared.events_tx, &e),
-                        },
-                        TrackCommand::Remove(uid) => tracks.retain(|t| t.input.remote.uid != uid),
-                        TrackCommand::Output(f, r) => {
-                            (format, ring) = (f, r);
-                            low_water = low_water_of(format);
-                            resampler = Resampler::new(48_000, format.sample_rate);
-                        }
-                    }
-                }
-                let mut estimates_changed = false;
-                for t in &tracks {
-                    for fb in t.input.feedback.try_iter() {
-                        estimates_changed |= t.input.remote.apply_feedback(&shared, fb);
-                    }
-                }
-                if estimates_changed {
-                    apply_estimates(&shared, &tracks);
-                }
-                let now = shared.clock.now_us();
-                for t in tracks.iter_mut() {
-                    t.receive(&shared, now);
-                }
-                while ring.occupied_len() < low_water {
-                    // With 20 ms still queued a missing packet can be waited for.
-                    let may_wait = ring.occupied_len() >= low_water / 2;
-                    let mut all_ready = true;
-                    for t in tracks.iter_mut() {
-                        all_ready &= t.prepare(&shared, may_wait);
-                    }
-                    if !all_ready {
-                        break;
-                    }
-                    let mut any = false;
-                    mixed.fill(0.0);
-                    for t in tracks.iter_mut() {
-                        if t.ready.take() == Some(true) {
-                            any = true;
-                            for (m, s) in mixed.iter_mut().zip(t.pcm.iter()) {
-                                *m += s;
+        let worker = Worker::spawn(
+            "media-audio-recv",
+            &shared.events_tx.clone(),
+            stream,
+            move |stop| {
+                let mut tracks: Vec<Track> = Vec::new();
+                let mut resampler = Resampler::new(48_000, format.sample_rate);
+                let (mut resampled, mut interleaved) = (Vec::new(), Vec::new());
+                let mut mixed = [0f32; FRAME_SAMPLES];
+                while !stop.load(Relaxed) {
+                    std::thread::sleep(TICK);
+                    for cmd in commands.try_iter() {
+                        match cmd {
+                            TrackCommand::Add(input) => match OpusDecoder::new() {
+                                Ok(decoder) => tracks.push(Track {
+                                    input,
+                                    jb: JitterBuffer::new(jitter),
+                                    decoder,
+                                    expected_seq: None,
+                                    first: true,
+                                    ready: None,
+                                    pcm: [0.0; FRAME_SAMPLES],
+                                    counted: Default::default(),
+                                }),
+                                Err(e) => emit_error(&shared.events_tx, &e),
+                            },
+                            TrackCommand::Remove(uid) => {
+                                tracks.retain(|t| t.input.remote.uid != uid)
+                            }
+                            TrackCommand::Output(f, r) => {
+                                (format, ring) = (f, r);
+                                low_water = low_water_of(format);
+                                resampler = Resampler::new(48_000, format.sample_rate);
                             }
                         }
                     }
-                    if !any {
-                        break;
-                    }
-                    if tracks.len() > 1 {
-                        for m in mixed.iter_mut() {
-                            *m = m.clamp(-1.0, 1.0);
+                    let mut estimates_changed = false;
+                    for t in &tracks {
+                        for fb in t.input.feedback.try_iter() {
+                            estimates_changed |= t.input.remote.apply_feedback(&shared, fb);
                         }
                     }
-                    shared.far_end.played(&mixed);
-                    resampled.clear();
-                    interleaved.clear();
-                    resampler.process(&mixed, &mut resampled);
-                    upmix(&resampled, format.channels, &mut interleaved);
-                    ring.push_slice(&interleaved);
+                    if estimates_changed {
+                        apply_estimates(&shared, &tracks);
+                    }
+                    let now = shared.clock.now_us();
+                    for t in tracks.iter_mut() {
+                        t.receive(&shared, now);
+                    }
+                    while ring.occupied_len() < low_water {
+                        // With 20 ms still queued a missing packet can be waited for.
+                        let may_wait = ring.occupied_len() >= low_water / 2;
+                        let mut all_ready = true;
+                        for t in tracks.iter_mut() {
+                            all_ready &= t.prepare(&shared, may_wait);
+                        }
+                        if !all_ready {
+                            break;
+                        }
+                        let mut any = false;
+                        mixed.fill(0.0);
+                        for t in tracks.iter_mut() {
+                            if t.ready.take() == Some(true) {
+                                any = true;
+                                for (m, s) in mixed.iter_mut().zip(t.pcm.iter()) {
+                                    *m += s;
+                                }
+                            }
+                        }
+                        if !any {
+                            break;
+                        }
+                        if tracks.len() > 1 {
+                            for m in mixed.iter_mut() {
+                                *m = m.clamp(-1.0, 1.0);
+                            }
+                        }
+                        shared.far_end.played(&mixed);
+                        resampled.clear();
+                        interleaved.clear();
+                        resampler.process(&mixed, &mut resampled);
+                        upmix(&resampled, format.channels, &mut interleaved);
+                        ring.push_slice(&interleaved);
+                    }
+                    for t in tracks.iter_mut() {
+                        t.count(&shared);
+                    }
+                    // The engine-wide figure is the worst remote's.
+                    let jitter = tracks.iter().map(|t| t.jb.jitter_us()).max().unwrap_or(0);
+                    shared.audio_jitter_us.store(jitter, Relaxed);
                 }
-                for t in tracks.iter_mut() {
-                    t.count(&shared);
-                }
-                // The engine-wide figure is the worst remote's.
-                let jitter = tracks.iter().map(|t| t.jb.jitter_us()).max().unwrap_or(0);
-                shared.audio_jitter_us.store(jitter, Relaxed);
-            }
-        });
+            },
+        );
         match worker {
             Ok(worker) => Ok(AudioRecv {
                 output,
+                stream,
                 tracks: tracks_tx,
                 worker,
             }),
@@ -449,8 +428,7 @@ impl AudioRecv {
         mut output: Box<dyn AudioOutput>,
         shared: &Arc<Shared>,
     ) -> Result<()> {
-        let (format, ring) =
-            output.start(device_error_callback(&shared.events_tx, Stream::EchoTest))?;
+        let (format, ring) = output.start(device_error_callback(&shared.events_tx, self.stream))?;
         let _ = self.tracks.send(TrackCommand::Output(format, ring));
         let mut old = std::mem::replace(&mut self.output, output);
         old.stop();

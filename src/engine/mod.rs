@@ -14,6 +14,7 @@ pub mod quality;
 pub mod remote;
 pub mod stats;
 mod video;
+mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -1224,8 +1225,8 @@ impl Core {
         } else {
             self.open_output(&st.config.audio_output).map_err(fail)?
         };
-        let audio =
-            AudioRecv::start(output, st.config.jitter, self.shared.clone()).map_err(fail)?;
+        let audio = AudioRecv::start(output, st.config.jitter, stream, self.shared.clone())
+            .map_err(fail)?;
         self.shared.keyframe_wanted.store(true, Relaxed);
         let start = st.config.video.bitrate_bps;
         self.shared
@@ -1338,7 +1339,13 @@ impl Core {
         };
         let (transport, webrtc) = make(sink, self.shared.clock)?;
         let remote = Arc::new(Remote::new(uid, transport));
-        let video = VideoRecv::start(video_rx, recorder, remote.clone(), self.shared.clone())?;
+        let video = VideoRecv::start(
+            video_rx,
+            recorder,
+            remote.clone(),
+            stream,
+            self.shared.clone(),
+        )?;
         let session = st.session.as_mut().expect("checked above");
         session.audio.add(RemoteAudio {
             remote: remote.clone(),

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TrySendError};
 
-use super::audio::Worker;
 use super::config::VideoConfig;
 use super::events::{
     device_error_callback, emit, emit_error, queue_frame, Event, FrameSource, Stream,
 };
 use super::remote::Remote;
+use super::worker::Worker;
 use super::Shared;
 use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
 use crate::devices::convert;
@@ -81,85 +81,90 @@ impl VideoSend {
         };
         let on_error = device_error_callback(&shared.events_tx, Stream::LocalVideo);
         input.start(on_frame, on_error)?;
-        let worker = Worker::spawn("media-video-send", move |stop| {
-            let c = &shared.counters;
-            let mut seq = 0u64;
-            let start_us = shared.clock.now_us();
-            while !stop.load(Relaxed) {
-                let frame = match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(f) => f,
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                };
-                if !shared.has_transports()
-                    || shared.video_muted.load(Relaxed)
-                    || shared.background.load(Relaxed)
-                {
-                    continue;
-                }
-                let target = shared.target_video_bps.load(Relaxed) as u32;
-                let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
-                if target != encoder.settings().bitrate_bps {
-                    if let Err(e) = encoder.set_bitrate(target) {
-                        emit_error(&shared.events_tx, &e);
+        let worker = Worker::spawn(
+            "media-video-send",
+            &shared.events_tx.clone(),
+            Stream::LocalVideo,
+            move |stop| {
+                let c = &shared.counters;
+                let mut seq = 0u64;
+                let start_us = shared.clock.now_us();
+                while !stop.load(Relaxed) {
+                    let frame = match rx.recv_timeout(Duration::from_millis(50)) {
+                        Ok(f) => f,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    if !shared.has_transports()
+                        || shared.video_muted.load(Relaxed)
+                        || shared.background.load(Relaxed)
+                    {
+                        continue;
                     }
-                }
-                if shared.keyframe_wanted.swap(false, Relaxed) {
-                    encoder.request_keyframe();
-                }
-                let frame = if follow_input_size {
-                    let s = encoder.settings();
-                    if (frame.width, frame.height) != (s.width, s.height) {
-                        // A new size: a new encoder, which starts with an IDR.
-                        let resized = H264Settings {
-                            width: frame.width,
-                            height: frame.height,
-                            ..s
-                        };
-                        match H264Encoder::new(resized) {
-                            Ok(e) => encoder = e,
-                            Err(e) => {
-                                emit_error(&shared.events_tx, &e);
-                                continue;
+                    let target = shared.target_video_bps.load(Relaxed) as u32;
+                    let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
+                    if target != encoder.settings().bitrate_bps {
+                        if let Err(e) = encoder.set_bitrate(target) {
+                            emit_error(&shared.events_tx, &e);
+                        }
+                    }
+                    if shared.keyframe_wanted.swap(false, Relaxed) {
+                        encoder.request_keyframe();
+                    }
+                    let frame = if follow_input_size {
+                        let s = encoder.settings();
+                        if (frame.width, frame.height) != (s.width, s.height) {
+                            // A new size: a new encoder, which starts with an IDR.
+                            let resized = H264Settings {
+                                width: frame.width,
+                                height: frame.height,
+                                ..s
+                            };
+                            match H264Encoder::new(resized) {
+                                Ok(e) => encoder = e,
+                                Err(e) => {
+                                    emit_error(&shared.events_tx, &e);
+                                    continue;
+                                }
                             }
                         }
-                    }
-                    frame
-                } else {
-                    convert::scale(&frame, config.width, config.height)
-                };
-                let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
-                match encoder.encode(&frame, pts_ms) {
-                    Ok(Some(out)) => {
-                        let now = shared.clock.now_us();
-                        shared
-                            .latencies
-                            .encode
-                            .record(now.saturating_sub(frame.capture_us));
-                        c.video_frames_encoded.fetch_add(1, Relaxed);
-                        if out.keyframe {
-                            c.video_keyframes_sent.fetch_add(1, Relaxed);
+                        frame
+                    } else {
+                        convert::scale(&frame, config.width, config.height)
+                    };
+                    let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
+                    match encoder.encode(&frame, pts_ms) {
+                        Ok(Some(out)) => {
+                            let now = shared.clock.now_us();
+                            shared
+                                .latencies
+                                .encode
+                                .record(now.saturating_sub(frame.capture_us));
+                            c.video_frames_encoded.fetch_add(1, Relaxed);
+                            if out.keyframe {
+                                c.video_keyframes_sent.fetch_add(1, Relaxed);
+                            }
+                            let bytes = out.data.len() as u64;
+                            let sent = shared.send_to_all(EncodedFrame {
+                                kind: MediaKind::Video,
+                                seq,
+                                timestamp: frame.capture_us * 9 / 100,
+                                capture_us: frame.capture_us,
+                                encoded_us: now,
+                                keyframe: out.keyframe,
+                                data: out.data,
+                            });
+                            c.video_bytes_sent.fetch_add(bytes * sent, Relaxed);
+                            seq += 1;
                         }
-                        let bytes = out.data.len() as u64;
-                        let sent = shared.send_to_all(EncodedFrame {
-                            kind: MediaKind::Video,
-                            seq,
-                            timestamp: frame.capture_us * 9 / 100,
-                            capture_us: frame.capture_us,
-                            encoded_us: now,
-                            keyframe: out.keyframe,
-                            data: out.data,
-                        });
-                        c.video_bytes_sent.fetch_add(bytes * sent, Relaxed);
-                        seq += 1;
+                        Ok(None) => {
+                            c.video_encoder_skipped.fetch_add(1, Relaxed);
+                        }
+                        Err(e) => emit_error(&shared.events_tx, &e),
                     }
-                    Ok(None) => {
-                        c.video_encoder_skipped.fetch_add(1, Relaxed);
-                    }
-                    Err(e) => emit_error(&shared.events_tx, &e),
                 }
-            }
-        });
+            },
+        );
         match worker {
             Ok(worker) => Ok(VideoSend { input, worker }),
             Err(e) => {
@@ -187,6 +192,7 @@ impl VideoRecv {
         frames: Receiver<EncodedFrame>,
         recorder: Option<Y4mWriter>,
         remote: Arc<Remote>,
+        stream: Stream,
         shared: Arc<Shared>,
     ) -> Result<Self> {
         let mut decoder = H264Decoder::new()?;
@@ -194,94 +200,99 @@ impl VideoRecv {
             Some(w) => Some(Recorder::start(w, shared.clone())?),
             None => None,
         };
-        let worker = Worker::spawn("media-video-recv", move |stop| {
-            let c = &shared.counters;
-            let rc = &remote.c;
-            let uid = remote.uid;
-            let mut expected: Option<u64> = None;
-            let mut waiting_for_keyframe = true;
-            let mut last_request: Option<u64> = None;
-            let mut first = true;
-            let request_keyframe = |last: &mut Option<u64>| {
-                let now = shared.clock.now_us();
-                if last.is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US) {
-                    *last = Some(now);
-                    c.video_keyframe_requests.fetch_add(1, Relaxed);
-                    remote.transport.request_keyframe();
-                }
-            };
-            while !stop.load(Relaxed) {
-                let f = match frames.recv_timeout(Duration::from_millis(50)) {
-                    Ok(f) => f,
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
+        let worker = Worker::spawn(
+            "media-video-recv",
+            &shared.events_tx.clone(),
+            stream,
+            move |stop| {
+                let c = &shared.counters;
+                let rc = &remote.c;
+                let uid = remote.uid;
+                let mut expected: Option<u64> = None;
+                let mut waiting_for_keyframe = true;
+                let mut last_request: Option<u64> = None;
+                let mut first = true;
+                let request_keyframe = |last: &mut Option<u64>| {
+                    let now = shared.clock.now_us();
+                    if last.is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US) {
+                        *last = Some(now);
+                        c.video_keyframe_requests.fetch_add(1, Relaxed);
+                        remote.transport.request_keyframe();
+                    }
                 };
-                let now = shared.clock.now_us();
-                let bytes = f.data.len() as u64;
-                for (total, n) in [
-                    (&c.video_frames_received, 1),
-                    (&rc.video_frames_received, 1),
-                    (&c.video_bytes_received, bytes),
-                    (&rc.video_bytes_received, bytes),
-                ] {
-                    total.fetch_add(n, Relaxed);
-                }
-                shared
-                    .latencies
-                    .transport
-                    .record(now.saturating_sub(f.encoded_us));
-                if let Some(e) = expected {
-                    if f.seq < e {
-                        continue; // duplicate or reordered past its turn
+                while !stop.load(Relaxed) {
+                    let f = match frames.recv_timeout(Duration::from_millis(50)) {
+                        Ok(f) => f,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    let now = shared.clock.now_us();
+                    let bytes = f.data.len() as u64;
+                    for (total, n) in [
+                        (&c.video_frames_received, 1),
+                        (&rc.video_frames_received, 1),
+                        (&c.video_bytes_received, bytes),
+                        (&rc.video_bytes_received, bytes),
+                    ] {
+                        total.fetch_add(n, Relaxed);
                     }
-                    if f.seq > e {
-                        c.video_frames_lost.fetch_add(f.seq - e, Relaxed);
-                        rc.video_frames_lost.fetch_add(f.seq - e, Relaxed);
-                        waiting_for_keyframe = true;
-                    }
-                }
-                expected = Some(f.seq + 1);
-                if waiting_for_keyframe && !f.keyframe {
-                    c.video_frames_discarded_waiting_keyframe
-                        .fetch_add(1, Relaxed);
-                    request_keyframe(&mut last_request);
-                    continue;
-                }
-                match decoder.decode(&f.data, f.capture_us) {
-                    Ok(Some(frame)) => {
-                        waiting_for_keyframe = false;
-                        shared
-                            .latencies
-                            .decode
-                            .record(shared.clock.now_us().saturating_sub(now));
-                        c.video_frames_decoded.fetch_add(1, Relaxed);
-                        rc.video_frames_decoded.fetch_add(1, Relaxed);
-                        rc.video_width.store(frame.width as u64, Relaxed);
-                        rc.video_height.store(frame.height as u64, Relaxed);
-                        if std::mem::take(&mut first) {
-                            emit(
-                                &shared.events_tx,
-                                Event::FirstRemoteVideoFrame {
-                                    uid,
-                                    width: frame.width,
-                                    height: frame.height,
-                                },
-                            );
+                    shared
+                        .latencies
+                        .transport
+                        .record(now.saturating_sub(f.encoded_us));
+                    if let Some(e) = expected {
+                        if f.seq < e {
+                            continue; // duplicate or reordered past its turn
                         }
-                        if let Some(rec) = recorder.as_ref() {
-                            rec.write(frame.clone());
+                        if f.seq > e {
+                            c.video_frames_lost.fetch_add(f.seq - e, Relaxed);
+                            rc.video_frames_lost.fetch_add(f.seq - e, Relaxed);
+                            waiting_for_keyframe = true;
                         }
-                        queue_frame(&shared, FrameSource::Remote(uid), frame);
                     }
-                    Ok(None) => {}
-                    Err(_) => {
-                        c.video_decode_errors.fetch_add(1, Relaxed);
-                        waiting_for_keyframe = true;
+                    expected = Some(f.seq + 1);
+                    if waiting_for_keyframe && !f.keyframe {
+                        c.video_frames_discarded_waiting_keyframe
+                            .fetch_add(1, Relaxed);
                         request_keyframe(&mut last_request);
+                        continue;
+                    }
+                    match decoder.decode(&f.data, f.capture_us) {
+                        Ok(Some(frame)) => {
+                            waiting_for_keyframe = false;
+                            shared
+                                .latencies
+                                .decode
+                                .record(shared.clock.now_us().saturating_sub(now));
+                            c.video_frames_decoded.fetch_add(1, Relaxed);
+                            rc.video_frames_decoded.fetch_add(1, Relaxed);
+                            rc.video_width.store(frame.width as u64, Relaxed);
+                            rc.video_height.store(frame.height as u64, Relaxed);
+                            if std::mem::take(&mut first) {
+                                emit(
+                                    &shared.events_tx,
+                                    Event::FirstRemoteVideoFrame {
+                                        uid,
+                                        width: frame.width,
+                                        height: frame.height,
+                                    },
+                                );
+                            }
+                            if let Some(rec) = recorder.as_ref() {
+                                rec.write(frame.clone());
+                            }
+                            queue_frame(&shared, FrameSource::Remote(uid), frame);
+                        }
+                        Ok(None) => {}
+                        Err(_) => {
+                            c.video_decode_errors.fetch_add(1, Relaxed);
+                            waiting_for_keyframe = true;
+                            request_keyframe(&mut last_request);
+                        }
                     }
                 }
-            }
-        })?;
+            },
+        )?;
         Ok(VideoRecv { worker })
     }
 

@@ -224,9 +224,20 @@ impl WebRtcTransport {
             stun: Vec::new(),
         };
         net.start()?;
+        let feedback = net.sink.feedback.clone();
         let thread = std::thread::Builder::new()
             .name("media-net".into())
-            .spawn(move || net.run())
+            .spawn(move || {
+                // A bug in the network thread ends this peer's media: say so
+                // (the engine reports the connection failed) instead of
+                // leaving a call that is silently dead.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.run()));
+                if let Err(payload) = run {
+                    let why = crate::error::panic_message(payload.as_ref());
+                    tracing::error!("media-net stopped: {why}");
+                    let _ = feedback.try_send(Feedback::Connection(ConnectionState::Failed));
+                }
+            })
             .map_err(|e| Error::internal(format!("spawn media-net: {e}")))?;
         Ok(WebRtcTransport {
             commands,
