@@ -13,7 +13,13 @@ pub struct VideoFrame {
     /// Y plane, then U, then V; `width * height * 3 / 2` bytes.
     pub data: Arc<Vec<u8>>,
     /// When the frame was captured, in microseconds on the engine clock.
+    /// For a remote's frame: the sender's capture time mapped through its
+    /// RTCP sender reports, or its arrival time until those are known (see
+    /// `capture_known`).
     pub capture_us: u64,
+    /// `capture_us` is the capture time (false: only the arrival time of a
+    /// remote's frame whose sender's clock is not mapped yet).
+    pub capture_known: bool,
 }
 
 impl VideoFrame {
@@ -31,6 +37,7 @@ impl VideoFrame {
             height,
             data: Arc::new(data),
             capture_us,
+            capture_known: true,
         }
     }
 
@@ -85,10 +92,16 @@ pub struct EncodedFrame {
     pub seq: u64,
     /// Media timestamp: 48 kHz samples for audio, 90 kHz ticks for video.
     pub timestamp: u64,
-    /// Capture time on the sender's engine clock, microseconds.
+    /// Capture time, microseconds on this engine's clock: a local frame's
+    /// own; a received one's mapped from the sender's clock through RTCP
+    /// sender reports (or its arrival time, until they come: see
+    /// `capture_known`).
     pub capture_us: u64,
-    /// When the encoder finished, on the sender's engine clock.
+    /// When the encoder finished, on this engine's clock (received frames:
+    /// not known, the same as `capture_us`).
     pub encoded_us: u64,
+    /// Whether `capture_us` is a capture time at all.
+    pub capture_known: bool,
     /// Video only: an IDR frame the decoder can start from.
     pub keyframe: bool,
     pub data: Vec<u8>,

@@ -182,6 +182,25 @@ fn two_engines_exchange_audio_and_video_over_udp() {
         sa.video_target_bitrate_bps
     );
     assert!(sb.video_target_bitrate_bps > 300_000, "b has no cap");
+    // Latencies of received frames count from the sender's capture (its
+    // clock mapped through RTCP sender reports), not from their arrival.
+    for (name, rx, tx) in [("a", &sa, &sb), ("b", &sb, &sa)] {
+        let (enc, net, dec, e2e) = (
+            tx.video_encode_latency.p50_us,
+            rx.video_transport_latency.p50_us,
+            rx.video_decode_latency.p50_us,
+            rx.video_end_to_end_latency.p50_us,
+        );
+        eprintln!(
+            "{name} receiving: sender's encode {enc} us, capture to arrival {net} us, decode {dec} us, capture to frame callback {e2e} us"
+        );
+        assert!(
+            net >= enc / 2,
+            "{name}: capture to arrival {net} us < encode {enc} us"
+        );
+        assert!(e2e >= net + dec / 2, "{name}: end to end {e2e} us");
+        assert!(e2e < 1_000_000, "{name}: end to end {e2e} us");
+    }
     a.engine.stop_peer();
     b.engine.stop_peer();
 

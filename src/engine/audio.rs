@@ -122,6 +122,7 @@ impl AudioSend {
                             timestamp,
                             capture_us: now.saturating_sub(age_us),
                             encoded_us: now,
+                            capture_known: true,
                             keyframe: false,
                             data: packet.clone(),
                         };

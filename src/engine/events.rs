@@ -192,7 +192,9 @@ pub(crate) fn run_render(
                 match source {
                     FrameSource::Local => c.local_frames_rendered.fetch_add(1, Relaxed),
                     FrameSource::Remote(_) => {
-                        shared.latencies.end_to_end.record(shared.clock.now_us().saturating_sub(frame.capture_us));
+                        if frame.capture_known {
+                            shared.latencies.end_to_end.record(shared.clock.now_us().saturating_sub(frame.capture_us));
+                        }
                         c.video_frames_rendered.fetch_add(1, Relaxed)
                     }
                 };

@@ -205,10 +205,16 @@ pub struct Stats {
     pub video_send_bitrate_bps: u32,
     pub video_recv_bitrate_bps: u32,
 
+    /// Capture to encoded, of the frames this engine sends.
     pub video_encode_latency: Latency,
+    /// Received frames: encoded (echo test) or captured (calls: the
+    /// sender's clock mapped through its RTCP sender reports, so it
+    /// includes the sender's encoding) to complete here. Frames that
+    /// arrive before the first sender report are not counted.
     pub video_transport_latency: Latency,
     pub video_decode_latency: Latency,
-    /// Capture to delivery of the decoded frame to the host.
+    /// Capture (the sender's, as above) to delivery of the decoded frame
+    /// to the host.
     pub video_end_to_end_latency: Latency,
 
     /// Network sessions only: round-trip time of the path (0 until measured).

@@ -151,6 +151,7 @@ impl VideoSend {
                                 timestamp: frame.capture_us * 9 / 100,
                                 capture_us: frame.capture_us,
                                 encoded_us: now,
+                                capture_known: true,
                                 keyframe: out.keyframe,
                                 data: out.data,
                             });
@@ -236,10 +237,14 @@ impl VideoRecv {
                     ] {
                         total.fetch_add(n, Relaxed);
                     }
-                    shared
-                        .latencies
-                        .transport
-                        .record(now.saturating_sub(f.encoded_us));
+                    if f.capture_known {
+                        // Received frames: from the sender's capture (its encoding
+                        // included) to arrival here.
+                        shared
+                            .latencies
+                            .transport
+                            .record(now.saturating_sub(f.encoded_us));
+                    }
                     if let Some(e) = expected {
                         if f.seq < e {
                             continue; // duplicate or reordered past its turn
@@ -259,6 +264,8 @@ impl VideoRecv {
                     }
                     match decoder.decode(&f.data, f.capture_us) {
                         Ok(Some(frame)) => {
+                            let mut frame = frame;
+                            frame.capture_known = f.capture_known;
                             waiting_for_keyframe = false;
                             shared
                                 .latencies

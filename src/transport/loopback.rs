@@ -170,6 +170,7 @@ mod tests {
             timestamp: seq,
             capture_us: 0,
             encoded_us: 0,
+            capture_known: true,
             keyframe: false,
             data: vec![seq as u8; 10],
         }

@@ -648,12 +648,30 @@ impl Net {
                     _ => return,
                 };
                 let now = self.clock.now_us();
+                // The sender's capture time on our clock, through its last
+                // sender report (NTP time ↔ RTP time); until one came,
+                // only the arrival time is known.
+                let captured = d.last_sender_info.and_then(|sr| {
+                    let rate = d.time.frequency().get() as i64;
+                    let ticks = (d.time.numer() as u32).wrapping_sub(sr.rtp_time.numer() as u32)
+                        as i32 as i64;
+                    let offset =
+                        Duration::from_micros((ticks.unsigned_abs() * 1_000_000) / rate as u64);
+                    let at = if ticks >= 0 {
+                        sr.ntp_time.checked_add(offset)
+                    } else {
+                        sr.ntp_time.checked_sub(offset)
+                    }?;
+                    self.clock.at_system_time(at).map(|us| us.min(now))
+                });
+                let capture_us = captured.unwrap_or(now);
                 let frame = EncodedFrame {
                     kind,
                     seq,
                     timestamp: d.time.numer(),
-                    capture_us: now,
-                    encoded_us: now,
+                    capture_us,
+                    encoded_us: capture_us,
+                    capture_known: captured.is_some(),
                     keyframe,
                     data: d.data.to_vec(),
                 };
