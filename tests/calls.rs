@@ -171,3 +171,128 @@ fn reject_busy_offline_timeout_and_cancel_reach_both_sides() {
     assert!(carol_out.join().unwrap().contains("call ended: hangup"));
     assert!(bob_out.join().unwrap().contains("call ended: hangup"));
 }
+
+#[test]
+fn a_call_from_files_is_recorded_and_its_stats_written_as_json() {
+    use media::devices::audio::{AudioSink, WavSink};
+    use media::devices::video::{read_y4m, Y4mWriter};
+    use media::VideoFrame;
+
+    build_call_binaries();
+    let server = start(30);
+    let dir = std::env::temp_dir().join(format!("media-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // What alice "captures": a 523 Hz tone and ten flat frames whose
+    // brightness says which they are.
+    let wav = dir.join("in.wav");
+    let mut sink = WavSink::create(&wav).unwrap();
+    let tone: Vec<f32> = (0..96_000)
+        .map(|i| 0.2 * (2.0 * std::f32::consts::PI * 523.0 * i as f32 / 48_000.0).sin())
+        .collect();
+    sink.write(&tone).unwrap();
+    sink.finish().unwrap();
+    let levels: Vec<u8> = (0..10).map(|i| 40 + 15 * i).collect();
+    let clip = dir.join("in.y4m");
+    let mut writer = Y4mWriter::create(&clip, 15).unwrap();
+    for &l in &levels {
+        let mut data = vec![l; VideoFrame::i420_len(320, 180)];
+        data[320 * 180..].fill(128);
+        writer.write(&VideoFrame::new(320, 180, data, 0)).unwrap();
+    }
+    drop(writer);
+
+    let (rec_b, json) = (dir.join("bob"), dir.join("alice.jsonl"));
+    let mut bob = caller(
+        &server,
+        "bob",
+        "660",
+        &["--record", rec_b.to_str().unwrap(), "answer"],
+    );
+    let bob_out = lines_until(&mut bob, "waiting for calls");
+    let alice = caller(
+        &server,
+        "alice",
+        "440",
+        &[
+            "--audio-in",
+            wav.to_str().unwrap(),
+            "--video-in",
+            clip.to_str().unwrap(),
+            "--fps",
+            "15",
+            "--stats-json",
+            json.to_str().unwrap(),
+            "--duration",
+            "4",
+            "call",
+            "bob",
+        ],
+    );
+    let a = finish(alice, Duration::from_secs(60));
+    let _ = finish(bob, Duration::from_secs(30));
+    let b_text = bob_out.join().unwrap();
+    assert!(
+        stdout(&a).contains("call ended: hangup"),
+        "alice:\n{}",
+        stdout(&a)
+    );
+
+    // Bob heard the file's tone, not the caller's --tone.
+    let heard = read_wav_mono_48k(&rec_b.join("audio.wav")).unwrap();
+    let start = heard
+        .iter()
+        .position(|x| x.abs() > 0.01)
+        .expect("audio arrived");
+    let f = tone_frequency(&heard[start + 9_600..heard.len() - 4_800], 48_000).unwrap();
+    assert!((f - 523.0).abs() < 5.0, "bob heard {f:.1} Hz:\n{b_text}");
+    // Bob saw the clip's frames, at about 15 fps.
+    let frames = read_y4m(&rec_b.join("video.y4m")).unwrap();
+    let from_clip = frames
+        .iter()
+        .filter(|f| {
+            let mean = f.y().iter().map(|&v| v as f64).sum::<f64>() / f.y().len() as f64;
+            levels.iter().any(|&l| (mean - l as f64).abs() < 4.0)
+        })
+        .count();
+    eprintln!(
+        "bob: {} frames recorded, {from_clip} from the clip",
+        frames.len()
+    );
+    assert!(
+        (25..=75).contains(&frames.len()),
+        "{} frames in ~4 s at 15 fps",
+        frames.len()
+    );
+    assert!(
+        from_clip * 10 >= frames.len() * 9,
+        "{from_clip} of {} frames from the clip",
+        frames.len()
+    );
+
+    // Alice's stats: one JSON object per second.
+    let text = std::fs::read_to_string(&json).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{} lines:\n{text}", lines.len());
+    let times: Vec<f64> = lines.iter().map(|l| l["t_s"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[1] > w[0] + 0.5), "{times:?}");
+    let encoded: Vec<u64> = lines
+        .iter()
+        .map(|l| l["engine"]["audio_frames_encoded"].as_u64().unwrap())
+        .collect();
+    assert!(encoded.windows(2).all(|w| w[1] >= w[0]), "{encoded:?}");
+    let last = lines.last().unwrap();
+    let remotes = last["remotes"].as_array().unwrap();
+    assert_eq!(remotes.len(), 1, "{last}");
+    assert!(
+        remotes[0]["video_frames_decoded"].as_u64().unwrap() > 0,
+        "{last}"
+    );
+    assert!(
+        last["engine"]["video_end_to_end_latency"]["p50_us"].is_u64(),
+        "{last}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

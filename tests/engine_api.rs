@@ -363,3 +363,39 @@ fn an_audio_interruption_and_the_background_pause_media_without_ending_the_sessi
     });
     engine.stop_echo_test();
 }
+
+#[test]
+fn what_the_speaker_plays_can_be_recorded_whatever_the_output() {
+    let dir = std::env::temp_dir().join(format!("media-record-audio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("heard.wav");
+    // A null speaker (as a real one would be): the recording still holds
+    // the echo test's tone.
+    let engine = Engine::new(EngineConfig {
+        audio_output: AudioOutputConfig::Null,
+        record_remote_audio: Some(wav.clone()),
+        ..small()
+    })
+    .unwrap();
+    engine.start_echo_test().unwrap();
+    wait_for("a second of returned audio", || {
+        engine.stats().audio_frames_decoded >= 50
+    });
+    engine.stop_echo_test();
+    let s = engine.stats();
+    drop(engine);
+    let heard = media::devices::audio::read_wav_mono_48k(&wav).unwrap();
+    assert!(heard.len() >= 48_000, "{} samples", heard.len());
+    let f = media::analysis::tone_frequency(&heard[4_800..], 48_000).unwrap();
+    assert!((f - 440.0).abs() < 4.0, "{f:.1} Hz");
+    assert_eq!(s.audio_frames_not_recorded, 0);
+    // A recording into a missing folder is refused up front.
+    let e = Engine::new(EngineConfig {
+        record_remote_audio: Some("/nonexistent/dir/heard.wav".into()),
+        ..small()
+    })
+    .err()
+    .expect("refused");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -14,9 +14,15 @@
 //! runs in the terminal only. Prints a status line once a second (and one
 //! per remote user) and
 //! `call ended: <reason>` or `left <channel>` at the end. Typing `leave`
-//! (or `hangup`) on stdin ends the call or leaves the channel. `--record DIR`
-//! writes what it receives: video.y4m (video-<uid>.y4m per channel member),
-//! and the mixed audio.wav with `--fake`.
+//! (or `hangup`) on stdin ends the call or leaves the channel.
+//!
+//! To reproduce a quality complaint from files: `--audio-in FILE.wav` and
+//! `--video-in FILE.y4m` (looped) replace the microphone and camera,
+//! `--fps` sets the frame rate, `--record DIR` writes what is received
+//! (video.y4m, or video-<uid>.y4m per channel member, and the mixed
+//! audio.wav: with `--fake` on the speaker's timeline, with a real speaker
+//! what it played), and `--stats-json FILE` writes one JSON object of
+//! engine and per-remote stats per second (JSON lines).
 
 mod window;
 
@@ -58,9 +64,22 @@ struct Args {
     /// caller runs headless anyway.
     #[arg(long)]
     headless: bool,
-    /// Write what is received into this folder.
+    /// Write what is received into this folder (video.y4m, audio.wav).
     #[arg(long)]
     record: Option<PathBuf>,
+    /// Send this WAV file (looped) instead of the microphone.
+    #[arg(long)]
+    audio_in: Option<PathBuf>,
+    /// Send this Y4M file (looped) instead of the camera or test pattern.
+    #[arg(long)]
+    video_in: Option<PathBuf>,
+    /// Frames per second to capture and send.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Write one JSON object of stats per second to this file (JSON lines:
+    /// `{"t_s", "state", "engine": {...}, "remotes": [{...}]}`).
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
     /// Offer only this address as ICE host candidate (default: every interface).
     #[arg(long)]
     host_ip: Option<std::net::IpAddr>,
@@ -152,7 +171,7 @@ fn main() {
     config.video = VideoConfig {
         width: args.width,
         height: args.height,
-        fps: 30,
+        fps: args.fps,
         bitrate_bps: args.bitrate,
         ..Default::default()
     };
@@ -173,14 +192,29 @@ fn main() {
     {
         eprintln!("caller: no camera found: sending audio only (receiving video still works)");
     }
+    if let Some(path) = &args.audio_in {
+        config.audio_input = AudioInputConfig::WavFile(path.clone());
+    }
+    if let Some(path) = &args.video_in {
+        config.video_input = VideoInputConfig::Y4mFile(path.clone());
+    }
     if let Some(dir) = &args.record {
         std::fs::create_dir_all(dir)
             .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dir.display())));
         config.record_remote_video = Some(dir.join("video.y4m"));
         if args.fake {
+            // No speaker: the file is the speaker (silences included).
             config.audio_output = AudioOutputConfig::WavFile(dir.join("audio.wav"));
+        } else {
+            config.record_remote_audio = Some(dir.join("audio.wav"));
         }
     }
+    let mut stats_json = args.stats_json.as_ref().map(|path| {
+        std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", path.display()))),
+        )
+    });
     let engine =
         Engine::new(config).unwrap_or_else(|e| fail(&format!("cannot create the engine: {e}")));
     let (tx, events): (_, Receiver<Event>) = unbounded();
@@ -456,6 +490,19 @@ fn main() {
             for r in &remote_now {
                 print_remote("  ", r);
                 remotes.insert(r.uid, r.clone());
+            }
+            if let Some(out) = stats_json.as_mut() {
+                let line = serde_json::json!({
+                    "t_s": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+                    "state": state.lock().unwrap().clone(),
+                    "engine": s,
+                    "remotes": remote_now,
+                });
+                use std::io::Write;
+                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                    eprintln!("caller: cannot write the stats file; stopping it");
+                    stats_json = None;
+                }
             }
             overlay = vec![
                 state.lock().unwrap().clone(),

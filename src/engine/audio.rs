@@ -13,12 +13,13 @@ use ringbuf::traits::{Consumer, Observer, Producer};
 use ringbuf::HeapProd;
 
 use super::events::{device_error_callback, emit, emit_error, Event, Stream};
+use super::recorder::Recorder;
 use super::remote::Remote;
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
 use crate::control::AudioModeController;
-use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput};
+use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput, AudioSink, WavSink};
 use crate::devices::resample::{downmix, upmix, Resampler};
 use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind};
@@ -27,6 +28,8 @@ use crate::transport::Feedback;
 use crate::voice::{VoiceProcessor, VoiceStages};
 
 const TICK: Duration = Duration::from_millis(5);
+/// Played frames queued for the recording at most (2 s).
+const RECORD_QUEUE: usize = 100;
 
 /// Microphone → encoder → transport.
 pub(crate) struct AudioSend {
@@ -296,9 +299,21 @@ impl AudioRecv {
     pub(crate) fn start(
         mut output: Box<dyn AudioOutput>,
         jitter: JitterConfig,
+        record: Option<&std::path::Path>,
         stream: Stream,
         shared: Arc<Shared>,
     ) -> Result<Self> {
+        let recorder = match record {
+            Some(path) => Some(Recorder::start(
+                "media-record-audio",
+                RECORD_QUEUE,
+                &shared.events_tx,
+                WavSink::create(path)?,
+                |wav: &mut WavSink, frame: [f32; FRAME_SAMPLES]| wav.write(&frame),
+                |mut wav| wav.finish(),
+            )?),
+            None => None,
+        };
         let (mut format, mut ring) =
             output.start(device_error_callback(&shared.events_tx, stream))?;
         let (tracks_tx, commands) = unbounded::<TrackCommand>();
@@ -383,6 +398,14 @@ impl AudioRecv {
                             }
                         }
                         shared.far_end.played(&mixed);
+                        if let Some(rec) = &recorder {
+                            if !rec.write(mixed) {
+                                shared
+                                    .counters
+                                    .audio_frames_not_recorded
+                                    .fetch_add(1, Relaxed);
+                            }
+                        }
                         resampled.clear();
                         interleaved.clear();
                         resampler.process(&mixed, &mut resampled);

@@ -151,6 +151,11 @@ pub struct EngineConfig {
     /// When set, decoded remote video is also written to this Y4M file
     /// (its folder must exist).
     pub record_remote_video: Option<PathBuf>,
+    /// When set, what the speaker plays of the remotes (mixed, before any
+    /// resampling to the device) is also written to this 48 kHz mono WAV
+    /// file, whatever the output (its folder must exist). Each session
+    /// starts it anew.
+    pub record_remote_audio: Option<PathBuf>,
     /// How often a stats event is emitted; 0 turns them off, else within
     /// [`crate::engine::MIN_STATS_INTERVAL_MS`]..=[`crate::engine::MAX_STATS_INTERVAL_MS`].
     pub stats_interval_ms: u32,
@@ -168,6 +173,7 @@ impl Default for EngineConfig {
             jitter: JitterConfig::default(),
             loopback: Impairment::default(),
             record_remote_video: None,
+            record_remote_audio: None,
             stats_interval_ms: 1000,
         }
     }

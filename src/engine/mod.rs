@@ -11,6 +11,7 @@ mod audio;
 pub mod config;
 pub mod events;
 pub mod quality;
+mod recorder;
 pub mod remote;
 pub mod stats;
 mod video;
@@ -214,6 +215,7 @@ impl Shared {
             video_frames_rendered: g(&c.video_frames_rendered),
             video_frames_dropped_render: g(&c.video_frames_dropped_render),
             video_frames_not_recorded: g(&c.video_frames_not_recorded),
+            audio_frames_not_recorded: g(&c.audio_frames_not_recorded),
             local_frames_rendered: g(&c.local_frames_rendered),
             local_frames_dropped_render: g(&c.local_frames_dropped_render),
             video_send_bitrate_bps: g(&c.video_send_bps) as u32,
@@ -1225,8 +1227,14 @@ impl Core {
         } else {
             self.open_output(&st.config.audio_output).map_err(fail)?
         };
-        let audio = AudioRecv::start(output, st.config.jitter, stream, self.shared.clone())
-            .map_err(fail)?;
+        let audio = AudioRecv::start(
+            output,
+            st.config.jitter,
+            st.config.record_remote_audio.as_deref(),
+            stream,
+            self.shared.clone(),
+        )
+        .map_err(fail)?;
         self.shared.keyframe_wanted.store(true, Relaxed);
         let start = st.config.video.bitrate_bps;
         self.shared
@@ -1509,6 +1517,7 @@ fn validate(c: &EngineConfig) -> Result<()> {
     }
     let files = [
         ("record_remote_video", c.record_remote_video.as_deref()),
+        ("record_remote_audio", c.record_remote_audio.as_deref()),
         (
             "audio_output",
             match &c.audio_output {

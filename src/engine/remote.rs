@@ -13,7 +13,7 @@ use crate::transport::{Feedback, Transport};
 
 /// Statistics of one remote user, from [`crate::Engine::remote_stats`].
 /// Bitrates and fps are averaged over the last second or so.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct RemoteStats {
     /// The member's channel uid; 0 for the peer of a 1v1 call.
     pub uid: u32,

@@ -63,7 +63,7 @@ impl Default for LatencyHistogram {
 }
 
 /// Summary of a latency distribution.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Latency {
     pub p50_us: u64,
     pub p95_us: u64,
@@ -73,6 +73,7 @@ pub struct Latency {
 /// The live counters of one engine.
 #[derive(Default)]
 pub struct Counters {
+    pub audio_frames_not_recorded: AtomicU64,
     // audio, send side
     pub audio_frames_captured: AtomicU64,
     /// The Opus encoder's expected-loss hint and bitrate now.
@@ -156,7 +157,7 @@ pub struct Latencies {
 
 /// A snapshot of an engine's statistics. Counters are totals since the
 /// engine was created; bitrates cover the last stats interval.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Stats {
     pub audio_frames_captured: u64,
     pub audio_frames_encoded: u64,
@@ -200,6 +201,9 @@ pub struct Stats {
     /// Decoded frames the recording (`EngineConfig::record_remote_video`)
     /// skipped because the disk fell behind.
     pub video_frames_not_recorded: u64,
+    /// 20 ms frames of played audio the recording
+    /// (`EngineConfig::record_remote_audio`) skipped.
+    pub audio_frames_not_recorded: u64,
     pub local_frames_rendered: u64,
     pub local_frames_dropped_render: u64,
     pub video_send_bitrate_bps: u32,

@@ -14,13 +14,14 @@ use super::config::VideoConfig;
 use super::events::{
     device_error_callback, emit, emit_error, queue_frame, Event, FrameSource, Stream,
 };
+use super::recorder::Recorder;
 use super::remote::Remote;
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
 use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind, VideoFrame};
 
 /// Camera → encoder → transport.
@@ -181,6 +182,10 @@ impl VideoSend {
     }
 }
 
+/// Frames queued for the recording at most; beyond that they are skipped
+/// (and counted) rather than slowing the call down.
+const RECORD_QUEUE: usize = 90;
+
 /// Transport → decoder → render queue (and an optional Y4M recording).
 pub(crate) struct VideoRecv {
     worker: Worker,
@@ -198,7 +203,14 @@ impl VideoRecv {
     ) -> Result<Self> {
         let mut decoder = H264Decoder::new()?;
         let recorder = match recorder {
-            Some(w) => Some(Recorder::start(w, shared.clone())?),
+            Some(w) => Some(Recorder::start(
+                "media-record",
+                RECORD_QUEUE,
+                &shared.events_tx,
+                w,
+                |w: &mut Y4mWriter, frame: VideoFrame| w.write(&frame),
+                |_| Ok(()),
+            )?),
             None => None,
         };
         let worker = Worker::spawn(
@@ -286,7 +298,9 @@ impl VideoRecv {
                                 );
                             }
                             if let Some(rec) = recorder.as_ref() {
-                                rec.write(frame.clone());
+                                if !rec.write(frame.clone()) {
+                                    c.video_frames_not_recorded.fetch_add(1, Relaxed);
+                                }
                             }
                             queue_frame(&shared, FrameSource::Remote(uid), frame);
                         }
@@ -305,61 +319,5 @@ impl VideoRecv {
 
     pub(crate) fn stop(mut self) {
         self.worker.stop();
-    }
-}
-
-/// Frames queued for the recording at most; beyond that they are skipped
-/// (and counted) rather than slowing the call down.
-const RECORD_QUEUE: usize = 90;
-
-/// Writes decoded frames to a Y4M file on its own thread ("media-record"),
-/// so that a slow disk never stalls decoding. Dropping it writes what is
-/// queued and closes the file.
-struct Recorder {
-    tx: Option<crossbeam_channel::Sender<VideoFrame>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    shared: Arc<Shared>,
-}
-
-impl Recorder {
-    fn start(mut writer: Y4mWriter, shared: Arc<Shared>) -> Result<Self> {
-        let (tx, rx) = bounded::<VideoFrame>(RECORD_QUEUE);
-        let events = shared.events_tx.clone();
-        let thread = std::thread::Builder::new()
-            .name("media-record".into())
-            .spawn(move || {
-                for frame in rx.iter() {
-                    if let Err(e) = writer.write(&frame) {
-                        emit_error(&events, &e);
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| Error::internal(format!("spawn media-record: {e}")))?;
-        Ok(Recorder {
-            tx: Some(tx),
-            thread: Some(thread),
-            shared,
-        })
-    }
-
-    fn write(&self, frame: VideoFrame) {
-        if let Some(tx) = &self.tx {
-            if let Err(TrySendError::Full(_)) = tx.try_send(frame) {
-                self.shared
-                    .counters
-                    .video_frames_not_recorded
-                    .fetch_add(1, Relaxed);
-            }
-        }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
