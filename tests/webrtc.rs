@@ -21,12 +21,18 @@ struct Side {
     engine: Arc<Engine>,
     wav: PathBuf,
     stamps: Arc<Mutex<Vec<u32>>>,
+    /// Sizes of the remote frames, in order.
+    sizes: Arc<Mutex<Vec<(u32, u32)>>>,
     connected: Arc<AtomicU64>,
     /// (tx, rx) network quality reports.
     quality: Arc<Mutex<Vec<(u8, u8)>>>,
 }
 
 fn side(name: &str, tone: f32) -> Side {
+    side_sized(name, tone, (320, 180), 400_000)
+}
+
+fn side_sized(name: &str, tone: f32, size: (u32, u32), bitrate_bps: u32) -> Side {
     let dir = std::env::temp_dir().join(format!("media-webrtc-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let wav = dir.join("heard.wav");
@@ -37,10 +43,10 @@ fn side(name: &str, tone: f32) -> Side {
         },
         audio_output: AudioOutputConfig::WavFile(wav.clone()),
         video: VideoConfig {
-            width: 320,
-            height: 180,
+            width: size.0,
+            height: size.1,
             fps: 30,
-            bitrate_bps: 400_000,
+            bitrate_bps,
             ..Default::default()
         },
         ..EngineConfig::fake()
@@ -48,8 +54,11 @@ fn side(name: &str, tone: f32) -> Side {
     let engine = Arc::new(Engine::new(config).unwrap());
     let stamps = Arc::new(Mutex::new(Vec::new()));
     let s = stamps.clone();
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let z = sizes.clone();
     engine.set_frame_handler(Some(Box::new(move |source, f| {
         if source.is_remote() {
+            z.lock().unwrap().push((f.width, f.height));
             if let Some(stamp) = pattern::read_stamp(f.width, f.height, f.y(), f.y_stride()) {
                 s.lock().unwrap().push(stamp.frame_number);
             }
@@ -70,6 +79,7 @@ fn side(name: &str, tone: f32) -> Side {
         engine,
         wav,
         stamps,
+        sizes,
         connected,
         quality,
     }
@@ -437,6 +447,39 @@ fn a_speaker_that_fails_in_a_call_fails_the_call_not_the_echo_test() {
     let error = error.expect("an error came before the state change");
     assert!(error.contains("/dev/full"), "{error}");
     assert_eq!(failed, Some(media::Stream::Call));
+    a.engine.stop_peer();
+    b.engine.stop_peer();
+}
+
+#[test]
+fn a_low_bitrate_steps_the_sender_down_the_resolution_ladder() {
+    let a = side_sized("i", 440.0, (640, 360), 800_000);
+    let b = side("j", 660.0);
+    call_over_loopback(&a, &b);
+    wait_for("a's 360p video at b", Duration::from_secs(30), || {
+        b.sizes.lock().unwrap().contains(&(640, 360))
+    });
+    // 150 kbit/s cannot carry 360p (or 270p) at 30 fps: a steps down to
+    // 180p, and b's frames follow.
+    a.engine.set_video_bitrate(150_000).unwrap();
+    wait_for("180p at b", Duration::from_secs(10), || {
+        b.sizes.lock().unwrap().last() == Some(&(320, 180))
+    });
+    let s = a.engine.stats();
+    assert_eq!(
+        (s.video_send_width, s.video_send_height, s.video_send_fps),
+        (320, 180, 30)
+    );
+    // Room again: back up, one rung at a time, each after 5 s.
+    a.engine.set_video_bitrate(800_000).unwrap();
+    wait_for("360p at b again", Duration::from_secs(30), || {
+        b.sizes.lock().unwrap().last() == Some(&(640, 360))
+    });
+    let sizes = b.sizes.lock().unwrap().clone();
+    let mut steps: Vec<(u32, u32)> = sizes.clone();
+    steps.dedup();
+    eprintln!("sizes b saw: {steps:?}");
+    assert_eq!(steps, vec![(640, 360), (320, 180), (480, 270), (640, 360)]);
     a.engine.stop_peer();
     b.engine.stop_peer();
 }

@@ -5,7 +5,9 @@
 //! policy is tested on a virtual clock.
 
 pub mod audio;
+pub mod ladder;
 pub mod rate;
 
 pub use audio::{AudioMode, AudioModeController};
+pub use ladder::{Rung, VideoLadder};
 pub use rate::RateController;

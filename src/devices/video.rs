@@ -260,7 +260,8 @@ impl VideoInput for Y4mSource {
 }
 
 /// Writes frames to a Y4M file. The first frame fixes the size; frames of
-/// another size are skipped and counted.
+/// another size (a sender stepping down its resolution ladder) are scaled
+/// to it.
 pub struct Y4mWriter {
     path: PathBuf,
     fps: u32,
@@ -270,7 +271,6 @@ pub struct Y4mWriter {
     encoder: Option<y4m::Encoder<BufWriter<File>>>,
     size: Option<(u32, u32)>,
     pub frames_written: u64,
-    pub frames_skipped: u64,
 }
 
 impl Y4mWriter {
@@ -285,7 +285,6 @@ impl Y4mWriter {
             encoder: None,
             size: None,
             frames_written: 0,
-            frames_skipped: 0,
         })
     }
 
@@ -305,10 +304,12 @@ impl Y4mWriter {
             self.encoder = Some(enc);
             self.size = Some((frame.width, frame.height));
         }
-        if self.size != Some((frame.width, frame.height)) {
-            self.frames_skipped += 1;
-            return Ok(());
-        }
+        let frame = match self.size {
+            Some((w, h)) if (w, h) != (frame.width, frame.height) => {
+                crate::devices::convert::scale(frame, w, h)
+            }
+            _ => frame.clone(),
+        };
         let enc = self.encoder.as_mut().expect("created above");
         enc.write_frame(&y4m::Frame::new([frame.y(), frame.u(), frame.v()], None))
             .map_err(|e| y4m_err(&self.path, format!("{e:?}")))?;
@@ -355,11 +356,26 @@ mod tests {
             );
             w.write(&VideoFrame::new(256, 144, buf, 0)).unwrap();
         }
-        w.write(&VideoFrame::new(2, 2, vec![0; 6], 0)).unwrap();
-        assert_eq!((w.frames_written, w.frames_skipped), (3, 1));
+        assert_eq!(w.frames_written, 3);
         drop(w);
         let frames = read_y4m(&path).unwrap();
         assert_eq!(frames.len(), 3);
+        // A frame of another size is scaled to the file's.
+        let resized = dir.join("resized.y4m");
+        let mut w = Y4mWriter::create(&resized, 30).unwrap();
+        w.write(&frames[0]).unwrap();
+        w.write(&VideoFrame::new(
+            2,
+            2,
+            vec![200, 200, 200, 200, 128, 128],
+            0,
+        ))
+        .unwrap();
+        drop(w);
+        let back = read_y4m(&resized).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[1].width, back[1].height), (256, 144));
+        assert!(back[1].y().iter().all(|&v| v == 200));
         assert_eq!(
             pattern::read_stamp(256, 144, frames[2].y(), 256)
                 .unwrap()

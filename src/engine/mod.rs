@@ -230,6 +230,9 @@ impl Shared {
             bandwidth_estimate_bps: g(&self.bandwidth_estimate_bps) as u32,
             video_target_bitrate_bps: g(&self.target_video_bps) as u32,
             video_nacks_sent: g(&self.video_nacks_sent),
+            video_send_width: g(&c.video_send_width) as u32,
+            video_send_height: g(&c.video_send_height) as u32,
+            video_send_fps: g(&c.video_send_fps) as u32,
             audio_expected_loss_pct: g(&c.audio_expected_loss_pct) as u32,
             audio_target_bitrate_bps: g(&c.audio_target_bps) as u32,
         }

@@ -73,6 +73,10 @@ pub struct Latency {
 /// The live counters of one engine.
 #[derive(Default)]
 pub struct Counters {
+    /// The size and frame rate the video encoder runs at now.
+    pub video_send_width: AtomicU64,
+    pub video_send_height: AtomicU64,
+    pub video_send_fps: AtomicU64,
     pub audio_frames_not_recorded: AtomicU64,
     // audio, send side
     pub audio_frames_captured: AtomicU64,
@@ -231,6 +235,11 @@ pub struct Stats {
     pub bandwidth_estimate_bps: u32,
     /// What the video encoder is asked for now.
     pub video_target_bitrate_bps: u32,
+    /// The size and frame rate the video encoder runs at now: the rung of
+    /// the resolution ladder the target bitrate carries.
+    pub video_send_width: u32,
+    pub video_send_height: u32,
+    pub video_send_fps: u32,
     /// The Opus encoder's FEC budget now: the loss it expects, in percent,
     /// following the loss the peer reports (0 on a clean link).
     pub audio_expected_loss_pct: u32,

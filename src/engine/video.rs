@@ -19,6 +19,7 @@ use super::remote::Remote;
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
+use crate::control::VideoLadder;
 use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
 use crate::error::Result;
@@ -47,6 +48,10 @@ impl VideoSend {
             bitrate_bps: config.bitrate_bps,
         };
         let mut encoder = H264Encoder::new(settings)?;
+        let c = &shared.counters;
+        c.video_send_width.store(config.width as u64, Relaxed);
+        c.video_send_height.store(config.height as u64, Relaxed);
+        c.video_send_fps.store(config.fps as u64, Relaxed);
         let (tx, rx) = bounded::<VideoFrame>(2);
         let on_frame = {
             let (shared, rx) = (shared.clone(), rx.clone());
@@ -90,6 +95,8 @@ impl VideoSend {
                 let c = &shared.counters;
                 let mut seq = 0u64;
                 let start_us = shared.clock.now_us();
+                let mut ladder = VideoLadder::new(config.width, config.height, config.fps);
+                let mut last_sent_us: Option<u64> = None;
                 while !stop.load(Relaxed) {
                     let frame = match rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(f) => f,
@@ -112,27 +119,44 @@ impl VideoSend {
                     if shared.keyframe_wanted.swap(false, Relaxed) {
                         encoder.request_keyframe();
                     }
-                    let frame = if follow_input_size {
-                        let s = encoder.settings();
-                        if (frame.width, frame.height) != (s.width, s.height) {
-                            // A new size: a new encoder, which starts with an IDR.
-                            let resized = H264Settings {
-                                width: frame.width,
-                                height: frame.height,
-                                ..s
-                            };
-                            match H264Encoder::new(resized) {
-                                Ok(e) => encoder = e,
-                                Err(e) => {
-                                    emit_error(&shared.events_tx, &e);
-                                    continue;
-                                }
+                    // The rung of the ladder the target carries: its
+                    // size (the input's, or smaller) and frame rate.
+                    if follow_input_size {
+                        ladder.set_input(frame.width, frame.height);
+                    }
+                    ladder.update(shared.clock.now_us(), target);
+                    let rung = ladder.rung();
+                    let interval_us = 1_000_000 / rung.fps.max(1) as u64;
+                    if last_sent_us.is_some_and(|last| {
+                        frame.capture_us.saturating_sub(last) + interval_us / 4 < interval_us
+                    }) {
+                        continue; // above the rung's frame rate
+                    }
+                    let frame = convert::scale(&frame, rung.width, rung.height);
+                    let s = encoder.settings();
+                    if (frame.width, frame.height, rung.fps)
+                        != (s.width, s.height, s.max_fps as u32)
+                    {
+                        // A new size or rate: a new encoder, which starts
+                        // with an IDR.
+                        let resized = H264Settings {
+                            width: frame.width,
+                            height: frame.height,
+                            max_fps: rung.fps as f32,
+                            ..s
+                        };
+                        match H264Encoder::new(resized) {
+                            Ok(e) => encoder = e,
+                            Err(e) => {
+                                emit_error(&shared.events_tx, &e);
+                                continue;
                             }
                         }
-                        frame
-                    } else {
-                        convert::scale(&frame, config.width, config.height)
-                    };
+                        c.video_send_width.store(frame.width as u64, Relaxed);
+                        c.video_send_height.store(frame.height as u64, Relaxed);
+                        c.video_send_fps.store(rung.fps as u64, Relaxed);
+                    }
+                    last_sent_us = Some(frame.capture_us);
                     let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
                     match encoder.encode(&frame, pts_ms) {
                         Ok(Some(out)) => {

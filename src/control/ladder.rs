@@ -1,0 +1,287 @@
+//! The video resolution and frame-rate ladder: which size and frame rate
+//! the encoder runs at for the bitrate the rate controller allows. A
+//! 720p encoder squeezed into 300 kbit/s drops to a few frames per second
+//! of mush; stepping down to a size the bitrate can carry keeps the motion.
+//! Driven by the target bitrate, never by loss (random loss on a link with
+//! spare capacity is NACK's job), with hysteresis: down after the target
+//! has been short for a second (at once when far short), up only after it
+//! has had room for the next rung for five seconds.
+//!
+//! Rungs: the input's size, then 540p, 360p, 270p and 180p below it (the
+//! short side; the same aspect ratio, so portrait works alike), all at the
+//! configured frame rate, and last the smallest size at half the frame
+//! rate.
+
+/// The short sides of the rungs below the input's.
+const HEIGHTS: [u32; 4] = [540, 360, 270, 180];
+/// Bits a rung needs per pixel and frame to look right.
+const BITS_PER_PIXEL: f64 = 0.05;
+/// Down when the target is below this share of the rung's need ...
+const DOWN_MARGIN: f64 = 0.8;
+/// ... for this long,
+const DOWN_HOLD_US: u64 = 1_000_000;
+/// or at once when it is below this share.
+const FAR_SHORT: f64 = 0.5;
+/// Up when the target exceeds the next rung's need by this factor ...
+const UP_MARGIN: f64 = 1.3;
+/// ... for this long (and as long since the last change).
+const UP_HOLD_US: u64 = 5_000_000;
+
+/// One step of the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rung {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+impl Rung {
+    /// The bitrate this rung needs.
+    pub fn needed_bps(&self) -> u32 {
+        (self.width as f64 * self.height as f64 * self.fps as f64 * BITS_PER_PIXEL) as u32
+    }
+
+    /// The short side ("360" of 640x360 and of 360x640).
+    pub fn short_side(&self) -> u32 {
+        self.width.min(self.height)
+    }
+}
+
+fn even(x: f64) -> u32 {
+    ((x / 2.0).round() as u32 * 2).max(2)
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct VideoLadder {
+    fps: u32,
+    input: (u32, u32),
+    rungs: Vec<Rung>,
+    index: usize,
+    /// Since when the target has been short of the current rung.
+    short_since: Option<u64>,
+    /// Since when the target has had room for the rung above.
+    room_since: Option<u64>,
+    last_change_us: u64,
+}
+
+impl VideoLadder {
+    /// A ladder for frames of `width` x `height` at `fps`, at its top.
+    pub fn new(width: u32, height: u32, fps: u32) -> Self {
+        let mut l = VideoLadder {
+            fps: fps.max(1),
+            input: (0, 0),
+            rungs: Vec::new(),
+            index: 0,
+            short_since: None,
+            room_since: None,
+            last_change_us: 0,
+        };
+        l.set_input(width, height);
+        l
+    }
+
+    /// The input's size changed (a host pushing another size): the ladder
+    /// is rebuilt below it, staying as near the current height as it can.
+    pub fn set_input(&mut self, width: u32, height: u32) {
+        if (width, height) == self.input || width == 0 || height == 0 {
+            return;
+        }
+        let keep = self.rungs.get(self.index).copied();
+        self.input = (width, height);
+        let short = width.min(height);
+        let mut rungs = vec![Rung {
+            width,
+            height,
+            fps: self.fps,
+        }];
+        for side in HEIGHTS.into_iter().filter(|&s| s < short) {
+            let scale = side as f64 / short as f64;
+            rungs.push(Rung {
+                width: even(width as f64 * scale),
+                height: even(height as f64 * scale),
+                fps: self.fps,
+            });
+        }
+        if self.fps >= 10 {
+            let last = *rungs.last().expect("at least the input");
+            rungs.push(Rung {
+                fps: self.fps / 2,
+                ..last
+            });
+        }
+        self.index = keep
+            .and_then(|k| {
+                rungs
+                    .iter()
+                    .position(|r| r.short_side() <= k.short_side() && r.fps <= k.fps)
+            })
+            .unwrap_or(0);
+        self.rungs = rungs;
+    }
+
+    /// Every rung, top first.
+    pub fn rungs(&self) -> &[Rung] {
+        &self.rungs
+    }
+
+    /// The rung to encode at now.
+    pub fn rung(&self) -> Rung {
+        self.rungs[self.index]
+    }
+
+    /// The encoder's target bitrate at `now_us`; returns the new rung when
+    /// it changes.
+    pub fn update(&mut self, now_us: u64, target_bps: u32) -> Option<Rung> {
+        let target = target_bps as f64;
+        let need = self.rung().needed_bps() as f64;
+        if self.index + 1 < self.rungs.len() && target < need * DOWN_MARGIN {
+            self.room_since = None;
+            let since = *self.short_since.get_or_insert(now_us);
+            if target < need * FAR_SHORT || now_us.saturating_sub(since) >= DOWN_HOLD_US {
+                // The highest rung the target carries (at least one down).
+                let fits = (self.index + 1..self.rungs.len())
+                    .find(|&i| target >= self.rungs[i].needed_bps() as f64 * DOWN_MARGIN)
+                    .unwrap_or(self.rungs.len() - 1);
+                return Some(self.change(now_us, fits));
+            }
+            return None;
+        }
+        self.short_since = None;
+        if self.index > 0 && target > self.rungs[self.index - 1].needed_bps() as f64 * UP_MARGIN {
+            let since = *self.room_since.get_or_insert(now_us);
+            if now_us.saturating_sub(since) >= UP_HOLD_US
+                && now_us.saturating_sub(self.last_change_us) >= UP_HOLD_US
+            {
+                return Some(self.change(now_us, self.index - 1));
+            }
+        } else {
+            self.room_since = None;
+        }
+        None
+    }
+
+    fn change(&mut self, now_us: u64, index: usize) -> Rung {
+        self.index = index;
+        self.last_change_us = now_us;
+        self.short_since = None;
+        self.room_since = None;
+        self.rung()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000;
+    const S: u64 = 1_000_000;
+
+    /// Feeds `target` every 100 ms from `from` to `to`; the rungs it went
+    /// through, with when.
+    fn run(
+        l: &mut VideoLadder,
+        from: u64,
+        to: u64,
+        target: impl Fn(u64) -> u32,
+    ) -> Vec<(u64, Rung)> {
+        (from / (100 * MS)..to / (100 * MS))
+            .filter_map(|i| {
+                let t = i * 100 * MS;
+                l.update(t, target(t)).map(|r| (t, r))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_rungs_of_720p30() {
+        let l = VideoLadder::new(1280, 720, 30);
+        let sizes: Vec<_> = l
+            .rungs()
+            .iter()
+            .map(|r| (r.width, r.height, r.fps))
+            .collect();
+        assert_eq!(
+            sizes,
+            vec![
+                (1280, 720, 30),
+                (960, 540, 30),
+                (640, 360, 30),
+                (480, 270, 30),
+                (320, 180, 30),
+                (320, 180, 15)
+            ]
+        );
+        assert_eq!(l.rungs()[0].needed_bps(), 1_382_400);
+    }
+
+    #[test]
+    fn a_capacity_drop_steps_down_within_a_second_and_comes_back_slowly() {
+        let mut l = VideoLadder::new(1280, 720, 30);
+        // 2 Mbit/s, then 500 kbit/s from 10 s, then 2 Mbit/s from 30 s.
+        let target = |t: u64| {
+            if (10 * S..30 * S).contains(&t) {
+                430_000
+            } else {
+                1_800_000
+            }
+        };
+        let changes = run(&mut l, 0, 60 * S, target);
+        eprintln!("{changes:?}");
+        let (t, down) = changes[0];
+        assert_eq!(
+            (down.width, down.height),
+            (640, 360),
+            "the rung 430 kbit/s carries"
+        );
+        assert!(t - 10 * S <= S, "down after {} ms", (t - 10 * S) / MS);
+        // Back up one rung at a time, each after 5 s of room.
+        let ups: Vec<_> = changes[1..]
+            .iter()
+            .map(|(t, r)| (*t / S, r.height))
+            .collect();
+        assert_eq!(ups, vec![(35, 540), (40, 720)]);
+    }
+
+    #[test]
+    fn far_short_steps_down_at_once() {
+        let mut l = VideoLadder::new(1280, 720, 30);
+        assert_eq!(l.update(0, 2_000_000), None);
+        let r = l.update(100 * MS, 150_000).expect("at once");
+        assert_eq!((r.height, r.fps), (180, 30));
+        let r = l.update(200 * MS, 30_000).expect("at once");
+        assert_eq!((r.height, r.fps), (180, 15), "the bottom");
+        assert_eq!(l.update(300 * MS, 10_000), None, "nothing below the bottom");
+    }
+
+    #[test]
+    fn a_target_wobbling_around_a_threshold_does_not_flap() {
+        let mut l = VideoLadder::new(640, 360, 30);
+        let need = l.rung().needed_bps() as f64;
+        let mut rng = fastrand::Rng::with_seed(4);
+        // ±25 % around 85 % of 360p's need for a minute.
+        let targets: Vec<u32> = (0..600)
+            .map(|_| (need * 0.85 * (0.75 + rng.f64() * 0.5)) as u32)
+            .collect();
+        let changes = run(&mut l, 0, 60 * S, |t| targets[(t / (100 * MS)) as usize]);
+        assert!(changes.len() <= 3, "{changes:?}");
+    }
+
+    #[test]
+    fn a_new_input_size_keeps_the_short_side_it_had() {
+        let mut l = VideoLadder::new(1280, 720, 30);
+        l.update(0, 300_000).unwrap();
+        assert_eq!(l.rung().height, 360);
+        // The host rotates the phone: 720x1280 portrait.
+        l.set_input(720, 1280);
+        assert_eq!(
+            l.rungs()[0],
+            Rung {
+                width: 720,
+                height: 1280,
+                fps: 30
+            }
+        );
+        assert_eq!((l.rung().width, l.rung().height), (360, 640));
+    }
+}
