@@ -1,5 +1,6 @@
-//! Per-frame codec cost, ring throughput, the host's push / pull of PCM
-//! and sample-rate conversion.
+//! Per-frame codec cost, ring throughput, the host's push / pull of PCM,
+//! sample-rate conversion and voice processing (echo cancellation and the
+//! rest, per 20 ms of microphone audio).
 //!
 //!     cargo bench --bench codecs
 
@@ -203,5 +204,55 @@ fn resample(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, opus, h264, ring, host_audio, resample);
+fn voice_processing(c: &mut Criterion) {
+    use media::analysis::talker;
+    use media::voice::{FarEnd, VoiceProcessor, VoiceStages};
+    // The far end talks; the microphone hears it 60 ms later at -6 dB.
+    let far = talker(4.0, 220.0, 4.0, 1);
+    let mic: Vec<f32> = (0..far.len())
+        .map(|i| {
+            if i >= 2_880 {
+                0.5 * far[i - 2_880]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut group = c.benchmark_group("voice_processing");
+    let canceller_only = VoiceStages {
+        echo_cancellation: true,
+        ..VoiceStages::NONE
+    };
+    for (name, stages) in [
+        ("all_stages", VoiceStages::ALL),
+        ("echo_canceller", canceller_only),
+    ] {
+        let far_end = FarEnd::new();
+        let mut p = VoiceProcessor::new(stages, &far_end).unwrap();
+        let mut frame = [0f32; FRAME_SAMPLES];
+        let mut i = 0usize;
+        group.throughput(Throughput::Elements(FRAME_SAMPLES as u64));
+        group.bench_function(format!("{name}_20ms"), |b| {
+            b.iter(|| {
+                let at = (i * FRAME_SAMPLES) % (far.len() - FRAME_SAMPLES);
+                i += 1;
+                far_end.played(far[at..at + FRAME_SAMPLES].try_into().unwrap());
+                frame.copy_from_slice(&mic[at..at + FRAME_SAMPLES]);
+                p.process(&mut frame);
+                frame[0]
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    opus,
+    h264,
+    ring,
+    host_audio,
+    resample,
+    voice_processing
+);
 criterion_main!(benches);

@@ -110,15 +110,16 @@ impl VoiceProcessing {
 
 /// The far end's audio as played: the playout thread puts frames in, the
 /// capture thread's echo canceller takes them out. Frames are only queued
-/// while a canceller is listening.
-pub(crate) struct FarEnd {
+/// while a canceller is listening. (The engine has one; benches and tools
+/// make their own.)
+pub struct FarEnd {
     tx: Sender<[f32; FAR_END_FRAME]>,
     rx: Receiver<[f32; FAR_END_FRAME]>,
     listening: AtomicBool,
 }
 
 impl FarEnd {
-    pub(crate) fn new() -> Arc<Self> {
+    pub fn new() -> Arc<Self> {
         let (tx, rx) = bounded(FAR_END_QUEUE);
         Arc::new(FarEnd {
             tx,
@@ -128,7 +129,7 @@ impl FarEnd {
     }
 
     /// A 20 ms frame (48 kHz mono) was handed to the speaker. Never blocks.
-    pub(crate) fn played(&self, frame: &[f32; FAR_END_FRAME]) {
+    pub fn played(&self, frame: &[f32; FAR_END_FRAME]) {
         if self.listening.load(Relaxed) {
             let _ = self.tx.try_send(*frame);
         }
@@ -157,7 +158,7 @@ pub struct VoiceProcessor {
 impl VoiceProcessor {
     /// A processor running `stages`. With echo cancellation, `far_end`
     /// must be the playout's: the processor listens to it until dropped.
-    pub(crate) fn new(stages: VoiceStages, far_end: &Arc<FarEnd>) -> Result<Self> {
+    pub fn new(stages: VoiceStages, far_end: &Arc<FarEnd>) -> Result<Self> {
         VoiceProcessing::Stages(stages).validate()?;
         let mut p = VoiceProcessor {
             #[cfg(feature = "voice-processing")]

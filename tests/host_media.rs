@@ -204,8 +204,15 @@ fn check_received(h: &Host, tone_hz: f64) {
     let level = rms_dbfs(steady);
     let stats = h.engine.stats();
     eprintln!(
-        "{}: heard {f:.1} Hz at {level:.1} dBFS ({} Hz x{ch}); {} silent frames pulled, {} pushed frames dropped",
-        h.name, rate, stats.audio_pull_silent_frames, stats.audio_push_dropped_frames
+        "{}: heard {f:.1} Hz at {level:.1} dBFS ({} Hz x{ch}); {} silent frames pulled, {} pushed frames dropped; jitter buffer: {} concealed, {} underruns, {} removed of {} decoded",
+        h.name,
+        rate,
+        stats.audio_pull_silent_frames,
+        stats.audio_push_dropped_frames,
+        stats.audio_concealed,
+        stats.audio_playout_underruns,
+        stats.audio_frames_removed,
+        stats.audio_frames_decoded
     );
     assert!(
         (f - tone_hz).abs() < 2.0,

@@ -82,12 +82,17 @@ impl VideoLadder {
     }
 
     /// The input's size changed (a host pushing another size): the ladder
-    /// is rebuilt below it, staying as near the current height as it can.
+    /// is rebuilt below it; at the top it stays at the top, stepped down it
+    /// keeps (at most) the short side it had.
     pub fn set_input(&mut self, width: u32, height: u32) {
         if (width, height) == self.input || width == 0 || height == 0 {
             return;
         }
-        let keep = self.rungs.get(self.index).copied();
+        let keep = self
+            .rungs
+            .get(self.index)
+            .copied()
+            .filter(|_| self.index > 0);
         self.input = (width, height);
         let short = width.min(height);
         let mut rungs = vec![Rung {
@@ -269,7 +274,11 @@ mod tests {
 
     #[test]
     fn a_new_input_size_keeps_the_short_side_it_had() {
-        let mut l = VideoLadder::new(1280, 720, 30);
+        let mut l = VideoLadder::new(320, 180, 30);
+        // At the top, a larger input is encoded at its size.
+        l.set_input(1280, 720);
+        assert_eq!(l.rung(), l.rungs()[0]);
+        assert_eq!(l.rung().height, 720);
         l.update(0, 300_000).unwrap();
         assert_eq!(l.rung().height, 360);
         // The host rotates the phone: 720x1280 portrait.

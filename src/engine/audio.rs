@@ -266,6 +266,7 @@ impl Track {
         add(&rc.audio_concealed, s.concealed, before.concealed);
         add(&c.audio_late, s.late, before.late);
         add(&c.audio_playout_underruns, s.underruns, before.underruns);
+        add(&c.audio_frames_removed, s.discarded, before.discarded);
         rc.audio_jitter_us.store(self.jb.jitter_us(), Relaxed);
     }
 }

@@ -73,6 +73,7 @@ pub struct Latency {
 /// The live counters of one engine.
 #[derive(Default)]
 pub struct Counters {
+    pub audio_frames_removed: AtomicU64,
     /// The size and frame rate the video encoder runs at now.
     pub video_send_width: AtomicU64,
     pub video_send_height: AtomicU64,
@@ -172,7 +173,12 @@ pub struct Stats {
     pub audio_fec_recovered: u64,
     pub audio_concealed: u64,
     pub audio_late: u64,
+    /// Frames of concealment the jitter buffer played because it ran dry
+    /// (it waits for late packets instead of skipping them).
     pub audio_playout_underruns: u64,
+    /// Frames the jitter buffer dropped to bring its delay back down
+    /// (at most one in ten played).
+    pub audio_frames_removed: u64,
     pub audio_decode_errors: u64,
     pub audio_send_bitrate_bps: u32,
     pub audio_recv_bitrate_bps: u32,
