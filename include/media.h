@@ -298,7 +298,8 @@ typedef enum media_voice_processing {
   MEDIA_VOICE_HIGH_PASS = 8,
   // Every stage.
   MEDIA_VOICE_ALL = 15,
-  // The default: every stage when the engine owns a system microphone
+  // The default: echo cancellation, noise suppression and high-pass
+  // (not gain control) when the engine owns a system microphone
   // (`MEDIA_AUDIO_INPUT_DEFAULT` / `_DEVICE`), none for tone, file and
   // host-pushed audio (a phone's platform voice processing cleans that).
   // Without the library's `voice-processing` feature: none, and any

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::codec::opus::OpusSettings;
 use crate::devices::audio::AudioFormat;
+use crate::jitter::video::VideoDelay;
 use crate::jitter::JitterConfig;
 use crate::transport::impairment::Impairment;
 use crate::voice::VoiceProcessing;
@@ -141,10 +142,16 @@ pub struct EngineConfig {
     pub video: VideoConfig,
     pub audio: OpusSettings,
     /// Echo cancellation, noise suppression, gain control and high-pass on
-    /// the microphone's audio. Default [`VoiceProcessing::Auto`]: all of it
-    /// for system microphones, none for synthetic, file and host-fed audio.
+    /// the microphone's audio. Default [`VoiceProcessing::Auto`]: all but
+    /// gain control for system microphones, none for synthetic, file and
+    /// host-fed audio.
     pub voice_processing: VoiceProcessing,
     pub jitter: JitterConfig,
+    /// How much delay the receiver may add so that remote video plays
+    /// smoothly through NACK repairs and jitter: [`VideoDelay::Balanced`]
+    /// by default (up to 400 ms, only as much as the path needs);
+    /// [`VideoDelay::Immediate`] shows frames as soon as they are decoded.
+    pub video_delay: VideoDelay,
     /// What the echo test's loopback path does to packets (delay and
     /// jitter at most [`crate::engine::MAX_LOOPBACK_DELAY_US`] each).
     pub loopback: Impairment,
@@ -171,6 +178,7 @@ impl Default for EngineConfig {
             audio: OpusSettings::default(),
             voice_processing: VoiceProcessing::Auto,
             jitter: JitterConfig::default(),
+            video_delay: VideoDelay::Balanced,
             loopback: Impairment::default(),
             record_remote_video: None,
             record_remote_audio: None,

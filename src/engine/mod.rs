@@ -216,6 +216,7 @@ impl Shared {
             video_frames_rendered: g(&c.video_frames_rendered),
             video_frames_dropped_render: g(&c.video_frames_dropped_render),
             video_frames_not_recorded: g(&c.video_frames_not_recorded),
+            video_render_delay_us: g(&c.video_render_delay_us),
             audio_frames_not_recorded: g(&c.audio_frames_not_recorded),
             local_frames_rendered: g(&c.local_frames_rendered),
             local_frames_dropped_render: g(&c.local_frames_dropped_render),
@@ -1355,6 +1356,7 @@ impl Core {
             video_rx,
             recorder,
             remote.clone(),
+            st.config.video_delay,
             stream,
             self.shared.clone(),
         )?;

@@ -73,6 +73,7 @@ pub struct Latency {
 /// The live counters of one engine.
 #[derive(Default)]
 pub struct Counters {
+    pub video_render_delay_us: AtomicU64,
     pub audio_frames_removed: AtomicU64,
     /// The size and frame rate the video encoder runs at now.
     pub video_send_width: AtomicU64,
@@ -211,6 +212,9 @@ pub struct Stats {
     /// Decoded frames the recording (`EngineConfig::record_remote_video`)
     /// skipped because the disk fell behind.
     pub video_frames_not_recorded: u64,
+    /// The delay the receiver adds to show remote video smoothly (render
+    /// scheduling, `EngineConfig::video_delay`), microseconds.
+    pub video_render_delay_us: u64,
     /// 20 ms frames of played audio the recording
     /// (`EngineConfig::record_remote_audio`) skipped.
     pub audio_frames_not_recorded: u64,

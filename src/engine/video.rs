@@ -4,6 +4,7 @@
 //! on loss or a decode error it discards until an IDR and asks the sender
 //! for one (at most every 300 ms).
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
 use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind, VideoFrame};
+use crate::jitter::video::{RenderScheduler, VideoDelay};
 
 /// Camera → encoder → transport.
 pub(crate) struct VideoSend {
@@ -216,12 +218,16 @@ pub(crate) struct VideoRecv {
 }
 
 const KEYFRAME_REQUEST_INTERVAL_US: u64 = 300_000;
+/// Decoded frames waiting for their render time at most (beyond, the
+/// oldest is shown at once): 2 s at 30 fps, above the largest delay.
+const MAX_SCHEDULED: usize = 60;
 
 impl VideoRecv {
     pub(crate) fn start(
         frames: Receiver<EncodedFrame>,
         recorder: Option<Y4mWriter>,
         remote: Arc<Remote>,
+        delay: VideoDelay,
         stream: Stream,
         shared: Arc<Shared>,
     ) -> Result<Self> {
@@ -249,6 +255,9 @@ impl VideoRecv {
                 let mut waiting_for_keyframe = true;
                 let mut last_request: Option<u64> = None;
                 let mut first = true;
+                // Decoded frames wait here for their render time.
+                let mut scheduler = RenderScheduler::new(delay);
+                let mut due_frames: VecDeque<(u64, VideoFrame)> = VecDeque::new();
                 let request_keyframe = |last: &mut Option<u64>| {
                     let now = shared.clock.now_us();
                     if last.is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US) {
@@ -258,7 +267,24 @@ impl VideoRecv {
                     }
                 };
                 while !stop.load(Relaxed) {
-                    let f = match frames.recv_timeout(Duration::from_millis(50)) {
+                    let now = shared.clock.now_us();
+                    // Show what is due (and never hold more than
+                    // MAX_SCHEDULED).
+                    while due_frames.front().is_some_and(|(due, _)| *due <= now)
+                        || due_frames.len() > MAX_SCHEDULED
+                    {
+                        let Some((_, frame)) = due_frames.pop_front() else {
+                            break;
+                        };
+                        queue_frame(&shared, FrameSource::Remote(uid), frame);
+                    }
+                    let wait = due_frames
+                        .front()
+                        .map_or(Duration::from_millis(50), |(due, _)| {
+                            Duration::from_micros(due.saturating_sub(now))
+                                .min(Duration::from_millis(50))
+                        });
+                    let f = match frames.recv_timeout(wait) {
                         Ok(f) => f,
                         Err(RecvTimeoutError::Timeout) => continue,
                         Err(RecvTimeoutError::Disconnected) => return,
@@ -326,7 +352,18 @@ impl VideoRecv {
                                     c.video_frames_not_recorded.fetch_add(1, Relaxed);
                                 }
                             }
-                            queue_frame(&shared, FrameSource::Remote(uid), frame);
+                            // Shown at its capture time plus the delay
+                            // that smooths the network's unevenness, in
+                            // order.
+                            let due = scheduler
+                                .on_frame(f.timestamp * 100 / 9, now)
+                                .max(due_frames.back().map_or(0, |(d, _)| *d));
+                            c.video_render_delay_us.store(scheduler.delay_us(), Relaxed);
+                            if due_frames.is_empty() && due <= shared.clock.now_us() {
+                                queue_frame(&shared, FrameSource::Remote(uid), frame);
+                            } else {
+                                due_frames.push_back((due, frame));
+                            }
                         }
                         Ok(None) => {}
                         Err(_) => {

@@ -21,6 +21,8 @@
 //! Pure decision code: no clock, no threads. The caller passes arrival times
 //! in and asks for the next [`Playout`] whenever the device needs audio.
 
+pub mod video;
+
 use std::collections::BTreeMap;
 
 /// Samples per 20 ms frame at 48 kHz.

@@ -20,7 +20,8 @@ public struct VoiceProcessing: OptionSet, Sendable {
     public static let all = VoiceProcessing(rawValue: MEDIA_VOICE_ALL.rawValue)
     /// None: the microphone's audio is encoded untouched.
     public static let off: VoiceProcessing = []
-    /// Every stage for the system microphone, none for tone, file and
+    /// Echo cancellation, noise suppression and high-pass for the system
+    /// microphone (not gain control), none for tone, file and
     /// pushed audio (the default).
     public static let auto = VoiceProcessing(rawValue: MEDIA_VOICE_PROCESSING_AUTO.rawValue)
 }
@@ -91,7 +92,7 @@ public struct EngineConfig {
         set { raw.audio_output_channels = newValue }
     }
     /// Echo cancellation and friends on the microphone's audio; `.auto`
-    /// by default (all of it for the system microphone, none for pushed
+    /// by default (all but gain control for the system microphone, none for pushed
     /// audio, which VoiceProcessingIO has already cleaned).
     public var voiceProcessing: VoiceProcessing {
         get { VoiceProcessing(rawValue: raw.voice_processing) }

@@ -60,7 +60,7 @@ enum class PixelFormat(override val code: Int) : CodedEnum {
 
 /**
  * Which stages clean the microphone's audio (`media_voice_processing`).
- * [AUTO], the default, runs every stage for the system microphone and none
+ * [AUTO], the default, runs all but gain control for the system microphone and none
  * for tone, file and pushed audio (an app pushing `VOICE_COMMUNICATION`
  * audio has the platform's echo canceller already).
  */

@@ -1,0 +1,260 @@
+//! Render scheduling for received video: when each decoded frame should be
+//! shown. Frames leave the network unevenly — a packet repaired by NACK
+//! holds its frame (and the ones behind it) for a round trip, then they
+//! come in a burst — and showing each the moment it is decoded turns that
+//! into a freeze followed by a fast-forward. Shown at its capture time plus
+//! a steady delay that covers how late frames arrive, the same stream
+//! plays smoothly.
+//!
+//! The delay adapts: the transit of every frame (arrival minus its RTP
+//! timestamp) is compared with the quickest seen lately; the target is a
+//! high percentile of that lateness over the last few seconds, within the
+//! bounds of the [`VideoDelay`] mode. A frame whose time has passed is
+//! shown at once (and counted late).
+//!
+//! Pure decision code: arrival times in, render times out.
+
+use std::collections::VecDeque;
+
+/// How much delay the receiver may add to play smoothly: the knob between
+/// the lowest latency and the fewest freezes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VideoDelay {
+    /// Frames are shown as soon as they are decoded.
+    Immediate,
+    /// Up to 100 ms, covering 95 % of frames' lateness.
+    LowLatency,
+    /// Up to 400 ms, covering 99.5 % (a NACK repair every second on
+    /// paths up to ~300 ms).
+    #[default]
+    Balanced,
+    /// Up to 1 s, covering every frame of the last 10 s.
+    Smooth,
+}
+
+impl VideoDelay {
+    /// (largest delay, share of frames it should cover)
+    fn bounds(self) -> (u64, f64) {
+        match self {
+            VideoDelay::Immediate => (0, 0.0),
+            VideoDelay::LowLatency => (100_000, 0.95),
+            VideoDelay::Balanced => (400_000, 0.995),
+            VideoDelay::Smooth => (1_000_000, 1.0),
+        }
+    }
+}
+
+/// Frames whose lateness the target is computed over (10 s at 30 fps).
+const WINDOW: usize = 300;
+/// The quickest transit is forgotten after this many frames, so that a
+/// path that got slower for good stops counting as late.
+const BASE_WINDOW: usize = 600;
+/// Added to the percentile: decoding and render jitter.
+const MARGIN_US: u64 = 10_000;
+/// The delay falls at most this much per frame (no visible fast-forward:
+/// ~3 % faster), and rises at once.
+const MAX_FALL_PER_FRAME_US: u64 = 1_000;
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct RenderScheduler {
+    mode: VideoDelay,
+    /// (frame number, transit) of recent frames, for the quickest transit.
+    transits: VecDeque<(u64, i64)>,
+    /// Lateness of recent frames beyond the quickest transit.
+    lateness: VecDeque<u64>,
+    frames: u64,
+    delay_us: u64,
+    late: u64,
+}
+
+impl RenderScheduler {
+    pub fn new(mode: VideoDelay) -> Self {
+        RenderScheduler {
+            mode,
+            transits: VecDeque::new(),
+            lateness: VecDeque::new(),
+            frames: 0,
+            delay_us: 0,
+            late: 0,
+        }
+    }
+
+    /// The delay added now, microseconds.
+    pub fn delay_us(&self) -> u64 {
+        self.delay_us
+    }
+
+    /// Frames that were due before they arrived.
+    pub fn late_frames(&self) -> u64 {
+        self.late
+    }
+
+    /// A complete frame with media time `rtp_us` (its RTP timestamp in
+    /// microseconds: the sender's capture timeline) arrived at
+    /// `arrival_us`. Returns when to show it, on the arrival clock.
+    pub fn on_frame(&mut self, rtp_us: u64, arrival_us: u64) -> u64 {
+        let transit = arrival_us as i64 - rtp_us as i64;
+        self.frames += 1;
+        while self
+            .transits
+            .front()
+            .is_some_and(|&(n, _)| n + BASE_WINDOW as u64 <= self.frames)
+        {
+            self.transits.pop_front();
+        }
+        // A monotonic deque: its front is the quickest transit in the window.
+        while self.transits.back().is_some_and(|&(_, t)| t >= transit) {
+            self.transits.pop_back();
+        }
+        self.transits.push_back((self.frames, transit));
+        let base = self.transits.front().map_or(transit, |&(_, t)| t);
+        let late_by = (transit - base) as u64;
+        self.lateness.push_back(late_by);
+        if self.lateness.len() > WINDOW {
+            self.lateness.pop_front();
+        }
+        let (max, share) = self.mode.bounds();
+        let want = if max == 0 {
+            0
+        } else {
+            let mut sorted: Vec<u64> = self.lateness.iter().copied().collect();
+            sorted.sort_unstable();
+            let i = ((sorted.len() - 1) as f64 * share).round() as usize;
+            (sorted[i] + MARGIN_US).min(max)
+        };
+        self.delay_us = if want >= self.delay_us {
+            want
+        } else {
+            self.delay_us
+                .saturating_sub(MAX_FALL_PER_FRAME_US)
+                .max(want)
+        };
+        let due = (rtp_us as i64 + base) as u64 + self.delay_us;
+        if due < arrival_us {
+            self.late += 1;
+            return arrival_us;
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000;
+    const FRAME: u64 = 33_333;
+
+    /// 30 fps for `seconds`; `extra(i)` is frame i's delay beyond a 20 ms
+    /// path. The gaps between consecutive render times, and the scheduler.
+    fn play(
+        mode: VideoDelay,
+        seconds: u64,
+        extra: impl Fn(u64) -> u64,
+    ) -> (Vec<u64>, RenderScheduler) {
+        let mut s = RenderScheduler::new(mode);
+        let mut renders = Vec::new();
+        for i in 0..seconds * 30 {
+            let rtp = 1_000_000 + i * FRAME;
+            let arrival = 5_000_000 + i * FRAME + 20 * MS + extra(i);
+            renders.push(s.on_frame(rtp, arrival));
+        }
+        let gaps = renders
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .collect();
+        (gaps, s)
+    }
+
+    /// A NACK repair every 2 s: one frame waits a 150 ms round trip and
+    /// the four behind it come in the same burst.
+    fn repairs(i: u64) -> u64 {
+        match i % 60 {
+            30 => 150 * MS,
+            31 => 150 * MS - FRAME,
+            32 => 150 * MS - 2 * FRAME,
+            33 => 150 * MS - 3 * FRAME,
+            34 => 150 * MS - 4 * FRAME,
+            _ => (i * 7919) % (5 * MS),
+        }
+    }
+
+    #[test]
+    fn a_clean_path_adds_only_a_few_milliseconds() {
+        let (gaps, s) = play(VideoDelay::Balanced, 10, |i| (i * 7919) % (5 * MS));
+        assert!(s.delay_us() <= 20 * MS, "delay {} us", s.delay_us());
+        assert!(gaps.iter().all(|&g| g < 2 * FRAME), "{gaps:?}");
+    }
+
+    #[test]
+    fn nack_repairs_play_without_freezes_once_the_delay_has_grown() {
+        let (gaps, s) = play(VideoDelay::Balanced, 30, repairs);
+        // After the first repairs taught it the lateness: no frame shown
+        // more than 1.5 frame intervals after the previous one.
+        let freezes = gaps[5 * 30..]
+            .iter()
+            .filter(|&&g| g > FRAME * 3 / 2)
+            .count();
+        eprintln!(
+            "delay {} ms, {} late, freezes {freezes}",
+            s.delay_us() / 1000,
+            s.late_frames()
+        );
+        assert_eq!(freezes, 0);
+        assert!(
+            (150 * MS..=200 * MS).contains(&s.delay_us()),
+            "{}",
+            s.delay_us()
+        );
+        // The same stream shown as soon as decoded freezes at every repair.
+        let (gaps, _) = play(VideoDelay::Immediate, 30, repairs);
+        let freezes = gaps[5 * 30..]
+            .iter()
+            .filter(|&&g| g > FRAME * 3 / 2)
+            .count();
+        assert_eq!(freezes, 12, "one per repair");
+    }
+
+    #[test]
+    fn low_latency_caps_the_delay() {
+        let (_, s) = play(VideoDelay::LowLatency, 20, repairs);
+        assert!(s.delay_us() <= 100 * MS);
+    }
+
+    #[test]
+    fn the_delay_comes_back_down_slowly_after_the_repairs_stop() {
+        let mut s = RenderScheduler::new(VideoDelay::Balanced);
+        let mut last = 0;
+        for i in 0..60 * 30u64 {
+            let extra = if i < 20 * 30 {
+                repairs(i)
+            } else {
+                (i * 7919) % (5 * MS)
+            };
+            let render = s.on_frame(i * FRAME, i * FRAME + 20 * MS + extra);
+            if i > 0 && i >= 20 * 30 {
+                // Never faster than ~3 % above real time.
+                assert!(render >= last + FRAME - MAX_FALL_PER_FRAME_US, "frame {i}");
+            }
+            last = render;
+        }
+        assert!(
+            s.delay_us() <= 20 * MS,
+            "delay {} us after 40 s clean",
+            s.delay_us()
+        );
+    }
+
+    #[test]
+    fn renders_are_never_before_arrival() {
+        let mut s = RenderScheduler::new(VideoDelay::Smooth);
+        let mut rng = fastrand::Rng::with_seed(11);
+        for i in 0..3_000u64 {
+            let arrival = i * FRAME + rng.u64(0..300 * MS);
+            let render = s.on_frame(i * FRAME, arrival);
+            assert!(render >= arrival);
+        }
+        assert!(s.delay_us() <= 1_000_000);
+    }
+}
