@@ -63,6 +63,8 @@ pub struct RenderScheduler {
     transits: VecDeque<(u64, i64)>,
     /// Lateness of recent frames beyond the quickest transit.
     lateness: VecDeque<u64>,
+    /// Reused to find the percentile without allocating per frame.
+    scratch: Vec<u64>,
     frames: u64,
     delay_us: u64,
     late: u64,
@@ -74,6 +76,7 @@ impl RenderScheduler {
             mode,
             transits: VecDeque::new(),
             lateness: VecDeque::new(),
+            scratch: Vec::with_capacity(WINDOW + 1),
             frames: 0,
             delay_us: 0,
             late: 0,
@@ -118,10 +121,11 @@ impl RenderScheduler {
         let want = if max == 0 {
             0
         } else {
-            let mut sorted: Vec<u64> = self.lateness.iter().copied().collect();
-            sorted.sort_unstable();
-            let i = ((sorted.len() - 1) as f64 * share).round() as usize;
-            (sorted[i] + MARGIN_US).min(max)
+            self.scratch.clear();
+            self.scratch.extend(self.lateness.iter().copied());
+            let i = ((self.scratch.len() - 1) as f64 * share).round() as usize;
+            let (_, &mut at, _) = self.scratch.select_nth_unstable(i);
+            (at + MARGIN_US).min(max)
         };
         self.delay_us = if want >= self.delay_us {
             want
