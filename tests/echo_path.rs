@@ -14,16 +14,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::root;
-use crossbeam_channel::{unbounded, Receiver};
+use common::{connect_on_loopback, next_event, start_pulse};
+use crossbeam_channel::Receiver;
 use media::analysis::{rms_dbfs, talker};
-use media::signal::{CallEvent, ServerConfig, ServerState};
-use media::transport::webrtc::WebRtcConfig;
+use media::signal::{CallEvent, ServerState};
 use media::{
     AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, LocalServer,
     VideoInputConfig, VoiceProcessing,
@@ -39,23 +37,10 @@ fn connect(server: &LocalServer, name: &str, config: EngineConfig) -> (Engine, R
         ..config
     })
     .unwrap();
-    let (tx, events) = unbounded();
-    engine.set_event_handler(Some(Box::new(move |e: &Event| drop(tx.send(e.clone())))));
-    let token = server.token(name, Duration::from_secs(600)).unwrap();
-    let mut cfg = ServerConfig::new(&server.url(), "demo", name, &token);
-    cfg.network = WebRtcConfig {
-        host_ips: vec!["127.0.0.1".parse().unwrap()],
-        ..Default::default()
-    };
-    engine.connect_server(cfg).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Event::Server(ServerState::Connected)) => break,
-            Ok(_) => {}
-            Err(_) => panic!("{name} did not register"),
-        }
-    }
+    let events = connect_on_loopback(&engine, server, name);
+    next_event(&events, &format!("{name} registered"), |e| {
+        *e == Event::Server(ServerState::Connected)
+    });
     (engine, events)
 }
 
@@ -116,13 +101,12 @@ fn call(server: &LocalServer, alice_voice: VoiceProcessing, seconds: usize) -> V
         })
     };
     bob.call("alice", false).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let call_id = loop {
-        match alice_events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Event::Call(CallEvent::Incoming { call_id, .. })) => break call_id,
-            Ok(_) => {}
-            Err(_) => panic!("alice was not rung"),
-        }
+    let Event::Call(CallEvent::Incoming { call_id, .. }) =
+        next_event(&alice_events, "alice rung", |e| {
+            matches!(e, Event::Call(CallEvent::Incoming { .. }))
+        })
+    else {
+        unreachable!()
     };
     alice.accept(&call_id).unwrap();
     // From when Bob first hears anything (his echo or silence-level noise
@@ -154,19 +138,7 @@ fn call(server: &LocalServer, alice_voice: VoiceProcessing, seconds: usize) -> V
 
 #[test]
 fn a_loudspeaker_that_feeds_the_microphone_is_cancelled_by_40_db() {
-    let pulse = Command::new("bash")
-        .arg(root().join("scripts/pulse.sh"))
-        .output()
-        .expect("run scripts/pulse.sh");
-    assert!(
-        pulse.status.success(),
-        "PulseAudio did not start: {}",
-        String::from_utf8_lossy(&pulse.stderr)
-    );
-    let xdg = String::from_utf8_lossy(&pulse.stdout)
-        .trim()
-        .trim_start_matches("export XDG_RUNTIME_DIR=")
-        .to_string();
+    let xdg = start_pulse();
     // This test binary's only test: the process's devices are sink_a and
     // its monitor.
     std::env::set_var("XDG_RUNTIME_DIR", &xdg);

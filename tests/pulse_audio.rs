@@ -11,7 +11,7 @@ mod common;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use common::{root, Killed};
+use common::{root, start_pulse, Killed};
 use media::analysis::{rms_dbfs, tone_frequency};
 
 const TONE_HZ: f64 = 1000.0;
@@ -19,19 +19,7 @@ const TONE_DBFS: f64 = -12.0;
 
 #[test]
 fn tone_through_real_devices_comes_back_at_the_same_frequency_and_level() {
-    let pulse = Command::new("bash")
-        .arg(root().join("scripts/pulse.sh"))
-        .output()
-        .expect("run scripts/pulse.sh");
-    assert!(
-        pulse.status.success(),
-        "PulseAudio did not start: {}",
-        String::from_utf8_lossy(&pulse.stderr)
-    );
-    let xdg = String::from_utf8_lossy(&pulse.stdout)
-        .trim()
-        .trim_start_matches("export XDG_RUNTIME_DIR=")
-        .to_string();
+    let xdg = start_pulse();
 
     let built = Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "--example", "echo"])

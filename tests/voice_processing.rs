@@ -14,10 +14,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Receiver};
+mod common;
+
+use common::{connect_on_loopback, next_event};
+use crossbeam_channel::Receiver;
 use media::analysis::{correlation, level_envelope, rms_dbfs, talker};
-use media::signal::{CallEvent, ServerConfig, ServerState};
-use media::transport::webrtc::WebRtcConfig;
+use media::signal::{CallEvent, ServerState};
 use media::{
     AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, LocalServer,
     VideoInputConfig, VoiceProcessing, VoiceStages,
@@ -53,27 +55,8 @@ fn phone(
         ..EngineConfig::default()
     })
     .unwrap();
-    let (tx, events) = unbounded();
-    engine.set_event_handler(Some(Box::new(move |e: &Event| drop(tx.send(e.clone())))));
-    let token = server.token(name, Duration::from_secs(600)).unwrap();
-    let mut cfg = ServerConfig::new(&server.url(), "demo", name, &token);
-    cfg.network = WebRtcConfig {
-        host_ips: vec!["127.0.0.1".parse().unwrap()],
-        ..Default::default()
-    };
-    engine.connect_server(cfg).unwrap();
+    let events = connect_on_loopback(&engine, server, name);
     (Arc::new(engine), events)
-}
-
-fn wait(events: &Receiver<Event>, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(e) if pred(&e) => return e,
-            Ok(_) => {}
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
 }
 
 fn to_i16(x: f32) -> i16 {
@@ -92,7 +75,7 @@ fn the_far_end_does_not_hear_its_own_voice_back() {
     let (alice, alice_events) = phone(&server, "alice", VoiceProcessing::Stages(canceller));
     let (bob, bob_events) = phone(&server, "bob", VoiceProcessing::OFF);
     for events in [&alice_events, &bob_events] {
-        wait(events, "registered", |e| {
+        next_event(events, "registered", |e| {
             *e == Event::Server(ServerState::Connected)
         });
     }
@@ -179,13 +162,15 @@ fn the_far_end_does_not_hear_its_own_voice_back() {
     };
 
     alice.call("bob", false).unwrap();
-    let Event::Call(CallEvent::Incoming { call_id, .. }) = wait(&bob_events, "incoming", |e| {
-        matches!(e, Event::Call(CallEvent::Incoming { .. }))
-    }) else {
+    let Event::Call(CallEvent::Incoming { call_id, .. }) =
+        next_event(&bob_events, "incoming", |e| {
+            matches!(e, Event::Call(CallEvent::Incoming { .. }))
+        })
+    else {
         unreachable!()
     };
     bob.accept(&call_id).unwrap();
-    wait(&alice_events, "accepted", |e| {
+    next_event(&alice_events, "accepted", |e| {
         matches!(e, Event::Call(CallEvent::Accepted { .. }))
     });
     // Until Alice's device has run RUN_TICKS ticks with Bob audible.

@@ -339,3 +339,58 @@ pub fn in_ns(ns: &str, program: &Path) -> Command {
     c.args(["netns", "exec", ns]).arg(program);
     c
 }
+
+/// Starts PulseAudio with its null sinks (scripts/pulse.sh) and returns the
+/// `XDG_RUNTIME_DIR` its clients need.
+pub fn start_pulse() -> String {
+    let pulse = Command::new("bash")
+        .arg(root().join("scripts/pulse.sh"))
+        .output()
+        .expect("run scripts/pulse.sh");
+    assert!(
+        pulse.status.success(),
+        "PulseAudio did not start: {}",
+        String::from_utf8_lossy(&pulse.stderr)
+    );
+    String::from_utf8_lossy(&pulse.stdout)
+        .trim()
+        .trim_start_matches("export XDG_RUNTIME_DIR=")
+        .to_string()
+}
+
+/// Sends `engine`'s events to the returned channel and connects it to the
+/// in-process `server` as `name`, offering only 127.0.0.1.
+pub fn connect_on_loopback(
+    engine: &media::Engine,
+    server: &media::LocalServer,
+    name: &str,
+) -> crossbeam_channel::Receiver<media::Event> {
+    let (tx, events) = crossbeam_channel::unbounded();
+    engine.set_event_handler(Some(Box::new(move |e: &media::Event| {
+        drop(tx.send(e.clone()))
+    })));
+    let token = server.token(name, Duration::from_secs(600)).unwrap();
+    let mut cfg = media::signal::ServerConfig::new(&server.url(), "demo", name, &token);
+    cfg.network = media::transport::webrtc::WebRtcConfig {
+        host_ips: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    };
+    engine.connect_server(cfg).unwrap();
+    events
+}
+
+/// The next event on `events` that `pred` accepts, within 30 s.
+pub fn next_event(
+    events: &crossbeam_channel::Receiver<media::Event>,
+    what: &str,
+    pred: impl Fn(&media::Event) -> bool,
+) -> media::Event {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match events.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            Ok(e) if pred(&e) => return e,
+            Ok(_) => {}
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
