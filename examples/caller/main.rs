@@ -462,13 +462,6 @@ fn main() {
                 }
             }
         }
-        if end {
-            call_started = None;
-            let _ = match &args.command {
-                Command::Channel { name, .. } => engine.leave_channel(name),
-                _ => engine.hangup(),
-            };
-        }
         if last_status.elapsed() >= Duration::from_secs(1) {
             last_status = Instant::now();
             let s = engine.stats();
@@ -524,6 +517,14 @@ fn main() {
             if remote_now.len() > 1 {
                 overlay.push(format!("{} members with media", remote_now.len()));
             }
+        }
+        if end {
+            call_started = None;
+            *state.lock().unwrap() = "ending".into();
+            let _ = match &args.command {
+                Command::Channel { name, .. } => engine.leave_channel(name),
+                _ => engine.hangup(),
+            };
         }
     }
     let s = engine.stats();
