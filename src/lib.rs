@@ -67,6 +67,7 @@ pub use engine::stats::{Latency, Stats};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use frame::VideoFrame;
+pub use jitter::video::VideoDelay;
 #[cfg(feature = "server")]
 pub use local_server::LocalServer;
 pub use voice::{VoiceProcessing, VoiceStages};

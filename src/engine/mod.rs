@@ -217,6 +217,8 @@ impl Shared {
             video_frames_dropped_render: g(&c.video_frames_dropped_render),
             video_frames_not_recorded: g(&c.video_frames_not_recorded),
             video_render_delay_us: g(&c.video_render_delay_us),
+            video_freezes: g(&c.video_freezes),
+            video_frozen_ms: g(&c.video_frozen_us) / 1000,
             audio_frames_not_recorded: g(&c.audio_frames_not_recorded),
             local_frames_rendered: g(&c.local_frames_rendered),
             local_frames_dropped_render: g(&c.local_frames_dropped_render),

@@ -41,6 +41,11 @@ pub struct RemoteStats {
     pub video_frames_decoded: u64,
     pub video_frames_lost: u64,
     pub video_nacks_sent: u64,
+    /// Freezes in this remote's shown video (gaps longer than three frame
+    /// intervals and 150 ms beyond one, as WebRTC counts them) and their
+    /// total length.
+    pub video_freezes: u64,
+    pub video_frozen_ms: u64,
     /// Last network quality scores (0 unknown, 1 excellent … 6 down).
     pub tx_quality: u8,
     pub rx_quality: u8,
@@ -66,6 +71,8 @@ pub(crate) struct RemoteCounters {
     pub ingress_loss_ppm: AtomicU64,
     pub bandwidth_estimate_bps: AtomicU64,
     pub video_nacks_sent: AtomicU64,
+    pub video_freezes: AtomicU64,
+    pub video_frozen_us: AtomicU64,
     pub tx_quality: AtomicU64,
     pub rx_quality: AtomicU64,
 }
@@ -201,6 +208,8 @@ impl Remote {
             video_frames_decoded: g(&c.video_frames_decoded),
             video_frames_lost: g(&c.video_frames_lost),
             video_nacks_sent: g(&c.video_nacks_sent),
+            video_freezes: g(&c.video_freezes),
+            video_frozen_ms: g(&c.video_frozen_us) / 1000,
             tx_quality: g(&c.tx_quality) as u8,
             rx_quality: g(&c.rx_quality) as u8,
         }

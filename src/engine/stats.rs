@@ -75,6 +75,8 @@ pub struct Latency {
 pub struct Counters {
     pub video_render_delay_us: AtomicU64,
     pub audio_frames_removed: AtomicU64,
+    pub video_freezes: AtomicU64,
+    pub video_frozen_us: AtomicU64,
     /// The size and frame rate the video encoder runs at now.
     pub video_send_width: AtomicU64,
     pub video_send_height: AtomicU64,
@@ -215,6 +217,11 @@ pub struct Stats {
     /// The delay the receiver adds to show remote video smoothly (render
     /// scheduling, `EngineConfig::video_delay`), microseconds.
     pub video_render_delay_us: u64,
+    /// Freezes in shown remote video, all remotes together (gaps longer
+    /// than three frame intervals and 150 ms beyond one, as WebRTC's
+    /// `freezeCount` counts them), and their total length.
+    pub video_freezes: u64,
+    pub video_frozen_ms: u64,
     /// 20 ms frames of played audio the recording
     /// (`EngineConfig::record_remote_audio`) skipped.
     pub audio_frames_not_recorded: u64,

@@ -25,7 +25,7 @@ use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
 use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind, VideoFrame};
-use crate::jitter::video::{RenderScheduler, VideoDelay};
+use crate::jitter::video::{FreezeMeter, RenderScheduler, VideoDelay};
 
 /// Camera → encoder → transport.
 pub(crate) struct VideoSend {
@@ -258,6 +258,23 @@ impl VideoRecv {
                 // Decoded frames wait here for their render time.
                 let mut scheduler = RenderScheduler::new(delay);
                 let mut due_frames: VecDeque<(u64, VideoFrame)> = VecDeque::new();
+                let mut freezes = FreezeMeter::default();
+                let show = |freezes: &mut FreezeMeter, frame: VideoFrame| {
+                    let before = (freezes.freezes(), freezes.frozen_us());
+                    freezes.on_shown(shared.clock.now_us());
+                    if freezes.freezes() > before.0 {
+                        let us = freezes.frozen_us() - before.1;
+                        for (counter, n) in [
+                            (&c.video_freezes, 1),
+                            (&rc.video_freezes, 1),
+                            (&c.video_frozen_us, us),
+                            (&rc.video_frozen_us, us),
+                        ] {
+                            counter.fetch_add(n, Relaxed);
+                        }
+                    }
+                    queue_frame(&shared, FrameSource::Remote(uid), frame);
+                };
                 let request_keyframe = |last: &mut Option<u64>| {
                     let now = shared.clock.now_us();
                     if last.is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US) {
@@ -276,7 +293,7 @@ impl VideoRecv {
                         let Some((_, frame)) = due_frames.pop_front() else {
                             break;
                         };
-                        queue_frame(&shared, FrameSource::Remote(uid), frame);
+                        show(&mut freezes, frame);
                     }
                     let wait = due_frames
                         .front()
@@ -360,7 +377,7 @@ impl VideoRecv {
                                 .max(due_frames.back().map_or(0, |(d, _)| *d));
                             c.video_render_delay_us.store(scheduler.delay_us(), Relaxed);
                             if due_frames.is_empty() && due <= shared.clock.now_us() {
-                                queue_frame(&shared, FrameSource::Remote(uid), frame);
+                                show(&mut freezes, frame);
                             } else {
                                 due_frames.push_back((due, frame));
                             }

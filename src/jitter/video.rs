@@ -143,6 +143,61 @@ impl RenderScheduler {
     }
 }
 
+/// Frame intervals the average frame duration is taken over.
+const FREEZE_WINDOW: usize = 30;
+/// A gap counts as a freeze beyond the average interval plus this...
+const FREEZE_EXTRA_US: u64 = 150_000;
+/// ...or beyond this many average intervals, whichever is longer.
+const FREEZE_FACTOR: u64 = 3;
+
+/// Counts freezes in shown video the way WebRTC's receive statistics do
+/// (`freezeCount`, `totalFreezesDuration`): a gap between two shown frames
+/// is a freeze when it is longer than both three average frame intervals
+/// and the average plus 150 ms, the average taken over the last 30
+/// intervals that were not freezes. A pause by the sender (video muted,
+/// app in the background) shows up as a freeze when video resumes.
+#[derive(Debug, Default)]
+pub struct FreezeMeter {
+    last_us: Option<u64>,
+    intervals: VecDeque<u64>,
+    sum_us: u64,
+    freezes: u64,
+    frozen_us: u64,
+}
+
+impl FreezeMeter {
+    /// A frame was shown at `now_us`.
+    pub fn on_shown(&mut self, now_us: u64) {
+        let Some(last) = self.last_us.replace(now_us) else {
+            return;
+        };
+        let gap = now_us.saturating_sub(last);
+        if self.intervals.len() >= FREEZE_WINDOW / 3 {
+            let avg = self.sum_us / self.intervals.len() as u64;
+            if gap > (avg * FREEZE_FACTOR).max(avg + FREEZE_EXTRA_US) {
+                self.freezes += 1;
+                self.frozen_us += gap;
+                return;
+            }
+        }
+        self.intervals.push_back(gap);
+        self.sum_us += gap;
+        if self.intervals.len() > FREEZE_WINDOW {
+            self.sum_us -= self.intervals.pop_front().unwrap_or(0);
+        }
+    }
+
+    /// Freezes so far.
+    pub fn freezes(&self) -> u64 {
+        self.freezes
+    }
+
+    /// Their total length, microseconds.
+    pub fn frozen_us(&self) -> u64 {
+        self.frozen_us
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +315,46 @@ mod tests {
             assert!(render >= arrival);
         }
         assert!(s.delay_us() <= 1_000_000);
+    }
+
+    #[test]
+    fn freezes_are_gaps_far_longer_than_the_frame_interval() {
+        let mut m = FreezeMeter::default();
+        let mut t = 0;
+        for i in 0..300u64 {
+            // 30 fps with a few ms of render jitter, a 100 ms hiccup at
+            // frame 100 (under avg + 150 ms: not a freeze), a 400 ms and
+            // a 1 s gap.
+            t += match i {
+                100 => 100 * MS,
+                150 => 400 * MS,
+                200 => 1_000 * MS,
+                _ => FRAME + (i * 7919) % (4 * MS),
+            };
+            m.on_shown(t);
+        }
+        assert_eq!(m.freezes(), 2);
+        assert_eq!(m.frozen_us(), 1_400 * MS);
+    }
+
+    #[test]
+    fn at_a_low_frame_rate_the_threshold_is_three_intervals() {
+        let mut m = FreezeMeter::default();
+        let mut t = 0;
+        // 5 fps: 200 ms frames; 500 ms is not a freeze, 700 ms is.
+        for gap in [200; 20].into_iter().chain([500, 200, 200, 700, 200]) {
+            t += gap * MS;
+            m.on_shown(t);
+        }
+        assert_eq!((m.freezes(), m.frozen_us()), (1, 700 * MS));
+    }
+
+    #[test]
+    fn the_first_frames_teach_the_interval_before_anything_counts() {
+        let mut m = FreezeMeter::default();
+        for t in [0, 2_000, 2_033, 2_066] {
+            m.on_shown(t * MS);
+        }
+        assert_eq!(m.freezes(), 0);
     }
 }
