@@ -483,3 +483,43 @@ fn a_low_bitrate_steps_the_sender_down_the_resolution_ladder() {
     a.engine.stop_peer();
     b.engine.stop_peer();
 }
+
+#[test]
+fn a_second_without_remote_video_is_counted_as_a_freeze() {
+    let a = side("k", 440.0);
+    let b = side("l", 660.0);
+    call_over_loopback(&a, &b);
+    wait_for("60 of a's frames at b", Duration::from_secs(30), || {
+        b.stamps.lock().unwrap().len() >= 60
+    });
+    let before = b.engine.stats();
+    // a stops sending video for a second (the stimulus: a gap of known
+    // length), then sends again.
+    a.engine.mute_local_video(true);
+    std::thread::sleep(Duration::from_secs(1));
+    a.engine.mute_local_video(false);
+    let resumed_at = b.stamps.lock().unwrap().len();
+    wait_for("a's video at b again", Duration::from_secs(10), || {
+        b.stamps.lock().unwrap().len() >= resumed_at + 30
+    });
+    let after = b.engine.stats();
+    let remote = &b.engine.remote_stats()[0];
+    eprintln!(
+        "freezes {} -> {} ({} -> {} ms); remote {} ({} ms)",
+        before.video_freezes,
+        after.video_freezes,
+        before.video_frozen_ms,
+        after.video_frozen_ms,
+        remote.video_freezes,
+        remote.video_frozen_ms
+    );
+    // The pause is one freeze of about a second (a machine this busy may
+    // add a short one of its own).
+    let added = after.video_freezes - before.video_freezes;
+    assert!((1..=3).contains(&added), "{added} freezes");
+    let ms = after.video_frozen_ms - before.video_frozen_ms;
+    assert!((900..=3_000).contains(&ms), "{ms} ms frozen");
+    assert_eq!(remote.video_freezes, after.video_freezes);
+    a.engine.stop_peer();
+    b.engine.stop_peer();
+}

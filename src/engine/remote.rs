@@ -42,8 +42,8 @@ pub struct RemoteStats {
     pub video_frames_lost: u64,
     pub video_nacks_sent: u64,
     /// Freezes in this remote's shown video (gaps longer than three frame
-    /// intervals and 150 ms beyond one, as WebRTC counts them) and their
-    /// total length.
+    /// intervals and 150 ms beyond one, under 5 s — longer is a pause —, as
+    /// WebRTC counts them) and their total length.
     pub video_freezes: u64,
     pub video_frozen_ms: u64,
     /// Last network quality scores (0 unknown, 1 excellent … 6 down).

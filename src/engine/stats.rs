@@ -218,8 +218,9 @@ pub struct Stats {
     /// scheduling, `EngineConfig::video_delay`), microseconds.
     pub video_render_delay_us: u64,
     /// Freezes in shown remote video, all remotes together (gaps longer
-    /// than three frame intervals and 150 ms beyond one, as WebRTC's
-    /// `freezeCount` counts them), and their total length.
+    /// than three frame intervals and 150 ms beyond one, under 5 s — longer
+    /// is a pause —, as WebRTC's `freezeCount` counts them), and their
+    /// total length.
     pub video_freezes: u64,
     pub video_frozen_ms: u64,
     /// 20 ms frames of played audio the recording

@@ -149,13 +149,16 @@ const FREEZE_WINDOW: usize = 30;
 const FREEZE_EXTRA_US: u64 = 150_000;
 /// ...or beyond this many average intervals, whichever is longer.
 const FREEZE_FACTOR: u64 = 3;
+/// A gap this long is a pause (the sender stopped: video muted, app in the
+/// background), neither a freeze nor a frame interval.
+const PAUSE_US: u64 = 5_000_000;
 
 /// Counts freezes in shown video the way WebRTC's receive statistics do
 /// (`freezeCount`, `totalFreezesDuration`): a gap between two shown frames
 /// is a freeze when it is longer than both three average frame intervals
 /// and the average plus 150 ms, the average taken over the last 30
-/// intervals that were not freezes. A pause by the sender (video muted,
-/// app in the background) shows up as a freeze when video resumes.
+/// intervals that were not freezes. Gaps of 5 s or more are pauses (the
+/// sender stopped its video), not freezes, as in WebRTC.
 #[derive(Debug, Default)]
 pub struct FreezeMeter {
     last_us: Option<u64>,
@@ -172,6 +175,9 @@ impl FreezeMeter {
             return;
         };
         let gap = now_us.saturating_sub(last);
+        if gap >= PAUSE_US {
+            return;
+        }
         if self.intervals.len() >= FREEZE_WINDOW / 3 {
             let avg = self.sum_us / self.intervals.len() as u64;
             if gap > (avg * FREEZE_FACTOR).max(avg + FREEZE_EXTRA_US) {
@@ -347,6 +353,17 @@ mod tests {
             m.on_shown(t);
         }
         assert_eq!((m.freezes(), m.frozen_us()), (1, 700 * MS));
+    }
+
+    #[test]
+    fn a_pause_of_five_seconds_or_more_is_not_a_freeze() {
+        let mut m = FreezeMeter::default();
+        let mut t = 0;
+        for gap in [FRAME; 30].into_iter().chain([6_000 * MS, FRAME, FRAME]) {
+            t += gap;
+            m.on_shown(t);
+        }
+        assert_eq!((m.freezes(), m.frozen_us()), (0, 0));
     }
 
     #[test]
