@@ -307,6 +307,21 @@ typedef enum media_voice_processing {
   MEDIA_VOICE_PROCESSING_AUTO = 256,
 } media_voice_processing;
 
+// `media_engine_config.video_delay`: how much delay the receiver may add
+// to show remote video without freezes (frames are scheduled at their
+// capture time plus a delay that covers the network's unevenness and
+// NACK repairs).
+typedef enum media_video_delay {
+  // Up to 400 ms, covering 99.5 % of frames' lateness. The default.
+  MEDIA_VIDEO_DELAY_BALANCED = 0,
+  // Frames are shown as soon as they are decoded.
+  MEDIA_VIDEO_DELAY_IMMEDIATE = 1,
+  // Up to 100 ms, covering 95 %.
+  MEDIA_VIDEO_DELAY_LOW_LATENCY = 2,
+  // Up to 1 s, covering every frame of the last 10 s.
+  MEDIA_VIDEO_DELAY_SMOOTH = 3,
+} media_video_delay;
+
 // An engine. Create with `media_engine_new`, release with `media_engine_free`.
 typedef struct media_engine media_engine;
 
@@ -369,10 +384,13 @@ typedef struct media_engine_config {
   // `media_voice_processing` flags, `MEDIA_VOICE_PROCESSING_AUTO` by
   // default (also for hosts whose struct ends before this field).
   uint32_t voice_processing;
-  // Must be 0 (the initialisers set it). Keeps this version's layout
-  // free of tail padding, so that a field added later never lands in
-  // bytes an older host left unset.
-  uint32_t reserved;
+  // A `media_video_delay` value; `MEDIA_VIDEO_DELAY_BALANCED` (0) by
+  // default. (This field was `reserved`, which had to be 0.)
+  uint32_t video_delay;
+  // When set, the audio the speaker plays is also written to this WAV
+  // file (48 kHz mono). With `MEDIA_AUDIO_OUTPUT_WAV_FILE` the output
+  // file already is that recording.
+  const char *record_remote_audio_file;
 } media_engine_config;
 
 // A device as enumeration reports it.
@@ -428,6 +446,22 @@ typedef struct media_stats {
   // following the loss the peer reports) and its bitrate.
   uint32_t audio_expected_loss_pct;
   uint32_t audio_target_bitrate_bps;
+  // The size and frame rate the video encoder runs at now: the
+  // resolution ladder steps down when the bitrate cannot carry the
+  // configured size, and back up when it can.
+  uint32_t video_send_width;
+  uint32_t video_send_height;
+  uint32_t video_send_fps;
+  // The delay the receiver adds to show remote video smoothly
+  // (`video_delay`), microseconds.
+  uint32_t video_render_delay_us;
+  // Freezes in shown remote video (gaps longer than three frame
+  // intervals and 150 ms beyond one, under 5 s, as WebRTC counts them)
+  // and their total length.
+  uint64_t video_freezes;
+  uint64_t video_frozen_ms;
+  // 20 ms audio frames the jitter buffer dropped to cut its delay.
+  uint64_t audio_frames_removed;
 } media_stats;
 
 // One event. Pointers inside are valid only during the callback.
@@ -593,6 +627,10 @@ typedef struct media_remote_stats {
   // Last network quality scores (0 unknown, 1 excellent … 6 down).
   uint32_t tx_quality;
   uint32_t rx_quality;
+  // Freezes in this user's shown video (as in `media_stats`) and their
+  // total length. Added after the first layout.
+  uint64_t video_freezes;
+  uint64_t video_frozen_ms;
 } media_remote_stats;
 
 #ifdef __cplusplus

@@ -238,7 +238,8 @@ static void check_misuse(void) {
     EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
     /* Voice processing: stage flags, or AUTO alone (the default). */
     media_engine_config_fake(&cfg);
-    if (cfg.voice_processing != MEDIA_VOICE_PROCESSING_AUTO || cfg.reserved != 0) {
+    if (cfg.voice_processing != MEDIA_VOICE_PROCESSING_AUTO || cfg.video_delay != MEDIA_VIDEO_DELAY_BALANCED ||
+        cfg.record_remote_audio_file != NULL) {
         fprintf(stderr, "FAIL: voice_processing default %#x\n", cfg.voice_processing);
         failures++;
     }
@@ -248,9 +249,9 @@ static void check_misuse(void) {
     cfg.voice_processing = 1u << 4;
     EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
     media_engine_config_fake(&cfg);
-    cfg.reserved = 1;
+    cfg.video_delay = 4;
     EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
-    EXPECT_DETAIL("reserved");
+    EXPECT_DETAIL("video_delay");
     if (engine != NULL) {
         fprintf(stderr, "FAIL: engine written on failure\n");
         failures++;
@@ -411,6 +412,17 @@ int main(int argc, char **argv) {
         stats.audio_target_bitrate_bps != cfg.audio_bitrate_bps) {
         fprintf(stderr, "FAIL: opus runs with %u %% at %u bit/s\n", stats.audio_expected_loss_pct,
                 stats.audio_target_bitrate_bps);
+        failures++;
+    }
+    /* The configured bitrate carries the configured size: the encoder
+     * runs at it. */
+    printf("video sent at %ux%u %u fps; render delay %u us; %llu freezes (%llu ms)\n", stats.video_send_width,
+           stats.video_send_height, stats.video_send_fps, stats.video_render_delay_us,
+           (unsigned long long)stats.video_freezes, (unsigned long long)stats.video_frozen_ms);
+    if (stats.video_send_width != cfg.video_width || stats.video_send_height != cfg.video_height ||
+        stats.video_send_fps != cfg.video_fps) {
+        fprintf(stderr, "FAIL: video sent at %ux%u %u fps\n", stats.video_send_width, stats.video_send_height,
+                stats.video_send_fps);
         failures++;
     }
     media_engine_free(engine);

@@ -2,7 +2,9 @@
 //! user set (`set_video_bitrate`), and what the network allows — the
 //! congestion controller's estimate of the narrowest path less the audio,
 //! cut at once when the round-trip time jumps (a queue is building at the
-//! bottleneck, faster than the estimate notices).
+//! bottleneck, faster than the estimate notices), and lowered while the
+//! peer reports heavy loss (each frame then needs fewer packets to arrive
+//! whole, and the ladder moves to a smaller size).
 
 /// Share of the estimate media may use (the rest: packet overhead, RTX).
 const USABLE: f64 = 0.9;
@@ -19,6 +21,15 @@ const FLOOR_WINDOW_US: u64 = 10_000_000;
 /// Cuts in a row that did not bring the RTT down: the path itself got
 /// longer (a new route), and its RTT becomes the floor.
 const MAX_CUT_STREAK: u32 = 2;
+/// Reported loss above this lowers the target — by half the loss, once per
+/// [`LOSS_STEP_US`]. Below it NACK and FEC repair what is lost without
+/// costing the picture, so a lossy link with room keeps its rate.
+const HEAVY_LOSS: f32 = 0.12;
+/// Reported loss below this lets a loss limit rise again, by
+/// [`LOSS_RISE`] per [`LOSS_STEP_US`].
+const LIGHT_LOSS: f32 = 0.05;
+const LOSS_RISE: f64 = 1.08;
+const LOSS_STEP_US: u64 = 1_000_000;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -36,6 +47,8 @@ pub struct RateController {
     cut: Option<(u32, u64)>,
     /// Cuts since the RTT was last back near its floor.
     streak: u32,
+    /// A limit from heavy loss, and when it last moved.
+    loss_limit: Option<(u32, u64)>,
     target: u32,
 }
 
@@ -53,6 +66,7 @@ impl RateController {
             previous_floor: None,
             cut: None,
             streak: 0,
+            loss_limit: None,
             target: start_bps,
         };
         c.target = c.compute(0, start_bps);
@@ -72,6 +86,7 @@ impl RateController {
         self.previous_floor = None;
         self.cut = None;
         self.streak = 0;
+        self.loss_limit = None;
         self.target = start_bps;
         self.update(now_us)
     }
@@ -127,6 +142,30 @@ impl RateController {
         self.update(now_us)
     }
 
+    /// The share (0..1) of our packets the peer reports lost.
+    pub fn on_loss(&mut self, now_us: u64, loss: f32) -> u32 {
+        let due = |since: u64| now_us.saturating_sub(since) >= LOSS_STEP_US;
+        match self.loss_limit {
+            _ if loss > HEAVY_LOSS => {
+                if self.loss_limit.is_none_or(|(_, since)| due(since)) {
+                    let from = self
+                        .loss_limit
+                        .map_or(self.target, |(l, _)| l.min(self.target));
+                    let limit = (from as f64 * (1.0 - 0.5 * loss as f64)) as u32;
+                    self.loss_limit = Some((limit.max(self.min_bps), now_us));
+                }
+            }
+            Some((limit, since)) if loss < LIGHT_LOSS && due(since) => {
+                let raised = (limit as f64 * LOSS_RISE) as u32;
+                // Lifted once the other limits are the lower ones.
+                let others = self.allowed.unwrap_or(self.max_bps).min(self.max_bps);
+                self.loss_limit = (raised < others).then_some((raised, now_us));
+            }
+            _ => {}
+        }
+        self.update(now_us)
+    }
+
     /// The least RTT seen lately.
     pub fn rtt_floor(&self) -> Option<u64> {
         match (self.floor.map(|(v, _)| v), self.previous_floor) {
@@ -150,6 +189,9 @@ impl RateController {
             Some((level, until)) if now_us < until => t = t.min(level),
             Some(_) => self.cut = None,
             None => {}
+        }
+        if let Some((limit, _)) = self.loss_limit {
+            t = t.min(limit);
         }
         t.max(self.min_bps)
     }
@@ -220,6 +262,54 @@ mod tests {
             let rtt = 110 * MS + rng.u64(0..80 * MS);
             assert_eq!(c.on_rtt(t * 500 * MS, rtt), 1_768_000, "at {t}: rtt {rtt}");
         }
+    }
+
+    #[test]
+    fn moderate_loss_keeps_the_rate_and_heavy_loss_lowers_it_until_it_passes() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        let full = c.target();
+        // 5 % and 10 % random loss on a link with room: repaired, not a
+        // reason to send less.
+        for t in 0..20 {
+            c.on_loss(t * S, if t < 10 { 0.05 } else { 0.10 });
+            c.on_estimate(t * S, 2_000_000);
+        }
+        assert_eq!(c.target(), full);
+        // 30 % loss: down by 15 % a second, not faster however often the
+        // reports come.
+        let mut t = 20 * S;
+        for _ in 0..10 {
+            for k in 0..4 {
+                c.on_loss(t + k * 250 * MS, 0.30);
+            }
+            t += S;
+        }
+        let low = c.target();
+        let expect = (full as f64 * 0.85f64.powi(10)) as u32;
+        assert!(
+            low.abs_diff(expect) < expect / 50,
+            "{low} after 10 s of 30 % (expected ~{expect})"
+        );
+        // The estimate does not undo it while the loss goes on...
+        c.on_estimate(t, 2_000_000);
+        assert_eq!(c.target(), low);
+        // ...at 8 % it holds; once the loss is gone it rises 8 % a second
+        // until the estimate is the limit again.
+        c.on_loss(t + S, 0.08);
+        assert_eq!(c.target(), low);
+        let mut last = low;
+        for k in 2..40 {
+            let now = t + k * S;
+            let next = c.on_loss(now, 0.0);
+            assert!(
+                next >= last && next as f64 <= last as f64 * 1.09,
+                "{last} -> {next}"
+            );
+            last = next;
+        }
+        assert_eq!(last, full);
+        assert_eq!(c.on_estimate(t + 41 * S, 2_000_000), full, "limit lifted");
     }
 
     #[test]

@@ -283,7 +283,7 @@ pub(crate) struct AudioRecv {
 }
 
 /// The estimates of every remote to the rate controller: the narrowest
-/// path decides, since one encoding goes to all.
+/// path and the lossiest decide, since one encoding goes to all.
 fn apply_estimates(shared: &Shared, tracks: &[Track]) {
     let narrowest = tracks
         .iter()
@@ -293,6 +293,13 @@ fn apply_estimates(shared: &Shared, tracks: &[Track]) {
     if let Some(bps) = narrowest {
         shared.bandwidth_estimate_bps.store(bps, Relaxed);
         shared.steer_rate(|rate, now| rate.on_estimate(now, bps));
+    }
+    let worst_loss = tracks
+        .iter()
+        .map(|t| t.input.remote.c.egress_loss_ppm.load(Relaxed))
+        .max();
+    if let Some(ppm) = worst_loss {
+        shared.steer_rate(|rate, now| rate.on_loss(now, ppm as f32 / 1e6));
     }
 }
 

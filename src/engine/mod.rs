@@ -47,6 +47,10 @@ use crate::transport::webrtc::{Role, Signal, WebRtcConfig, WebRtcTransport};
 use crate::transport::{Transport, TransportSink};
 use crate::voice::FarEnd;
 
+/// Encoded frames a remote's transport may queue for its decoder (a second
+/// at 30 fps); beyond it the oldest is dropped (`video_frames_dropped_recv`).
+const VIDEO_RECV_QUEUE: usize = 30;
+
 /// State every stage shares: counters, flags, the current transport and the
 /// channels to the event and render threads.
 pub(crate) struct Shared {
@@ -1345,7 +1349,10 @@ impl Core {
             None => None,
         };
         let (audio_tx, audio_rx) = bounded(64);
-        let (video_tx, video_rx) = bounded(8);
+        // Room for the burst a NACK repair releases (the frames held
+        // behind the repaired one come at once): a frame dropped here is a
+        // gap that waits for a keyframe.
+        let (video_tx, video_rx) = bounded(VIDEO_RECV_QUEUE);
         let (fb_tx, fb_rx) = bounded(64);
         let sink = TransportSink {
             audio: audio_tx,

@@ -108,7 +108,8 @@ impl Remote {
 
     /// Applies what this remote's transport reports, to the remote and to
     /// the engine-wide figures (which follow the latest report of any
-    /// remote). Returns whether the bandwidth estimate changed.
+    /// remote). Returns whether what steers the send rate (the bandwidth
+    /// estimate, the loss the remote reports) changed.
     pub(crate) fn apply_feedback(&self, shared: &Shared, fb: Feedback) -> bool {
         let uid = self.uid;
         match fb {
@@ -146,6 +147,7 @@ impl Remote {
                 if let Some(l) = n.egress_loss {
                     both(&self.c.egress_loss_ppm, &shared.egress_loss_ppm, ppm(l));
                     shared.egress_loss_reports.fetch_add(1, Relaxed);
+                    return true;
                 }
                 if let Some(l) = n.ingress_loss {
                     both(&self.c.ingress_loss_ppm, &shared.ingress_loss_ppm, ppm(l));

@@ -75,6 +75,22 @@ pub enum media_voice_processing {
     MEDIA_VOICE_PROCESSING_AUTO = 0x100,
 }
 
+/// `media_engine_config.video_delay`: how much delay the receiver may add
+/// to show remote video without freezes (frames are scheduled at their
+/// capture time plus a delay that covers the network's unevenness and
+/// NACK repairs).
+#[repr(C)]
+pub enum media_video_delay {
+    /// Up to 400 ms, covering 99.5 % of frames' lateness. The default.
+    MEDIA_VIDEO_DELAY_BALANCED = 0,
+    /// Frames are shown as soon as they are decoded.
+    MEDIA_VIDEO_DELAY_IMMEDIATE = 1,
+    /// Up to 100 ms, covering 95 %.
+    MEDIA_VIDEO_DELAY_LOW_LATENCY = 2,
+    /// Up to 1 s, covering every frame of the last 10 s.
+    MEDIA_VIDEO_DELAY_SMOOTH = 3,
+}
+
 /// Engine settings. Initialise with `media_engine_config_default` (system
 /// devices) or `media_engine_config_fake` (synthetic devices), which set
 /// `struct_size`, then change fields. Enum-typed settings are `uint32_t`
@@ -132,10 +148,13 @@ pub struct media_engine_config {
     /// `media_voice_processing` flags, `MEDIA_VOICE_PROCESSING_AUTO` by
     /// default (also for hosts whose struct ends before this field).
     pub voice_processing: u32,
-    /// Must be 0 (the initialisers set it). Keeps this version's layout
-    /// free of tail padding, so that a field added later never lands in
-    /// bytes an older host left unset.
-    pub reserved: u32,
+    /// A `media_video_delay` value; `MEDIA_VIDEO_DELAY_BALANCED` (0) by
+    /// default. (This field was `reserved`, which had to be 0.)
+    pub video_delay: u32,
+    /// When set, the audio the speaker plays is also written to this WAV
+    /// file (48 kHz mono). With `MEDIA_AUDIO_OUTPUT_WAV_FILE` the output
+    /// file already is that recording.
+    pub record_remote_audio_file: *const c_char,
 }
 
 // SAFETY: repr(C) plain data led by `struct_size`; a C host's bytes are
@@ -212,7 +231,13 @@ pub(crate) fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         audio_output_sample_rate: ext_out.0,
         audio_output_channels: ext_out.1,
         voice_processing: voice_to_c(c.voice_processing),
-        reserved: 0,
+        video_delay: match c.video_delay {
+            VideoDelay::Balanced => media_video_delay::MEDIA_VIDEO_DELAY_BALANCED,
+            VideoDelay::Immediate => media_video_delay::MEDIA_VIDEO_DELAY_IMMEDIATE,
+            VideoDelay::LowLatency => media_video_delay::MEDIA_VIDEO_DELAY_LOW_LATENCY,
+            VideoDelay::Smooth => media_video_delay::MEDIA_VIDEO_DELAY_SMOOTH,
+        } as u32,
+        record_remote_audio_file: std::ptr::null(),
     };
 }
 
@@ -365,10 +390,19 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
         }
         _ => return Err(MEDIA_ERR_INVALID_ARGUMENT),
     };
-    if c.reserved != 0 {
-        set_last_error("media_engine_config.reserved must be 0");
-        return Err(MEDIA_ERR_INVALID_ARGUMENT);
-    }
+    use media_video_delay::*;
+    let video_delay = match c.video_delay {
+        x if x == MEDIA_VIDEO_DELAY_BALANCED as u32 => VideoDelay::Balanced,
+        x if x == MEDIA_VIDEO_DELAY_IMMEDIATE as u32 => VideoDelay::Immediate,
+        x if x == MEDIA_VIDEO_DELAY_LOW_LATENCY as u32 => VideoDelay::LowLatency,
+        x if x == MEDIA_VIDEO_DELAY_SMOOTH as u32 => VideoDelay::Smooth,
+        x => {
+            set_last_error(&format!(
+                "video_delay {x}: a media_video_delay value (0..=3)"
+            ));
+            return Err(MEDIA_ERR_INVALID_ARGUMENT);
+        }
+    };
     let loss_ok = |p: f32| p.is_finite() && (0.0..=1.0).contains(&p);
     if !loss_ok(c.loopback_audio_loss)
         || !loss_ok(c.loopback_video_loss)
@@ -403,6 +437,9 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
         },
         // SAFETY: a string field of the host's config: NULL or NUL-terminated (this function's contract).
         record_remote_video: unsafe { opt_str(c.record_remote_video_file) }?.map(PathBuf::from),
+        // SAFETY: as above.
+        record_remote_audio: unsafe { opt_str(c.record_remote_audio_file) }?.map(PathBuf::from),
+        video_delay,
         stats_interval_ms: c.stats_interval_ms,
         voice_processing: voice_from_c(c.voice_processing)?,
         ..EngineConfig::default()

@@ -26,6 +26,7 @@ use crate::codec::opus::OpusSettings;
 use crate::devices::DeviceInfo;
 use crate::engine::events::{Event, FrameSource, Stream, StreamState};
 use crate::engine::stats::Stats;
+use crate::jitter::video::VideoDelay;
 use crate::transport::impairment::Impairment;
 use crate::voice::{VoiceProcessing, VoiceStages};
 use crate::{

@@ -149,12 +149,16 @@ mod tests {
         );
         // Later versions end without padding too.
         assert_eq!(
-            offset_of!(media_engine_config, reserved) + 4,
+            offset_of!(media_engine_config, record_remote_audio_file) + size_of::<usize>(),
             size_of::<media_engine_config>()
         );
         assert_eq!(
-            offset_of!(media_stats, audio_target_bitrate_bps) + 4,
+            offset_of!(media_stats, audio_frames_removed) + 8,
             size_of::<media_stats>()
+        );
+        assert_eq!(
+            offset_of!(media_remote_stats, video_frozen_ms) + 8,
+            size_of::<media_remote_stats>()
         );
         // Every struct_size leads.
         assert_eq!(offset_of!(media_engine_config, struct_size), 0);

@@ -49,6 +49,22 @@ pub struct media_stats {
     /// following the loss the peer reports) and its bitrate.
     pub audio_expected_loss_pct: u32,
     pub audio_target_bitrate_bps: u32,
+    /// The size and frame rate the video encoder runs at now: the
+    /// resolution ladder steps down when the bitrate cannot carry the
+    /// configured size, and back up when it can.
+    pub video_send_width: u32,
+    pub video_send_height: u32,
+    pub video_send_fps: u32,
+    /// The delay the receiver adds to show remote video smoothly
+    /// (`video_delay`), microseconds.
+    pub video_render_delay_us: u32,
+    /// Freezes in shown remote video (gaps longer than three frame
+    /// intervals and 150 ms beyond one, under 5 s, as WebRTC counts them)
+    /// and their total length.
+    pub video_freezes: u64,
+    pub video_frozen_ms: u64,
+    /// 20 ms audio frames the jitter buffer dropped to cut its delay.
+    pub audio_frames_removed: u64,
 }
 
 // SAFETY: repr(C) integers led by `struct_size`.
@@ -96,6 +112,13 @@ pub(crate) fn stats_to_c(s: &Stats) -> media_stats {
         audio_pull_silent_frames: s.audio_pull_silent_frames,
         audio_expected_loss_pct: s.audio_expected_loss_pct,
         audio_target_bitrate_bps: s.audio_target_bitrate_bps,
+        video_send_width: s.video_send_width,
+        video_send_height: s.video_send_height,
+        video_send_fps: s.video_send_fps,
+        video_render_delay_us: s.video_render_delay_us.min(u32::MAX as u64) as u32,
+        video_freezes: s.video_freezes,
+        video_frozen_ms: s.video_frozen_ms,
+        audio_frames_removed: s.audio_frames_removed,
     }
 }
 
@@ -149,12 +172,16 @@ pub struct media_remote_stats {
     /// Last network quality scores (0 unknown, 1 excellent … 6 down).
     pub tx_quality: u32,
     pub rx_quality: u32,
+    /// Freezes in this user's shown video (as in `media_stats`) and their
+    /// total length. Added after the first layout.
+    pub video_freezes: u64,
+    pub video_frozen_ms: u64,
 }
 
 // SAFETY: repr(C) numbers led by `struct_size`.
 unsafe impl Grown for media_remote_stats {
     const NAME: &'static str = "media_remote_stats";
-    const V1_SIZE: usize = std::mem::size_of::<media_remote_stats>();
+    const V1_SIZE: usize = std::mem::offset_of!(media_remote_stats, video_freezes);
 }
 
 /// Writes the statistics of up to `capacity` remote users of the running
@@ -213,6 +240,8 @@ pub extern "C" fn media_engine_get_remote_stats(
                 video_nacks_sent: r.video_nacks_sent,
                 tx_quality: r.tx_quality as u32,
                 rx_quality: r.rx_quality as u32,
+                video_freezes: r.video_freezes,
+                video_frozen_ms: r.video_frozen_ms,
             };
             // SAFETY: the host promises `capacity` entries of `stride` bytes;
             // each gets the size it was compiled with.

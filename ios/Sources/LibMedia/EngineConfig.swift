@@ -38,6 +38,9 @@ public struct EngineConfig {
     public var videoInputFile: String?
     /// When set, decoded remote video is also written to this Y4M file.
     public var recordRemoteVideoFile: String?
+    /// When set, the audio the speaker plays is also written to this WAV
+    /// file (48 kHz mono).
+    public var recordRemoteAudioFile: String?
 
     /// The system's microphone, speaker and first camera, 640x360 at
     /// 30 fps, 800 kbit/s (`media_engine_config_default`).
@@ -97,6 +100,12 @@ public struct EngineConfig {
     public var voiceProcessing: VoiceProcessing {
         get { VoiceProcessing(rawValue: raw.voice_processing) }
         set { raw.voice_processing = newValue.rawValue }
+    }
+    /// How much delay the receiver may add to show remote video without
+    /// freezes; `.balanced` by default.
+    public var videoDelay: VideoDelay {
+        get { VideoDelay(rawValue: raw.video_delay) ?? .balanced }
+        set { raw.video_delay = newValue.rawValue }
     }
     public var videoInput: VideoInput {
         get { VideoInput(rawValue: raw.video_input) ?? .camera }
@@ -179,7 +188,8 @@ public struct EngineConfig {
     /// live until `body` returns.
     func withRaw<R>(_ body: (UnsafePointer<media_engine_config>) throws -> R) throws -> R {
         let strings = [audioInputDevice, audioInputFile, audioOutputDevice,
-                       audioOutputFile, videoInputFile, recordRemoteVideoFile]
+                       audioOutputFile, videoInputFile, recordRemoteVideoFile,
+                       recordRemoteAudioFile]
         return try withCStrings(strings) { (c: [UnsafePointer<CChar>?]) throws -> R in
             var copy = raw
             copy.audio_input_device = c[0]
@@ -188,6 +198,7 @@ public struct EngineConfig {
             copy.audio_output_file = c[3]
             copy.video_input_file = c[4]
             copy.record_remote_video_file = c[5]
+            copy.record_remote_audio_file = c[6]
             return try withUnsafePointer(to: &copy) { try body($0) }
         }
     }

@@ -138,6 +138,20 @@ public enum AudioOutput: UInt32, Sendable {
     case external = 4
 }
 
+// drift: media_video_delay prefix=MEDIA_VIDEO_DELAY_
+/// How much delay the receiver may add to show remote video without
+/// freezes.
+public enum VideoDelay: UInt32, Sendable {
+    /// Up to 400 ms, covering 99.5 % of frames' lateness (the default).
+    case balanced = 0
+    /// Frames are shown as soon as they are decoded.
+    case immediate = 1
+    /// Up to 100 ms, covering 95 %.
+    case lowLatency = 2
+    /// Up to 1 s, covering every frame of the last 10 s.
+    case smooth = 3
+}
+
 // drift: media_video_input prefix=MEDIA_VIDEO_INPUT_
 /// Where the engine's video comes from.
 public enum VideoInput: UInt32, Sendable {

@@ -45,6 +45,20 @@ public struct Stats: Sendable {
     /// following the peer's reports) and its bitrate.
     public let audioExpectedLossPct: UInt32
     public let audioTargetBitrateBps: UInt32
+    /// The size and frame rate the encoder runs at now (the resolution
+    /// ladder steps down when the bitrate cannot carry the configured size).
+    public let videoSendWidth: UInt32
+    public let videoSendHeight: UInt32
+    public let videoSendFps: UInt32
+    /// The delay the receiver adds to show remote video smoothly
+    /// (`EngineConfig.videoDelay`), microseconds.
+    public let videoRenderDelayUs: UInt32
+    /// Freezes in shown remote video (as WebRTC counts them) and their
+    /// total length.
+    public let videoFreezes: UInt64
+    public let videoFrozenMs: UInt64
+    /// 20 ms audio frames the jitter buffer dropped to cut its delay.
+    public let audioFramesRemoved: UInt64
 
     init(_ raw: media_stats) {
         audioFramesCaptured = raw.audio_frames_captured
@@ -78,6 +92,13 @@ public struct Stats: Sendable {
         audioPullSilentFrames = raw.audio_pull_silent_frames
         audioExpectedLossPct = raw.audio_expected_loss_pct
         audioTargetBitrateBps = raw.audio_target_bitrate_bps
+        videoSendWidth = raw.video_send_width
+        videoSendHeight = raw.video_send_height
+        videoSendFps = raw.video_send_fps
+        videoRenderDelayUs = raw.video_render_delay_us
+        videoFreezes = raw.video_freezes
+        videoFrozenMs = raw.video_frozen_ms
+        audioFramesRemoved = raw.audio_frames_removed
     }
 }
 
@@ -108,6 +129,9 @@ public struct RemoteStats: Sendable {
     public let videoNacksSent: UInt64
     public let txQuality: UInt32
     public let rxQuality: UInt32
+    /// Freezes in this user's shown video and their total length.
+    public let videoFreezes: UInt64
+    public let videoFrozenMs: UInt64
 
     init(_ raw: media_remote_stats) {
         uid = raw.uid
@@ -132,6 +156,8 @@ public struct RemoteStats: Sendable {
         videoNacksSent = raw.video_nacks_sent
         txQuality = raw.tx_quality
         rxQuality = raw.rx_quality
+        videoFreezes = raw.video_freezes
+        videoFrozenMs = raw.video_frozen_ms
     }
 }
 

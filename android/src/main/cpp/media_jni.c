@@ -52,9 +52,9 @@
 #define SHIM_JNI_VERSION JNI_VERSION_1_6
 
 /* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
-#define CONFIG_FIELDS 17
+#define CONFIG_FIELDS 18
 #define EVENT_INT_FIELDS 17
-#define STATS_FIELDS 31
+#define STATS_FIELDS 38
 #define COUNTER_FIELDS 6
 
 static JavaVM *g_vm;
@@ -253,6 +253,13 @@ static void stats_to_longs(const media_stats *s, jlong out[STATS_FIELDS]) {
         (jlong)s->audio_pull_silent_frames,
         (jlong)s->audio_expected_loss_pct,
         (jlong)s->audio_target_bitrate_bps,
+        (jlong)s->video_send_width,
+        (jlong)s->video_send_height,
+        (jlong)s->video_send_fps,
+        (jlong)s->video_render_delay_us,
+        (jlong)s->video_freezes,
+        (jlong)s->video_frozen_ms,
+        (jlong)s->audio_frames_removed,
     };
     memcpy(out, v, sizeof v);
 }
@@ -472,7 +479,7 @@ NATIVE(jint, engineNew)(JNIEnv *env, jclass cls, jboolean fake, jlongArray field
         &cfg.video_max_bitrate_bps, &cfg.audio_bitrate_bps,     &cfg.stats_interval_ms,
         &cfg.audio_input_sample_rate, &cfg.audio_input_channels,
         &cfg.audio_output_sample_rate, &cfg.audio_output_channels,
-        &cfg.voice_processing,
+        &cfg.voice_processing,      &cfg.video_delay,
     };
     for (int i = 0; i < CONFIG_FIELDS; i++) {
         if (v[i] == -1) {

@@ -58,6 +58,21 @@ enum class PixelFormat(override val code: Int) : CodedEnum {
     NV21(2),
 }
 
+/** How much delay the receiver may add to show remote video without freezes (`media_video_delay`). */
+enum class VideoDelay(override val code: Int) : CodedEnum {
+    /** Up to 400 ms, covering 99.5 % of frames' lateness (the default). */
+    BALANCED(0),
+
+    /** Frames are shown as soon as they are decoded. */
+    IMMEDIATE(1),
+
+    /** Up to 100 ms, covering 95 %. */
+    LOW_LATENCY(2),
+
+    /** Up to 1 s, covering every frame of the last 10 s. */
+    SMOOTH(3),
+}
+
 /**
  * Which stages clean the microphone's audio (`media_voice_processing`).
  * [AUTO], the default, runs all but gain control for the system microphone and none
@@ -120,6 +135,8 @@ data class EngineConfig(
     val audioOutputChannels: Int? = null,
     /** Echo cancellation, noise suppression, gain control, high-pass; null keeps [VoiceProcessing.AUTO]. */
     val voiceProcessing: VoiceProcessing? = null,
+    /** Null keeps [VideoDelay.BALANCED]. */
+    val videoDelay: VideoDelay? = null,
 ) {
     companion object {
         /** Synthetic devices: runs anywhere, no permission or hardware needed. */
@@ -146,6 +163,7 @@ data class EngineConfig(
             "audioOutputSampleRate" to audioOutputSampleRate,
             "audioOutputChannels" to audioOutputChannels,
             "voiceProcessing" to voiceProcessing?.code,
+            "videoDelay" to videoDelay?.code,
         )
         check(named.size == NativeLib.CONFIG_FIELDS)
         return LongArray(named.size) { i ->

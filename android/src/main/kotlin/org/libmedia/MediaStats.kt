@@ -43,6 +43,17 @@ data class MediaStats(
     val audioExpectedLossPct: Long,
     /** The Opus encoder's bitrate now (raised to pay for FEC under loss). */
     val audioTargetBitrateBps: Long,
+    /** The size and frame rate the encoder runs at now (the resolution ladder steps down when the bitrate cannot carry the configured size). */
+    val videoSendWidth: Long,
+    val videoSendHeight: Long,
+    val videoSendFps: Long,
+    /** The delay the receiver adds to show remote video smoothly ([EngineConfig.videoDelay]), microseconds. */
+    val videoRenderDelayUs: Long,
+    /** Freezes in shown remote video (as WebRTC counts them) and their total length. */
+    val videoFreezes: Long,
+    val videoFrozenMs: Long,
+    /** 20 ms audio frames the jitter buffer dropped to cut its delay. */
+    val audioFramesRemoved: Long,
 ) {
     internal companion object {
         /** In the order of `media_stats` (and of stats_to_longs in media_jni.c). */
@@ -52,6 +63,7 @@ data class MediaStats(
                 v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
                 v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20],
                 v[21], v[22], v[23], v[24], v[25], v[26], v[27], v[28], v[29], v[30],
+                v[31], v[32], v[33], v[34], v[35], v[36], v[37],
             )
         }
     }

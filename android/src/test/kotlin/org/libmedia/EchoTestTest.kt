@@ -27,7 +27,7 @@ class EchoTestTest {
         val frameProblem = AtomicReference<String>()
         val packed = AtomicReference<ByteArray>()
 
-        MediaEngine(smallFakeConfig().copy(statsIntervalMs = 200)).use { engine ->
+        MediaEngine(smallFakeConfig().copy(statsIntervalMs = 200, videoDelay = VideoDelay.LOW_LATENCY)).use { engine ->
             engine.setEventListener { e ->
                 eventThreads += Thread.currentThread().name
                 when {
@@ -66,6 +66,8 @@ class EchoTestTest {
             // No peer reports loss on the echo path: the configured Opus FEC budget.
             assertEquals(10L, stats.audioExpectedLossPct)
             assertEquals(32_000L, stats.audioTargetBitrateBps)
+            // The configured bitrate carries the configured size: the encoder runs at it.
+            assertEquals(Triple(320L, 180L, 30L), Triple(stats.videoSendWidth, stats.videoSendHeight, stats.videoSendFps))
 
             engine.muteLocalAudio(true)
             engine.muteLocalVideo(true)
