@@ -1,13 +1,16 @@
 //! Pure decisions that steer the media from what the network reports:
-//! how Opus protects speech against the loss the peer sees, and the video
-//! encoder's target bitrate. Time is an
+//! how Opus protects speech against the loss the peer sees, the video
+//! encoder's target bitrate and size, and when a receiver's keyframe
+//! request is answered. Time is an
 //! argument; nothing here owns a thread, a socket or a clock, so every
 //! policy is tested on a virtual clock.
 
 pub mod audio;
+pub mod keyframe;
 pub mod ladder;
 pub mod rate;
 
 pub use audio::{AudioMode, AudioModeController};
+pub use keyframe::KeyframePolicy;
 pub use ladder::{Rung, VideoLadder};
 pub use rate::RateController;

@@ -30,6 +30,11 @@ const HEAVY_LOSS: f32 = 0.12;
 const LIGHT_LOSS: f32 = 0.05;
 const LOSS_RISE: f64 = 1.08;
 const LOSS_STEP_US: u64 = 1_000_000;
+/// After a cut's hold, the target climbs back towards the estimate by at
+/// most this factor a second: an estimate that overshoots the path (it
+/// probes above what drained the queue) refills the queue slowly instead
+/// of at once.
+const RECOVERY_RISE_PER_S: f64 = 1.08;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -49,6 +54,9 @@ pub struct RateController {
     streak: u32,
     /// A limit from heavy loss, and when it last moved.
     loss_limit: Option<(u32, u64)>,
+    /// After a cut: its level and when its hold ended, from which the
+    /// target climbs at [`RECOVERY_RISE_PER_S`].
+    recovering: Option<(u32, u64)>,
     target: u32,
 }
 
@@ -67,6 +75,7 @@ impl RateController {
             cut: None,
             streak: 0,
             loss_limit: None,
+            recovering: None,
             target: start_bps,
         };
         c.target = c.compute(0, start_bps);
@@ -87,6 +96,7 @@ impl RateController {
         self.cut = None;
         self.streak = 0;
         self.loss_limit = None;
+        self.recovering = None;
         self.target = start_bps;
         self.update(now_us)
     }
@@ -123,7 +133,7 @@ impl RateController {
             let rising =
                 rtt_us as f64 > floor as f64 * RTT_RISE_FACTOR && rtt_us > floor + RTT_RISE_MIN_US;
             let may_cut = self.cut.is_none_or(|(_, until)| now_us >= until);
-            if (rtt_us as f64) < floor as f64 * 1.5 {
+            if !rising {
                 self.streak = 0;
             }
             if rising && may_cut {
@@ -135,9 +145,24 @@ impl RateController {
                 } else {
                     let level = ((self.target as f64 * CUT_KEEP) as u32).max(self.min_bps);
                     self.cut = Some((level, now_us + CUT_HOLD_US));
+                    self.recovering = Some((level, now_us + CUT_HOLD_US));
                     self.streak += 1;
                 }
             }
+        }
+        self.update(now_us)
+    }
+
+    /// A round trip measured outside the media flow (ICE's connectivity
+    /// checks and keepalives): it only lowers the floor. Checks made before
+    /// media flows see the path without a queue, which the first RTCP round
+    /// trips — taken while the first second's burst fills the bottleneck —
+    /// may not; a floor learned from those alone would take a standing
+    /// queue for the path.
+    pub fn on_path_rtt(&mut self, now_us: u64, rtt_us: u64) -> u32 {
+        match self.floor {
+            Some((v, start)) => self.floor = Some((v.min(rtt_us), start)),
+            None => self.floor = Some((rtt_us, now_us)),
         }
         self.update(now_us)
     }
@@ -193,6 +218,15 @@ impl RateController {
         if let Some((limit, _)) = self.loss_limit {
             t = t.min(limit);
         }
+        if let Some((level, from)) = self.recovering.filter(|&(_, from)| now_us >= from) {
+            let seconds = now_us.saturating_sub(from) as f64 / 1e6;
+            let cap = level as f64 * RECOVERY_RISE_PER_S.powf(seconds);
+            if (t as f64) <= cap {
+                self.recovering = None; // back where the estimate leads
+            } else {
+                t = cap as u32;
+            }
+        }
         t.max(self.min_bps)
     }
 }
@@ -247,9 +281,19 @@ mod tests {
         // Still high after the hold: cut again.
         let again = c.on_rtt(7 * S + 100 * MS, 160 * MS);
         assert!(again < cut, "{again} after {cut}");
-        // Queue drained: the estimate leads again after the hold.
-        c.on_rtt(8 * S, 22 * MS);
-        assert_eq!(c.on_estimate(10 * S, 2_000_000), before);
+        // Queue drained: after the hold the target climbs back, 8 % a
+        // second at most, until the estimate leads again.
+        let low = c.on_rtt(8 * S, 22 * MS);
+        let mut last = low;
+        for t in 10..40 {
+            let next = c.on_estimate(t * S, 2_000_000);
+            assert!(
+                next as f64 <= last as f64 * 1.09,
+                "{last} -> {next} at {t} s"
+            );
+            last = next;
+        }
+        assert_eq!(last, before);
     }
 
     #[test]
@@ -310,6 +354,38 @@ mod tests {
         }
         assert_eq!(last, full);
         assert_eq!(c.on_estimate(t + 41 * S, 2_000_000), full, "limit lifted");
+    }
+
+    #[test]
+    fn a_queue_full_from_the_first_report_is_drained_when_ice_knew_the_path() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        let full = c.target();
+        // ICE measured 2 ms before media; the first RTCP round trip comes
+        // with the bottleneck's queue already full.
+        c.on_path_rtt(0, 2 * MS);
+        let cut = c.on_rtt(S, 440 * MS);
+        assert!(cut < full, "a standing queue is cut");
+        let again = c.on_rtt(3 * S + 100 * MS, 400 * MS);
+        assert!(again < cut, "still queued after the hold: cut again");
+        // The cuts drained it: the floor stays the path's.
+        c.on_rtt(5 * S, 8 * MS);
+        assert_eq!(c.rtt_floor(), Some(2 * MS));
+        let climbing = c.on_estimate(6 * S, 2_000_000);
+        assert!(
+            climbing > again && climbing < full,
+            "climbing back: {climbing}"
+        );
+        assert!(
+            c.on_rtt(7 * S, 300 * MS) < climbing,
+            "a new queue is cut too"
+        );
+        // Without ICE's measurement the same first report would have
+        // been taken for the path.
+        let mut blind = controller();
+        blind.on_estimate(0, 2_000_000);
+        assert_eq!(blind.on_rtt(S, 440 * MS), full);
+        assert_eq!(blind.on_rtt(3 * S, 400 * MS), full);
     }
 
     #[test]

@@ -63,7 +63,11 @@ pub(crate) struct Shared {
     pub(crate) render_rx: Receiver<(FrameSource, VideoFrame)>,
     pub(crate) audio_muted: AtomicBool,
     pub(crate) video_muted: AtomicBool,
+    /// The engine's own need for a keyframe (a new peer, video resumed).
     pub(crate) keyframe_wanted: AtomicBool,
+    /// A receiver asked for a keyframe; answered as
+    /// [`crate::control::KeyframePolicy`] decides.
+    pub(crate) keyframe_requested: AtomicBool,
     pub(crate) target_video_bps: AtomicU64,
     /// Decides `target_video_bps` from the bounds, the user's cap and the
     /// network's reports.
@@ -349,6 +353,7 @@ impl Engine {
             audio_muted: AtomicBool::new(false),
             video_muted: AtomicBool::new(false),
             keyframe_wanted: AtomicBool::new(false),
+            keyframe_requested: AtomicBool::new(false),
             target_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
             rate: Mutex::new(RateController::new(
                 config.video.min_bitrate_bps,

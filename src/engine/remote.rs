@@ -113,7 +113,7 @@ impl Remote {
     pub(crate) fn apply_feedback(&self, shared: &Shared, fb: Feedback) -> bool {
         let uid = self.uid;
         match fb {
-            Feedback::KeyframeRequest => shared.keyframe_wanted.store(true, Relaxed),
+            Feedback::KeyframeRequest => shared.keyframe_requested.store(true, Relaxed),
             Feedback::BitrateEstimate(bps) => {
                 self.c.bandwidth_estimate_bps.store(bps as u64, Relaxed);
                 return true;
@@ -140,6 +140,9 @@ impl Remote {
                     engine.store(v, Relaxed);
                 };
                 let ppm = |l: f32| (l.clamp(0.0, 1.0) * 1e6) as u64;
+                if let Some(rtt) = n.path_rtt_us {
+                    shared.steer_rate(|rate, now| rate.on_path_rtt(now, rtt));
+                }
                 if let Some(rtt) = n.rtt_us {
                     both(&self.c.rtt_us, &shared.rtt_us, rtt);
                     shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));

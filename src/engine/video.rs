@@ -20,7 +20,7 @@ use super::remote::Remote;
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
-use crate::control::VideoLadder;
+use crate::control::{KeyframePolicy, VideoLadder};
 use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
 use crate::error::Result;
@@ -99,6 +99,7 @@ impl VideoSend {
                 let start_us = shared.clock.now_us();
                 let mut ladder = VideoLadder::new(config.width, config.height, config.fps);
                 let mut last_sent_us: Option<u64> = None;
+                let mut keyframes = KeyframePolicy::default();
                 while !stop.load(Relaxed) {
                     let frame = match rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(f) => f,
@@ -118,7 +119,9 @@ impl VideoSend {
                             emit_error(&shared.events_tx, &e);
                         }
                     }
-                    if shared.keyframe_wanted.swap(false, Relaxed) {
+                    let asked = shared.keyframe_requested.swap(false, Relaxed)
+                        && keyframes.answer(shared.clock.now_us());
+                    if shared.keyframe_wanted.swap(false, Relaxed) || asked {
                         encoder.request_keyframe();
                     }
                     // The rung of the ladder the target carries: its
@@ -170,6 +173,12 @@ impl VideoSend {
                             c.video_frames_encoded.fetch_add(1, Relaxed);
                             if out.keyframe {
                                 c.video_keyframes_sent.fetch_add(1, Relaxed);
+                                keyframes.on_keyframe_sent(
+                                    now,
+                                    out.data.len(),
+                                    target,
+                                    shared.rtt_us.load(Relaxed),
+                                );
                             }
                             let bytes = out.data.len() as u64;
                             let sent = shared.send_to_all(EncodedFrame {

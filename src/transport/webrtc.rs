@@ -105,6 +105,10 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct NetworkStats {
     pub rtt_us: Option<u64>,
+    /// The least of ICE's latest and mean round trip on the selected
+    /// candidate pair: STUN checks, the first of them made before media
+    /// flowed.
+    pub path_rtt_us: Option<u64>,
     /// Fraction 0..1 of our packets the peer reports lost.
     pub egress_loss: Option<f32>,
     /// Fraction 0..1 of the peer's packets we lost.
@@ -686,6 +690,15 @@ impl Net {
             ),
             RtcEvent::PeerStats(p) => self.feedback(Feedback::NetworkStats(NetworkStats {
                 rtt_us: p.rtt.map(|d| d.as_micros() as u64),
+                path_rtt_us: p.selected_candidate_pair.as_ref().and_then(|pair| {
+                    let mean = (pair.responses_received > 0)
+                        .then(|| pair.total_round_trip_time / pair.responses_received as u32);
+                    [pair.current_round_trip_time, mean]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                        .map(|d| d.as_micros() as u64)
+                }),
                 egress_loss: p.egress_loss_fraction,
                 ingress_loss: p.ingress_loss_fraction,
                 bytes_sent: p.peer_bytes_tx,
