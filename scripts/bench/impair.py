@@ -474,7 +474,7 @@ def table(results):
             ("fps_mean", "fps"), ("fps_min", "fps min"), ("height_mean", "height"),
             ("send_kbps", "send kbit/s"), ("rtt_p50_ms", "RTT p50"), ("rtt_max_ms", "RTT max"),
             ("fit_s", "fit s"), ("rtt_peak_after_step_ms", "RTT peak after step"),
-            ("link_use_pct", "link use %"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
+            ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "link use %"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
             ("cpu_a_pct", "CPU A %"), ("cpu_b_pct", "CPU B %")]
     used = [c for c in cols if any(r["metrics"].get(c[0]) is not None for r in results)]
     lines = ["| scenario | engine | " + " | ".join(h for _, h in used) + " |",
