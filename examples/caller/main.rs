@@ -570,6 +570,13 @@ fn main() {
         s.audio_expected_loss_pct,
         s.audio_target_bitrate_bps / 1000
     );
+    println!(
+        "sent: video {} encoded of {} captured ({} dropped before the encoder, {} skipped by it)",
+        s.video_frames_encoded,
+        s.video_frames_captured,
+        s.video_frames_dropped_send,
+        s.video_encoder_skipped
+    );
     for r in engine.remote_stats() {
         remotes.insert(r.uid, r);
     }

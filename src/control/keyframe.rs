@@ -12,8 +12,10 @@
 //! refused is forgotten: if that IDR did not arrive whole, the receiver
 //! asks again.
 //!
-//! The engine's own reasons for a keyframe (a new peer, video unmuted, a
-//! new size) do not go through this policy.
+//! Only IDRs that answered a request start the wait: the engine's own (the
+//! call's first, a new peer's, video unmuted, a new size) may never have
+//! reached the receiver that asks — one sent before its connection was up
+//! — so its first request is answered at once.
 //!
 //! Pure decision code: times in, answers out.
 

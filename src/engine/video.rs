@@ -100,6 +100,10 @@ impl VideoSend {
                 let mut ladder = VideoLadder::new(config.width, config.height, config.fps);
                 let mut last_sent_us: Option<u64> = None;
                 let mut keyframes = KeyframePolicy::default();
+                // The next IDR answers a receiver's request (the policy
+                // spaces only those: the engine's own — the first, a new
+                // peer's — may never have reached the receiver asking).
+                let mut answering = false;
                 while !stop.load(Relaxed) {
                     let frame = match rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(f) => f,
@@ -124,6 +128,7 @@ impl VideoSend {
                     if shared.keyframe_wanted.swap(false, Relaxed) || asked {
                         encoder.request_keyframe();
                     }
+                    answering |= asked;
                     // The rung of the ladder the target carries: its
                     // size (the input's, or smaller) and frame rate.
                     if follow_input_size {
@@ -173,12 +178,14 @@ impl VideoSend {
                             c.video_frames_encoded.fetch_add(1, Relaxed);
                             if out.keyframe {
                                 c.video_keyframes_sent.fetch_add(1, Relaxed);
-                                keyframes.on_keyframe_sent(
-                                    now,
-                                    out.data.len(),
-                                    target,
-                                    shared.rtt_us.load(Relaxed),
-                                );
+                                if std::mem::take(&mut answering) {
+                                    keyframes.on_keyframe_sent(
+                                        now,
+                                        out.data.len(),
+                                        target,
+                                        shared.rtt_us.load(Relaxed),
+                                    );
+                                }
                             }
                             let bytes = out.data.len() as u64;
                             let sent = shared.send_to_all(EncodedFrame {
