@@ -140,7 +140,14 @@ impl VideoSend {
                     if last_sent_us.is_some_and(|last| {
                         frame.capture_us.saturating_sub(last) + interval_us / 4 < interval_us
                     }) {
-                        continue; // above the rung's frame rate
+                        // Above the rung's frame rate. At the full rate
+                        // that is a frame captured in a burst after a
+                        // stall: counted as dropped (a lower rung's
+                        // skipped frames are its design, not a loss).
+                        if rung.fps >= config.fps {
+                            c.video_frames_dropped_send.fetch_add(1, Relaxed);
+                        }
+                        continue;
                     }
                     let frame = convert::scale(&frame, rung.width, rung.height);
                     let s = encoder.settings();
