@@ -16,19 +16,7 @@
 # run (stats, logs, received audio).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-
-PACKAGES=(espeak-ng sox libnetfilter-queue-dev python3-venv python3-dev nodejs)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "impair-bench: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/setup.sh espeak-ng sox libnetfilter-queue-dev python3-venv python3-dev nodejs
 
 venv=target/bench/venv
 if ! "$venv/bin/python" -c "import numpy, pesq, netfilterqueue" 2>/dev/null; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building and testing libmedia needs on a fresh Debian machine.
+# Installs what building and testing libmedia needs on a fresh Debian machine
+# (and any further packages named as arguments).
 # Idempotent: packages already present are skipped, and `apt-get update`
 # runs once, only when something is missing.
 set -euo pipefail
@@ -14,6 +15,8 @@ PACKAGES=(
   chromium                                                   # a real WebRTC peer for interop tests
   xvfb x11-apps                                              # a display for the caller's window, xwd to read it
 )
+# Callers needing more (scripts/impair-bench.sh) name them as arguments.
+PACKAGES+=("$@")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{connect_on_loopback, next_event, start_pulse};
+use common::{accept_incoming, connect_on_loopback, next_event, start_pulse};
 use crossbeam_channel::Receiver;
 use media::analysis::{rms_dbfs, talker};
-use media::signal::{CallEvent, ServerState};
+use media::signal::ServerState;
 use media::{
     AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, Event, LocalServer,
     VideoInputConfig, VoiceProcessing,
@@ -101,14 +101,7 @@ fn call(server: &LocalServer, alice_voice: VoiceProcessing, seconds: usize) -> V
         })
     };
     bob.call("alice", false).unwrap();
-    let Event::Call(CallEvent::Incoming { call_id, .. }) =
-        next_event(&alice_events, "alice rung", |e| {
-            matches!(e, Event::Call(CallEvent::Incoming { .. }))
-        })
-    else {
-        unreachable!()
-    };
-    alice.accept(&call_id).unwrap();
+    accept_incoming(&alice, &alice_events);
     // From when Bob first hears anything (his echo or silence-level noise
     // above the digital floor), `seconds` of call.
     let deadline = Instant::now() + Duration::from_secs(30);

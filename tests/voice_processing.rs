@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{connect_on_loopback, next_event};
+use common::{accept_incoming, connect_on_loopback, next_event};
 use crossbeam_channel::Receiver;
 use media::analysis::{correlation, level_envelope, rms_dbfs, talker};
 use media::signal::{CallEvent, ServerState};
@@ -162,14 +162,7 @@ fn the_far_end_does_not_hear_its_own_voice_back() {
     };
 
     alice.call("bob", false).unwrap();
-    let Event::Call(CallEvent::Incoming { call_id, .. }) =
-        next_event(&bob_events, "incoming", |e| {
-            matches!(e, Event::Call(CallEvent::Incoming { .. }))
-        })
-    else {
-        unreachable!()
-    };
-    bob.accept(&call_id).unwrap();
+    accept_incoming(&bob, &bob_events);
     next_event(&alice_events, "accepted", |e| {
         matches!(e, Event::Call(CallEvent::Accepted { .. }))
     });

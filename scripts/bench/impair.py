@@ -326,6 +326,21 @@ def token(user):
     return sh(str(ROOT / "target/release/media-server"), "token", "--app", "demo:secret", "--user", user).stdout.strip()
 
 
+def run_call(proc, stats, has_media, connect_s, limit_s, imp):
+    """Waits for `stats` to show media (then starts the scenario's timed
+    impairments) and for `proc` to end, killing it after `limit_s`.
+    Returns (media seen, media start, end) on the monotonic clock."""
+    ok = wait_for_line(stats, has_media, connect_s)
+    t0 = time.monotonic()
+    if ok:
+        imp.media_started()
+    try:
+        proc.wait(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    return ok, t0, time.monotonic()
+
+
 def run_libmedia(args, run_dir, speech, clip, imp):
     caller = str(ROOT / "target/release/examples/caller")
     server = subprocess.Popen(
@@ -349,15 +364,7 @@ def run_libmedia(args, run_dir, speech, clip, imp):
         in_ns(NS_A, caller, *common, "--token", token("alice"), "--me", "alice", "--host-ip", IP_A,
               "--stats-json", str(a_json), "--duration", str(args.seconds), "call", "bob"),
         stdout=logs[1], stderr=subprocess.STDOUT)
-    ok = wait_for_line(a_json, lambda l: l.get("remotes"), 20)
-    t0 = time.monotonic()
-    if ok:
-        imp.media_started()
-    try:
-        alice.wait(timeout=args.seconds + 40)
-    except subprocess.TimeoutExpired:
-        alice.kill()
-    t1 = time.monotonic()
+    ok, t0, t1 = run_call(alice, a_json, lambda l: l.get("remotes"), 20, args.seconds + 40, imp)
     try:
         bob.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -399,15 +406,7 @@ def run_chromium(args, run_dir, speech, clip, imp):
     cpu_a = CpuSampler(NS_A, exclude={imp.delayer.pid} if imp.delayer else ())
     cpu_b = CpuSampler(NS_B)
     node = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    ok = wait_for_line(stats, lambda l: True, 40)
-    t0 = time.monotonic()
-    if ok:
-        imp.media_started()
-    try:
-        node.wait(timeout=args.seconds + 90)
-    except subprocess.TimeoutExpired:
-        node.kill()
-    t1 = time.monotonic()
+    ok, t0, t1 = run_call(node, stats, lambda l: True, 40, args.seconds + 90, imp)
     log.close()
     cpu = (cpu_a.share(t0 + 3, t1 - 3), cpu_b.share(t0 + 3, t1 - 3))
     if node.returncode != 0 or not ok:

@@ -394,3 +394,16 @@ pub fn next_event(
         }
     }
 }
+
+/// Waits on `events` for an incoming call and accepts it on `engine`.
+pub fn accept_incoming(engine: &media::Engine, events: &crossbeam_channel::Receiver<media::Event>) {
+    use media::signal::CallEvent;
+    let media::Event::Call(CallEvent::Incoming { call_id, .. }) =
+        next_event(events, "an incoming call", |e| {
+            matches!(e, media::Event::Call(CallEvent::Incoming { .. }))
+        })
+    else {
+        unreachable!()
+    };
+    engine.accept(&call_id).unwrap();
+}
