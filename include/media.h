@@ -631,6 +631,11 @@ typedef struct media_remote_stats {
   // total length. Added after the first layout.
   uint64_t video_freezes;
   uint64_t video_frozen_ms;
+  // 1 when our audio to this user carries redundant copies of the
+  // frames before each packet (RFC 2198 RED, on while it reports loss).
+  uint32_t audio_redundancy;
+  // Audio held in this user's jitter buffer now, milliseconds.
+  uint32_t audio_buffer_ms;
 } media_remote_stats;
 
 #ifdef __cplusplus

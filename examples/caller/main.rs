@@ -621,7 +621,7 @@ fn quality_word(q: u8) -> &'static str {
 
 fn print_remote(prefix: &str, r: &RemoteStats) {
     println!(
-        "{prefix}uid {}: video {} decoded {}x{} {:.0} fps, audio {} decoded | rtt {} ms | recv {} kbit/s | loss {:.1} % | quality up {} down {} | {} freezes ({} ms)",
+        "{prefix}uid {}: video {} decoded {}x{} {:.0} fps, audio {} decoded | rtt {} ms | recv {} kbit/s | loss {:.1} % | quality up {} down {} | {} freezes ({} ms) | sending audio red {}",
         r.uid,
         r.video_frames_decoded,
         r.video_width,
@@ -634,7 +634,8 @@ fn print_remote(prefix: &str, r: &RemoteStats) {
         r.tx_quality,
         r.rx_quality,
         r.video_freezes,
-        r.video_frozen_ms
+        r.video_frozen_ms,
+        if r.audio_redundancy { "on" } else { "off" }
     );
 }
 

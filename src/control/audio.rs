@@ -8,6 +8,14 @@
 
 use crate::codec::opus::OpusSettings;
 
+/// Reported loss at or above which each packet also carries the previous
+/// frames (RFC 2198 RED).
+const RED_ON_LOSS: f64 = 0.02;
+/// Redundancy goes off after the reported loss stayed below this for
+/// [`RED_CALM_US`].
+const RED_CALM_LOSS: f64 = 0.01;
+const RED_CALM_US: u64 = 10_000_000;
+
 /// Time constant of the loss estimate's decay, microseconds.
 const DECAY_US: f64 = 5_000_000.0;
 /// Smallest time between two changes that lower protection.
@@ -117,6 +125,61 @@ impl AudioModeController {
     }
 }
 
+/// Whether audio packets to one peer carry redundant copies of the frames
+/// before them (RFC 2198 RED, negotiated as `red/48000/2`). A packet then
+/// rebuilds the one or two lost just before it at full quality, which Opus'
+/// own FEC (one frame back, at a lower bitrate) cannot; it costs two more
+/// frames of audio bitrate per packet. It starts on, since nothing is known
+/// about the path at first, goes on as soon as the peer reports loss, and
+/// off after a long calm.
+#[derive(Debug, Clone)]
+pub struct RedundancyPolicy {
+    on: bool,
+    /// Since when every report has been calm.
+    calm_since: Option<u64>,
+}
+
+impl Default for RedundancyPolicy {
+    fn default() -> Self {
+        RedundancyPolicy {
+            on: true,
+            calm_since: None,
+        }
+    }
+}
+
+impl RedundancyPolicy {
+    /// Whether redundancy is on.
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// The peer reported `loss` (fraction 0..=1 of what we sent) at
+    /// `now_us`. Returns the new setting when it changes.
+    pub fn on_loss_report(&mut self, now_us: u64, loss: f32) -> Option<bool> {
+        let loss = if loss.is_finite() { loss as f64 } else { 0.0 };
+        if loss >= RED_CALM_LOSS {
+            self.calm_since = None;
+        } else {
+            self.calm_since.get_or_insert(now_us);
+        }
+        let want = if loss >= RED_ON_LOSS {
+            true
+        } else if self
+            .calm_since
+            .is_some_and(|t| now_us.saturating_sub(t) >= RED_CALM_US)
+        {
+            false
+        } else {
+            self.on
+        };
+        (want != self.on).then(|| {
+            self.on = want;
+            want
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +259,30 @@ mod tests {
         assert_eq!(m.expected_loss_pct, MAX_HINT_PCT);
         assert_eq!(m.bitrate_bps, 48_000);
         c.on_loss_report(0, -1.0);
+    }
+
+    #[test]
+    fn redundancy_starts_on_follows_loss_and_goes_off_after_a_calm() {
+        let mut r = RedundancyPolicy::default();
+        assert!(r.is_on(), "on before the first report");
+        // A clean path: off once it has been calm for 10 s.
+        let off = (0..30).find(|&t| r.on_loss_report(t * S, 0.0) == Some(false));
+        assert_eq!(off, Some(10));
+        // Loss: on at the first report that shows it.
+        assert_eq!(r.on_loss_report(30 * S, 0.005), None, "noise is not loss");
+        assert_eq!(r.on_loss_report(31 * S, 0.05), Some(true));
+        // Loss that comes and goes keeps it on.
+        for t in 32..80 {
+            let loss = if t % 7 == 0 { 0.03 } else { 0.0 };
+            assert_eq!(r.on_loss_report(t * S, loss), None, "at {t} s");
+        }
+        assert!(r.is_on());
+        // Garbage reads as no loss.
+        let mut r = RedundancyPolicy::default();
+        for t in 0..=10 {
+            r.on_loss_report(t * S, f32::NAN);
+        }
+        assert!(!r.is_on());
+        assert_eq!(r.on_loss_report(11 * S, f32::INFINITY), None);
     }
 }

@@ -10,7 +10,7 @@ pub mod keyframe;
 pub mod ladder;
 pub mod rate;
 
-pub use audio::{AudioMode, AudioModeController};
+pub use audio::{AudioMode, AudioModeController, RedundancyPolicy};
 pub use keyframe::KeyframePolicy;
 pub use ladder::{Rung, VideoLadder};
 pub use rate::RateController;

@@ -107,6 +107,12 @@ impl RateController {
         self.update(now_us)
     }
 
+    /// What the audio now takes from the same path (its encoder's rate,
+    /// times the copies each packet carries); used from the next estimate.
+    pub fn set_audio_bps(&mut self, audio_bps: u32) {
+        self.audio_bps = audio_bps;
+    }
+
     /// The congestion controller's estimate for the narrowest path.
     pub fn on_estimate(&mut self, now_us: u64, estimate_bps: u64) -> u32 {
         let media = (estimate_bps as f64 * USABLE) as u64;
@@ -249,6 +255,9 @@ mod tests {
         assert_eq!(c.on_estimate(0, 1_000_000), 900_000 - 32_000);
         assert_eq!(c.on_estimate(S, 10_000_000), 2_500_000, "the maximum");
         assert_eq!(c.on_estimate(2 * S, 50_000), 100_000, "the minimum");
+        // Audio with redundancy takes three times its rate.
+        c.set_audio_bps(96_000);
+        assert_eq!(c.on_estimate(3 * S, 1_000_000), 900_000 - 96_000);
     }
 
     #[test]

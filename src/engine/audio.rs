@@ -268,6 +268,8 @@ impl Track {
         add(&c.audio_playout_underruns, s.underruns, before.underruns);
         add(&c.audio_frames_removed, s.discarded, before.discarded);
         rc.audio_jitter_us.store(self.jb.jitter_us(), Relaxed);
+        rc.audio_buffer_ms
+            .store(self.jb.depth() as u64 * FRAME_SAMPLES as u64 / 48, Relaxed);
     }
 }
 
@@ -290,9 +292,23 @@ fn apply_estimates(shared: &Shared, tracks: &[Track]) {
         .map(|t| t.input.remote.c.bandwidth_estimate_bps.load(Relaxed))
         .filter(|&e| e > 0)
         .min();
+    // With RED on towards any remote, each audio packet carries the two
+    // frames before it too.
+    let copies = if tracks
+        .iter()
+        .any(|t| t.input.remote.c.audio_redundancy.load(Relaxed) != 0)
+    {
+        3
+    } else {
+        1
+    };
+    let audio_bps = shared.counters.audio_target_bps.load(Relaxed) * copies;
     if let Some(bps) = narrowest {
         shared.bandwidth_estimate_bps.store(bps, Relaxed);
-        shared.steer_rate(|rate, now| rate.on_estimate(now, bps));
+        shared.steer_rate(|rate, now| {
+            rate.set_audio_bps(audio_bps.min(u32::MAX as u64) as u32);
+            rate.on_estimate(now, bps)
+        });
     }
     let worst_loss = tracks
         .iter()

@@ -46,6 +46,11 @@ pub struct RemoteStats {
     /// WebRTC counts them) and their total length.
     pub video_freezes: u64,
     pub video_frozen_ms: u64,
+    /// Our audio to this remote carries redundant copies of the frames
+    /// before each packet (RFC 2198 RED), as the loss it reports asks.
+    pub audio_redundancy: bool,
+    /// Audio held in this remote's jitter buffer now, milliseconds.
+    pub audio_buffer_ms: u32,
     /// Last network quality scores (0 unknown, 1 excellent … 6 down).
     pub tx_quality: u8,
     pub rx_quality: u8,
@@ -75,6 +80,8 @@ pub(crate) struct RemoteCounters {
     pub video_frozen_us: AtomicU64,
     pub tx_quality: AtomicU64,
     pub rx_quality: AtomicU64,
+    pub audio_redundancy: AtomicU64,
+    pub audio_buffer_ms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -147,13 +154,16 @@ impl Remote {
                     both(&self.c.rtt_us, &shared.rtt_us, rtt);
                     shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));
                 }
+                self.c
+                    .audio_redundancy
+                    .store(n.audio_redundancy as u64, Relaxed);
+                if let Some(l) = n.ingress_loss {
+                    both(&self.c.ingress_loss_ppm, &shared.ingress_loss_ppm, ppm(l));
+                }
                 if let Some(l) = n.egress_loss {
                     both(&self.c.egress_loss_ppm, &shared.egress_loss_ppm, ppm(l));
                     shared.egress_loss_reports.fetch_add(1, Relaxed);
                     return true;
-                }
-                if let Some(l) = n.ingress_loss {
-                    both(&self.c.ingress_loss_ppm, &shared.ingress_loss_ppm, ppm(l));
                 }
             }
             Feedback::NacksSent(n) => {
@@ -215,6 +225,8 @@ impl Remote {
             video_nacks_sent: g(&c.video_nacks_sent),
             video_freezes: g(&c.video_freezes),
             video_frozen_ms: g(&c.video_frozen_us) / 1000,
+            audio_redundancy: g(&c.audio_redundancy) != 0,
+            audio_buffer_ms: g(&c.audio_buffer_ms) as u32,
             tx_quality: g(&c.tx_quality) as u8,
             rx_quality: g(&c.rx_quality) as u8,
         }

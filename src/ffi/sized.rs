@@ -157,7 +157,7 @@ mod tests {
             size_of::<media_stats>()
         );
         assert_eq!(
-            offset_of!(media_remote_stats, video_frozen_ms) + 8,
+            offset_of!(media_remote_stats, audio_buffer_ms) + 4,
             size_of::<media_remote_stats>()
         );
         // Every struct_size leads.

@@ -176,6 +176,11 @@ pub struct media_remote_stats {
     /// total length. Added after the first layout.
     pub video_freezes: u64,
     pub video_frozen_ms: u64,
+    /// 1 when our audio to this user carries redundant copies of the
+    /// frames before each packet (RFC 2198 RED, on while it reports loss).
+    pub audio_redundancy: u32,
+    /// Audio held in this user's jitter buffer now, milliseconds.
+    pub audio_buffer_ms: u32,
 }
 
 // SAFETY: repr(C) numbers led by `struct_size`.
@@ -242,6 +247,8 @@ pub extern "C" fn media_engine_get_remote_stats(
                 rx_quality: r.rx_quality as u32,
                 video_freezes: r.video_freezes,
                 video_frozen_ms: r.video_frozen_ms,
+                audio_redundancy: r.audio_redundancy as u32,
+                audio_buffer_ms: r.audio_buffer_ms,
             };
             // SAFETY: the host promises `capacity` entries of `stride` bytes;
             // each gets the size it was compiled with.

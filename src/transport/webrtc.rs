@@ -30,6 +30,7 @@ use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc
 
 use super::{Feedback, Transport, TransportSink, TransportStats};
 use crate::clock::Clock;
+use crate::control::RedundancyPolicy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{EncodedFrame, MediaKind};
 
@@ -115,6 +116,9 @@ pub struct NetworkStats {
     pub ingress_loss: Option<f32>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Our audio packets carry redundant copies of the frames before them
+    /// (negotiated, and switched on by the loss the peer reports).
+    pub audio_redundancy: bool,
 }
 
 enum Command {
@@ -225,6 +229,8 @@ impl WebRtcTransport {
             connected: false,
             failed: false,
             video_seq: 0,
+            redundancy: RedundancyPolicy::default(),
+            red_negotiated: false,
             stun: Vec::new(),
         };
         net.start()?;
@@ -314,7 +320,11 @@ impl Drop for WebRtcTransport {
 fn build_rtc(config: &WebRtcConfig) -> Rtc {
     let mut cfg = Rtc::builder()
         .clear_codecs()
-        .enable_opus(true, false)
+        // Opus with RED (RFC 2198): each packet may also carry the two
+        // frames before it; whether it does follows the loss (see
+        // `control::RedundancyPolicy`).
+        .enable_opus(true, true)
+        .set_red_distances(&[1, 2])
         .enable_bwe(Some(Bitrate::bps(config.start_bitrate_bps as u64)))
         .set_stats_interval(Some(Duration::from_secs(1)))
         // A 720p IDR can span well over a hundred packets.
@@ -357,6 +367,10 @@ struct Net {
     disconnected_since: Option<Instant>,
     failed: bool,
     video_seq: u64,
+    /// Whether audio goes out with RED, by the loss the peer reports.
+    redundancy: RedundancyPolicy,
+    /// The peer accepted RED for our audio.
+    red_negotiated: bool,
     /// Outstanding STUN Binding requests: socket index, transaction, sends, last send.
     stun: Vec<(usize, [u8; 12], u32, Instant)>,
 }
@@ -688,7 +702,16 @@ impl Net {
             RtcEvent::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => self.feedback(
                 Feedback::BitrateEstimate(estimate.as_u64().min(u32::MAX as u64) as u32),
             ),
-            RtcEvent::PeerStats(p) => self.feedback(Feedback::NetworkStats(NetworkStats {
+            RtcEvent::PeerStats(p) => {
+                if let Some(loss) = p.egress_loss_fraction {
+                    let now = self.clock.now_us();
+                    if let Some(on) = self.redundancy.on_loss_report(now, loss) {
+                        if let Some(&mid) = self.mids.get(&MediaKind::Audio) {
+                            self.rtc.direct_api().set_red_send(mid, on);
+                        }
+                    }
+                }
+                self.feedback(Feedback::NetworkStats(NetworkStats {
                 rtt_us: p.rtt.map(|d| d.as_micros() as u64),
                 path_rtt_us: p.selected_candidate_pair.as_ref().and_then(|pair| {
                     let mean = (pair.responses_received > 0)
@@ -701,9 +724,11 @@ impl Net {
                 }),
                 egress_loss: p.egress_loss_fraction,
                 ingress_loss: p.ingress_loss_fraction,
-                bytes_sent: p.peer_bytes_tx,
-                bytes_received: p.peer_bytes_rx,
-            })),
+                    bytes_sent: p.peer_bytes_tx,
+                    bytes_received: p.peer_bytes_rx,
+                    audio_redundancy: self.red_negotiated && self.redundancy.is_on(),
+                }))
+            }
             RtcEvent::MediaIngressStats(s) => {
                 if self.kind_of(s.mid) == Some(MediaKind::Video) {
                     let _ = self.sink.feedback.try_send(Feedback::NacksSent(s.nacks));
@@ -719,7 +744,7 @@ impl Net {
             return Some((mid, *pt));
         }
         let writer = self.rtc.writer(mid)?;
-        let pt = writer
+        let (pt, red) = writer
             .payload_params()
             .find(|p| match kind {
                 MediaKind::Audio => p.spec().codec == Codec::Opus,
@@ -727,7 +752,10 @@ impl Net {
                     p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1)
                 }
             })
-            .map(|p| p.pt())?;
+            .map(|p| (p.pt(), p.red().is_some()))?;
+        if kind == MediaKind::Audio {
+            self.red_negotiated = red;
+        }
         self.pts.insert(kind, pt);
         Some((mid, pt))
     }

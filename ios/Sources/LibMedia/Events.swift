@@ -132,6 +132,11 @@ public struct RemoteStats: Sendable {
     /// Freezes in this user's shown video and their total length.
     public let videoFreezes: UInt64
     public let videoFrozenMs: UInt64
+    /// Our audio to this user carries redundant copies of earlier frames
+    /// (RED), as the loss it reports asks.
+    public let audioRedundancy: Bool
+    /// Audio held in this user's jitter buffer now, milliseconds.
+    public let audioBufferMs: UInt32
 
     init(_ raw: media_remote_stats) {
         uid = raw.uid
@@ -158,6 +163,8 @@ public struct RemoteStats: Sendable {
         rxQuality = raw.rx_quality
         videoFreezes = raw.video_freezes
         videoFrozenMs = raw.video_frozen_ms
+        audioRedundancy = raw.audio_redundancy != 0
+        audioBufferMs = raw.audio_buffer_ms
     }
 }
 
