@@ -74,9 +74,16 @@ impl AudioModeController {
     }
 
     /// The peer reported `loss` (fraction 0..=1 of what we sent, since its
-    /// last report) at `now_us`. Returns the new mode when the encoder
-    /// should change.
-    pub fn on_loss_report(&mut self, now_us: u64, loss: f32) -> Option<AudioMode> {
+    /// last report) at `now_us`; `redundancy` says whether every peer gets
+    /// our packets with RED copies of the two frames before them, which
+    /// leaves the FEC only what RED cannot rebuild (three frames lost in a
+    /// row). Returns the new mode when the encoder should change.
+    pub fn on_loss_report(
+        &mut self,
+        now_us: u64,
+        loss: f32,
+        redundancy: bool,
+    ) -> Option<AudioMode> {
         let reported = if loss.is_finite() {
             (loss as f64).clamp(0.0, 1.0)
         } else {
@@ -93,7 +100,12 @@ impl AudioModeController {
         };
         self.loss = Some(smoothed);
         self.last_report_us = now_us;
-        let want = self.mode_for(smoothed);
+        let uncovered = if redundancy {
+            smoothed.powi(3)
+        } else {
+            smoothed
+        };
+        let want = self.mode_for(uncovered);
         let current = self.mode;
         let more_protection = want.expected_loss_pct > current.expected_loss_pct;
         let differs = want.expected_loss_pct.abs_diff(current.expected_loss_pct) >= 2
@@ -193,7 +205,7 @@ mod tests {
     /// Reports once a second from `from` s to `to` s; the last mode change.
     fn report(c: &mut AudioModeController, from: u64, to: u64, loss: f32) -> Vec<AudioMode> {
         (from..to)
-            .filter_map(|t| c.on_loss_report(t * S, loss))
+            .filter_map(|t| c.on_loss_report(t * S, loss, false))
             .collect()
     }
 
@@ -216,17 +228,19 @@ mod tests {
         let mut c = controller();
         report(&mut c, 0, 3, 0.0);
         // 10 % loss appears: the next report protects.
-        let m = c.on_loss_report(3 * S, 0.10).expect("a change");
+        let m = c.on_loss_report(3 * S, 0.10, false).expect("a change");
         assert_eq!(m.expected_loss_pct, 10);
         assert_eq!(m.bitrate_bps, 38_400, "the FEC is paid for");
         // 20 % loss: more at once, even right after a change.
-        let m = c.on_loss_report(3 * S + 100_000, 0.20).expect("a change");
+        let m = c
+            .on_loss_report(3 * S + 100_000, 0.20, false)
+            .expect("a change");
         assert_eq!(m.expected_loss_pct, 20);
         // Loss gone: protection stays a few seconds, then goes.
-        assert_eq!(c.on_loss_report(4 * S, 0.0), None, "held");
+        assert_eq!(c.on_loss_report(4 * S, 0.0, false), None, "held");
         let off = (5..40)
             .find(|&t| {
-                c.on_loss_report(t * S, 0.0)
+                c.on_loss_report(t * S, 0.0, false)
                     .is_some_and(|m| m.expected_loss_pct == 0)
             })
             .expect("back to no FEC");
@@ -242,7 +256,7 @@ mod tests {
         let changes = (0..60)
             .filter(|&t| {
                 let loss = 0.05 + (rng.f32() - 0.5) * 0.03;
-                c.on_loss_report(t * S, loss).is_some()
+                c.on_loss_report(t * S, loss, false).is_some()
             })
             .count();
         assert!(changes <= 8, "{changes} changes");
@@ -251,14 +265,29 @@ mod tests {
     }
 
     #[test]
+    fn with_redundancy_the_fec_covers_only_what_red_cannot() {
+        let mut c = controller();
+        // 10 % loss with RED to every peer: three in a row is 0.1 %, below
+        // what FEC is spent on, so the bits go to the speech itself.
+        let m = c.on_loss_report(0, 0.10, true).expect("a change");
+        assert_eq!((m.expected_loss_pct, m.bitrate_bps), (0, 32_000));
+        // 30 %: 2.7 % left for FEC.
+        let m = c.on_loss_report(S, 0.30, true).expect("a change");
+        assert_eq!(m.expected_loss_pct, 3);
+        // A peer without RED joins: FEC covers the whole loss again.
+        let m = c.on_loss_report(2 * S, 0.30, false).expect("a change");
+        assert_eq!(m.expected_loss_pct, 30);
+    }
+
+    #[test]
     fn garbage_reports_are_bounded() {
         let mut c = controller();
-        c.on_loss_report(0, f32::NAN);
+        c.on_loss_report(0, f32::NAN, false);
         assert_eq!(c.loss(), Some(0.0));
-        let m = c.on_loss_report(S, 7.0).unwrap();
+        let m = c.on_loss_report(S, 7.0, false).unwrap();
         assert_eq!(m.expected_loss_pct, MAX_HINT_PCT);
         assert_eq!(m.bitrate_bps, 48_000);
-        c.on_loss_report(0, -1.0);
+        c.on_loss_report(0, -1.0, false);
     }
 
     #[test]

@@ -88,7 +88,8 @@ impl AudioSend {
                     if reports != reports_seen {
                         reports_seen = reports;
                         let loss = shared.egress_loss_ppm.load(Relaxed) as f32 / 1e6;
-                        if let Some(m) = mode.on_loss_report(now, loss) {
+                        let red = shared.audio_redundancy.load(Relaxed);
+                        if let Some(m) = mode.on_loss_report(now, loss, red) {
                             let s = OpusSettings {
                                 expected_loss_pct: m.expected_loss_pct,
                                 bitrate_bps: m.bitrate_bps,
@@ -294,14 +295,11 @@ fn apply_estimates(shared: &Shared, tracks: &[Track]) {
         .min();
     // With RED on towards any remote, each audio packet carries the two
     // frames before it too.
-    let copies = if tracks
-        .iter()
-        .any(|t| t.input.remote.c.audio_redundancy.load(Relaxed) != 0)
-    {
-        3
-    } else {
-        1
-    };
+    let red = |t: &Track| t.input.remote.c.audio_redundancy.load(Relaxed) != 0;
+    shared
+        .audio_redundancy
+        .store(!tracks.is_empty() && tracks.iter().all(red), Relaxed);
+    let copies = if tracks.iter().any(red) { 3 } else { 1 };
     let audio_bps = shared.counters.audio_target_bps.load(Relaxed) * copies;
     if let Some(bps) = narrowest {
         shared.bandwidth_estimate_bps.store(bps, Relaxed);

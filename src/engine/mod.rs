@@ -80,6 +80,9 @@ pub(crate) struct Shared {
     /// How many egress loss reports have come in (the audio encoder
     /// follows each).
     pub(crate) egress_loss_reports: AtomicU64,
+    /// Every remote gets our audio with RED copies (the encoder's FEC then
+    /// covers only what they cannot).
+    pub(crate) audio_redundancy: AtomicBool,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
     routes: Mutex<Routes>,
@@ -366,6 +369,7 @@ impl Engine {
             rtt_us: AtomicU64::new(0),
             egress_loss_ppm: AtomicU64::new(0),
             egress_loss_reports: AtomicU64::new(0),
+            audio_redundancy: AtomicBool::new(false),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
             routes: Mutex::new(Routes::default()),

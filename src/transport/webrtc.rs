@@ -712,18 +712,18 @@ impl Net {
                     }
                 }
                 self.feedback(Feedback::NetworkStats(NetworkStats {
-                rtt_us: p.rtt.map(|d| d.as_micros() as u64),
-                path_rtt_us: p.selected_candidate_pair.as_ref().and_then(|pair| {
-                    let mean = (pair.responses_received > 0)
-                        .then(|| pair.total_round_trip_time / pair.responses_received as u32);
-                    [pair.current_round_trip_time, mean]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                        .map(|d| d.as_micros() as u64)
-                }),
-                egress_loss: p.egress_loss_fraction,
-                ingress_loss: p.ingress_loss_fraction,
+                    rtt_us: p.rtt.map(|d| d.as_micros() as u64),
+                    path_rtt_us: p.selected_candidate_pair.as_ref().and_then(|pair| {
+                        let mean = (pair.responses_received > 0)
+                            .then(|| pair.total_round_trip_time / pair.responses_received as u32);
+                        [pair.current_round_trip_time, mean]
+                            .into_iter()
+                            .flatten()
+                            .min()
+                            .map(|d| d.as_micros() as u64)
+                    }),
+                    egress_loss: p.egress_loss_fraction,
+                    ingress_loss: p.ingress_loss_fraction,
                     bytes_sent: p.peer_bytes_tx,
                     bytes_received: p.peer_bytes_rx,
                     audio_redundancy: self.red_negotiated && self.redundancy.is_on(),
