@@ -317,6 +317,12 @@ impl Drop for WebRtcTransport {
     }
 }
 
+/// Video packets kept for retransmission, and for how long.
+const VIDEO_SEND_BUFFER: usize = 2000;
+const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
+/// The largest share of a second's video bytes that may be repairs.
+const MAX_REPAIR_SHARE: f32 = 0.5;
+
 fn build_rtc(config: &WebRtcConfig) -> Rtc {
     let mut cfg = Rtc::builder()
         .clear_codecs()
@@ -332,7 +338,7 @@ fn build_rtc(config: &WebRtcConfig) -> Rtc {
         // Audio is reordered by the engine's jitter buffer; holding packets
         // behind a gap here would turn one loss into a burst of late ones.
         .set_reordering_size_audio(0)
-        .set_send_buffer_video(2000);
+        .set_send_buffer_video(VIDEO_SEND_BUFFER);
     cfg.codec_config()
         .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
     let mut rtc = cfg.build(Instant::now());
@@ -617,6 +623,21 @@ impl Net {
         }
     }
 
+    /// str0m stops answering NACKs once repairs are 15 % of what a video
+    /// stream sent over the last second: at 20 % random loss every frame
+    /// then waits for a keyframe, and keyframes are the largest frames.
+    /// Repairs are answered while they stay under half of what goes out;
+    /// the rate controller lowers the target under heavy loss, which bounds
+    /// the total.
+    fn configure_video_repair(&mut self) {
+        let Some(&mid) = self.mids.get(&MediaKind::Video) else {
+            return;
+        };
+        if let Some(stream) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            stream.set_rtx_cache(VIDEO_SEND_BUFFER, RTX_CACHE_AGE, Some(MAX_REPAIR_SHARE));
+        }
+    }
+
     fn kind_of(&self, mid: Mid) -> Option<MediaKind> {
         self.mids.iter().find(|(_, m)| **m == mid).map(|(k, _)| *k)
     }
@@ -633,6 +654,7 @@ impl Net {
             }
             RtcEvent::Connected => {
                 self.connected = true;
+                self.configure_video_repair();
                 self.feedback(Feedback::Connection(ConnectionState::Connected));
                 // Whatever was encoded before is gone: start with a keyframe.
                 self.feedback(Feedback::KeyframeRequest);
