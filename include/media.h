@@ -462,6 +462,10 @@ typedef struct media_stats {
   uint64_t video_frozen_ms;
   // 20 ms audio frames the jitter buffer dropped to cut its delay.
   uint64_t audio_frames_removed;
+  // Samples (48 kHz) time-stretching added to / took out of played
+  // speech to move the jitter buffer's depth, a pitch period at a time.
+  uint64_t audio_samples_inserted;
+  uint64_t audio_samples_removed;
 } media_stats;
 
 // One event. Pointers inside are valid only during the callback.

@@ -35,6 +35,13 @@ const LOSS_STEP_US: u64 = 1_000_000;
 /// probes above what drained the queue) refills the queue slowly instead
 /// of at once.
 const RECOVERY_RISE_PER_S: f64 = 1.08;
+/// Otherwise too the target rises at most this factor a second (it falls
+/// at once): an estimate that jumps — a probe through a bottleneck that
+/// lets a burst pass can read several times the path's rate — reaches the
+/// encoder over seconds, while the RTT and the estimator can still catch
+/// it, instead of in one IDR-sized burst. The first estimate is taken as
+/// it comes.
+const RISE_PER_S: f64 = 1.25;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -58,6 +65,8 @@ pub struct RateController {
     /// target climbs at [`RECOVERY_RISE_PER_S`].
     recovering: Option<(u32, u64)>,
     target: u32,
+    /// When the target was last computed from an estimate.
+    updated_at: Option<u64>,
 }
 
 impl RateController {
@@ -77,6 +86,7 @@ impl RateController {
             loss_limit: None,
             recovering: None,
             target: start_bps,
+            updated_at: None,
         };
         c.target = c.compute(0, start_bps);
         c
@@ -98,6 +108,7 @@ impl RateController {
         self.loss_limit = None;
         self.recovering = None;
         self.target = start_bps;
+        self.updated_at = None;
         self.update(now_us)
     }
 
@@ -233,6 +244,14 @@ impl RateController {
                 t = cap as u32;
             }
         }
+        if self.allowed.is_some() {
+            if let Some(at) = self.updated_at {
+                let seconds = now_us.saturating_sub(at) as f64 / 1e6;
+                let cap = self.target.max(self.min_bps) as f64 * RISE_PER_S.powf(seconds);
+                t = t.min(cap as u32);
+            }
+            self.updated_at = Some(now_us);
+        }
         t.max(self.min_bps)
     }
 }
@@ -253,11 +272,11 @@ mod tests {
         let mut c = controller();
         assert_eq!(c.target(), 800_000, "before any estimate");
         assert_eq!(c.on_estimate(0, 1_000_000), 900_000 - 32_000);
-        assert_eq!(c.on_estimate(S, 10_000_000), 2_500_000, "the maximum");
-        assert_eq!(c.on_estimate(2 * S, 50_000), 100_000, "the minimum");
+        assert_eq!(c.on_estimate(10 * S, 10_000_000), 2_500_000, "the maximum");
+        assert_eq!(c.on_estimate(11 * S, 50_000), 100_000, "the minimum");
         // Audio with redundancy takes three times its rate.
         c.set_audio_bps(96_000);
-        assert_eq!(c.on_estimate(3 * S, 1_000_000), 900_000 - 96_000);
+        assert_eq!(c.on_estimate(30 * S, 1_000_000), 900_000 - 96_000);
     }
 
     #[test]
@@ -271,7 +290,31 @@ mod tests {
         // A worse path still wins over the cap.
         assert_eq!(c.on_estimate(20 * S, 200_000), 180_000 - 32_000);
         assert_eq!(c.set_user_cap(21 * S, None), 180_000 - 32_000);
-        assert_eq!(c.on_estimate(22 * S, 2_000_000), 1_800_000 - 32_000);
+        assert_eq!(c.on_estimate(40 * S, 2_000_000), 1_800_000 - 32_000);
+    }
+
+    #[test]
+    fn a_jump_in_the_estimate_reaches_the_encoder_over_seconds() {
+        let mut c = controller();
+        // Steady at ~750 kbit/s.
+        for t in 0..5 {
+            c.on_estimate(t * S, 870_000);
+        }
+        let steady = c.target();
+        assert_eq!(steady, 751_000);
+        // A probe reads 3.3 Mbit/s: the target climbs 25 % a second.
+        let mut seen = vec![];
+        for t in 0..10 {
+            seen.push(c.on_estimate(5 * S + t * 200 * MS, 3_300_000));
+        }
+        // The last estimate came a second before the jump.
+        let bound = |seconds: f64| steady as f64 * 1.25f64.powf(seconds) + 1.0;
+        assert!(seen[0] as f64 <= bound(1.0), "no jump at once: {seen:?}");
+        let later = c.on_estimate(7 * S, 3_300_000);
+        assert!(later as f64 <= bound(3.0), "{later} three seconds on");
+        assert!(later as f64 > bound(2.5), "but it does climb: {later}");
+        // Falling is immediate.
+        assert_eq!(c.on_estimate(7 * S + MS, 400_000), 360_000 - 32_000);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput, AudioSink, Wav
 use crate::devices::resample::{downmix, upmix, Resampler};
 use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind};
-use crate::jitter::{JitterBuffer, JitterConfig, Playout};
+use crate::jitter::{stretch, JitterBuffer, JitterConfig, Playout, Stretch};
 use crate::transport::Feedback;
 use crate::voice::{VoiceProcessor, VoiceStages};
 
@@ -176,13 +176,20 @@ struct Track {
     decoder: OpusDecoder,
     expected_seq: Option<u64>,
     first: bool,
+    /// Decoded (and time-stretched) audio not mixed yet; the next mixed
+    /// frame takes its first [`FRAME_SAMPLES`].
+    out: Vec<f32>,
     /// This track's part of the next mixed frame, once decided: `Some(true)`
-    /// audio in `pcm`, `Some(false)` nothing to add.
+    /// audio at the head of `out`, `Some(false)` nothing to add.
     ready: Option<bool>,
     pcm: [f32; FRAME_SAMPLES],
     /// Jitter buffer totals already added to the counters.
     counted: crate::jitter::JitterStats,
 }
+
+/// Decoded audio a track holds at most: a frame, a lengthened one, and a
+/// partial one left over.
+const TRACK_OUT_CAPACITY: usize = 4 * FRAME_SAMPLES;
 
 impl Track {
     fn receive(&mut self, shared: &Shared, now: u64) {
@@ -211,14 +218,37 @@ impl Track {
         if self.ready.is_some() {
             return true;
         }
-        let pcm = &mut self.pcm;
-        let result = match self.jb.pop(may_wait) {
-            Playout::Wait => return false,
-            Playout::Idle => {
-                self.ready = Some(false);
-                return true;
+        while self.out.len() < FRAME_SAMPLES {
+            match self.decode_next(shared, may_wait) {
+                Some(true) => {}
+                Some(false) => {
+                    // Nothing more to play: what is left (a stretched
+                    // frame's tail) plays, followed by silence.
+                    if self.out.is_empty() {
+                        self.ready = Some(false);
+                        return true;
+                    }
+                    self.out.resize(FRAME_SAMPLES, 0.0);
+                }
+                None => return false,
             }
-            Playout::Packet(p) => self.decoder.decode(&p, pcm).map(|_| true),
+        }
+        self.ready = Some(true);
+        true
+    }
+
+    /// Decodes the jitter buffer's next frame into `out`, time-stretched as
+    /// it asks. `Some(false)`: nothing to play; `None`: wait.
+    fn decode_next(&mut self, shared: &Shared, may_wait: bool) -> Option<bool> {
+        let pcm = &mut self.pcm;
+        let mut how = Stretch::Keep;
+        let result = match self.jb.pop(may_wait) {
+            Playout::Wait => return None,
+            Playout::Idle => return Some(false),
+            Playout::Packet(p) => {
+                how = self.jb.stretch();
+                self.decoder.decode(&p, pcm).map(|_| true)
+            }
             Playout::Fec(next) => self.decoder.recover(&next, pcm).map(|_| false),
             Playout::Conceal => self.decoder.conceal(pcm).map(|_| false),
         };
@@ -236,13 +266,24 @@ impl Track {
             Err(_) => {
                 // A packet Opus rejects: play concealment instead of a hole.
                 c.audio_decode_errors.fetch_add(1, Relaxed);
+                how = Stretch::Keep;
                 if self.decoder.conceal(pcm).is_err() {
                     pcm.fill(0.0);
                 }
             }
         }
-        self.ready = Some(true);
-        true
+        match how {
+            Stretch::Keep => self.out.extend_from_slice(pcm),
+            Stretch::Shorten => {
+                let n = stretch::shorten(pcm, &mut self.out) as u64;
+                c.audio_samples_removed.fetch_add(n, Relaxed);
+            }
+            Stretch::Lengthen => {
+                let n = stretch::lengthen(pcm, &mut self.out) as u64;
+                c.audio_samples_inserted.fetch_add(n, Relaxed);
+            }
+        }
+        Some(true)
     }
 
     /// Adds what the jitter buffer counted since the last call.
@@ -362,6 +403,7 @@ impl AudioRecv {
                                     decoder,
                                     expected_seq: None,
                                     first: true,
+                                    out: Vec::with_capacity(TRACK_OUT_CAPACITY),
                                     ready: None,
                                     pcm: [0.0; FRAME_SAMPLES],
                                     counted: Default::default(),
@@ -406,9 +448,10 @@ impl AudioRecv {
                         for t in tracks.iter_mut() {
                             if t.ready.take() == Some(true) {
                                 any = true;
-                                for (m, s) in mixed.iter_mut().zip(t.pcm.iter()) {
+                                for (m, s) in mixed.iter_mut().zip(&t.out[..FRAME_SAMPLES]) {
                                     *m += s;
                                 }
+                                t.out.drain(..FRAME_SAMPLES);
                             }
                         }
                         if !any {

@@ -206,6 +206,8 @@ impl Shared {
             audio_late: g(&c.audio_late),
             audio_playout_underruns: g(&c.audio_playout_underruns),
             audio_frames_removed: g(&c.audio_frames_removed),
+            audio_samples_inserted: g(&c.audio_samples_inserted),
+            audio_samples_removed: g(&c.audio_samples_removed),
             audio_decode_errors: g(&c.audio_decode_errors),
             audio_send_bitrate_bps: g(&c.audio_send_bps) as u32,
             audio_recv_bitrate_bps: g(&c.audio_recv_bps) as u32,

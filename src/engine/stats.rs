@@ -75,6 +75,8 @@ pub struct Latency {
 pub struct Counters {
     pub video_render_delay_us: AtomicU64,
     pub audio_frames_removed: AtomicU64,
+    pub audio_samples_inserted: AtomicU64,
+    pub audio_samples_removed: AtomicU64,
     pub video_freezes: AtomicU64,
     pub video_frozen_us: AtomicU64,
     /// The size and frame rate the video encoder runs at now.
@@ -180,8 +182,13 @@ pub struct Stats {
     /// (it waits for late packets instead of skipping them).
     pub audio_playout_underruns: u64,
     /// Frames the jitter buffer dropped to bring its delay back down
-    /// (at most one in ten played).
+    /// (only far above its target, at most one in ten played).
     pub audio_frames_removed: u64,
+    /// Samples (48 kHz) time-stretching added to played frames to deepen
+    /// the jitter buffer, and took out of them to bring its delay down: a
+    /// pitch period at a time, without a gap.
+    pub audio_samples_inserted: u64,
+    pub audio_samples_removed: u64,
     pub audio_decode_errors: u64,
     pub audio_send_bitrate_bps: u32,
     pub audio_recv_bitrate_bps: u32,

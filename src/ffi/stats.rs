@@ -65,6 +65,10 @@ pub struct media_stats {
     pub video_frozen_ms: u64,
     /// 20 ms audio frames the jitter buffer dropped to cut its delay.
     pub audio_frames_removed: u64,
+    /// Samples (48 kHz) time-stretching added to / took out of played
+    /// speech to move the jitter buffer's depth, a pitch period at a time.
+    pub audio_samples_inserted: u64,
+    pub audio_samples_removed: u64,
 }
 
 // SAFETY: repr(C) integers led by `struct_size`.
@@ -119,6 +123,8 @@ pub(crate) fn stats_to_c(s: &Stats) -> media_stats {
         video_freezes: s.video_freezes,
         video_frozen_ms: s.video_frozen_ms,
         audio_frames_removed: s.audio_frames_removed,
+        audio_samples_inserted: s.audio_samples_inserted,
+        audio_samples_removed: s.audio_samples_removed,
     }
 }
 

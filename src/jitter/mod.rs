@@ -15,12 +15,15 @@
 //! - its target depth is the larger of what the arrival jitter needs and a
 //!   peak raised by each underrun and each late packet, which decays by a
 //!   frame every 10 s of calm;
-//! - above the target by more than a margin it drops a frame to cut the
-//!   delay back.
+//! - below the target it plays frames a pitch period longer, and above
+//!   it a pitch period shorter ([`stretch`]: up to 10 ms a frame, no gap
+//!   and no concealment); far above it (a burst after a stall) it also
+//!   drops a frame now and then to cut the delay back sooner.
 //!
 //! Pure decision code: no clock, no threads. The caller passes arrival times
 //! in and asks for the next [`Playout`] whenever the device needs audio.
 
+pub mod stretch;
 pub mod video;
 
 use std::collections::BTreeMap;
@@ -28,6 +31,9 @@ use std::collections::BTreeMap;
 /// Samples per 20 ms frame at 48 kHz.
 pub const FRAME_SAMPLES: u64 = 960;
 const FRAME_US: u64 = 20_000;
+/// Frames beyond the target at which frames are dropped besides being
+/// played shorter.
+const FAR_TOO_DEEP: usize = 6;
 
 /// What the decoder should do for the next 20 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +52,18 @@ pub enum Playout {
     Fec(Vec<u8>),
     /// The packet is lost and cannot be recovered: run loss concealment.
     Conceal,
+}
+
+/// How the frame [`JitterBuffer::pop`] just returned as a packet should be
+/// played, to move the buffer's depth towards its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stretch {
+    /// As it is.
+    Keep,
+    /// A pitch period shorter (the buffer is deeper than it needs).
+    Shorten,
+    /// A pitch period longer (the buffer is shallower than it needs).
+    Lengthen,
 }
 
 /// What happened to an inserted packet.
@@ -76,6 +94,9 @@ pub struct JitterStats {
     pub skips: u64,
     /// Packets dropped to shrink a buffer that grew too deep.
     pub discarded: u64,
+    /// Frames asked to be played shorter / longer.
+    pub shortened: u64,
+    pub lengthened: u64,
 }
 
 /// Tunables.
@@ -114,6 +135,8 @@ pub struct JitterBuffer {
     calm: u32,
     /// Frames played since one was dropped to cut the delay.
     since_drop: u32,
+    /// How the last packet popped should be played.
+    stretch: Stretch,
     /// RFC 3550 interarrival jitter estimate, microseconds.
     jitter_us: f64,
     last_transit: Option<i64>,
@@ -130,6 +153,7 @@ impl JitterBuffer {
             peak: 0,
             calm: 0,
             since_drop: 0,
+            stretch: Stretch::Keep,
             jitter_us: 0.0,
             last_transit: None,
             stats: JitterStats::default(),
@@ -149,6 +173,11 @@ impl JitterBuffer {
     /// Frames currently buffered.
     pub fn depth(&self) -> usize {
         self.packets.len()
+    }
+
+    /// How to play the frame the last [`Self::pop`] returned as a packet.
+    pub fn stretch(&self) -> Stretch {
+        self.stretch
     }
 
     /// The depth playout aims for: the configured minimum, raised when the
@@ -212,6 +241,7 @@ impl JitterBuffer {
     /// has enough queued that the decision can be put off when nothing has
     /// arrived yet.
     pub fn pop(&mut self, may_wait: bool) -> Playout {
+        self.stretch = Stretch::Keep;
         let mut next = match self.next {
             Some(next) => next,
             None => {
@@ -252,10 +282,27 @@ impl JitterBuffer {
         if let Some(payload) = self.packets.remove(&next) {
             self.stats.played += 1;
             self.settle();
-            // A buffer deeper than needed adds latency: drop a frame, at
-            // most one in ten (playout 10 % faster until it is back).
+            // Besides the frame playing, the buffer should hold what the
+            // target asks for less one frame. A frame or more beyond that
+            // adds latency: play shorter. Short of what underruns and late
+            // packets showed it needs, play longer (the jitter estimate
+            // alone does not deepen it: waiting for a packet while the
+            // device still has 20 ms queued covers that much).
+            let (held, target) = (self.packets.len(), self.target_frames());
+            let proven = self.peak.min(self.config.max_frames / 2);
+            self.stretch = if held > target {
+                self.stats.shortened += 1;
+                Stretch::Shorten
+            } else if held + 1 < proven {
+                self.stats.lengthened += 1;
+                Stretch::Lengthen
+            } else {
+                Stretch::Keep
+            };
+            // Far too deep (a stall's backlog): also drop a frame, at most
+            // one in ten.
             self.since_drop += 1;
-            if self.packets.len() > self.target_frames() + 2 && self.since_drop >= 10 {
+            if held > target + FAR_TOO_DEEP && self.since_drop >= 10 {
                 if let Some((first, _)) = self.packets.pop_first() {
                     self.stats.discarded += 1;
                     self.since_drop = 0;
@@ -397,6 +444,55 @@ mod tests {
     }
 
     #[test]
+    fn a_deep_buffer_plays_frames_shorter_and_drops_only_far_above_its_target() {
+        // Eight frames queued where one would do.
+        let mut jb = filled(&(0..8).collect::<Vec<_>>());
+        assert_eq!(jb.target_frames(), 1);
+        assert_eq!(jb.pop(false), Playout::Packet(vec![0]));
+        assert_eq!(jb.stretch(), Stretch::Shorten);
+        assert_eq!(jb.stats().discarded, 0, "7 held: no frame dropped");
+        // Down to the target: played as they are.
+        for i in 1..7 {
+            assert_eq!(jb.pop(false), Playout::Packet(vec![i]));
+        }
+        assert_eq!(jb.stretch(), Stretch::Keep, "1 held");
+        assert_eq!(jb.pop(false), Playout::Packet(vec![7]));
+        assert_eq!(jb.stretch(), Stretch::Keep);
+        assert_eq!(jb.stats().shortened, 6);
+        // A stall's backlog far above the target also drops frames, one
+        // in ten played.
+        let mut jb = filled(&(0..20).collect::<Vec<_>>());
+        for _ in 0..10 {
+            jb.pop(false);
+        }
+        assert_eq!(jb.stats().discarded, 1);
+    }
+
+    #[test]
+    fn a_buffer_short_of_its_target_plays_frames_longer() {
+        let mut jb = filled(&[0, 1]);
+        assert_eq!(jb.pop(false), Playout::Packet(vec![0]));
+        assert_eq!(jb.pop(false), Playout::Packet(vec![1]));
+        // Ran dry: the target rises a frame, and the next frames are
+        // played longer until the buffer holds what the target asks.
+        assert_eq!(jb.pop(false), Playout::Conceal);
+        assert_eq!(jb.target_frames(), 2);
+        jb.insert(ts(2), vec![2], 2 * FRAME_US);
+        assert_eq!(jb.pop(false), Playout::Packet(vec![2]));
+        assert_eq!(jb.stretch(), Stretch::Lengthen, "nothing held, 1 wanted");
+        jb.insert(ts(3), vec![3], 3 * FRAME_US);
+        jb.insert(ts(4), vec![4], 4 * FRAME_US);
+        assert_eq!(jb.pop(false), Playout::Packet(vec![3]));
+        assert_eq!(jb.stretch(), Stretch::Keep, "1 held");
+        // Concealment and FEC frames are never stretched.
+        assert_eq!(jb.pop(false), Playout::Packet(vec![4]));
+        jb.insert(ts(6), vec![6], 6 * FRAME_US);
+        assert_eq!(jb.pop(false), Playout::Fec(vec![6]));
+        assert_eq!(jb.stretch(), Stretch::Keep);
+        assert_eq!(jb.stats().lengthened, 2);
+    }
+
+    #[test]
     fn depth_is_bounded() {
         let frames: Vec<u64> = (0..100).collect();
         let jb = filled(&frames);
@@ -471,7 +567,12 @@ mod tests {
                     if matches!(p, Playout::Wait | Playout::Idle) {
                         break;
                     }
-                    self.ring_us += FRAME_US;
+                    // A stretched frame gains or loses a 5 ms pitch period.
+                    self.ring_us += match (&p, self.jb.stretch()) {
+                        (Playout::Packet(_), Stretch::Shorten) => FRAME_US - 5_000,
+                        (Playout::Packet(_), Stretch::Lengthen) => FRAME_US + 5_000,
+                        _ => FRAME_US,
+                    };
                     self.log.push((now, p));
                 }
                 now += 5_000;

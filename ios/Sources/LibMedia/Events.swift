@@ -59,6 +59,10 @@ public struct Stats: Sendable {
     public let videoFrozenMs: UInt64
     /// 20 ms audio frames the jitter buffer dropped to cut its delay.
     public let audioFramesRemoved: UInt64
+    /// Samples (48 kHz) time-stretching added to / took out of played
+    /// speech to move the jitter buffer's depth.
+    public let audioSamplesInserted: UInt64
+    public let audioSamplesRemoved: UInt64
 
     init(_ raw: media_stats) {
         audioFramesCaptured = raw.audio_frames_captured
@@ -99,6 +103,8 @@ public struct Stats: Sendable {
         videoFreezes = raw.video_freezes
         videoFrozenMs = raw.video_frozen_ms
         audioFramesRemoved = raw.audio_frames_removed
+        audioSamplesInserted = raw.audio_samples_inserted
+        audioSamplesRemoved = raw.audio_samples_removed
     }
 }
 

@@ -54,7 +54,7 @@
 /* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
 #define CONFIG_FIELDS 18
 #define EVENT_INT_FIELDS 17
-#define STATS_FIELDS 38
+#define STATS_FIELDS 40
 #define COUNTER_FIELDS 6
 
 static JavaVM *g_vm;
@@ -260,6 +260,8 @@ static void stats_to_longs(const media_stats *s, jlong out[STATS_FIELDS]) {
         (jlong)s->video_freezes,
         (jlong)s->video_frozen_ms,
         (jlong)s->audio_frames_removed,
+        (jlong)s->audio_samples_inserted,
+        (jlong)s->audio_samples_removed,
     };
     memcpy(out, v, sizeof v);
 }
