@@ -14,7 +14,7 @@ use ringbuf::HeapProd;
 
 use super::events::{device_error_callback, emit, emit_error, Event, Stream};
 use super::recorder::Recorder;
-use super::remote::Remote;
+use super::remote::{Remote, REDUNDANCY_OFF, REDUNDANCY_ON};
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
@@ -28,6 +28,10 @@ use crate::transport::Feedback;
 use crate::voice::{VoiceProcessor, VoiceStages};
 
 const TICK: Duration = Duration::from_millis(5);
+/// What audio's packet headers cost on the wire besides its payload: 50
+/// packets a second of IP, UDP, RTP with its extensions and the SRTP tag
+/// (about 60 bytes).
+const AUDIO_PACKET_OVERHEAD_BPS: u64 = 50 * 60 * 8;
 /// Played frames queued for the recording at most (2 s).
 const RECORD_QUEUE: usize = 100;
 
@@ -334,14 +338,20 @@ fn apply_estimates(shared: &Shared, tracks: &[Track]) {
         .map(|t| t.input.remote.c.bandwidth_estimate_bps.load(Relaxed))
         .filter(|&e| e > 0)
         .min();
-    // With RED on towards any remote, each audio packet carries the two
-    // frames before it too.
-    let red = |t: &Track| t.input.remote.c.audio_redundancy.load(Relaxed) != 0;
-    shared
-        .audio_redundancy
-        .store(!tracks.is_empty() && tracks.iter().all(red), Relaxed);
-    let copies = if tracks.iter().any(red) { 3 } else { 1 };
-    let audio_bps = shared.counters.audio_target_bps.load(Relaxed) * copies;
+    // With RED on towards any remote (or not reported yet: it starts on),
+    // each audio packet carries the two frames before it too.
+    let red = |t: &Track| t.input.remote.c.audio_redundancy.load(Relaxed);
+    shared.audio_redundancy.store(
+        !tracks.is_empty() && tracks.iter().all(|t| red(t) == REDUNDANCY_ON),
+        Relaxed,
+    );
+    let copies = if tracks.iter().any(|t| red(t) != REDUNDANCY_OFF) {
+        3
+    } else {
+        1
+    };
+    let audio_bps =
+        shared.counters.audio_target_bps.load(Relaxed) * copies + AUDIO_PACKET_OVERHEAD_BPS;
     if let Some(bps) = narrowest {
         shared.bandwidth_estimate_bps.store(bps, Relaxed);
         shared.steer_rate(|rate, now| {

@@ -80,9 +80,16 @@ pub(crate) struct RemoteCounters {
     pub video_frozen_us: AtomicU64,
     pub tx_quality: AtomicU64,
     pub rx_quality: AtomicU64,
+    /// 0 before the first report, then [`REDUNDANCY_OFF`] or
+    /// [`REDUNDANCY_ON`].
     pub audio_redundancy: AtomicU64,
     pub audio_buffer_ms: AtomicU64,
 }
+
+/// Whether audio to a remote carries RED, once reported (before that it
+/// is on where negotiated, see `control::RedundancyPolicy`).
+pub(crate) const REDUNDANCY_OFF: u64 = 1;
+pub(crate) const REDUNDANCY_ON: u64 = 2;
 
 #[derive(Default)]
 struct Rates {
@@ -154,9 +161,12 @@ impl Remote {
                     both(&self.c.rtt_us, &shared.rtt_us, rtt);
                     shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));
                 }
-                self.c
-                    .audio_redundancy
-                    .store(n.audio_redundancy as u64, Relaxed);
+                let red = if n.audio_redundancy {
+                    REDUNDANCY_ON
+                } else {
+                    REDUNDANCY_OFF
+                };
+                self.c.audio_redundancy.store(red, Relaxed);
                 if let Some(l) = n.ingress_loss {
                     both(&self.c.ingress_loss_ppm, &shared.ingress_loss_ppm, ppm(l));
                 }
@@ -225,7 +235,7 @@ impl Remote {
             video_nacks_sent: g(&c.video_nacks_sent),
             video_freezes: g(&c.video_freezes),
             video_frozen_ms: g(&c.video_frozen_us) / 1000,
-            audio_redundancy: g(&c.audio_redundancy) != 0,
+            audio_redundancy: g(&c.audio_redundancy) == REDUNDANCY_ON,
             audio_buffer_ms: g(&c.audio_buffer_ms) as u32,
             tx_quality: g(&c.tx_quality) as u8,
             rx_quality: g(&c.rx_quality) as u8,

@@ -34,6 +34,8 @@ const FRAME_US: u64 = 20_000;
 /// Frames beyond the target at which frames are dropped besides being
 /// played shorter.
 const FAR_TOO_DEEP: usize = 6;
+/// Frames over which the held depth is smoothed for time-stretching.
+const LEVEL_SMOOTHING: f64 = 16.0;
 
 /// What the decoder should do for the next 20 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +139,8 @@ pub struct JitterBuffer {
     since_drop: u32,
     /// How the last packet popped should be played.
     stretch: Stretch,
+    /// Packets held beyond the one playing, smoothed.
+    level: f64,
     /// RFC 3550 interarrival jitter estimate, microseconds.
     jitter_us: f64,
     last_transit: Option<i64>,
@@ -154,6 +158,7 @@ impl JitterBuffer {
             calm: 0,
             since_drop: 0,
             stretch: Stretch::Keep,
+            level: 0.0,
             jitter_us: 0.0,
             last_transit: None,
             stats: JitterStats::default(),
@@ -288,12 +293,16 @@ impl JitterBuffer {
             // packets showed it needs, play longer (the jitter estimate
             // alone does not deepen it: waiting for a packet while the
             // device still has 20 ms queued covers that much).
+            // Both on the held depth smoothed over ~300 ms, so that
+            // arrival jitter does not make frames alternate between the
+            // two.
             let (held, target) = (self.packets.len(), self.target_frames());
+            self.level += (held as f64 - self.level) / LEVEL_SMOOTHING;
             let proven = self.peak.min(self.config.max_frames / 2);
-            self.stretch = if held > target {
+            self.stretch = if held > target && self.level > target as f64 + 0.5 {
                 self.stats.shortened += 1;
                 Stretch::Shorten
-            } else if held + 1 < proven {
+            } else if held + 1 < proven && self.level + 1.5 < proven as f64 {
                 self.stats.lengthened += 1;
                 Stretch::Lengthen
             } else {
@@ -445,20 +454,27 @@ mod tests {
 
     #[test]
     fn a_deep_buffer_plays_frames_shorter_and_drops_only_far_above_its_target() {
-        // Eight frames queued where one would do.
-        let mut jb = filled(&(0..8).collect::<Vec<_>>());
+        // A steady stream with five frames queued where one would do.
+        let mut jb = filled(&(0..5).collect::<Vec<_>>());
         assert_eq!(jb.target_frames(), 1);
-        assert_eq!(jb.pop(false), Playout::Packet(vec![0]));
-        assert_eq!(jb.stretch(), Stretch::Shorten);
-        assert_eq!(jb.stats().discarded, 0, "7 held: no frame dropped");
-        // Down to the target: played as they are.
-        for i in 1..7 {
-            assert_eq!(jb.pop(false), Playout::Packet(vec![i]));
+        let mut shortened_at = None;
+        for i in 0..40u64 {
+            jb.insert(ts(5 + i), vec![0], (5 + i) * FRAME_US);
+            assert!(matches!(jb.pop(false), Playout::Packet(_)));
+            if jb.stretch() == Stretch::Shorten {
+                shortened_at.get_or_insert(i);
+            }
         }
+        // Once the smoothed depth shows it (a few frames), every frame is
+        // played shorter; none is dropped.
+        let at = shortened_at.expect("frames played shorter");
+        assert!((2..=10).contains(&at), "first shortened frame {at}");
+        assert_eq!(jb.stats().shortened, 40 - at);
+        assert_eq!(jb.stats().discarded, 0);
+        // Played as they are once the depth is back near the target.
+        let mut jb = filled(&[0, 1]);
+        jb.pop(false);
         assert_eq!(jb.stretch(), Stretch::Keep, "1 held");
-        assert_eq!(jb.pop(false), Playout::Packet(vec![7]));
-        assert_eq!(jb.stretch(), Stretch::Keep);
-        assert_eq!(jb.stats().shortened, 6);
         // A stall's backlog far above the target also drops frames, one
         // in ten played.
         let mut jb = filled(&(0..20).collect::<Vec<_>>());

@@ -30,7 +30,7 @@ use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc
 
 use super::{Feedback, Transport, TransportSink, TransportStats};
 use crate::clock::Clock;
-use crate::control::RedundancyPolicy;
+use crate::control::{RedundancyPolicy, RepairPolicy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{EncodedFrame, MediaKind};
 
@@ -231,6 +231,7 @@ impl WebRtcTransport {
             video_seq: 0,
             redundancy: RedundancyPolicy::default(),
             red_negotiated: false,
+            repair: RepairPolicy::default(),
             stun: Vec::new(),
         };
         net.start()?;
@@ -320,8 +321,6 @@ impl Drop for WebRtcTransport {
 /// Video packets kept for retransmission, and for how long.
 const VIDEO_SEND_BUFFER: usize = 2000;
 const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
-/// The largest share of a second's video bytes that may be repairs.
-const MAX_REPAIR_SHARE: f32 = 0.5;
 
 fn build_rtc(config: &WebRtcConfig) -> Rtc {
     let mut cfg = Rtc::builder()
@@ -377,6 +376,8 @@ struct Net {
     redundancy: RedundancyPolicy,
     /// The peer accepted RED for our audio.
     red_negotiated: bool,
+    /// How much of our video may be NACK answers, by the path's RTT.
+    repair: RepairPolicy,
     /// Outstanding STUN Binding requests: socket index, transaction, sends, last send.
     stun: Vec<(usize, [u8; 12], u32, Instant)>,
 }
@@ -626,15 +627,17 @@ impl Net {
     /// str0m stops answering NACKs once repairs are 15 % of what a video
     /// stream sent over the last second: at 20 % random loss every frame
     /// then waits for a keyframe, and keyframes are the largest frames.
-    /// Repairs are answered while they stay under half of what goes out;
-    /// the rate controller lowers the target under heavy loss, which bounds
-    /// the total.
+    /// While the RTT shows no queue, repairs may be half of what goes out
+    /// (`control::RepairPolicy`); the rate controller lowers the target
+    /// under heavy loss, which bounds the total.
     fn configure_video_repair(&mut self) {
         let Some(&mid) = self.mids.get(&MediaKind::Video) else {
             return;
         };
-        if let Some(stream) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
-            stream.set_rtx_cache(VIDEO_SEND_BUFFER, RTX_CACHE_AGE, Some(MAX_REPAIR_SHARE));
+        let share = self.repair.share();
+        match self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            Some(stream) => stream.set_rtx_cache(VIDEO_SEND_BUFFER, RTX_CACHE_AGE, Some(share)),
+            None => tracing::debug!("no video send stream to set the repair share on"),
         }
     }
 
@@ -725,8 +728,20 @@ impl Net {
                 Feedback::BitrateEstimate(estimate.as_u64().min(u32::MAX as u64) as u32),
             ),
             RtcEvent::PeerStats(p) => {
+                let now = self.clock.now_us();
+                let path_rtt = p
+                    .selected_candidate_pair
+                    .as_ref()
+                    .and_then(|pair| pair.current_round_trip_time);
+                let mut repair_changed = false;
+                for rtt in [p.rtt, path_rtt].into_iter().flatten() {
+                    let us = rtt.as_micros().min(u64::MAX as u128) as u64;
+                    repair_changed |= self.repair.on_rtt(now, us).is_some();
+                }
+                if repair_changed && self.connected {
+                    self.configure_video_repair();
+                }
                 if let Some(loss) = p.egress_loss_fraction {
-                    let now = self.clock.now_us();
                     if let Some(on) = self.redundancy.on_loss_report(now, loss) {
                         if let Some(&mid) = self.mids.get(&MediaKind::Audio) {
                             self.rtc.direct_api().set_red_send(mid, on);
