@@ -8,6 +8,11 @@
 //! repeat well enough (onsets, noise) are left alone; near-silent frames
 //! stretch by the longest lag.
 //!
+//! A streaming tempo changer (such as the `wsola` crate's) would hold a
+//! window of audio back and change the tempo continuously; the jitter
+//! buffer needs the opposite: a decision per frame, applied to that frame
+//! alone, with no added latency.
+//!
 //! Pure DSP on slices: no allocation beyond the caller's output vector.
 
 /// Shortest and longest period searched: 2.5 and 10 ms at 48 kHz (pitch
