@@ -24,6 +24,32 @@ fn summary_number(summary: &str, label: &str) -> u64 {
     words[i - 1].parse().unwrap()
 }
 
+/// What bob's `summary:` line says he received.
+struct Received {
+    /// Video frames decoded, lost for good, NACKs sent, keyframe requests.
+    decoded: u64,
+    lost: u64,
+    nacks: u64,
+    requests: u64,
+    /// Audio frames decoded and concealed.
+    audio: u64,
+    concealed: u64,
+}
+
+impl Received {
+    fn from_summary(summary: &str) -> Received {
+        let audio_part = &summary[summary.find("audio").expect("audio part")..];
+        Received {
+            decoded: summary_number(summary, "decoded"),
+            lost: summary_number(summary, "lost"),
+            nacks: summary_number(summary, "nacks"),
+            requests: summary_number(summary, "keyframe"),
+            audio: summary_number(audio_part, "decoded"),
+            concealed: summary_number(audio_part, "concealed"),
+        }
+    }
+}
+
 /// What a call across a lossy link left behind.
 struct LossyCall {
     alice_out: String,
@@ -149,12 +175,14 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
         rec_b,
         dir,
     } = lossy_call(0, "0.05", "30");
-    let (decoded, lost, nacks, requests) = (
-        summary_number(&summary, "decoded"),
-        summary_number(&summary, "lost"),
-        summary_number(&summary, "nacks"),
-        summary_number(&summary, "keyframe"),
-    );
+    let Received {
+        decoded,
+        lost,
+        nacks,
+        requests,
+        audio,
+        concealed,
+    } = Received::from_summary(&summary);
     eprintln!("bob (receiving the lossy direction): {summary}");
     assert!(decoded >= 800, "30 s at 30 fps: {summary}");
     assert!(nacks > 0, "loss was repaired by retransmission: {summary}");
@@ -162,11 +190,6 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
     assert!(
         requests <= 1,
         "no keyframe needed beyond the start: {summary}"
-    );
-    let audio_part = &summary[summary.find("audio").expect("audio part")..];
-    let (audio, concealed) = (
-        summary_number(audio_part, "decoded"),
-        summary_number(audio_part, "concealed"),
     );
     assert!(audio >= 1_300, "30 s of 20 ms audio frames: {summary}");
     // Alice's packets carry the two frames before them (RED): a frame is
@@ -242,12 +265,14 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
         ..
     } = lossy_call(1, "0.20", "20");
     eprintln!("bob (receiving at 20 % loss): {summary}");
-    let (decoded, lost, nacks, requests) = (
-        summary_number(&summary, "decoded"),
-        summary_number(&summary, "lost"),
-        summary_number(&summary, "nacks"),
-        summary_number(&summary, "keyframe"),
-    );
+    let Received {
+        decoded,
+        lost,
+        nacks,
+        requests,
+        audio,
+        concealed,
+    } = Received::from_summary(&summary);
     assert!(
         nacks > 100,
         "loss was repaired by retransmission: {summary}"
@@ -260,11 +285,6 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
     );
     // Without repairs past 15 % it was about two a second.
     assert!(requests <= 6, "keyframes only now and then: {summary}");
-    let audio_part = &summary[summary.find("audio").expect("audio part")..];
-    let (audio, concealed) = (
-        summary_number(audio_part, "decoded"),
-        summary_number(audio_part, "concealed"),
-    );
     assert!(audio >= 850, "20 s of 20 ms audio frames: {summary}");
     assert!(
         concealed * 100 <= audio * 3,

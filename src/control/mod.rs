@@ -10,6 +10,7 @@ pub mod keyframe;
 pub mod ladder;
 pub mod rate;
 pub mod repair;
+pub mod rtt;
 
 pub use audio::{AudioMode, AudioModeController, RedundancyPolicy};
 pub use keyframe::KeyframePolicy;

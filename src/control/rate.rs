@@ -6,18 +6,14 @@
 //! peer reports heavy loss (each frame then needs fewer packets to arrive
 //! whole, and the ladder moves to a smaller size).
 
+use super::rtt::{queue_building, RttFloor};
+
 /// Share of the estimate media may use (the rest: packet overhead, RTX).
 const USABLE: f64 = 0.9;
-/// A round trip this much above the recent floor (and at least
-/// [`RTT_RISE_MIN_US`] above it) means a queue is building.
-const RTT_RISE_FACTOR: f64 = 2.0;
-const RTT_RISE_MIN_US: u64 = 50_000;
 /// What a cut keeps of the target.
 const CUT_KEEP: f64 = 0.7;
 /// How long a cut holds the target down, and the least time between two.
 const CUT_HOLD_US: u64 = 2_000_000;
-/// The RTT floor is the least RTT seen over about this long.
-const FLOOR_WINDOW_US: u64 = 10_000_000;
 /// Cuts in a row that did not bring the RTT down: the path itself got
 /// longer (a new route), and its RTT becomes the floor.
 const MAX_CUT_STREAK: u32 = 2;
@@ -52,9 +48,7 @@ pub struct RateController {
     user_cap: Option<u32>,
     /// Media rate the network allows, once estimated.
     allowed: Option<u32>,
-    /// Least RTT of the current and the previous window: (value, window start).
-    floor: Option<(u64, u64)>,
-    previous_floor: Option<u64>,
+    floor: RttFloor,
     /// A cut in force: its level and until when.
     cut: Option<(u32, u64)>,
     /// Cuts since the RTT was last back near its floor.
@@ -79,8 +73,7 @@ impl RateController {
             audio_bps,
             user_cap: None,
             allowed: None,
-            floor: None,
-            previous_floor: None,
+            floor: RttFloor::default(),
             cut: None,
             streak: 0,
             loss_limit: None,
@@ -101,8 +94,7 @@ impl RateController {
     /// last one (the user's cap stays). Returns the new target.
     pub fn new_session(&mut self, now_us: u64, start_bps: u32) -> u32 {
         self.allowed = None;
-        self.floor = None;
-        self.previous_floor = None;
+        self.floor = RttFloor::default();
         self.cut = None;
         self.streak = 0;
         self.loss_limit = None;
@@ -137,18 +129,10 @@ impl RateController {
 
     /// A round-trip time measurement.
     pub fn on_rtt(&mut self, now_us: u64, rtt_us: u64) -> u32 {
-        let floor = self.rtt_floor();
-        match self.floor {
-            Some((_, start)) if now_us.saturating_sub(start) >= FLOOR_WINDOW_US => {
-                self.previous_floor = self.floor.map(|(v, _)| v);
-                self.floor = Some((rtt_us, now_us));
-            }
-            Some((v, start)) => self.floor = Some((v.min(rtt_us), start)),
-            None => self.floor = Some((rtt_us, now_us)),
-        }
+        let floor = self.floor.get();
+        self.floor.observe(now_us, rtt_us);
         if let Some(floor) = floor {
-            let rising =
-                rtt_us as f64 > floor as f64 * RTT_RISE_FACTOR && rtt_us > floor + RTT_RISE_MIN_US;
+            let rising = queue_building(floor, rtt_us);
             let may_cut = self.cut.is_none_or(|(_, until)| now_us >= until);
             if !rising {
                 self.streak = 0;
@@ -156,8 +140,7 @@ impl RateController {
             if rising && may_cut {
                 if self.streak >= MAX_CUT_STREAK {
                     // Cutting did not help: this is the path's RTT now.
-                    self.floor = Some((rtt_us, now_us));
-                    self.previous_floor = None;
+                    self.floor.reset_to(now_us, rtt_us);
                     self.streak = 0;
                 } else {
                     let level = ((self.target as f64 * CUT_KEEP) as u32).max(self.min_bps);
@@ -177,10 +160,7 @@ impl RateController {
     /// may not; a floor learned from those alone would take a standing
     /// queue for the path.
     pub fn on_path_rtt(&mut self, now_us: u64, rtt_us: u64) -> u32 {
-        match self.floor {
-            Some((v, start)) => self.floor = Some((v.min(rtt_us), start)),
-            None => self.floor = Some((rtt_us, now_us)),
-        }
+        self.floor.lower(now_us, rtt_us);
         self.update(now_us)
     }
 
@@ -210,10 +190,7 @@ impl RateController {
 
     /// The least RTT seen lately.
     pub fn rtt_floor(&self) -> Option<u64> {
-        match (self.floor.map(|(v, _)| v), self.previous_floor) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.floor.get()
     }
 
     fn update(&mut self, now_us: u64) -> u32 {

@@ -8,26 +8,20 @@
 //! half of the stream while the RTT stays near its floor, and fall back to
 //! the transport's cautious 15 % as soon as it rises.
 
+use super::rtt::{queue_building, RttFloor};
+
 /// Share of a second's video bytes that may be repairs on a path without
 /// a queue, and on one with a queue.
 pub const OPEN_PATH_SHARE: f32 = 0.5;
 pub const QUEUED_PATH_SHARE: f32 = 0.15;
-/// An RTT this much above the floor (and at least [`RISE_MIN_US`] above
-/// it) means a queue.
-const RISE_FACTOR: f64 = 2.0;
-const RISE_MIN_US: u64 = 50_000;
 /// The queue must have been gone this long before repairs open up again
 /// (changing the share resets the transport's repair history).
 const REOPEN_AFTER_US: u64 = 5_000_000;
-/// The floor is the least RTT over about this long.
-const FLOOR_WINDOW_US: u64 = 10_000_000;
 
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub struct RepairPolicy {
-    /// Least RTT of the current window: (value, window start).
-    floor: Option<(u64, u64)>,
-    previous_floor: Option<u64>,
+    floor: RttFloor,
     share: f32,
     /// Since when the RTT has been near its floor.
     calm_since: Option<u64>,
@@ -36,8 +30,7 @@ pub struct RepairPolicy {
 impl Default for RepairPolicy {
     fn default() -> Self {
         RepairPolicy {
-            floor: None,
-            previous_floor: None,
+            floor: RttFloor::default(),
             share: OPEN_PATH_SHARE,
             calm_since: None,
         }
@@ -54,17 +47,9 @@ impl RepairPolicy {
     /// see the path before media fills any queue). Returns the new share
     /// when it changes.
     pub fn on_rtt(&mut self, now_us: u64, rtt_us: u64) -> Option<f32> {
-        let floor = self.floor();
-        match self.floor {
-            Some((_, start)) if now_us.saturating_sub(start) >= FLOOR_WINDOW_US => {
-                self.previous_floor = self.floor.map(|(v, _)| v);
-                self.floor = Some((rtt_us, now_us));
-            }
-            Some((v, start)) => self.floor = Some((v.min(rtt_us), start)),
-            None => self.floor = Some((rtt_us, now_us)),
-        }
-        let floor = floor.unwrap_or(rtt_us).min(rtt_us);
-        let queued = rtt_us as f64 > floor as f64 * RISE_FACTOR && rtt_us > floor + RISE_MIN_US;
+        let floor = self.floor.get().unwrap_or(rtt_us).min(rtt_us);
+        self.floor.observe(now_us, rtt_us);
+        let queued = queue_building(floor, rtt_us);
         let want = if queued {
             self.calm_since = None;
             QUEUED_PATH_SHARE
@@ -80,13 +65,6 @@ impl RepairPolicy {
             self.share = want;
             want
         })
-    }
-
-    fn floor(&self) -> Option<u64> {
-        match (self.floor.map(|(v, _)| v), self.previous_floor) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 }
 
