@@ -6,6 +6,7 @@
 
 pub mod impairment;
 pub mod loopback;
+pub mod peer;
 pub mod stun;
 pub mod webrtc;
 
@@ -59,3 +60,6 @@ pub trait Transport: Send + Sync {
     /// Counters so far.
     fn stats(&self) -> TransportStats;
 }
+
+#[cfg(test)]
+mod sim_tests;

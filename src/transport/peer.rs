@@ -1,0 +1,537 @@
+//! One peer connection without I/O: str0m's [`Rtc`] plus what libmedia
+//! decides around it — which media it offers, how much of the video may be
+//! NACK answers ([`RepairPolicy`]), whether audio carries RED copies
+//! ([`RedundancyPolicy`]), when a connection that never came up or went
+//! quiet has failed — and how str0m's events become the engine's frames
+//! and [`Feedback`].
+//!
+//! Time is an input: every call takes `now`, and [`PeerConnection::poll_output`]
+//! returns datagrams to send, what the engine must hear, or the instant to
+//! call back at. The network thread ([`super::webrtc`]) drives it with real
+//! sockets and the real clock; the two-peer simulation (`sim_tests`)
+//! drives two of them through a seeded link on a virtual clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{
+    Direction, Frequency, KeyframeRequestKind, MediaKind as RtcKind, MediaTime, Mid, Pt,
+};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc};
+
+use super::webrtc::{ConnectionState, NetworkStats, Role, Signal, WebRtcConfig};
+use super::Feedback;
+use crate::clock::Clock;
+use crate::control::{RedundancyPolicy, RepairPolicy};
+use crate::error::{Error, Result};
+use crate::frame::{EncodedFrame, MediaKind};
+
+/// Video packets kept for retransmission, and for how long.
+const VIDEO_SEND_BUFFER: usize = 2000;
+const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
+
+/// What a [`PeerConnection`] asks of its driver, in the order it is polled.
+#[derive(Debug)]
+pub enum PeerOutput {
+    /// A datagram to send from `source` (one of the host addresses).
+    Transmit(Transmit),
+    /// An offer, answer or candidate for the peer, through signaling.
+    Signal(Signal),
+    /// A state change or a measurement for the engine.
+    Feedback(Feedback),
+    /// A frame from the peer, for the audio or video stage.
+    Media(EncodedFrame),
+    /// Nothing more to do before this instant (or before new input).
+    Timeout(Instant),
+    /// The connection is over (closed or broken): stop driving it.
+    Closed,
+}
+
+fn build_rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
+    let mut cfg = Rtc::builder()
+        .clear_codecs()
+        // Opus with RED (RFC 2198): each packet may also carry the two
+        // frames before it; whether it does follows the loss (see
+        // `control::RedundancyPolicy`).
+        .enable_opus(true, true)
+        .set_red_distances(&[1, 2])
+        .enable_bwe(Some(Bitrate::bps(config.start_bitrate_bps as u64)))
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        // A 720p IDR can span well over a hundred packets.
+        .set_reordering_size_video(512)
+        // Audio is reordered by the engine's jitter buffer; holding packets
+        // behind a gap here would turn one loss into a burst of late ones.
+        .set_reordering_size_audio(0)
+        .set_send_buffer_video(VIDEO_SEND_BUFFER);
+    cfg.codec_config()
+        .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
+    let mut rtc = cfg.build(now);
+    rtc.bwe().set_bitrate(
+        Bitrate::bps(config.min_bitrate_bps as u64),
+        Bitrate::bps(config.max_bitrate_bps as u64),
+    );
+    rtc
+}
+
+/// See the module docs.
+pub struct PeerConnection {
+    rtc: Rtc,
+    config: WebRtcConfig,
+    role: Role,
+    clock: Clock,
+    /// What the engine must hear, ahead of str0m's next output.
+    pending: VecDeque<PeerOutput>,
+    mids: HashMap<MediaKind, Mid>,
+    pts: HashMap<MediaKind, Pt>,
+    pending_offer: Option<SdpPendingOffer>,
+    started: Instant,
+    /// When the latest input came.
+    last_input: Instant,
+    connected: bool,
+    /// Since when ICE has reported the connection disconnected.
+    disconnected_since: Option<Instant>,
+    failed: bool,
+    closed: bool,
+    video_seq: u64,
+    /// Whether audio goes out with RED, by the loss the peer reports.
+    redundancy: RedundancyPolicy,
+    /// The peer accepted RED for our audio.
+    red_negotiated: bool,
+    /// How much of our video may be NACK answers, by the path's RTT.
+    repair: RepairPolicy,
+}
+
+impl PeerConnection {
+    /// A connection gathering on `host_addrs`. An offerer's offer is the
+    /// first output.
+    pub fn new(
+        config: WebRtcConfig,
+        role: Role,
+        clock: Clock,
+        host_addrs: &[SocketAddr],
+        now: Instant,
+    ) -> Result<Self> {
+        let mut peer = PeerConnection {
+            rtc: build_rtc(&config, now),
+            config,
+            role,
+            clock,
+            pending: VecDeque::new(),
+            mids: HashMap::new(),
+            pts: HashMap::new(),
+            pending_offer: None,
+            started: now,
+            last_input: now,
+            connected: false,
+            disconnected_since: None,
+            failed: false,
+            closed: false,
+            video_seq: 0,
+            redundancy: RedundancyPolicy::default(),
+            red_negotiated: false,
+            repair: RepairPolicy::default(),
+        };
+        for &addr in host_addrs {
+            match Candidate::host(addr, "udp") {
+                Ok(c) => {
+                    peer.rtc.add_local_candidate(c);
+                }
+                Err(e) => tracing::warn!("host candidate {addr} refused: {e}"),
+            }
+        }
+        if role == Role::Offerer {
+            peer.offer()?;
+        }
+        peer.feedback(Feedback::Connection(ConnectionState::Connecting));
+        Ok(peer)
+    }
+
+    fn offer(&mut self) -> Result<()> {
+        let mut api = self.rtc.sdp_api();
+        let audio = api.add_media(
+            RtcKind::Audio,
+            Direction::SendRecv,
+            Some("libmedia".into()),
+            None,
+            None,
+        );
+        let video = self.config.video.then(|| {
+            api.add_media(
+                RtcKind::Video,
+                Direction::SendRecv,
+                Some("libmedia".into()),
+                None,
+                None,
+            )
+        });
+        let (offer, pending) = api
+            .apply()
+            .ok_or_else(|| Error::internal("no media to offer"))?;
+        self.mids.insert(MediaKind::Audio, audio);
+        if let Some(v) = video {
+            self.mids.insert(MediaKind::Video, v);
+        }
+        self.pending_offer = Some(pending);
+        self.pending
+            .push_back(PeerOutput::Signal(Signal::Offer(offer.to_sdp_string())));
+        Ok(())
+    }
+
+    /// Whether ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// A candidate found later (a server-reflexive address from STUN); it
+    /// is trickled to the peer.
+    pub fn add_local_candidate(&mut self, candidate: Candidate) {
+        if let Some(added) = self.rtc.add_local_candidate(candidate) {
+            let line = added.to_sdp_string();
+            self.pending
+                .push_back(PeerOutput::Signal(Signal::Candidate(line)));
+        }
+    }
+
+    /// A datagram that arrived on `destination` (one of our host addresses).
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.last_input = self.last_input.max(now);
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, datagram) else {
+            return;
+        };
+        if let Err(e) = self.rtc.handle_input(Input::Receive(now, receive)) {
+            tracing::debug!("dropped datagram from {source}: {e}");
+        }
+    }
+
+    /// Time has passed: str0m's timers, and the connect and disconnect
+    /// timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_input = self.last_input.max(now);
+        if !self.connected
+            && now.saturating_duration_since(self.started) > self.config.connect_timeout
+        {
+            self.fail("ICE / DTLS did not connect in time");
+        }
+        if let Some(since) = self.disconnected_since {
+            if now.saturating_duration_since(since) > self.config.disconnect_timeout {
+                self.fail("the peer stayed unreachable");
+            }
+        }
+        if self.rtc.handle_input(Input::Timeout(now)).is_err() {
+            self.closed = true;
+        }
+    }
+
+    /// Ends the connection; the next poll says [`PeerOutput::Closed`].
+    pub fn close(&mut self) {
+        self.rtc.disconnect();
+        self.closed = true;
+    }
+
+    /// The next thing to do. Call until it returns a `Timeout` (or
+    /// `Closed`) after every input.
+    pub fn poll_output(&mut self) -> PeerOutput {
+        loop {
+            if let Some(out) = self.pending.pop_front() {
+                return out;
+            }
+            if self.closed || !self.rtc.is_alive() {
+                return PeerOutput::Closed;
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return PeerOutput::Timeout(self.deadline(t)),
+                Ok(Output::Transmit(t)) => return PeerOutput::Transmit(t),
+                Ok(Output::Event(e)) => self.event(e),
+                Err(e) => {
+                    self.fail(&format!("rtc: {e}"));
+                    self.closed = true;
+                }
+            }
+        }
+    }
+
+    /// str0m's next timer, or one of ours if sooner.
+    fn deadline(&self, rtc: Instant) -> Instant {
+        let mut at = rtc;
+        if !self.connected && !self.failed {
+            at = at.min(self.started + self.config.connect_timeout);
+        }
+        if let (Some(since), false) = (self.disconnected_since, self.failed) {
+            at = at.min(since + self.config.disconnect_timeout);
+        }
+        at
+    }
+
+    fn feedback(&mut self, f: Feedback) {
+        self.pending.push_back(PeerOutput::Feedback(f));
+    }
+
+    fn fail(&mut self, why: &str) {
+        if !self.failed {
+            tracing::warn!("peer connection failed: {why}");
+            self.failed = true;
+            self.feedback(Feedback::Connection(ConnectionState::Failed));
+        }
+    }
+
+    /// str0m stops answering NACKs once repairs are 15 % of what a video
+    /// stream sent over the last second: at 20 % random loss every frame
+    /// then waits for a keyframe, and keyframes are the largest frames.
+    /// While the RTT shows no queue, repairs may be half of what goes out
+    /// (`control::RepairPolicy`); the rate controller lowers the target
+    /// under heavy loss, which bounds the total.
+    fn configure_video_repair(&mut self) {
+        let Some(&mid) = self.mids.get(&MediaKind::Video) else {
+            return;
+        };
+        let share = self.repair.share();
+        match self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            Some(stream) => stream.set_rtx_cache(VIDEO_SEND_BUFFER, RTX_CACHE_AGE, Some(share)),
+            None => tracing::debug!("no video send stream to set the repair share on"),
+        }
+    }
+
+    fn kind_of(&self, mid: Mid) -> Option<MediaKind> {
+        self.mids.iter().find(|(_, m)| **m == mid).map(|(k, _)| *k)
+    }
+
+    fn event(&mut self, e: RtcEvent) {
+        match e {
+            RtcEvent::MediaAdded(m) => {
+                let kind = if m.kind == RtcKind::Audio {
+                    MediaKind::Audio
+                } else {
+                    MediaKind::Video
+                };
+                self.mids.insert(kind, m.mid);
+            }
+            RtcEvent::Connected => {
+                self.connected = true;
+                self.configure_video_repair();
+                self.feedback(Feedback::Connection(ConnectionState::Connected));
+                // Whatever was encoded before is gone: start with a keyframe.
+                self.feedback(Feedback::KeyframeRequest);
+            }
+            RtcEvent::IceConnectionStateChange(state) => match state {
+                IceConnectionState::Disconnected if self.connected => {
+                    if self.disconnected_since.is_none() {
+                        self.disconnected_since = Some(self.rtc_now());
+                    }
+                    self.feedback(Feedback::Connection(ConnectionState::Disconnected))
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed if self.connected => {
+                    self.disconnected_since = None;
+                    self.feedback(Feedback::Connection(ConnectionState::Connected))
+                }
+                _ => {}
+            },
+            RtcEvent::MediaData(d) => {
+                let Some(kind) = self.kind_of(d.mid) else {
+                    return;
+                };
+                let codec = d.params.spec().codec;
+                let (seq, keyframe) = match kind {
+                    MediaKind::Audio if codec == Codec::Opus => (d.time.numer() / 960, false),
+                    MediaKind::Video if codec == Codec::H264 => {
+                        // A gap shows as a skipped sequence number: the
+                        // decoder then waits for (and asks for) a keyframe.
+                        self.video_seq += if d.contiguous { 1 } else { 2 };
+                        (self.video_seq, d.is_keyframe())
+                    }
+                    _ => return,
+                };
+                let now = self.clock.us_at(self.rtc_now());
+                // The sender's capture time on our clock, through its last
+                // sender report (NTP time ↔ RTP time); until one came,
+                // only the arrival time is known.
+                let captured = d.last_sender_info.and_then(|sr| {
+                    let rate = d.time.frequency().get() as i64;
+                    let ticks = (d.time.numer() as u32).wrapping_sub(sr.rtp_time.numer() as u32)
+                        as i32 as i64;
+                    let offset =
+                        Duration::from_micros((ticks.unsigned_abs() * 1_000_000) / rate as u64);
+                    let at = if ticks >= 0 {
+                        sr.ntp_time.checked_add(offset)
+                    } else {
+                        sr.ntp_time.checked_sub(offset)
+                    }?;
+                    self.clock.at_system_time(now, at).map(|us| us.min(now))
+                });
+                let capture_us = captured.unwrap_or(now);
+                self.pending.push_back(PeerOutput::Media(EncodedFrame {
+                    kind,
+                    seq,
+                    timestamp: d.time.numer(),
+                    capture_us,
+                    encoded_us: capture_us,
+                    capture_known: captured.is_some(),
+                    keyframe,
+                    data: d.data.to_vec(),
+                }));
+            }
+            RtcEvent::KeyframeRequest(_) => self.feedback(Feedback::KeyframeRequest),
+            RtcEvent::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => self.feedback(
+                Feedback::BitrateEstimate(estimate.as_u64().min(u32::MAX as u64) as u32),
+            ),
+            RtcEvent::PeerStats(p) => {
+                let now = self.clock.us_at(self.rtc_now());
+                let path_rtt = p
+                    .selected_candidate_pair
+                    .as_ref()
+                    .and_then(|pair| pair.current_round_trip_time);
+                let mut repair_changed = false;
+                for rtt in [p.rtt, path_rtt].into_iter().flatten() {
+                    let us = rtt.as_micros().min(u64::MAX as u128) as u64;
+                    repair_changed |= self.repair.on_rtt(now, us).is_some();
+                }
+                if repair_changed && self.connected {
+                    self.configure_video_repair();
+                }
+                if let Some(loss) = p.egress_loss_fraction {
+                    if let Some(on) = self.redundancy.on_loss_report(now, loss) {
+                        if let Some(&mid) = self.mids.get(&MediaKind::Audio) {
+                            self.rtc.direct_api().set_red_send(mid, on);
+                        }
+                    }
+                }
+                let stats = NetworkStats {
+                    rtt_us: p.rtt.map(|d| d.as_micros() as u64),
+                    path_rtt_us: p.selected_candidate_pair.as_ref().and_then(|pair| {
+                        let mean = (pair.responses_received > 0)
+                            .then(|| pair.total_round_trip_time / pair.responses_received as u32);
+                        [pair.current_round_trip_time, mean]
+                            .into_iter()
+                            .flatten()
+                            .min()
+                            .map(|d| d.as_micros() as u64)
+                    }),
+                    egress_loss: p.egress_loss_fraction,
+                    ingress_loss: p.ingress_loss_fraction,
+                    bytes_sent: p.peer_bytes_tx,
+                    bytes_received: p.peer_bytes_rx,
+                    audio_redundancy: self.red_negotiated && self.redundancy.is_on(),
+                };
+                self.feedback(Feedback::NetworkStats(stats))
+            }
+            RtcEvent::MediaIngressStats(s) => {
+                if self.kind_of(s.mid) == Some(MediaKind::Video) {
+                    self.feedback(Feedback::NacksSent(s.nacks));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The time of the latest input: str0m raises events while handling it.
+    fn rtc_now(&self) -> Instant {
+        self.last_input
+    }
+
+    fn payload_type(&mut self, kind: MediaKind) -> Option<(Mid, Pt)> {
+        let mid = *self.mids.get(&kind)?;
+        if let Some(pt) = self.pts.get(&kind) {
+            return Some((mid, *pt));
+        }
+        let writer = self.rtc.writer(mid)?;
+        let (pt, red) = writer
+            .payload_params()
+            .find(|p| match kind {
+                MediaKind::Audio => p.spec().codec == Codec::Opus,
+                MediaKind::Video => {
+                    p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1)
+                }
+            })
+            .map(|p| (p.pt(), p.red().is_some()))?;
+        if kind == MediaKind::Audio {
+            self.red_negotiated = red;
+        }
+        self.pts.insert(kind, pt);
+        Some((mid, pt))
+    }
+
+    /// Sends one encoded frame of ours (dropped until connected, as str0m
+    /// would).
+    pub fn send(&mut self, frame: EncodedFrame) {
+        if !self.connected {
+            return;
+        }
+        let Some((mid, pt)) = self.payload_type(frame.kind) else {
+            return;
+        };
+        let freq = match frame.kind {
+            MediaKind::Audio => Frequency::FORTY_EIGHT_KHZ,
+            MediaKind::Video => Frequency::NINETY_KHZ,
+        };
+        let wallclock = self.clock.instant_at(frame.capture_us);
+        if let Some(w) = self.rtc.writer(mid) {
+            if let Err(e) = w.write(
+                pt,
+                wallclock,
+                MediaTime::new(frame.timestamp, freq),
+                frame.data,
+            ) {
+                tracing::debug!("write {:?}: {e}", frame.kind);
+            }
+        }
+    }
+
+    /// Asks the peer's video sender for a keyframe (RTCP PLI).
+    pub fn request_keyframe(&mut self) {
+        if let Some(mid) = self.mids.get(&MediaKind::Video).copied() {
+            if let Some(mut w) = self.rtc.writer(mid) {
+                let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
+    /// The peer's offer, answer or trickled candidate.
+    pub fn handle_signal(&mut self, signal: Signal) {
+        match signal {
+            Signal::Offer(sdp) => {
+                if self.role != Role::Answerer {
+                    return self.fail("got an offer but this side offers");
+                }
+                let offer = match SdpOffer::from_sdp_string(&sdp) {
+                    Ok(o) => o,
+                    Err(e) => return self.fail(&format!("bad offer: {e}")),
+                };
+                match self.rtc.sdp_api().accept_offer(offer) {
+                    Ok(answer) => self
+                        .pending
+                        .push_back(PeerOutput::Signal(Signal::Answer(answer.to_sdp_string()))),
+                    Err(e) => self.fail(&format!("offer refused: {e}")),
+                }
+            }
+            Signal::Answer(sdp) => {
+                let Some(pending) = self.pending_offer.take() else {
+                    return self.fail("got an answer without an offer");
+                };
+                let answer = match SdpAnswer::from_sdp_string(&sdp) {
+                    Ok(a) => a,
+                    Err(e) => return self.fail(&format!("bad answer: {e}")),
+                };
+                if let Err(e) = self.rtc.sdp_api().accept_answer(pending, answer) {
+                    self.fail(&format!("answer refused: {e}"));
+                }
+            }
+            Signal::Candidate(line) => {
+                let line = line.trim().trim_start_matches("a=");
+                match Candidate::from_sdp_string(line) {
+                    Ok(c) => self.rtc.add_remote_candidate(c),
+                    Err(e) => tracing::debug!("ignoring candidate {line:?}: {e}"),
+                }
+            }
+        }
+    }
+}

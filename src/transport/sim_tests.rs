@@ -1,0 +1,586 @@
+//! Two peers on a virtual clock: two [`PeerConnection`]s (str0m plus
+//! libmedia's repair and redundancy policies) joined by a seeded link
+//! with loss, delay, jitter and a bottleneck queue, each side steering a
+//! synthetic encoder with the engine's [`RateController`] and answering
+//! keyframe requests through its [`KeyframePolicy`]. A 30 s call runs in
+//! well under a second of test time, deterministically for a seed.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::peer::{PeerConnection, PeerOutput};
+use super::webrtc::{ConnectionState, Role, Signal, WebRtcConfig};
+use super::Feedback;
+use crate::clock::Clock;
+use crate::control::{KeyframePolicy, RateController};
+use crate::frame::{EncodedFrame, MediaKind};
+
+const FPS: u64 = 30;
+const AUDIO_FRAME: Duration = Duration::from_millis(20);
+const AUDIO_BYTES: usize = 80;
+/// The engine's defaults: video 100 kbit/s – 2.5 Mbit/s, audio 32 kbit/s.
+const VIDEO_MIN_BPS: u32 = 100_000;
+const VIDEO_MAX_BPS: u32 = 2_500_000;
+const AUDIO_BPS: u32 = 32_000;
+/// A receiver that lost a frame for good asks again this often.
+const PLI_INTERVAL: Duration = Duration::from_millis(300);
+
+/// One direction of the path.
+#[derive(Clone, Copy)]
+struct LinkConfig {
+    loss: f64,
+    delay: Duration,
+    jitter: Duration,
+    /// Bottleneck rate in bits per second (None: unlimited), and from when
+    /// it changes to the second value.
+    rate_bps: Option<u64>,
+    step: Option<(Duration, u64)>,
+    /// A packet that would wait longer than this in the queue is dropped.
+    queue: Duration,
+}
+
+impl LinkConfig {
+    fn delay_ms(ms: u64) -> Self {
+        LinkConfig {
+            loss: 0.0,
+            delay: Duration::from_millis(ms),
+            jitter: Duration::ZERO,
+            rate_bps: None,
+            step: None,
+            queue: Duration::from_millis(400),
+        }
+    }
+}
+
+struct Packet {
+    source: SocketAddr,
+    destination: SocketAddr,
+    data: Vec<u8>,
+}
+
+struct Link {
+    config: LinkConfig,
+    rng: fastrand::Rng,
+    start: Instant,
+    /// When the bottleneck has sent everything queued so far.
+    busy_until: Instant,
+    next_id: u64,
+    in_flight: BinaryHeap<Reverse<(Instant, u64)>>,
+    packets: std::collections::HashMap<u64, Packet>,
+    /// The longest a packet waited in the queue, per second of the call.
+    queue_ms: Vec<u64>,
+}
+
+impl Link {
+    fn new(config: LinkConfig, seed: u64, start: Instant) -> Self {
+        Link {
+            config,
+            rng: fastrand::Rng::with_seed(seed),
+            start,
+            busy_until: start,
+            next_id: 0,
+            in_flight: BinaryHeap::new(),
+            packets: Default::default(),
+            queue_ms: Vec::new(),
+        }
+    }
+
+    fn rate(&self, now: Instant) -> Option<u64> {
+        match self.config.step {
+            Some((at, bps)) if now >= self.start + at => Some(bps),
+            _ => self.config.rate_bps,
+        }
+    }
+
+    fn send(&mut self, now: Instant, packet: Packet) {
+        if self.rng.f64() < self.config.loss {
+            return;
+        }
+        let mut leaves = now;
+        if let Some(bps) = self.rate(now) {
+            let start = self.busy_until.max(now);
+            let wait = start - now;
+            if wait > self.config.queue {
+                return; // tail drop
+            }
+            let second = (now - self.start).as_secs() as usize;
+            if self.queue_ms.len() <= second {
+                self.queue_ms.resize(second + 1, 0);
+            }
+            let ms = wait.as_millis() as u64;
+            self.queue_ms[second] = self.queue_ms[second].max(ms);
+            let bits = (packet.data.len() as u64 + 28) * 8;
+            leaves = start + Duration::from_micros(bits * 1_000_000 / bps);
+            self.busy_until = leaves;
+        }
+        let jitter = if self.config.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            Duration::from_micros(self.rng.u64(0..=self.config.jitter.as_micros() as u64))
+        };
+        let arrives = leaves + self.config.delay + jitter;
+        self.next_id += 1;
+        self.in_flight.push(Reverse((arrives, self.next_id)));
+        self.packets.insert(self.next_id, packet);
+    }
+
+    fn next_arrival(&self) -> Option<Instant> {
+        self.in_flight.peek().map(|r| r.0 .0)
+    }
+
+    fn arrived(&mut self, now: Instant) -> Option<Packet> {
+        let Reverse((at, id)) = *self.in_flight.peek()?;
+        if at > now {
+            return None;
+        }
+        self.in_flight.pop();
+        self.packets.remove(&id)
+    }
+}
+
+/// What one side received, per second of the call.
+#[derive(Default, Debug, Clone)]
+struct Received {
+    audio: u64,
+    video: u64,
+    /// Video frames decodable: a keyframe, or contiguous after one.
+    decodable: u64,
+    keyframes: u64,
+    /// Per second: decodable video frames.
+    fps: Vec<u64>,
+    /// Largest gap between two decodable frames once video flowed.
+    longest_freeze: Duration,
+    /// Largest |capture time on our clock - the sender's capture time|.
+    capture_error_us: u64,
+    capture_known: u64,
+}
+
+/// One side: the connection, its synthetic encoders and what it received.
+struct Side {
+    peer: PeerConnection,
+    clock: Clock,
+    timeout: Instant,
+    rate: RateController,
+    keyframes: KeyframePolicy,
+    keyframe_wanted: bool,
+    rtt_us: u64,
+    audio_seq: u32,
+    video_seq: u32,
+    next_audio: Instant,
+    next_video: Instant,
+    connected_at: Option<Instant>,
+    /// The latest state and stats the connection reported.
+    state: ConnectionState,
+    redundancy: Option<bool>,
+    /// Encoder targets over the call: (time since start, bps).
+    targets: Vec<(Duration, u32)>,
+    rtts: Vec<(Duration, u64)>,
+    received: Received,
+    /// Receiver: waiting for a keyframe since a frame was lost for good.
+    broken: bool,
+    last_pli: Option<Instant>,
+    last_decodable: Option<Instant>,
+    keyframes_sent: u64,
+}
+
+impl Side {
+    fn new(role: Role, addr: SocketAddr, start: Instant, wall: SystemTime) -> Self {
+        let config = WebRtcConfig {
+            start_bitrate_bps: VIDEO_MAX_BPS + AUDIO_BPS,
+            min_bitrate_bps: VIDEO_MIN_BPS + AUDIO_BPS,
+            max_bitrate_bps: VIDEO_MAX_BPS + AUDIO_BPS,
+            ..WebRtcConfig::default()
+        };
+        let clock = Clock::starting_at(start, wall);
+        let peer = PeerConnection::new(config, role, clock, &[addr], start).expect("peer");
+        Side {
+            peer,
+            clock,
+            timeout: start,
+            rate: RateController::new(VIDEO_MIN_BPS, VIDEO_MAX_BPS, VIDEO_MAX_BPS, AUDIO_BPS),
+            keyframes: KeyframePolicy::default(),
+            keyframe_wanted: true,
+            rtt_us: 0,
+            audio_seq: 0,
+            video_seq: 0,
+            next_audio: start,
+            next_video: start,
+            connected_at: None,
+            state: ConnectionState::Connecting,
+            redundancy: None,
+            targets: Vec::new(),
+            rtts: Vec::new(),
+            received: Received::default(),
+            broken: false,
+            last_pli: None,
+            last_decodable: None,
+            keyframes_sent: 0,
+        }
+    }
+
+    /// The engine's part: feedback steers the encoder target (as
+    /// `engine::remote` and the audio playout's `apply_estimates` do).
+    fn feedback(&mut self, now: Instant, start: Instant, f: Feedback) {
+        let us = self.clock.us_at(now);
+        match f {
+            Feedback::KeyframeRequest => self.keyframe_wanted = true,
+            Feedback::BitrateEstimate(bps) => {
+                let red = if self.redundancy == Some(false) { 1 } else { 3 };
+                self.rate.set_audio_bps(AUDIO_BPS * red + 24_000);
+                self.rate.on_estimate(us, bps as u64);
+            }
+            Feedback::Connection(state) => {
+                self.state = state;
+                if state == ConnectionState::Connected && self.connected_at.is_none() {
+                    self.connected_at = Some(now);
+                }
+            }
+            Feedback::NetworkStats(n) => {
+                if let Some(rtt) = n.path_rtt_us {
+                    self.rate.on_path_rtt(us, rtt);
+                }
+                if let Some(rtt) = n.rtt_us {
+                    self.rtt_us = rtt;
+                    self.rtts.push((now - start, rtt));
+                    self.rate.on_rtt(us, rtt);
+                }
+                if let Some(loss) = n.egress_loss {
+                    self.rate.on_loss(us, loss);
+                }
+                self.redundancy = Some(n.audio_redundancy);
+            }
+            Feedback::NacksSent(_) => {}
+        }
+        self.targets.push((now - start, self.rate.target()));
+    }
+
+    /// A frame from the peer: counted, and a receiver that lost a frame
+    /// for good asks for a keyframe.
+    fn media(&mut self, now: Instant, start: Instant, frame: EncodedFrame, sent_at: &[u64]) {
+        let r = &mut self.received;
+        if frame.capture_known {
+            r.capture_known += 1;
+            let index = match frame.kind {
+                MediaKind::Audio => None,
+                MediaKind::Video => Some((frame.timestamp / 3_000) as usize),
+            };
+            if let Some(sent) = index.and_then(|i| sent_at.get(i)) {
+                r.capture_error_us = r.capture_error_us.max(frame.capture_us.abs_diff(*sent));
+            }
+        }
+        match frame.kind {
+            MediaKind::Audio => r.audio += 1,
+            MediaKind::Video => {
+                r.video += 1;
+                // The transport numbers frames, skipping one at a gap.
+                let gap = frame.seq != self.video_seq as u64 + 1;
+                self.video_seq = frame.seq as u32;
+                if frame.keyframe {
+                    r.keyframes += 1;
+                    self.broken = false;
+                } else if gap {
+                    self.broken = true;
+                }
+                if !self.broken {
+                    r.decodable += 1;
+                    let second = (now - start).as_secs() as usize;
+                    if r.fps.len() <= second {
+                        r.fps.resize(second + 1, 0);
+                    }
+                    r.fps[second] += 1;
+                    if let Some(last) = self.last_decodable {
+                        r.longest_freeze = r.longest_freeze.max(now - last);
+                    }
+                    self.last_decodable = Some(now);
+                }
+            }
+        }
+    }
+
+    fn request_keyframe_if_broken(&mut self, now: Instant) {
+        if self.broken && self.last_pli.is_none_or(|t| now - t >= PLI_INTERVAL) {
+            self.peer.request_keyframe();
+            self.last_pli = Some(now);
+        }
+    }
+}
+
+/// Annex B H.264 of about `bytes`: SPS, PPS and an IDR slice for a
+/// keyframe, one slice otherwise. The payload bytes never form a start code.
+fn h264(bytes: usize, keyframe: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes + 24);
+    if keyframe {
+        out.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0xda, 0x01, 0x40]);
+        out.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
+        out.extend_from_slice(&[0, 0, 0, 1, 0x65]);
+    } else {
+        out.extend_from_slice(&[0, 0, 0, 1, 0x41]);
+    }
+    out.resize(bytes.max(out.len() + 1), 0xaa);
+    out
+}
+
+/// A call between `a` (the offerer) and `b`, the links from a to b and
+/// back. `sent_at[side][frame]`: each video frame's capture time.
+struct Call {
+    start: Instant,
+    now: Instant,
+    sides: [Side; 2],
+    links: [Link; 2],
+    sent_at: [Vec<u64>; 2],
+    frames_sent: [u64; 2],
+}
+
+impl Call {
+    fn new(a_to_b: LinkConfig, b_to_a: LinkConfig, seed: u64) -> Self {
+        let (start, wall) = (Instant::now(), SystemTime::now());
+        let a: SocketAddr = "10.99.0.1:5000".parse().unwrap();
+        let b: SocketAddr = "10.99.0.2:5000".parse().unwrap();
+        Call {
+            start,
+            now: start,
+            sides: [
+                Side::new(Role::Offerer, a, start, wall),
+                Side::new(Role::Answerer, b, start, wall),
+            ],
+            links: [
+                Link::new(a_to_b, seed, start),
+                Link::new(b_to_a, seed.wrapping_add(1), start),
+            ],
+            sent_at: [Vec::new(), Vec::new()],
+            frames_sent: [0, 0],
+        }
+    }
+
+    /// Runs every output of side `i` until it waits.
+    fn drain(&mut self, i: usize) {
+        let (now, start) = (self.now, self.start);
+        loop {
+            match self.sides[i].peer.poll_output() {
+                PeerOutput::Timeout(t) => {
+                    self.sides[i].timeout = t;
+                    return;
+                }
+                PeerOutput::Closed => {
+                    self.sides[i].timeout = now + Duration::from_secs(3600);
+                    return;
+                }
+                PeerOutput::Transmit(t) => self.links[i].send(
+                    now,
+                    Packet {
+                        source: t.source,
+                        destination: t.destination,
+                        data: t.contents.to_vec(),
+                    },
+                ),
+                // Signaling is instant: what a server adds is not modelled.
+                PeerOutput::Signal(s) => {
+                    self.sides[1 - i].peer.handle_signal(s);
+                    self.drain(1 - i);
+                }
+                PeerOutput::Feedback(f) => self.sides[i].feedback(now, start, f),
+                PeerOutput::Media(frame) => {
+                    let sent = std::mem::take(&mut self.sent_at[1 - i]);
+                    self.sides[i].media(now, start, frame, &sent);
+                    self.sent_at[1 - i] = sent;
+                }
+            }
+        }
+    }
+
+    /// Side `i`'s encoders produce what is due at `now`.
+    fn encode(&mut self, i: usize) {
+        let now = self.now;
+        let side = &mut self.sides[i];
+        if now >= side.next_audio {
+            side.next_audio += AUDIO_FRAME;
+            if side.peer.is_connected() {
+                side.audio_seq += 1;
+                let frame = EncodedFrame {
+                    kind: MediaKind::Audio,
+                    seq: side.audio_seq as u64,
+                    timestamp: side.audio_seq as u64 * 960,
+                    capture_us: side.clock.us_at(now),
+                    encoded_us: side.clock.us_at(now),
+                    capture_known: true,
+                    keyframe: false,
+                    data: vec![0x78; AUDIO_BYTES],
+                };
+                side.peer.send(frame);
+            }
+        }
+        if now >= side.next_video {
+            side.next_video += Duration::from_micros(1_000_000 / FPS);
+            if side.peer.is_connected() {
+                let us = side.clock.us_at(now);
+                let target = side.rate.target();
+                let mut keyframe = false;
+                if side.keyframe_wanted {
+                    side.keyframe_wanted = false;
+                    keyframe = side.keyframes_sent == 0 || side.keyframes.answer(us);
+                }
+                let per_frame = (target as u64 / 8 / FPS) as usize;
+                let bytes = if keyframe { per_frame * 4 } else { per_frame };
+                if keyframe {
+                    side.keyframes
+                        .on_keyframe_sent(us, bytes, target, side.rtt_us);
+                    side.keyframes_sent += 1;
+                }
+                let index = self.sent_at[i].len() as u64;
+                self.sent_at[i].push(us);
+                self.frames_sent[i] += 1;
+                let frame = EncodedFrame {
+                    kind: MediaKind::Video,
+                    seq: index,
+                    timestamp: index * 3_000,
+                    capture_us: us,
+                    encoded_us: us,
+                    capture_known: true,
+                    keyframe,
+                    data: h264(bytes, keyframe),
+                };
+                side.peer.send(frame);
+            }
+        }
+        side.request_keyframe_if_broken(now);
+    }
+
+    /// Runs the call for `length` of virtual time.
+    fn run(&mut self, length: Duration) {
+        self.drain(0);
+        self.drain(1);
+        let end = self.start + length;
+        while self.now < end {
+            for i in 0..2 {
+                while let Some(p) = self.links[i].arrived(self.now) {
+                    self.sides[1 - i].peer.handle_receive(
+                        self.now,
+                        p.source,
+                        p.destination,
+                        &p.data,
+                    );
+                    self.drain(1 - i);
+                }
+            }
+            for i in 0..2 {
+                self.encode(i);
+                if self.sides[i].timeout <= self.now {
+                    self.sides[i].peer.handle_timeout(self.now);
+                }
+                self.drain(i);
+            }
+            let mut next = end;
+            for i in 0..2 {
+                let s = &self.sides[i];
+                next = next.min(s.timeout).min(s.next_audio).min(s.next_video);
+                if let Some(t) = self.links[i].next_arrival() {
+                    next = next.min(t);
+                }
+                if s.broken {
+                    next = next.min(self.now + PLI_INTERVAL);
+                }
+            }
+            self.now = next.max(self.now + Duration::from_micros(100));
+        }
+    }
+}
+
+#[test]
+fn clean_link_connects_and_carries_both_media() {
+    let mut call = Call::new(LinkConfig::delay_ms(20), LinkConfig::delay_ms(20), 1);
+    call.run(Duration::from_secs(12));
+    for (i, side) in call.sides.iter().enumerate() {
+        let connected = side.connected_at.expect("connected") - call.start;
+        let r = &side.received;
+        let sent_to_me = call.frames_sent[1 - i];
+        println!(
+            "side {i}: connected after {:?}, audio {} video {}/{} decodable {} keyframes {} \
+             capture known {} error {} us, longest freeze {:?}, final target {}, red {:?}",
+            connected,
+            r.audio,
+            r.video,
+            sent_to_me,
+            r.decodable,
+            r.keyframes,
+            r.capture_known,
+            r.capture_error_us,
+            r.longest_freeze,
+            side.rate.target(),
+            side.redundancy,
+        );
+        // ICE, DTLS and SRTP over a 40 ms round trip.
+        assert!(connected < Duration::from_millis(500), "{connected:?}");
+        assert_eq!(side.state, ConnectionState::Connected);
+        // Every frame arrives, every video frame decodable.
+        assert!(r.video + 2 >= sent_to_me, "{} of {sent_to_me}", r.video);
+        assert_eq!(r.decodable, r.video);
+        assert!(r.audio >= 500, "{}", r.audio);
+        // The sender's capture time, through its sender reports, lands on
+        // the receiver's clock (both clocks share the virtual epoch and
+        // the wall clock's reading at it, as synchronised hosts do).
+        assert!(r.capture_known > 100, "{}", r.capture_known);
+        assert!(r.capture_error_us <= 2_000, "{}", r.capture_error_us);
+        // With no loss, RED turns off after 10 s.
+        assert_eq!(side.redundancy, Some(false));
+        // Unlimited path: the target climbs to the configured maximum.
+        assert_eq!(side.rate.target(), VIDEO_MAX_BPS);
+    }
+}
+
+/// Every output until the connection waits.
+fn outputs(peer: &mut PeerConnection) -> Vec<PeerOutput> {
+    let mut out = Vec::new();
+    loop {
+        match peer.poll_output() {
+            PeerOutput::Timeout(_) | PeerOutput::Closed => return out,
+            o => out.push(o),
+        }
+    }
+}
+
+#[test]
+fn an_unanswered_offer_fails_at_the_connect_timeout() {
+    let start = Instant::now();
+    let config = WebRtcConfig {
+        connect_timeout: Duration::from_secs(5),
+        ..WebRtcConfig::default()
+    };
+    let addr: SocketAddr = "10.99.0.1:5000".parse().unwrap();
+    let mut a = PeerConnection::new(
+        config,
+        Role::Offerer,
+        Clock::starting_at(start, SystemTime::now()),
+        &[addr],
+        start,
+    )
+    .unwrap();
+    let first = outputs(&mut a);
+    assert!(
+        matches!(first.first(), Some(PeerOutput::Signal(Signal::Offer(sdp)))
+            if sdp.contains("m=audio") && sdp.contains("m=video")),
+        "{first:?}"
+    );
+    let failed = |o: &Vec<PeerOutput>| {
+        o.iter().any(|o| {
+            matches!(
+                o,
+                PeerOutput::Feedback(Feedback::Connection(ConnectionState::Failed))
+            )
+        })
+    };
+    assert!(!failed(&first));
+    // The deadline it asks to be woken at is never past the timeout.
+    let PeerOutput::Timeout(t) = a.poll_output() else {
+        panic!("no timeout")
+    };
+    assert!(t <= start + Duration::from_secs(5));
+    a.handle_timeout(start + Duration::from_millis(4_900));
+    assert!(!failed(&outputs(&mut a)));
+    a.handle_timeout(start + Duration::from_millis(5_100));
+    assert!(failed(&outputs(&mut a)));
+    // Said once.
+    a.handle_timeout(start + Duration::from_secs(6));
+    assert!(!failed(&outputs(&mut a)));
+}
