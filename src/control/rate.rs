@@ -14,6 +14,9 @@ const USABLE: f64 = 0.9;
 const CUT_KEEP: f64 = 0.7;
 /// How long a cut holds the target down, and the least time between two.
 const CUT_HOLD_US: u64 = 2_000_000;
+/// While a cut holds, a round trip this much above the one that made it
+/// (the queue still grows: the cut was not deep enough) cuts again.
+const RECUT_RISE_US: u64 = 50_000;
 /// Cuts in a row that did not bring the RTT down: the path itself got
 /// longer (a new route), and its RTT becomes the floor.
 const MAX_CUT_STREAK: u32 = 2;
@@ -31,6 +34,11 @@ const LOSS_STEP_US: u64 = 1_000_000;
 /// probes above what drained the queue) refills the queue slowly instead
 /// of at once.
 const RECOVERY_RISE_PER_S: f64 = 1.08;
+/// Below what the path was seen to carry while the queue built (the
+/// estimate then, less the audio, times this), it climbs back at
+/// [`RISE_PER_S`]: that much is known to fit, and an app-limited estimate
+/// afterwards (probes through an empty queue read high) says nothing.
+const KNOWN_FIT: f64 = 0.85;
 /// Otherwise too the target rises at most this factor a second (it falls
 /// at once): an estimate that jumps — a probe through a bottleneck that
 /// lets a burst pass can read several times the path's rate — reaches the
@@ -51,6 +59,8 @@ pub struct RateController {
     floor: RttFloor,
     /// A cut in force: its level and until when.
     cut: Option<(u32, u64)>,
+    /// The round trip that made the latest cut.
+    cut_rtt_us: u64,
     /// Cuts since the RTT was last back near its floor.
     streak: u32,
     /// A limit from heavy loss, and when it last moved.
@@ -58,6 +68,9 @@ pub struct RateController {
     /// After a cut: its level and when its hold ended, from which the
     /// target climbs at [`RECOVERY_RISE_PER_S`].
     recovering: Option<(u32, u64)>,
+    /// The least the estimate allowed while the latest cuts held: what
+    /// the path carried with a queue.
+    carried: Option<u32>,
     target: u32,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
@@ -75,9 +88,11 @@ impl RateController {
             allowed: None,
             floor: RttFloor::default(),
             cut: None,
+            cut_rtt_us: 0,
             streak: 0,
             loss_limit: None,
             recovering: None,
+            carried: None,
             target: start_bps,
             updated_at: None,
         };
@@ -99,6 +114,7 @@ impl RateController {
         self.streak = 0;
         self.loss_limit = None;
         self.recovering = None;
+        self.carried = None;
         self.target = start_bps;
         self.updated_at = None;
         self.update(now_us)
@@ -119,11 +135,13 @@ impl RateController {
     /// The congestion controller's estimate for the narrowest path.
     pub fn on_estimate(&mut self, now_us: u64, estimate_bps: u64) -> u32 {
         let media = (estimate_bps as f64 * USABLE) as u64;
-        self.allowed = Some(
-            media
-                .saturating_sub(self.audio_bps as u64)
-                .min(u32::MAX as u64) as u32,
-        );
+        let allowed = media
+            .saturating_sub(self.audio_bps as u64)
+            .min(u32::MAX as u64) as u32;
+        self.allowed = Some(allowed);
+        if self.cut.is_some_and(|(_, until)| now_us < until) {
+            self.carried = Some(self.carried.map_or(allowed, |c| c.min(allowed)));
+        }
         self.update(now_us)
     }
 
@@ -143,14 +161,27 @@ impl RateController {
                     self.floor.reset_to(now_us, rtt_us);
                     self.streak = 0;
                 } else {
-                    let level = ((self.target as f64 * CUT_KEEP) as u32).max(self.min_bps);
-                    self.cut = Some((level, now_us + CUT_HOLD_US));
-                    self.recovering = Some((level, now_us + CUT_HOLD_US));
+                    self.carried = self.allowed;
+                    self.cut_to(now_us, rtt_us, self.target);
                     self.streak += 1;
+                }
+            } else if let Some((level, _)) = self.cut.filter(|_| rising) {
+                // The queue grew since the cut: deeper, within the same
+                // episode (not a cut that failed: see MAX_CUT_STREAK).
+                if rtt_us > self.cut_rtt_us + RECUT_RISE_US {
+                    self.cut_to(now_us, rtt_us, level.min(self.target));
                 }
             }
         }
         self.update(now_us)
+    }
+
+    /// Cuts to [`CUT_KEEP`] of `from` and holds it.
+    fn cut_to(&mut self, now_us: u64, rtt_us: u64, from: u32) {
+        let level = ((from as f64 * CUT_KEEP) as u32).max(self.min_bps);
+        self.cut = Some((level, now_us + CUT_HOLD_US));
+        self.recovering = Some((level, now_us + CUT_HOLD_US));
+        self.cut_rtt_us = rtt_us;
     }
 
     /// A round trip measured outside the media flow (ICE's connectivity
@@ -165,9 +196,23 @@ impl RateController {
     }
 
     /// The share (0..1) of our packets the peer reports lost.
+    /// Loss while a cut holds is the bottleneck's queue overflowing (its
+    /// round trip can then rise no further): the path delivered only the
+    /// rest of what went out, and the cut deepens to below that. It does
+    /// not lower the loss limit, which is for loss a link with room has.
     pub fn on_loss(&mut self, now_us: u64, loss: f32) -> u32 {
         let due = |since: u64| now_us.saturating_sub(since) >= LOSS_STEP_US;
+        let congested = self.cut.filter(|&(_, until)| now_us < until);
+        if let (Some((level, until)), true) = (congested, loss > LIGHT_LOSS) {
+            let delivered = self.target as f64 * (1.0 - loss.clamp(0.0, 1.0) as f64);
+            let deeper = ((delivered * USABLE) as u32).max(self.min_bps);
+            if deeper < level {
+                self.cut = Some((deeper, until));
+                self.recovering = Some((deeper, until));
+            }
+        }
         match self.loss_limit {
+            _ if loss > HEAVY_LOSS && congested.is_some() => {}
             _ if loss > HEAVY_LOSS => {
                 if self.loss_limit.is_none_or(|(_, since)| due(since)) {
                     let from = self
@@ -214,7 +259,7 @@ impl RateController {
         }
         if let Some((level, from)) = self.recovering.filter(|&(_, from)| now_us >= from) {
             let seconds = now_us.saturating_sub(from) as f64 / 1e6;
-            let cap = level as f64 * RECOVERY_RISE_PER_S.powf(seconds);
+            let cap = recovery_cap(level, self.carried, seconds);
             if (t as f64) <= cap {
                 self.recovering = None; // back where the estimate leads
             } else {
@@ -230,6 +275,23 @@ impl RateController {
             self.updated_at = Some(now_us);
         }
         t.max(self.min_bps)
+    }
+}
+
+/// How far the target may have climbed back `seconds` after a cut to
+/// `level`: at [`RISE_PER_S`] up to [`KNOWN_FIT`] of what the path
+/// `carried` with a queue, at [`RECOVERY_RISE_PER_S`] above that.
+fn recovery_cap(level: u32, carried: Option<u32>, seconds: f64) -> f64 {
+    let level = level.max(1) as f64;
+    let knee = carried.map_or(0.0, |c| c as f64 * KNOWN_FIT);
+    if knee <= level {
+        return level * RECOVERY_RISE_PER_S.powf(seconds);
+    }
+    let to_knee = (knee / level).ln() / RISE_PER_S.ln();
+    if seconds <= to_knee {
+        level * RISE_PER_S.powf(seconds)
+    } else {
+        knee * RECOVERY_RISE_PER_S.powf(seconds - to_knee)
     }
 }
 
@@ -310,19 +372,90 @@ mod tests {
         // Still high after the hold: cut again.
         let again = c.on_rtt(7 * S + 100 * MS, 160 * MS);
         assert!(again < cut, "{again} after {cut}");
-        // Queue drained: after the hold the target climbs back, 8 % a
-        // second at most, until the estimate leads again.
+        // Queue drained: after the hold the target climbs back — 25 % a
+        // second up to 85 % of what the estimate allowed when the queue
+        // built (that much fitted), 8 % a second above — until the
+        // estimate leads again.
+        let knee = before as f64 * 0.85;
         let low = c.on_rtt(8 * S, 22 * MS);
         let mut last = low;
         for t in 10..40 {
             let next = c.on_estimate(t * S, 2_000_000);
+            let rise = if (last as f64) < knee { 1.26 } else { 1.09 };
             assert!(
-                next as f64 <= last as f64 * 1.09,
+                next as f64 <= (last as f64 * rise).max(knee * 1.09),
                 "{last} -> {next} at {t} s"
             );
             last = next;
         }
         assert_eq!(last, before);
+    }
+
+    #[test]
+    fn a_queue_still_growing_after_a_cut_is_cut_deeper() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        for t in 0..5 {
+            c.on_rtt(t * S, 20 * MS);
+        }
+        let before = c.target();
+        let cut = c.on_rtt(5 * S, 150 * MS);
+        assert_eq!(cut, (before as f64 * 0.7) as u32);
+        // 200 ms on the queue is 110 ms longer: packets already paced out
+        // and a capacity far below the cut. Deeper at once.
+        let deeper = c.on_rtt(5 * S + 200 * MS, 260 * MS);
+        assert_eq!(deeper, (cut as f64 * 0.7) as u32);
+        // Grown by less than 50 ms since: that cut is given its time.
+        assert_eq!(c.on_rtt(5 * S + 400 * MS, 300 * MS), deeper);
+        assert_eq!(c.on_rtt(5 * S + 600 * MS, 290 * MS), deeper);
+        // Flat but high after the hold: the ordinary cut again.
+        assert!(c.on_rtt(7 * S + 500 * MS, 300 * MS) < deeper);
+    }
+
+    #[test]
+    fn loss_while_a_cut_holds_is_the_queue_overflowing() {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        for t in 0..5 {
+            c.on_rtt(t * S, 20 * MS);
+        }
+        let cut = c.on_rtt(5 * S, 400 * MS);
+        // Half of what went out was dropped at the full queue: the path
+        // carries at most the other half.
+        let deeper = c.on_loss(5 * S + 500 * MS, 0.5);
+        assert_eq!(deeper, (cut as f64 * 0.5 * 0.9) as u32);
+        // It lowered no loss limit: once the queue is gone and the hold
+        // over, the estimate leads back up.
+        c.on_rtt(8 * S, 20 * MS);
+        for t in 9..60 {
+            c.on_loss(t * S, 0.0);
+            c.on_estimate(t * S, 2_000_000);
+        }
+        assert_eq!(c.target(), 1_768_000);
+        // The same loss without a queue is random loss: the loss limit.
+        let mut random = controller();
+        random.on_estimate(0, 2_000_000);
+        let full = random.target();
+        assert!(random.on_loss(S, 0.5) < full);
+        assert!(
+            random.on_estimate(10 * S, 2_000_000) < full,
+            "held by the limit"
+        );
+    }
+
+    #[test]
+    fn recovery_is_quick_to_what_fitted_and_careful_beyond() {
+        // Cut to 100 kbit/s where 400 kbit/s was carried: 340 kbit/s is
+        // reached at 25 % a second (5.5 s)...
+        let at = |s: f64| recovery_cap(100_000, Some(400_000), s);
+        assert!((at(1.0) - 125_000.0).abs() < 1.0);
+        let to_knee = (3.4f64).ln() / (1.25f64).ln();
+        assert!((at(to_knee) - 340_000.0).abs() < 1.0);
+        // ...then 8 % a second.
+        assert!((at(to_knee + 1.0) - 340_000.0 * 1.08).abs() < 1.0);
+        // Nothing known, or the cut above it: 8 % a second throughout.
+        assert!((recovery_cap(100_000, None, 2.0) - 100_000.0 * 1.08f64.powi(2)).abs() < 1.0);
+        assert!((recovery_cap(500_000, Some(400_000), 1.0) - 540_000.0).abs() < 1.0);
     }
 
     #[test]

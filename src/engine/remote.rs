@@ -159,7 +159,6 @@ impl Remote {
                 }
                 if let Some(rtt) = n.rtt_us {
                     both(&self.c.rtt_us, &shared.rtt_us, rtt);
-                    shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));
                 }
                 let red = if n.audio_redundancy {
                     REDUNDANCY_ON
@@ -175,6 +174,9 @@ impl Remote {
                     shared.egress_loss_reports.fetch_add(1, Relaxed);
                     return true;
                 }
+            }
+            Feedback::RoundTrip(rtt) => {
+                shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));
             }
             Feedback::NacksSent(n) => {
                 let before = self.c.video_nacks_sent.swap(n, Relaxed);

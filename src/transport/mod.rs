@@ -24,8 +24,11 @@ pub enum Feedback {
     BitrateEstimate(u32),
     /// The connection's state changed.
     Connection(webrtc::ConnectionState),
-    /// Round-trip time, loss and byte counts of the path.
+    /// Round-trip time, loss and byte counts of the path, once a second.
     NetworkStats(webrtc::NetworkStats),
+    /// The media round-trip time in microseconds (RTCP), five times a
+    /// second: a queue building at the bottleneck shows here first.
+    RoundTrip(u64),
     /// Video NACKs sent so far.
     NacksSent(u64),
 }

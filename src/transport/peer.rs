@@ -34,6 +34,25 @@ use crate::frame::{EncodedFrame, MediaKind};
 /// Video packets kept for retransmission, and for how long.
 const VIDEO_SEND_BUFFER: usize = 2000;
 const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
+/// How often str0m reports its statistics (and the round trip is read).
+const RTT_INTERVAL: Duration = Duration::from_millis(200);
+/// How often [`Feedback::NetworkStats`] goes to the engine.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// The rate the estimator is asked to find ("desired") is this multiple of
+/// what we send (smoothed over about a second), within the configured
+/// bounds. str0m probes up to twice the desired rate — every 5 s while
+/// the encoder sends less than the estimate (its content needs no more),
+/// and after a large drop — so a desired rate at the configured maximum
+/// sent 5 Mbit/s bursts into a 2 Mbit/s path, and into a 500 kbit/s one
+/// right after its capacity fell, refilling the queue the cut drained.
+const DESIRED_PER_SENT: f64 = 1.5;
+/// The desired rate stays at the maximum for this long after connecting
+/// (the first probes find the path), and moves only by more than this
+/// share.
+const DESIRED_AFTER: Duration = Duration::from_secs(3);
+const DESIRED_STEP: f64 = 0.15;
+/// Weight of each [`RTT_INTERVAL`]'s send rate in the smoothed one.
+const SENT_SMOOTHING: f64 = 0.2;
 
 /// What a [`PeerConnection`] asks of its driver, in the order it is polled.
 #[derive(Debug)]
@@ -61,7 +80,9 @@ fn build_rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
         .enable_opus(true, true)
         .set_red_distances(&[1, 2])
         .enable_bwe(Some(Bitrate::bps(config.start_bitrate_bps as u64)))
-        .set_stats_interval(Some(Duration::from_secs(1)))
+        // The round trip is read five times a second (a building queue
+        // shows there first); the other statistics go out once a second.
+        .set_stats_interval(Some(RTT_INTERVAL))
         // A 720p IDR can span well over a hundred packets.
         .set_reordering_size_video(512)
         // Audio is reordered by the engine's jitter buffer; holding packets
@@ -92,6 +113,8 @@ pub struct PeerConnection {
     started: Instant,
     /// When the latest input came.
     last_input: Instant,
+    /// When [`Feedback::NetworkStats`] last went out.
+    stats_at: Option<Instant>,
     connected: bool,
     /// Since when ICE has reported the connection disconnected.
     disconnected_since: Option<Instant>,
@@ -104,6 +127,14 @@ pub struct PeerConnection {
     red_negotiated: bool,
     /// How much of our video may be NACK answers, by the path's RTT.
     repair: RepairPolicy,
+    /// Media bytes written since the last statistics, and the send rate
+    /// smoothed over them, bits per second.
+    sent_bytes: u64,
+    sent_bps: f64,
+    sent_at: Option<Instant>,
+    connected_at: Option<Instant>,
+    /// The rate the estimator is asked to find.
+    desired_bps: u64,
 }
 
 impl PeerConnection {
@@ -127,6 +158,7 @@ impl PeerConnection {
             pending_offer: None,
             started: now,
             last_input: now,
+            stats_at: None,
             connected: false,
             disconnected_since: None,
             failed: false,
@@ -135,6 +167,11 @@ impl PeerConnection {
             redundancy: RedundancyPolicy::default(),
             red_negotiated: false,
             repair: RepairPolicy::default(),
+            sent_bytes: 0,
+            sent_bps: 0.0,
+            sent_at: None,
+            connected_at: None,
+            desired_bps: 0,
         };
         for &addr in host_addrs {
             match Candidate::host(addr, "udp") {
@@ -318,6 +355,7 @@ impl PeerConnection {
             }
             RtcEvent::Connected => {
                 self.connected = true;
+                self.connected_at = Some(self.rtc_now());
                 self.configure_video_repair();
                 self.feedback(Feedback::Connection(ConnectionState::Connected));
                 // Whatever was encoded before is gone: start with a keyframe.
@@ -398,6 +436,18 @@ impl PeerConnection {
                 if repair_changed && self.connected {
                     self.configure_video_repair();
                 }
+                if let Some(rtt) = p.rtt {
+                    self.feedback(Feedback::RoundTrip(rtt.as_micros() as u64));
+                }
+                self.steer_desired();
+                let at = self.rtc_now();
+                if self
+                    .stats_at
+                    .is_some_and(|last| at.saturating_duration_since(last) < STATS_INTERVAL)
+                {
+                    return;
+                }
+                self.stats_at = Some(at);
                 if let Some(loss) = p.egress_loss_fraction {
                     if let Some(on) = self.redundancy.on_loss_report(now, loss) {
                         if let Some(&mid) = self.mids.get(&MediaKind::Audio) {
@@ -430,6 +480,40 @@ impl PeerConnection {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Follows what we send with the rate the estimator probes for (see
+    /// [`DESIRED_PER_SENT`]).
+    fn steer_desired(&mut self) {
+        let now = self.rtc_now();
+        if let Some(last) = self.sent_at {
+            let dt = now.saturating_duration_since(last).as_secs_f64();
+            if dt > 0.0 {
+                let bps = self.sent_bytes as f64 * 8.0 / dt;
+                self.sent_bps += SENT_SMOOTHING * (bps - self.sent_bps);
+            }
+        }
+        self.sent_at = Some(now);
+        self.sent_bytes = 0;
+        let settled = self
+            .connected_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= DESIRED_AFTER);
+        if !settled {
+            return;
+        }
+        let (min, max) = (
+            self.config.min_bitrate_bps as u64,
+            self.config.max_bitrate_bps as u64,
+        );
+        let desired = ((self.sent_bps * DESIRED_PER_SENT) as u64).clamp(min, max.max(min));
+        let moved =
+            desired.abs_diff(self.desired_bps) as f64 > self.desired_bps as f64 * DESIRED_STEP;
+        if self.desired_bps == 0 || moved {
+            self.desired_bps = desired;
+            self.rtc
+                .bwe()
+                .set_bitrate(Bitrate::bps(min), Bitrate::bps(desired));
         }
     }
 
@@ -474,6 +558,7 @@ impl PeerConnection {
             MediaKind::Video => Frequency::NINETY_KHZ,
         };
         let wallclock = self.clock.instant_at(frame.capture_us);
+        self.sent_bytes += frame.data.len() as u64;
         if let Some(w) = self.rtc.writer(mid) {
             if let Err(e) = w.write(
                 pt,
