@@ -12,10 +12,13 @@
 //! refused is forgotten: if that IDR did not arrive whole, the receiver
 //! asks again.
 //!
-//! Only IDRs that answered a request start the wait: the engine's own (the
-//! call's first, a new peer's, video unmuted, a new size) may never have
-//! reached the receiver that asks — one sent before its connection was up
-//! — so its first request is answered at once.
+//! Only IDRs that answered a request, or that a new size made mid-call,
+//! start the wait: the engine's other ones (the call's first, a new
+//! peer's, video unmuted) may never have reached the receiver that asks —
+//! one sent before its connection was up — so its first request is
+//! answered at once. A new size's IDR goes out on connections that are up;
+//! without the wait, a capacity drop that steps the ladder down sent it
+//! and, right behind it, an IDR for every receiver request it crossed.
 //!
 //! Pure decision code: times in, answers out.
 

@@ -163,7 +163,13 @@ impl VideoSend {
                             ..s
                         };
                         match H264Encoder::new(resized) {
-                            Ok(e) => encoder = e,
+                            Ok(e) => {
+                                encoder = e;
+                                // Mid-call, its IDR reaches every receiver
+                                // as an answer would: requests made while
+                                // it is on its way get no second one.
+                                answering |= seq > 0;
+                            }
                             Err(e) => {
                                 emit_error(&shared.events_tx, &e);
                                 continue;
