@@ -18,11 +18,16 @@
 //! - below the target it plays frames a pitch period longer, and above
 //!   it a pitch period shorter ([`stretch`]: up to 10 ms a frame, no gap
 //!   and no concealment); far above it (a burst after a stall) it also
-//!   drops a frame now and then to cut the delay back sooner.
+//!   drops a frame now and then to cut the delay back sooner;
+//! - a sender whose clock runs slow ([`drift::ClockDrift`]) gets frames
+//!   played longer at the rate its clock falls behind, before the buffer
+//!   runs dry (a fast one fills the buffer, which the rule above plays
+//!   shorter).
 //!
 //! Pure decision code: no clock, no threads. The caller passes arrival times
 //! in and asks for the next [`Playout`] whenever the device needs audio.
 
+pub mod drift;
 pub mod stretch;
 pub mod video;
 
@@ -36,6 +41,10 @@ const FRAME_US: u64 = 20_000;
 const FAR_TOO_DEEP: usize = 6;
 /// Frames over which the held depth is smoothed for time-stretching.
 const LEVEL_SMOOTHING: f64 = 16.0;
+/// A lengthened frame gains about this much (a pitch period, 2.5-10 ms).
+const STRETCH_US: f64 = 5_000.0;
+/// Below this the sender's clock is taken as ours.
+const DRIFT_MIN_PPM: f64 = 100.0;
 
 /// What the decoder should do for the next 20 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +153,10 @@ pub struct JitterBuffer {
     /// RFC 3550 interarrival jitter estimate, microseconds.
     jitter_us: f64,
     last_transit: Option<i64>,
+    /// The sender's clock against ours, and the playout time its slowness
+    /// has cost since the last frame played longer for it.
+    drift: drift::ClockDrift,
+    drift_owed_us: f64,
     stats: JitterStats,
 }
 
@@ -161,6 +174,8 @@ impl JitterBuffer {
             level: 0.0,
             jitter_us: 0.0,
             last_transit: None,
+            drift: drift::ClockDrift::default(),
+            drift_owed_us: 0.0,
             stats: JitterStats::default(),
         }
     }
@@ -220,6 +235,7 @@ impl JitterBuffer {
             self.jitter_us += (d - self.jitter_us) / 16.0;
         }
         self.last_transit = Some(transit);
+        self.drift.observe(arrival_us, transit);
 
         if let Some(next) = self.next.filter(|&next| index < next) {
             self.stats.late += 1;
@@ -308,6 +324,21 @@ impl JitterBuffer {
             } else {
                 Stretch::Keep
             };
+            // A slow sender: each frame played costs its slowness; once
+            // that adds up to a pitch period, play one longer.
+            let slow = self.drift.slow_ppm();
+            if slow < DRIFT_MIN_PPM || held > target {
+                self.drift_owed_us = 0.0;
+            } else {
+                self.drift_owed_us += slow * FRAME_US as f64 / 1e6;
+                if self.drift_owed_us >= STRETCH_US {
+                    self.drift_owed_us -= STRETCH_US;
+                    if self.stretch == Stretch::Keep {
+                        self.stats.lengthened += 1;
+                        self.stretch = Stretch::Lengthen;
+                    }
+                }
+            }
             // Far too deep (a stall's backlog): also drop a frame, at most
             // one in ten.
             self.since_drop += 1;
@@ -674,6 +705,61 @@ mod tests {
             p.jb.depth(),
             p.jb.target_frames()
         );
+    }
+
+    /// The sender's clock runs `ppm` parts per million fast (negative:
+    /// slow) against the playout device's: its 20 ms frames come that much
+    /// closer together (or further apart).
+    fn drifting(ppm: i64) -> impl Fn(u64) -> Option<u64> {
+        move |i: u64| {
+            let period = (FRAME_US as i64 * (1_000_000 - ppm) / 1_000_000) as u64;
+            let jitter = (i * 7919) % 4_000;
+            Some(i * period + 30_000 + jitter)
+        }
+    }
+
+    #[test]
+    fn clock_drift_is_absorbed_by_stretching_without_gaps_or_drops() {
+        // 0.5 % either way (50 times a typical sound card's error): a frame
+        // gained or lost every 4 s, 15 over the minute.
+        for ppm in [5_000i64, -5_000] {
+            let mut p = Playback::new();
+            let mut sent = 0;
+            // The estimate needs 15 s of arrivals.
+            p.run(0, 25_000_000, 20_000, &drifting(ppm), &mut sent);
+            let depth_before = p.jb.depth();
+            let before = p.jb.stats();
+            p.run(25_000_000, 85_000_000, 20_000, &drifting(ppm), &mut sent);
+            let s = p.jb.stats();
+            let (shortened, lengthened) = (
+                s.shortened - before.shortened,
+                s.lengthened - before.lengthened,
+            );
+            eprintln!(
+                "{ppm} ppm: depth {depth_before} -> {} (target {}), {shortened} shortened, \
+                 {lengthened} lengthened, {s:?}",
+                p.jb.depth(),
+                p.jb.target_frames()
+            );
+            // Nothing is concealed, dropped or late: the difference is
+            // taken out of (or put into) frames a pitch period at a time.
+            assert_eq!(p.concealed_after(25_000_000), 0, "{ppm} ppm");
+            assert_eq!((s.late, s.discarded, s.skips), (0, 0, 0), "{ppm} ppm");
+            // 15 frames of 20 ms are 300 ms: 60 stretches of 5 ms.
+            let (done, opposite) = if ppm > 0 {
+                (shortened, lengthened)
+            } else {
+                (lengthened, shortened)
+            };
+            assert!((50..=90).contains(&done), "{ppm} ppm: {done} stretches");
+            assert!(opposite <= done / 4, "{ppm} ppm: {opposite} the other way");
+            // And the depth stays where it was.
+            assert!(
+                p.jb.depth().abs_diff(depth_before) <= 2,
+                "{ppm} ppm: depth {depth_before} -> {}",
+                p.jb.depth()
+            );
+        }
     }
 
     #[test]
