@@ -711,6 +711,14 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
         "{:?}",
         link.queue_ms
     );
+    // The round trip the sender measures comes back near the path's 40 ms.
+    let late_rtt = call.sides[0]
+        .rtts
+        .iter()
+        .filter(|(t, _)| *t >= Duration::from_secs(20))
+        .map(|&(_, rtt)| rtt)
+        .max();
+    assert!(late_rtt.is_some_and(|r| r < 150_000), "{late_rtt:?}");
     // Over the last 10 s the link carries at least 60 % of its capacity.
     let late: u64 = kbps[20..30].iter().sum::<u64>() / 10;
     assert!(late >= 300, "{late} kbit/s: {kbps:?}");
