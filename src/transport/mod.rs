@@ -2,7 +2,9 @@
 //! encoded frames to a [`Transport`] and receives the peer's frames and
 //! feedback through a [`TransportSink`]. This module holds the trait and the
 //! in-process [`loopback`] transport used by the echo test; the network
-//! transport implements the same trait.
+//! transport ([`webrtc`]) implements the same trait around the I/O-free
+//! [`peer::PeerConnection`], which the two-peer simulation (`sim_tests`)
+//! drives on a virtual clock.
 
 pub mod impairment;
 pub mod loopback;
