@@ -139,7 +139,7 @@ impl RateController {
             .saturating_sub(self.audio_bps as u64)
             .min(u32::MAX as u64) as u32;
         self.allowed = Some(allowed);
-        if self.cut.is_some_and(|(_, until)| now_us < until) {
+        if self.holding(now_us).is_some() {
             self.carried = Some(self.carried.map_or(allowed, |c| c.min(allowed)));
         }
         self.update(now_us)
@@ -151,7 +151,7 @@ impl RateController {
         self.floor.observe(now_us, rtt_us);
         if let Some(floor) = floor {
             let rising = queue_building(floor, rtt_us);
-            let may_cut = self.cut.is_none_or(|(_, until)| now_us >= until);
+            let may_cut = self.holding(now_us).is_none();
             if !rising {
                 self.streak = 0;
             }
@@ -179,9 +179,20 @@ impl RateController {
     /// Cuts to [`CUT_KEEP`] of `from` and holds it.
     fn cut_to(&mut self, now_us: u64, rtt_us: u64, from: u32) {
         let level = ((from as f64 * CUT_KEEP) as u32).max(self.min_bps);
-        self.cut = Some((level, now_us + CUT_HOLD_US));
-        self.recovering = Some((level, now_us + CUT_HOLD_US));
+        self.hold(level, now_us + CUT_HOLD_US);
         self.cut_rtt_us = rtt_us;
+    }
+
+    /// Holds the target at `level` until `until`, and climbs back from
+    /// there.
+    fn hold(&mut self, level: u32, until: u64) {
+        self.cut = Some((level, until));
+        self.recovering = Some((level, until));
+    }
+
+    /// The cut in force at `now_us`: its level and until when.
+    fn holding(&self, now_us: u64) -> Option<(u32, u64)> {
+        self.cut.filter(|&(_, until)| now_us < until)
     }
 
     /// A round trip measured outside the media flow (ICE's connectivity
@@ -202,13 +213,12 @@ impl RateController {
     /// not lower the loss limit, which is for loss a link with room has.
     pub fn on_loss(&mut self, now_us: u64, loss: f32) -> u32 {
         let due = |since: u64| now_us.saturating_sub(since) >= LOSS_STEP_US;
-        let congested = self.cut.filter(|&(_, until)| now_us < until);
+        let congested = self.holding(now_us);
         if let (Some((level, until)), true) = (congested, loss > LIGHT_LOSS) {
             let delivered = self.target as f64 * (1.0 - loss.clamp(0.0, 1.0) as f64);
             let deeper = ((delivered * USABLE) as u32).max(self.min_bps);
             if deeper < level {
-                self.cut = Some((deeper, until));
-                self.recovering = Some((deeper, until));
+                self.hold(deeper, until);
             }
         }
         match self.loss_limit {
@@ -306,6 +316,16 @@ mod tests {
         RateController::new(100_000, 2_500_000, 800_000, 32_000)
     }
 
+    /// Five seconds at 2 Mbit/s with a 20 ms round trip.
+    fn settled() -> RateController {
+        let mut c = controller();
+        c.on_estimate(0, 2_000_000);
+        for t in 0..5 {
+            c.on_rtt(t * S, 20 * MS);
+        }
+        c
+    }
+
     #[test]
     fn the_estimate_less_audio_within_the_bounds() {
         let mut c = controller();
@@ -358,11 +378,7 @@ mod tests {
 
     #[test]
     fn a_sharp_rtt_rise_cuts_at_once_and_holds() {
-        let mut c = controller();
-        c.on_estimate(0, 2_000_000);
-        for t in 0..5 {
-            c.on_rtt(t * S, 20 * MS);
-        }
+        let mut c = settled();
         let before = c.target();
         assert_eq!(before, 1_768_000);
         // A queue builds: RTT 20 → 150 ms, while the estimate still says 2 Mbit/s.
@@ -393,11 +409,7 @@ mod tests {
 
     #[test]
     fn a_queue_still_growing_after_a_cut_is_cut_deeper() {
-        let mut c = controller();
-        c.on_estimate(0, 2_000_000);
-        for t in 0..5 {
-            c.on_rtt(t * S, 20 * MS);
-        }
+        let mut c = settled();
         let before = c.target();
         let cut = c.on_rtt(5 * S, 150 * MS);
         assert_eq!(cut, (before as f64 * 0.7) as u32);
@@ -414,11 +426,7 @@ mod tests {
 
     #[test]
     fn loss_while_a_cut_holds_is_the_queue_overflowing() {
-        let mut c = controller();
-        c.on_estimate(0, 2_000_000);
-        for t in 0..5 {
-            c.on_rtt(t * S, 20 * MS);
-        }
+        let mut c = settled();
         let cut = c.on_rtt(5 * S, 400 * MS);
         // Half of what went out was dropped at the full queue: the path
         // carries at most the other half.

@@ -111,7 +111,8 @@ pub struct PeerConnection {
     pts: HashMap<MediaKind, Pt>,
     pending_offer: Option<SdpPendingOffer>,
     started: Instant,
-    /// When the latest input came.
+    /// When the latest input came: str0m raises its events while handling
+    /// it, so they happened then.
     last_input: Instant,
     /// When [`Feedback::NetworkStats`] last went out.
     stats_at: Option<Instant>,
@@ -355,7 +356,7 @@ impl PeerConnection {
             }
             RtcEvent::Connected => {
                 self.connected = true;
-                self.connected_at = Some(self.rtc_now());
+                self.connected_at = Some(self.last_input);
                 self.configure_video_repair();
                 self.feedback(Feedback::Connection(ConnectionState::Connected));
                 // Whatever was encoded before is gone: start with a keyframe.
@@ -364,7 +365,7 @@ impl PeerConnection {
             RtcEvent::IceConnectionStateChange(state) => match state {
                 IceConnectionState::Disconnected if self.connected => {
                     if self.disconnected_since.is_none() {
-                        self.disconnected_since = Some(self.rtc_now());
+                        self.disconnected_since = Some(self.last_input);
                     }
                     self.feedback(Feedback::Connection(ConnectionState::Disconnected))
                 }
@@ -389,7 +390,7 @@ impl PeerConnection {
                     }
                     _ => return,
                 };
-                let now = self.clock.us_at(self.rtc_now());
+                let now = self.clock.us_at(self.last_input);
                 // The sender's capture time on our clock, through its last
                 // sender report (NTP time ↔ RTP time); until one came,
                 // only the arrival time is known.
@@ -423,7 +424,7 @@ impl PeerConnection {
                 Feedback::BitrateEstimate(estimate.as_u64().min(u32::MAX as u64) as u32),
             ),
             RtcEvent::PeerStats(p) => {
-                let now = self.clock.us_at(self.rtc_now());
+                let now = self.clock.us_at(self.last_input);
                 let path_rtt = p
                     .selected_candidate_pair
                     .as_ref()
@@ -440,7 +441,7 @@ impl PeerConnection {
                     self.feedback(Feedback::RoundTrip(rtt.as_micros() as u64));
                 }
                 self.steer_desired();
-                let at = self.rtc_now();
+                let at = self.last_input;
                 if self
                     .stats_at
                     .is_some_and(|last| at.saturating_duration_since(last) < STATS_INTERVAL)
@@ -486,7 +487,7 @@ impl PeerConnection {
     /// Follows what we send with the rate the estimator probes for (see
     /// [`DESIRED_PER_SENT`]).
     fn steer_desired(&mut self) {
-        let now = self.rtc_now();
+        let now = self.last_input;
         if let Some(last) = self.sent_at {
             let dt = now.saturating_duration_since(last).as_secs_f64();
             if dt > 0.0 {
@@ -515,11 +516,6 @@ impl PeerConnection {
                 .bwe()
                 .set_bitrate(Bitrate::bps(min), Bitrate::bps(desired));
         }
-    }
-
-    /// The time of the latest input: str0m raises events while handling it.
-    fn rtc_now(&self) -> Instant {
-        self.last_input
     }
 
     fn payload_type(&mut self, kind: MediaKind) -> Option<(Mid, Pt)> {

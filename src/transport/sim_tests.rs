@@ -395,9 +395,7 @@ impl Call {
                 }
                 PeerOutput::Feedback(f) => self.sides[i].feedback(now, start, f),
                 PeerOutput::Media(frame) => {
-                    let sent = std::mem::take(&mut self.sent_at[1 - i]);
-                    self.sides[i].media(now, start, frame, &sent);
-                    self.sent_at[1 - i] = sent;
+                    self.sides[i].media(now, start, frame, &self.sent_at[1 - i])
                 }
             }
         }
