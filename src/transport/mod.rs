@@ -6,6 +6,7 @@
 //! [`peer::PeerConnection`], which the two-peer simulation (`sim_tests`)
 //! drives on a virtual clock.
 
+pub mod crypto;
 pub mod impairment;
 pub mod loopback;
 pub mod peer;

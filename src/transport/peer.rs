@@ -73,6 +73,7 @@ pub enum PeerOutput {
 
 fn build_rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
     let mut cfg = Rtc::builder()
+        .set_crypto_provider(super::crypto::provider())
         .clear_codecs()
         // Opus with RED (RFC 2198): each packet may also carry the two
         // frames before it; whether it does follows the loss (see
