@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The shared library's size as an app would ship it: the desktop release
 # build (with the in-process server and system devices) and the mobile
-# profile (`--profile mobile --no-default-features`: no server, no cpal /
-# nokhwa, optimised for size with the codecs at full speed, LTO, stripped),
-# for the host or, with --target, a cross target (aarch64-unknown-linux-gnu
-# after scripts/arm64.sh has installed its toolchain).
+# build (`--profile mobile --no-default-features` with the settings of
+# scripts/mobile-env.sh: no server, no cpal / nokhwa, Rust optimised for
+# size with the codecs at full speed, LTO, no unwind tables in the C
+# codecs, packed relocations, stripped), for the host or, with --target, a
+# cross target (aarch64-unknown-linux-gnu after scripts/arm64.sh has
+# installed its toolchain).
 #
 #   scripts/size.sh [--target aarch64-unknown-linux-gnu]
 set -euo pipefail
@@ -30,7 +32,12 @@ if [ -n "$target" ]; then
   esac
 fi
 cargo build --release --lib --quiet "${args[@]}" "${release_features[@]}"
-cargo build --profile mobile --no-default-features --lib --quiet "${args[@]}"
+(
+  # shellcheck source=scripts/mobile-env.sh
+  . scripts/mobile-env.sh
+  read -ra link <<<"$(mobile_link_args "${target:-$(rustc -vV | sed -n 's/^host: //p')}")"
+  cargo rustc --profile mobile --no-default-features --lib --crate-type cdylib --quiet "${args[@]}" -- "${link[@]}"
+)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$strip" -o "$tmp/release.so" "$dir/release/libmedia.so"

@@ -2,7 +2,9 @@
 # Cross-compiles libmedia.so for Android with cargo-ndk into
 # android/src/main/jniLibs/<abi>/ for arm64-v8a, armeabi-v7a and x86_64,
 # without the default features (no in-process rendezvous server: smaller,
-# and media_local_server_* return MEDIA_ERR_UNSUPPORTED).
+# and media_local_server_* return MEDIA_ERR_UNSUPPORTED), with the mobile
+# profile and the settings of scripts/mobile-env.sh (the size
+# BENCHMARKS.md reports).
 #
 # NEEDS THE ANDROID NDK (ANDROID_NDK_HOME or ANDROID_NDK_ROOT), cargo-ndk
 # (`cargo install cargo-ndk`) and the Rust targets (added below with
@@ -42,8 +44,14 @@ for abi in "${abis[@]}"; do
 done
 
 cd "$root"
+# shellcheck source=../../scripts/mobile-env.sh
+. "$root/scripts/mobile-env.sh"
+for abi in "${abis[@]}"; do
+  t="${triple[$abi]}"
+  export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$t")_RUSTFLAGS=$(mobile_link_args "$t")"
+done
 cargo ndk "${targets[@]}" --platform "${ANDROID_API:-24}" -o "$android/src/main/jniLibs" \
-  build --release --lib --no-default-features
+  build --profile mobile --lib --no-default-features
 for abi in "${abis[@]}"; do
   so="$android/src/main/jniLibs/$abi/libmedia.so"
   [ -f "$so" ] || { echo "build-ndk: $so was not produced" >&2; exit 1; }

@@ -7,7 +7,7 @@
 # LIBMEDIA_XCFRAMEWORK=1.
 #
 # Needs a Mac with Xcode (xcodebuild, lipo and the iOS SDKs: the C parts of
-# the library — opus, openh264, aws-lc — are compiled with them) and a Rust
+# the library — opus, openh264 — are compiled with them) and a Rust
 # toolchain; the three rustup targets are added if missing.
 # NOT RUN YET: written on Linux, where it stops at the check below.
 #
@@ -62,18 +62,21 @@ for target in "$DEVICE" "${SIMULATORS[@]}"; do
 done
 
 cd "$ROOT"
+# The mobile profile and the settings of scripts/mobile-env.sh.
+# shellcheck source=../../scripts/mobile-env.sh
+. "$ROOT/scripts/mobile-env.sh"
 for target in "$DEVICE" "${SIMULATORS[@]}"; do
   echo "build-xcframework: cargo (staticlib) for $target"
   # Only the static library: no cdylib to link for iOS.
-  cargo rustc --release --lib --no-default-features --target "$target" --crate-type staticlib
+  cargo rustc --profile mobile --lib --no-default-features --target "$target" --crate-type staticlib
 done
 
 rm -rf "$WORK" "$OUT/CMedia.xcframework"
 mkdir -p "$WORK/device" "$WORK/simulator" "$WORK/Headers"
-cp "target/$DEVICE/release/libmedia.a" "$WORK/device/libmedia.a"
+cp "target/$DEVICE/mobile/libmedia.a" "$WORK/device/libmedia.a"
 lipo -create \
-  "target/${SIMULATORS[0]}/release/libmedia.a" \
-  "target/${SIMULATORS[1]}/release/libmedia.a" \
+  "target/${SIMULATORS[0]}/mobile/libmedia.a" \
+  "target/${SIMULATORS[1]}/mobile/libmedia.a" \
   -output "$WORK/simulator/libmedia.a"
 
 write_headers "$WORK/Headers"

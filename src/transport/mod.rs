@@ -4,7 +4,7 @@
 //! in-process [`loopback`] transport used by the echo test; the network
 //! transport ([`webrtc`]) implements the same trait around the I/O-free
 //! [`peer::PeerConnection`], which the two-peer simulation (`sim_tests`)
-//! drives on a virtual clock.
+//! drives on a virtual clock; [`crypto`] gives its `Rtc` DTLS and SRTP.
 
 pub mod crypto;
 pub mod impairment;
