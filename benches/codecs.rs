@@ -1,6 +1,8 @@
 //! Per-frame codec cost, ring throughput, the host's push / pull of PCM,
-//! sample-rate conversion and voice processing (echo cancellation and the
-//! rest, per 20 ms of microphone audio).
+//! sample-rate conversion, voice processing (echo cancellation and the
+//! rest, per 20 ms of microphone audio), and the Rust per-frame and
+//! per-packet paths the size profile could slow: scaling a camera frame,
+//! SRTP's ciphers.
 //!
 //!     cargo bench --bench codecs
 
@@ -246,8 +248,75 @@ fn voice_processing(c: &mut Criterion) {
     group.finish();
 }
 
+/// Work the engine's own Rust does per video frame and per packet.
+fn rust_paths(c: &mut Criterion) {
+    use media::devices::convert::scale;
+    use media::transport::crypto::provider;
+    let mut group = c.benchmark_group("rust_paths");
+    let frame = &pattern_frames(1280, 720, 1)[0];
+    group.bench_function("scale_720p_to_360p", |b| {
+        b.iter(|| scale(frame, 640, 360).width)
+    });
+    let p = provider();
+    let packet = vec![0x5au8; 1200];
+    let mut out = vec![0u8; 1200 + 16];
+    group.throughput(Throughput::Bytes(packet.len() as u64));
+    let mut cm = p
+        .srtp_provider
+        .aes_128_cm_sha1_80()
+        .create_cipher([3; 16], true);
+    group.bench_function("srtp_aes_cm_hmac_sha1_1200B", |b| {
+        b.iter(|| {
+            cm.encrypt(&[9; 16], &packet, &mut out).unwrap();
+            p.sha1_hmac_provider
+                .sha1_hmac(&[4; 20], &[&out[..1200], &[0, 0, 0, 1]])
+        })
+    });
+    let mut gcm = p
+        .srtp_provider
+        .aead_aes_128_gcm()
+        .create_cipher([3; 16], true);
+    group.bench_function("srtp_aes_gcm_1200B", |b| {
+        b.iter(|| {
+            gcm.encrypt(&[9; 12], &packet[..12], &packet, &mut out)
+                .unwrap();
+            out[1200]
+        })
+    });
+    // Once per connection: a fresh key and its self-signed certificate.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("dtls_certificate", |b| {
+        b.iter(|| {
+            p.dtls_provider
+                .generate_certificate()
+                .map(|c| c.certificate.len())
+        })
+    });
+    let cert = p.dtls_provider.generate_certificate().unwrap();
+    group.bench_function("dtls_new_only", |b| {
+        b.iter(|| {
+            p.dtls_provider
+                .new_dtls(&cert, std::time::Instant::now(), Default::default(), None)
+                .is_ok()
+        })
+    });
+    group.bench_function("dtls_session", |b| {
+        b.iter(|| {
+            let mut d = p
+                .dtls_provider
+                .new_dtls(&cert, std::time::Instant::now(), Default::default(), None)
+                .unwrap();
+            d.set_active(true);
+            let mut buf = vec![0u8; 2048];
+            format!("{:?}", d.poll_output(&mut buf)).len()
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    rust_paths,
     opus,
     h264,
     ring,

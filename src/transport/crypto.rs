@@ -11,7 +11,7 @@
 //!
 //! This module owns no state: [`provider`] hands str0m static instances.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aes::cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, StreamCipher};
@@ -323,17 +323,7 @@ impl DtlsProvider for Dtls {
         version: DtlsVersion,
         mtu: Option<usize>,
     ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
-        // ICE has already proven the peer answers at its address, which is
-        // what a DTLS server cookie would prove.
-        let mut builder = dimpl::Config::builder().use_server_cookie(false);
-        if let Some(mtu) = mtu {
-            builder = builder.mtu(mtu);
-        }
-        let config = Arc::new(
-            builder
-                .build()
-                .map_err(|e| CryptoError::Other(format!("DTLS configuration: {e}")))?,
-        );
+        let config = dtls_config(mtu)?;
         let cert = cert.clone();
         let dtls = match version {
             DtlsVersion::Dtls12 => dimpl::Dtls::new_12(config, cert, now),
@@ -347,6 +337,32 @@ impl DtlsProvider for Dtls {
         };
         Ok(Box::new(DtlsSession(dtls)))
     }
+}
+
+/// The DTLS configuration for an MTU, built once per process: building one
+/// checks the whole crypto provider (a key exchange per group, a signature
+/// per suite), ~5 ms in Rust, which would otherwise delay every call.
+fn dtls_config(mtu: Option<usize>) -> Result<Arc<dimpl::Config>, CryptoError> {
+    static CONFIGS: Mutex<Vec<(Option<usize>, Arc<dimpl::Config>)>> = Mutex::new(Vec::new());
+    let mut configs = CONFIGS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, config)) = configs.iter().find(|(m, _)| *m == mtu) {
+        return Ok(config.clone());
+    }
+    // ICE has already proven the peer answers at its address, which is
+    // what a DTLS server cookie would prove.
+    let mut builder = dimpl::Config::builder().use_server_cookie(false);
+    if let Some(mtu) = mtu {
+        builder = builder.mtu(mtu);
+    }
+    let config = Arc::new(
+        builder
+            .build()
+            .map_err(|e| CryptoError::Other(format!("DTLS configuration: {e}")))?,
+    );
+    configs.push((mtu, config.clone()));
+    Ok(config)
 }
 
 struct DtlsSession(dimpl::Dtls);
