@@ -293,13 +293,7 @@ fn rust_paths(c: &mut Criterion) {
         })
     });
     let cert = p.dtls_provider.generate_certificate().unwrap();
-    group.bench_function("dtls_new_only", |b| {
-        b.iter(|| {
-            p.dtls_provider
-                .new_dtls(&cert, std::time::Instant::now(), Default::default(), None)
-                .is_ok()
-        })
-    });
+    // A session as str0m opens one: dimpl's state and its first flight.
     group.bench_function("dtls_session", |b| {
         b.iter(|| {
             let mut d = p

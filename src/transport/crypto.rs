@@ -9,7 +9,8 @@
 //! implementations pick the CPU's AES instructions at run time (AES-NI and
 //! PCLMULQDQ on x86_64, the ARMv8 crypto extensions on aarch64).
 //!
-//! This module owns no state: [`provider`] hands str0m static instances.
+//! [`provider`] hands str0m static instances; the only state kept is the
+//! DTLS configuration per MTU, built once per process (see `dtls_config`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -252,49 +253,35 @@ impl<A: AeadInOut<NonceSize = aes::cipher::consts::U12, TagSize = aes::cipher::c
     }
 }
 
-impl AeadAes128GcmCipher for Gcm<Aes128Gcm> {
-    fn encrypt(
-        &mut self,
-        iv: &[u8; 12],
-        aad: &[u8],
-        input: &[u8],
-        output: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        self.seal(iv, aad, input, output)
-    }
+/// str0m names one trait per key size; both seal and open alike.
+macro_rules! gcm_cipher {
+    ($cipher:ident, $aead:ty) => {
+        impl $cipher for Gcm<$aead> {
+            fn encrypt(
+                &mut self,
+                iv: &[u8; 12],
+                aad: &[u8],
+                input: &[u8],
+                output: &mut [u8],
+            ) -> Result<(), CryptoError> {
+                self.seal(iv, aad, input, output)
+            }
 
-    fn decrypt(
-        &mut self,
-        iv: &[u8; 12],
-        aads: &[&[u8]],
-        input: &[u8],
-        output: &mut [u8],
-    ) -> Result<usize, CryptoError> {
-        self.open(iv, aads, input, output)
-    }
+            fn decrypt(
+                &mut self,
+                iv: &[u8; 12],
+                aads: &[&[u8]],
+                input: &[u8],
+                output: &mut [u8],
+            ) -> Result<usize, CryptoError> {
+                self.open(iv, aads, input, output)
+            }
+        }
+    };
 }
 
-impl AeadAes256GcmCipher for Gcm<Aes256Gcm> {
-    fn encrypt(
-        &mut self,
-        iv: &[u8; 12],
-        aad: &[u8],
-        input: &[u8],
-        output: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        self.seal(iv, aad, input, output)
-    }
-
-    fn decrypt(
-        &mut self,
-        iv: &[u8; 12],
-        aads: &[&[u8]],
-        input: &[u8],
-        output: &mut [u8],
-    ) -> Result<usize, CryptoError> {
-        self.open(iv, aads, input, output)
-    }
-}
+gcm_cipher!(AeadAes128GcmCipher, Aes128Gcm);
+gcm_cipher!(AeadAes256GcmCipher, Aes256Gcm);
 
 // ------------------------------------------------------------------ DTLS
 
