@@ -1,7 +1,8 @@
 //! The cryptography under a WebRTC connection, for str0m: SRTP's ciphers
 //! (AES-128-CM with HMAC-SHA1-80, AES-GCM), the HMAC-SHA1 of STUN, the
 //! hashes of certificate fingerprints, a self-signed ECDSA P-256 DTLS
-//! certificate, and DTLS itself (dimpl over RustCrypto).
+//! certificate, and DTLS itself (dimpl, on the P-256 / AES-128-GCM provider
+//! of `transport::dtls_crypto`).
 //!
 //! Everything here is pure Rust (the RustCrypto crates). A C crypto
 //! library would bring in far more than WebRTC uses — RSA, post-quantum
@@ -339,7 +340,9 @@ fn dtls_config(mtu: Option<usize>) -> Result<Arc<dimpl::Config>, CryptoError> {
     }
     // ICE has already proven the peer answers at its address, which is
     // what a DTLS server cookie would prove.
-    let mut builder = dimpl::Config::builder().use_server_cookie(false);
+    let mut builder = dimpl::Config::builder()
+        .with_crypto_provider(super::dtls_crypto::provider())
+        .use_server_cookie(false);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
@@ -404,7 +407,7 @@ impl DtlsInstance for DtlsSession {
 
 /// A fresh P-256 key and a self-signed certificate for it, DER encoded;
 /// the private key as PKCS#8, which dimpl loads.
-fn self_signed_certificate() -> Result<DtlsCert, String> {
+pub(super) fn self_signed_certificate() -> Result<DtlsCert, String> {
     let key = CertKey::generate()?;
     let mut params =
         rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;

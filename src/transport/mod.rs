@@ -7,6 +7,7 @@
 //! drives on a virtual clock; [`crypto`] gives its `Rtc` DTLS and SRTP.
 
 pub mod crypto;
+mod dtls_crypto;
 pub mod impairment;
 pub mod loopback;
 pub mod peer;
