@@ -11,20 +11,31 @@ export CFLAGS="${CFLAGS:+$CFLAGS }$no_unwind"
 export CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }$no_unwind"
 unset no_unwind
 
-# Linker arguments for the shared library on ELF targets, by target:
-# relative relocations packed (DT_RELR: ~0.4 MB of .rela.dyn becomes a few
-# KB). Linux needs binutils ≥ 2.38 to link and glibc ≥ 2.36 to load it;
-# Android's own packing needs API level 23 (RELR itself API level 28).
+# Linker arguments for the shared library on ELF targets, by target.
+# Both linkers used here are lld (the NDK's, and rustc's own on Linux):
+# - relative relocations packed (DT_RELR: ~0.15-0.4 MB of .rela.dyn
+#   becomes a few KB). Linux needs glibc >= 2.36 to load it; Android's own
+#   packing needs API level 23 (RELR itself API level 28);
+# - identical code folding (`--icf=all`): functions with the same machine
+#   code, common among Rust's generic instances, kept once.
+# On Linux, rustc's lld is chosen explicitly: x86_64 links with it by
+# default, but the aarch64 cross linker (GNU ld) packs relocations only on
+# x86 and has no code folding.
 mobile_link_args() {
   case "$1" in
     *-linux-android*)
+      local icf="-C link-arg=-Wl,--icf=all"
       if [ "${ANDROID_API:-24}" -ge 28 ]; then
-        echo "-C link-arg=-Wl,--pack-dyn-relocs=android+relr -C link-arg=-Wl,--use-android-relr-tags"
+        echo "$icf -C link-arg=-Wl,--pack-dyn-relocs=android+relr -C link-arg=-Wl,--use-android-relr-tags"
       else
-        echo "-C link-arg=-Wl,--pack-dyn-relocs=android"
+        echo "$icf -C link-arg=-Wl,--pack-dyn-relocs=android"
       fi
       ;;
-    *-linux-gnu) echo "-C link-arg=-Wl,-z,pack-relative-relocs" ;;
+    *-linux-gnu)
+      local gcc_ld
+      gcc_ld="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/gcc-ld"
+      echo "-C link-arg=-B$gcc_ld -C link-arg=-fuse-ld=lld -C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--icf=all"
+      ;;
     *) echo "" ;;
   esac
 }

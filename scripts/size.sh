@@ -4,9 +4,10 @@
 # build (`--profile mobile --no-default-features` with the settings of
 # scripts/mobile-env.sh: no server, no cpal / nokhwa, Rust optimised for
 # size with the codecs at full speed, LTO, no unwind tables in the C
-# codecs, packed relocations, stripped), for the host or, with --target, a
-# cross target (aarch64-unknown-linux-gnu after scripts/arm64.sh has
-# installed its toolchain).
+# codecs, lld with packed relocations and identical code folding,
+# stripped), for the host or, with --target, a cross target
+# (aarch64-unknown-linux-gnu after scripts/arm64.sh has installed its
+# toolchain).
 #
 #   scripts/size.sh [--target aarch64-unknown-linux-gnu]
 set -euo pipefail
