@@ -566,4 +566,59 @@ mod tests {
             [0; 16]
         );
     }
+
+    #[test]
+    fn garbage_from_the_peer_is_an_error_never_a_panic() {
+        // Random bytes and mutations of valid input at every place a peer's
+        // bytes reach this provider.
+        let mut rng = fastrand::Rng::with_seed(11);
+        let cert = super::super::crypto::self_signed_certificate().expect("a certificate");
+        let mut signer = P256Keys.load_private_key(&cert.private_key).expect("key");
+        let mut sig = Buf::new();
+        signer
+            .sign(b"data", HashAlgorithm::SHA256, &mut sig)
+            .expect("signs");
+        let peer = P256Exchange.start_exchange(Buf::new()).expect("peer");
+        let mut opener = Aes128GcmSha256.create_cipher(&[3u8; 16]).expect("cipher");
+        for round in 0..300 {
+            let len = rng.usize(0..200);
+            let mut junk: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+            let mutate = |valid: &[u8], rng: &mut fastrand::Rng| {
+                let mut v = valid.to_vec();
+                if !v.is_empty() {
+                    let at = rng.usize(..v.len());
+                    v[at] ^= rng.u8(1..);
+                    v.truncate(rng.usize(at..=v.len()));
+                }
+                v
+            };
+            let exchange = P256Exchange.start_exchange(Buf::new()).expect("exchange");
+            let point = if round % 2 == 0 {
+                junk.clone()
+            } else {
+                mutate(peer.pub_key(), &mut rng)
+            };
+            // A mutated point can still be on the curve; only no panic counts.
+            let _ = exchange.complete(&point, &mut Buf::new());
+            let cert_der = if round % 2 == 0 {
+                junk.clone()
+            } else {
+                mutate(&cert.certificate, &mut rng)
+            };
+            let verified = P256Verifier.verify_signature(
+                &cert_der,
+                b"data",
+                &mutate(&sig, &mut rng),
+                HashAlgorithm::SHA256,
+                SignatureAlgorithm::ECDSA,
+            );
+            assert!(verified.is_err(), "round {round}: a mutated input verified");
+            assert!(P256Keys.load_private_key(&junk).is_err());
+            let nonce = Nonce([rng.u8(..); 12]);
+            let aad = Aad(Default::default());
+            assert!(opener
+                .decrypt(&mut TmpBuf::new(&mut junk), aad, nonce)
+                .is_err());
+        }
+    }
 }
