@@ -18,10 +18,10 @@ use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, Tag};
 use aes_gcm::Aes128Gcm;
 use dimpl::crypto::{
-    cert_named_group, check_verify_scheme, Aad, ActiveKeyExchange, Buf, Cipher, CryptoProvider,
-    Dtls12CipherSuite, Dtls13CipherSuite, HashAlgorithm, HashContext, HashProvider, HmacProvider,
-    KeyProvider, NamedGroup, Nonce, SecureRandom, SignatureAlgorithm, SignatureVerifier,
-    SigningKey, SupportedDtls12CipherSuite, SupportedDtls13CipherSuite, SupportedKxGroup, TmpBuf,
+    check_verify_scheme, Aad, ActiveKeyExchange, Buf, Cipher, CryptoProvider, Dtls12CipherSuite,
+    Dtls13CipherSuite, HashAlgorithm, HashContext, HashProvider, HmacProvider, KeyProvider,
+    NamedGroup, Nonce, SecureRandom, SignatureAlgorithm, SignatureVerifier, SigningKey,
+    SupportedDtls12CipherSuite, SupportedDtls13CipherSuite, SupportedKxGroup, TmpBuf, OID_P256,
 };
 use dimpl::{CryptoError, CryptoOperation};
 use hmac::{Hmac, Mac};
@@ -57,7 +57,8 @@ impl SupportedKxGroup for P256Exchange {
 
     fn start_exchange(&self, mut buf: Buf) -> Result<Box<dyn ActiveKeyExchange>, CryptoError> {
         use p256::elliptic_curve::Generate;
-        let secret = p256::ecdh::EphemeralSecret::generate();
+        let secret = p256::ecdh::EphemeralSecret::try_generate()
+            .map_err(|_| CryptoError::OperationFailed(CryptoOperation::GenerateEphemeralKey))?;
         buf.clear();
         buf.extend_from_slice(&p256::PublicKey::from(&secret).to_sec1_bytes());
         Ok(Box::new(ActiveP256 {
@@ -176,17 +177,21 @@ impl SignatureVerifier for P256Verifier {
         if sig_alg != SignatureAlgorithm::ECDSA {
             return Err(CryptoError::UnsupportedSignatureAlgorithm(sig_alg));
         }
-        let group = cert_named_group(cert_der).map_err(|_| CryptoError::CertificateParseFailed)?;
-        if group != NamedGroup::Secp256r1 {
-            return Err(CryptoError::UnsupportedEcCurve);
-        }
+        let group = NamedGroup::Secp256r1;
         check_verify_scheme(sig_alg, hash_alg, group)?;
         let key = certificate_public_key(cert_der)?;
         let signature =
             Signature::from_der(signature).map_err(|_| CryptoError::InvalidSignatureFormat)?;
         let verified = match hash_alg {
             HashAlgorithm::SHA256 => key.verify_prehash(&Sha256::digest(data), &signature),
-            _ => key.verify_prehash(&Sha384::digest(data), &signature),
+            HashAlgorithm::SHA384 => key.verify_prehash(&Sha384::digest(data), &signature),
+            hash => {
+                return Err(CryptoError::UnsupportedSignatureVerification {
+                    signature: sig_alg,
+                    hash,
+                    group,
+                })
+            }
         };
         verified.map_err(|_| CryptoError::SignatureVerificationFailed {
             signature: sig_alg,
@@ -196,14 +201,28 @@ impl SignatureVerifier for P256Verifier {
     }
 }
 
-/// The subject public key (a SEC1 point) of an X.509 certificate.
+/// The P-256 public key of an X.509 certificate: its key must be an EC
+/// key (`id-ecPublicKey`) on P-256.
 fn certificate_public_key(cert_der: &[u8]) -> Result<VerifyingKey, CryptoError> {
-    use x509_cert::der::Decode;
+    use x509_cert::der::{oid::ObjectIdentifier, Decode};
+    const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
     let cert = x509_cert::Certificate::from_der(cert_der)
         .map_err(|_| CryptoError::CertificateParseFailed)?;
-    let point = cert
-        .tbs_certificate()
-        .subject_public_key_info()
+    let info = cert.tbs_certificate().subject_public_key_info();
+    if info.algorithm.oid != ID_EC_PUBLIC_KEY {
+        return Err(CryptoError::UnsupportedPublicKeyAlgorithm);
+    }
+    let curve: ObjectIdentifier = info
+        .algorithm
+        .parameters
+        .as_ref()
+        .ok_or(CryptoError::MissingEcCurveParameter)?
+        .decode_as()
+        .map_err(|_| CryptoError::InvalidEcCurveParameter)?;
+    if curve != OID_P256 {
+        return Err(CryptoError::UnsupportedEcCurve);
+    }
+    let point = info
         .subject_public_key
         .as_bytes()
         .ok_or(CryptoError::InvalidSubjectPublicKey)?;
@@ -229,7 +248,10 @@ impl HashProvider for Sha2Hashes {
         // then fails the handshake's checks instead of panicking.
         match algorithm {
             HashAlgorithm::SHA384 => Box::new(Sha2Context::Sha384(Sha384::new())),
-            _ => Box::new(Sha2Context::Sha256(Sha256::new())),
+            other => {
+                debug_assert_eq!(other, HashAlgorithm::SHA256, "dimpl asked for {other:?}");
+                Box::new(Sha2Context::Sha256(Sha256::new()))
+            }
         }
     }
 }
@@ -509,7 +531,14 @@ mod tests {
             )
             .expect("hmac");
         assert_eq!(n, 32);
-        assert_eq!(out[..8], [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e]);
+        assert_eq!(
+            out,
+            [
+                0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95,
+                0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9,
+                0x64, 0xec, 0x38, 0x43
+            ]
+        );
         assert_eq!(
             HmacSha256.hmac(HashAlgorithm::SHA384, b"k", b"d", &mut [0u8; 48]),
             Err(CryptoError::UnsupportedHmacHash(HashAlgorithm::SHA384))
@@ -546,6 +575,20 @@ mod tests {
             opener.decrypt(&mut TmpBuf::new(&mut tampered), aad(), nonce()),
             Err(CryptoError::OperationFailed(CryptoOperation::Decrypt))
         );
+        // A forged tag, and an empty record (the tag alone) both ways.
+        let mut forged_tag = record.to_vec();
+        let last = forged_tag.len() - 1;
+        forged_tag[last] ^= 0x80;
+        assert!(opener
+            .decrypt(&mut TmpBuf::new(&mut forged_tag), aad(), nonce())
+            .is_err());
+        let mut empty = Buf::new();
+        sealer.encrypt(&mut empty, aad(), nonce()).expect("seals");
+        assert_eq!(empty.len(), GCM_TAG);
+        let mut empty = empty.to_vec();
+        let mut tmp = TmpBuf::new(&mut empty);
+        opener.decrypt(&mut tmp, aad(), nonce()).expect("opens");
+        assert_eq!(tmp.len(), 0);
         let mut short = [0u8; 5];
         assert!(matches!(
             opener.decrypt(&mut TmpBuf::new(&mut short), aad(), nonce()),
