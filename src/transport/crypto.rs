@@ -327,6 +327,17 @@ impl DtlsProvider for Dtls {
     }
 }
 
+/// When DTLS first resends an unanswered flight; each later resend waits
+/// twice as long. DTLS starts once ICE has found a working path, whose
+/// round trip is tens of milliseconds for most calls: RFC 6347's 1 s made
+/// a handshake through 20 % loss take 5-8 s (a flight of several datagrams
+/// is lost about half the time). A path slower than this round trip sends
+/// its first flights twice, a few hundred bytes.
+const FLIGHT_START_RTO: std::time::Duration = std::time::Duration::from_millis(250);
+/// Resends per flight: 0.25 + 0.5 + … + 8 s, about 16 s before a flight
+/// gives up, within the connection's own 20 s connect timeout.
+const FLIGHT_RETRIES: usize = 6;
+
 /// The DTLS configuration for an MTU, built once per process: building one
 /// checks the whole crypto provider (a key exchange per group, a signature
 /// per suite), ~5 ms in Rust, which would otherwise delay every call.
@@ -342,7 +353,9 @@ fn dtls_config(mtu: Option<usize>) -> Result<Arc<dimpl::Config>, CryptoError> {
     // what a DTLS server cookie would prove.
     let mut builder = dimpl::Config::builder()
         .with_crypto_provider(super::dtls_crypto::provider())
-        .use_server_cookie(false);
+        .use_server_cookie(false)
+        .flight_start_rto(FLIGHT_START_RTO)
+        .flight_retries(FLIGHT_RETRIES);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }

@@ -629,15 +629,16 @@ fn twenty_percent_loss_is_repaired() {
     let mut call = Call::new(lossy, LinkConfig::delay_ms(25), 7);
     call.run(Duration::from_secs(20));
     println!("{}\n{}", report(&call, 0), report(&call, 1));
-    // ICE and DTLS get through 20 % loss by retransmitting (5-8 s: a DTLS
-    // flight of several datagrams waits for a retransmission timer that
-    // doubles each time).
+    // ICE and DTLS get through 20 % loss by retransmitting: DTLS resends a
+    // flight after 250 ms, then 0.5, 1, 2 s… (measured 0.3-4.1 s over 24
+    // runs, median 1.5 s; with RFC 6347's 1 s first resend it took
+    // 3.7-7.7 s, median 6.7 s). 8 s is five resends of one flight in a row.
     let connected = call.sides[1].connected_at.expect("connected") - call.start;
     println!(
         "connected after {connected:?}; audio {} of {}",
         call.sides[1].received.audio, call.audio_sent[0]
     );
-    assert!(connected < Duration::from_secs(15), "{connected:?}");
+    assert!(connected < Duration::from_secs(8), "{connected:?}");
     // Towards the lossy side's peer: NACK repairs nearly every frame (str0m's
     // default repair share of 15 % would leave most frames to keyframes).
     let (sent, r) = (call.frames_sent[0], &call.sides[1].received);
