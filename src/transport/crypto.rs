@@ -194,7 +194,8 @@ impl<A> std::fmt::Debug for Gcm<A> {
     }
 }
 
-const GCM_TAG: usize = 16;
+/// AES-GCM's tag length, in SRTP and in DTLS records.
+pub(super) const GCM_TAG: usize = 16;
 
 impl<A: AeadInOut<NonceSize = aes::cipher::consts::U12, TagSize = aes::cipher::consts::U16>>
     Gcm<A>

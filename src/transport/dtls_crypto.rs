@@ -29,6 +29,8 @@ use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256, Sha384};
 
+use super::crypto::GCM_TAG;
+
 /// The provider every DTLS configuration of the engine is built with.
 pub(super) fn provider() -> CryptoProvider {
     CryptoProvider {
@@ -42,8 +44,6 @@ pub(super) fn provider() -> CryptoProvider {
         dtls13_cipher_suites: &[&Tls13Aes128GcmSha256],
     }
 }
-
-const GCM_TAG: usize = 16;
 
 // ------------------------------------------------------- key exchange
 
