@@ -284,8 +284,10 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
         lost * 50 <= decoded,
         "at most 2 % of frames stayed lost: {summary}"
     );
-    // Without repairs past 15 % it was about two a second.
-    assert!(requests <= 6, "keyframes only now and then: {summary}");
+    // Without repairs past 15 % it was about two a second (about 40 in
+    // this call). Each frame lost for good costs one request, and up to
+    // 2 % (about 10) may be lost.
+    assert!(requests <= 10, "keyframes only now and then: {summary}");
     assert!(
         audio >= 500,
         "20 s of 20 ms audio frames, less the setup: {summary}"
