@@ -329,6 +329,96 @@ typedef struct media_engine media_engine;
 // `media_local_server_start`).
 typedef struct media_local_server media_local_server;
 
+// What `media_video_codec.encoder_new` is asked for. Filled by the engine;
+// later versions add fields at the end (`struct_size` says how many).
+typedef struct media_video_encoder_settings {
+  // `sizeof(media_video_encoder_settings)` of the library.
+  uint32_t struct_size;
+  // Picture size, both even.
+  uint32_t width;
+  uint32_t height;
+  // Highest frame rate the encoder will be given.
+  uint32_t fps;
+  // Starting target bitrate.
+  uint32_t bitrate_bps;
+} media_video_encoder_settings;
+
+// A frame the host captured, for `media_engine_push_video_frame`. Set
+// `struct_size` to `sizeof(media_video_push_frame)`: fields added in later
+// versions go at the end, and the library reads only the ones a host's
+// `struct_size` covers.
+typedef struct media_video_push_frame {
+  // `sizeof(media_video_push_frame)` as the host was compiled.
+  uint32_t struct_size;
+  // A `media_pixel_format`.
+  uint32_t format;
+  // Size of the stored pixels, before rotation; both even.
+  uint32_t width;
+  uint32_t height;
+  // Y; U (I420) or interleaved chroma (NV12 / NV21); V (I420 only,
+  // else NULL). Read only during the call.
+  const uint8_t *planes[3];
+  // Bytes from one row to the next in each plane.
+  uint32_t strides[3];
+  // Clockwise rotation that makes the picture upright: 0, 90, 180, 270.
+  uint32_t rotation;
+  // Capture time in microseconds on any monotonic clock of the host's
+  // (only the spacing between frames counts); 0: now.
+  uint64_t timestamp_us;
+} media_video_push_frame;
+
+// An H.264 codec of the host's (constrained baseline, Annex B byte
+// streams, packetization-mode 1 on the wire), set in
+// `media_engine_config.video_codec`. The engine copies this struct in
+// `media_engine_new`; `userdata` must stay valid until `media_engine_free`
+// returns. Every callback is required.
+//
+// Threads: encoders and decoders are made and used on engine threads
+// (one send thread, one receive thread per remote), so `encoder_new` and
+// `decoder_new` may run at the same time on different threads; the calls
+// on one encoder or one decoder never overlap. A callback must not call
+// back into the engine.
+//
+// Results: 0 (`MEDIA_OK`) for success; any other value is a failure that
+// the engine reports as a `MEDIA_ERR_CODEC` error event (a decoder's
+// failure makes the engine wait for, and ask for, the next keyframe).
+typedef struct media_video_codec {
+  // `sizeof(media_video_codec)` as the host was compiled.
+  uint32_t struct_size;
+  // Passed to `encoder_new` and `decoder_new`.
+  void *userdata;
+  // A new encoder whose first frame is an IDR, or NULL on failure. A
+  // new size or frame rate gets a new encoder.
+  void *(*encoder_new)(void *userdata, const struct media_video_encoder_settings *settings);
+  // Encodes `frame` (I420, the encoder's size, `timestamp_us` its
+  // presentation time; readable during the call) as one access unit of
+  // Annex B NAL units written to `out` (`capacity` bytes, at least twice
+  // the frame's pixel count); an IDR when `keyframe`, or whenever the
+  // encoder wants. Sets `*out_len` to the bytes written; 0 skips the
+  // frame.
+  int32_t (*encoder_encode)(void *encoder,
+                            const struct media_video_push_frame *frame,
+                            bool keyframe,
+                            uint8_t *out,
+                            size_t capacity,
+                            size_t *out_len);
+  // Changes the target bitrate from the next frame (the engine's
+  // congestion control calls it as the network changes).
+  int32_t (*encoder_set_bitrate)(void *encoder, uint32_t bitrate_bps);
+  void (*encoder_free)(void *encoder);
+  // A new decoder, or NULL on failure.
+  void *(*decoder_new)(void *userdata);
+  // Decodes one access unit (`data`, `len` bytes of Annex B). For a
+  // picture, fills `*out` (`struct_size` is set by the engine: keep it)
+  // with its format, size, planes and strides, valid until the next call
+  // on this decoder; leaves `out->width` 0 when there is no picture yet.
+  int32_t (*decoder_decode)(void *decoder,
+                            const uint8_t *data,
+                            size_t len,
+                            struct media_video_push_frame *out);
+  void (*decoder_free)(void *decoder);
+} media_video_codec;
+
 // Engine settings. Initialise with `media_engine_config_default` (system
 // devices) or `media_engine_config_fake` (synthetic devices), which set
 // `struct_size`, then change fields. Enum-typed settings are `uint32_t`
@@ -391,6 +481,12 @@ typedef struct media_engine_config {
   // file (48 kHz mono). With `MEDIA_AUDIO_OUTPUT_WAV_FILE` the output
   // file already is that recording.
   const char *record_remote_audio_file;
+  // The host's H.264 codec (a phone's MediaCodec or VideoToolbox), or
+  // NULL for the library's own (openh264). Copied by `media_engine_new`;
+  // see `media_video_codec`. A library built without its own codec
+  // needs one for video: without it starting video fails with
+  // `MEDIA_ERR_UNSUPPORTED` and remote video is not shown.
+  const struct media_video_codec *video_codec;
 } media_engine_config;
 
 // A device as enumeration reports it.
@@ -542,30 +638,6 @@ typedef struct media_video_frame {
 
 // Receives video frames on the engine's "media-render" thread.
 typedef void (*media_frame_callback)(void *userdata, const struct media_video_frame *frame);
-
-// A frame the host captured, for `media_engine_push_video_frame`. Set
-// `struct_size` to `sizeof(media_video_push_frame)`: fields added in later
-// versions go at the end, and the library reads only the ones a host's
-// `struct_size` covers.
-typedef struct media_video_push_frame {
-  // `sizeof(media_video_push_frame)` as the host was compiled.
-  uint32_t struct_size;
-  // A `media_pixel_format`.
-  uint32_t format;
-  // Size of the stored pixels, before rotation; both even.
-  uint32_t width;
-  uint32_t height;
-  // Y; U (I420) or interleaved chroma (NV12 / NV21); V (I420 only,
-  // else NULL). Read only during the call.
-  const uint8_t *planes[3];
-  // Bytes from one row to the next in each plane.
-  uint32_t strides[3];
-  // Clockwise rotation that makes the picture upright: 0, 90, 180, 270.
-  uint32_t rotation;
-  // Capture time in microseconds on any monotonic clock of the host's
-  // (only the spacing between frames counts); 0: now.
-  uint64_t timestamp_us;
-} media_video_push_frame;
 
 // Receives one log record: a `media_log_level`, the module it comes from
 // ("media::transport::webrtc") and its text, both NUL-terminated and

@@ -14,6 +14,7 @@ PACKAGES=(
   coturn                                                     # a STUN server behind which a NAT is tested
   chromium                                                   # a real WebRTC peer for interop tests
   xvfb x11-apps                                              # a display for the caller's window, xwd to read it
+  libavcodec-dev                                             # FFmpeg (x264) as a host-supplied H.264 codec in a C test
 )
 # Callers needing more (scripts/impair-bench.sh) name them as arguments.
 PACKAGES+=("$@")

@@ -30,7 +30,7 @@
 //! - [`devices`]: microphones, speakers, cameras behind traits, with real
 //!   (cpal, nokhwa) and fake backends; audio callbacks only touch lock-free
 //!   rings.
-//! - [`codec`]: Opus and H.264 (openh264).
+//! - [`codec`]: Opus and H.264 (openh264, or the host's codec).
 //! - [`transport`]: the seam to the network and the in-process loopback.
 //! - [`jitter`]: the audio jitter buffer, pure decision code.
 //! - [`voice`]: echo cancellation, noise suppression and gain control on
@@ -58,6 +58,7 @@ pub mod signal;
 pub mod transport;
 pub mod voice;
 
+pub use codec::video::{VideoCodec, VideoCodecConfig, VideoDecoder, VideoEncoder};
 pub use engine::config::{
     AudioInputConfig, AudioOutputConfig, EngineConfig, VideoConfig, VideoInputConfig,
 };

@@ -17,6 +17,11 @@ fn build_example(name: &str) -> PathBuf {
 /// Builds libmedia.so (release) and the C program at `path` (from the
 /// repository's root); returns the binary.
 fn build_c(path: &str) -> PathBuf {
+    build_c_with(path, &[])
+}
+
+/// As [`build_c`], also linking `libs` (compiler arguments).
+fn build_c_with(path: &str, libs: &[String]) -> PathBuf {
     let name = std::path::Path::new(path)
         .file_stem()
         .unwrap()
@@ -44,6 +49,7 @@ fn build_c(path: &str) -> PathBuf {
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .args(["-lmedia", "-lpthread", "-lm"])
+        .args(libs)
         .output()
         .expect("run the C compiler");
     assert!(
@@ -109,6 +115,34 @@ fn c_example_calls_through_the_in_process_server() {
     ] {
         assert!(stdout.contains(line), "missing {line:?}:\n{stdout}");
     }
+}
+
+#[test]
+fn c_example_encodes_and_decodes_with_the_hosts_own_codec() {
+    // FFmpeg (x264 and its H.264 decoder) stands in for a phone's
+    // MediaCodec or VideoToolbox (libavcodec-dev, scripts/setup.sh).
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "libavcodec", "libavutil"])
+        .output()
+        .expect("pkg-config is installed by scripts/setup.sh");
+    assert!(
+        flags.status.success(),
+        "libavcodec-dev is installed by scripts/setup.sh"
+    );
+    let libs: Vec<String> = String::from_utf8_lossy(&flags.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let exe = build_c_with("examples/c/host_codec.c", &libs);
+    let out = Command::new(&exe).arg("3").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "C host codec example failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(", 0 errors; engine decoded"), "{stdout}");
+    assert!(stdout.contains("OK (0 failures)"), "{stdout}");
 }
 
 #[test]

@@ -17,50 +17,51 @@ use openh264_sys2::{
     SPATIAL_LAYER_ALL,
 };
 
+use super::video::{check_bitrate, check_settings, VideoCodec, VideoDecoder, VideoEncoder};
+pub use super::video::{check_size, is_keyframe, H264Frame, H264Settings};
 use crate::error::{Error, Result};
 use crate::frame::VideoFrame;
 
-/// Encoder settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct H264Settings {
-    pub width: u32,
-    pub height: u32,
-    pub max_fps: f32,
-    pub bitrate_bps: u32,
-}
+/// The library's own H.264 codec, as a [`VideoCodec`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Openh264;
 
-impl Default for H264Settings {
-    fn default() -> Self {
-        H264Settings {
-            width: 640,
-            height: 360,
-            max_fps: 30.0,
-            bitrate_bps: 800_000,
-        }
+impl VideoCodec for Openh264 {
+    fn name(&self) -> &str {
+        "openh264"
+    }
+
+    fn encoder(&self, settings: H264Settings) -> Result<Box<dyn VideoEncoder>> {
+        Ok(Box::new(H264Encoder::new(settings)?))
+    }
+
+    fn decoder(&self) -> Result<Box<dyn VideoDecoder>> {
+        Ok(Box::new(H264Decoder::new()?))
     }
 }
 
-/// One encoded access unit (Annex B).
-#[derive(Debug, Clone)]
-pub struct H264Frame {
-    pub data: Vec<u8>,
-    pub keyframe: bool,
+impl VideoEncoder for H264Encoder {
+    fn settings(&self) -> H264Settings {
+        H264Encoder::settings(self)
+    }
+
+    fn request_keyframe(&mut self) {
+        H264Encoder::request_keyframe(self)
+    }
+
+    fn set_bitrate(&mut self, bps: u32) -> Result<()> {
+        H264Encoder::set_bitrate(self, bps)
+    }
+
+    fn encode(&mut self, frame: &VideoFrame, pts_ms: u64) -> Result<Option<H264Frame>> {
+        H264Encoder::encode(self, frame, pts_ms)
+    }
 }
 
-/// Whether an Annex B access unit holds an IDR slice.
-pub fn is_keyframe(annexb: &[u8]) -> bool {
-    let mut i = 0;
-    while i + 3 < annexb.len() {
-        if annexb[i] == 0 && annexb[i + 1] == 0 && annexb[i + 2] == 1 {
-            if annexb[i + 3] & 0x1f == 5 {
-                return true;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
+impl VideoDecoder for H264Decoder {
+    fn decode(&mut self, annexb: &[u8], capture_us: u64) -> Result<Option<VideoFrame>> {
+        H264Decoder::decode(self, annexb, capture_us)
     }
-    false
 }
 
 /// I420 frames in, H.264 access units out.
@@ -71,42 +72,6 @@ pub struct H264Encoder {
     applied_bps: u32,
     started: bool,
     force_idr: bool,
-}
-
-/// A picture size the encoder takes: even, non-zero, at most 3840x2160.
-pub fn check_size(width: u32, height: u32) -> Result<()> {
-    if width == 0
-        || height == 0
-        || width % 2 == 1
-        || height % 2 == 1
-        || width > 3840
-        || height > 2160
-    {
-        return Err(Error::invalid_argument(format!(
-            "video size {width}x{height} must be even, non-zero, at most 3840x2160"
-        )));
-    }
-    Ok(())
-}
-
-fn check_settings(s: &H264Settings) -> Result<()> {
-    check_size(s.width, s.height)?;
-    if !(1.0..=120.0).contains(&s.max_fps) {
-        return Err(Error::invalid_argument(format!(
-            "frame rate {} out of 1..=120",
-            s.max_fps
-        )));
-    }
-    check_bitrate(s.bitrate_bps)
-}
-
-fn check_bitrate(bps: u32) -> Result<()> {
-    if !(30_000..=50_000_000).contains(&bps) {
-        return Err(Error::invalid_argument(format!(
-            "video bitrate {bps} out of 30000..=50000000"
-        )));
-    }
-    Ok(())
 }
 
 impl H264Encoder {

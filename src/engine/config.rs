@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::codec::opus::OpusSettings;
+use crate::codec::video::VideoCodecConfig;
 use crate::devices::audio::AudioFormat;
 use crate::jitter::video::VideoDelay;
 use crate::jitter::JitterConfig;
@@ -141,6 +142,9 @@ pub struct EngineConfig {
     pub video_input: VideoInputConfig,
     pub video: VideoConfig,
     pub audio: OpusSettings,
+    /// Who encodes and decodes H.264: the library's openh264 (default) or
+    /// a codec the host hands in (a phone's hardware codec).
+    pub video_codec: VideoCodecConfig,
     /// Echo cancellation, noise suppression, gain control and high-pass on
     /// the microphone's audio. Default [`VoiceProcessing::Auto`]: all but
     /// gain control for system microphones, none for synthetic, file and
@@ -175,6 +179,7 @@ impl Default for EngineConfig {
             audio_output: AudioOutputConfig::Default,
             video_input: VideoInputConfig::Camera(0),
             video: VideoConfig::default(),
+            video_codec: VideoCodecConfig::Builtin,
             audio: OpusSettings::default(),
             voice_processing: VoiceProcessing::Auto,
             jitter: JitterConfig::default(),

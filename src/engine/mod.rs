@@ -721,7 +721,10 @@ impl Core {
             )),
         };
         let follow_input_size = st.config.video_input == VideoInputConfig::External;
-        match VideoSend::start(input, v, follow_input_size, self.shared.clone()) {
+        let started = st.config.video_codec.codec().and_then(|codec| {
+            VideoSend::start(input, v, codec, follow_input_size, self.shared.clone())
+        });
+        match started {
             Ok(stage) => {
                 st.video_send = Some(stage);
                 self.shared.keyframe_wanted.store(true, Relaxed);
@@ -759,7 +762,7 @@ impl Core {
             ));
         }
         let (w, h) = frame.upright_size();
-        crate::codec::h264::check_size(w, h)?;
+        crate::codec::video::check_size(w, h)?;
         self.shared
             .external_video
             .push(frame, &self.shared.clock)
@@ -1377,6 +1380,7 @@ impl Core {
             recorder,
             remote.clone(),
             st.config.video_delay,
+            st.config.video_codec.codec(),
             stream,
             self.shared.clone(),
         )?;
@@ -1506,7 +1510,7 @@ pub const MAX_STATS_INTERVAL_MS: u32 = 3_600_000;
 
 fn validate(c: &EngineConfig) -> Result<()> {
     let v = &c.video;
-    crate::codec::h264::check_size(v.width, v.height)?;
+    crate::codec::video::check_size(v.width, v.height)?;
     if v.fps == 0 || v.fps > 120 {
         return Err(Error::invalid_argument(format!(
             "video fps {} outside 1..=120",

@@ -19,7 +19,7 @@ use super::recorder::Recorder;
 use super::remote::Remote;
 use super::worker::Worker;
 use super::Shared;
-use crate::codec::h264::{H264Decoder, H264Encoder, H264Settings};
+use crate::codec::video::{new_encoder, H264Settings, VideoCodec};
 use crate::control::{KeyframePolicy, VideoLadder};
 use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
@@ -40,6 +40,7 @@ impl VideoSend {
     pub(crate) fn start(
         mut input: Box<dyn VideoInput>,
         config: VideoConfig,
+        codec: Arc<dyn VideoCodec>,
         follow_input_size: bool,
         shared: Arc<Shared>,
     ) -> Result<Self> {
@@ -49,7 +50,7 @@ impl VideoSend {
             max_fps: config.fps as f32,
             bitrate_bps: config.bitrate_bps,
         };
-        let mut encoder = H264Encoder::new(settings)?;
+        let mut encoder = new_encoder(&*codec, settings)?;
         let c = &shared.counters;
         c.video_send_width.store(config.width as u64, Relaxed);
         c.video_send_height.store(config.height as u64, Relaxed);
@@ -162,7 +163,7 @@ impl VideoSend {
                             max_fps: rung.fps as f32,
                             ..s
                         };
-                        match H264Encoder::new(resized) {
+                        match new_encoder(&*codec, resized) {
                             Ok(e) => {
                                 encoder = e;
                                 // Mid-call, its IDR reaches every receiver
@@ -257,10 +258,20 @@ impl VideoRecv {
         recorder: Option<Y4mWriter>,
         remote: Arc<Remote>,
         delay: VideoDelay,
+        codec: Result<Arc<dyn VideoCodec>>,
         stream: Stream,
         shared: Arc<Shared>,
     ) -> Result<Self> {
-        let mut decoder = H264Decoder::new()?;
+        // Without a decoder (a build without its own codec, no host codec
+        // given, or the host's failing) the call goes on with audio: the
+        // host is told once and remote video is counted as discarded.
+        let mut decoder = match codec.and_then(|c| c.decoder()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                emit_error(&shared.events_tx, &e);
+                None
+            }
+        };
         let recorder = match recorder {
             Some(w) => Some(Recorder::start(
                 "media-record",
@@ -364,6 +375,11 @@ impl VideoRecv {
                         }
                     }
                     expected = Some(f.seq + 1);
+                    let Some(decoder) = decoder.as_mut() else {
+                        c.video_frames_discarded_waiting_keyframe
+                            .fetch_add(1, Relaxed);
+                        continue;
+                    };
                     if waiting_for_keyframe && !f.keyframe {
                         c.video_frames_discarded_waiting_keyframe
                             .fetch_add(1, Relaxed);

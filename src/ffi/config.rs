@@ -155,6 +155,12 @@ pub struct media_engine_config {
     /// file (48 kHz mono). With `MEDIA_AUDIO_OUTPUT_WAV_FILE` the output
     /// file already is that recording.
     pub record_remote_audio_file: *const c_char,
+    /// The host's H.264 codec (a phone's MediaCodec or VideoToolbox), or
+    /// NULL for the library's own (openh264). Copied by `media_engine_new`;
+    /// see `media_video_codec`. A library built without its own codec
+    /// needs one for video: without it starting video fails with
+    /// `MEDIA_ERR_UNSUPPORTED` and remote video is not shown.
+    pub video_codec: *const media_video_codec,
 }
 
 // SAFETY: repr(C) plain data led by `struct_size`; a C host's bytes are
@@ -238,6 +244,7 @@ pub(crate) fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
             VideoDelay::Smooth => media_video_delay::MEDIA_VIDEO_DELAY_SMOOTH,
         } as u32,
         record_remote_audio_file: std::ptr::null(),
+        video_codec: std::ptr::null(),
     };
 }
 
@@ -442,6 +449,12 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
         video_delay,
         stats_interval_ms: c.stats_interval_ms,
         voice_processing: voice_from_c(c.voice_processing)?,
+        video_codec: if c.video_codec.is_null() {
+            VideoCodecConfig::Builtin
+        } else {
+            // SAFETY: a host's `media_video_codec` (this field's contract).
+            VideoCodecConfig::Host(unsafe { video_codec::host_codec(c.video_codec) }?)
+        },
         ..EngineConfig::default()
     })
 }

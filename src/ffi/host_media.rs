@@ -142,54 +142,85 @@ pub extern "C" fn media_engine_push_video_frame(
             );
             return MEDIA_ERR_INVALID_ARGUMENT;
         }
-        // SAFETY: checked non-NULL and as large as this version's struct.
-        let f = unsafe { &*frame };
-        use crate::devices::external::{PixelFormat, PushedFrame};
-        use media_pixel_format::*;
-        let format = match f.format {
-            x if x == MEDIA_PIXEL_I420 as u32 => PixelFormat::I420,
-            x if x == MEDIA_PIXEL_NV12 as u32 => PixelFormat::Nv12,
-            x if x == MEDIA_PIXEL_NV21 as u32 => PixelFormat::Nv21,
-            _ => return MEDIA_ERR_INVALID_ARGUMENT,
-        };
-        let (w, h) = (f.width as usize, f.height as usize);
-        if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 || w > 8192 || h > 8192 {
-            set_last_error("pushed frame: width and height must be even, 2..=8192");
-            return MEDIA_ERR_INVALID_ARGUMENT;
-        }
-        // Bytes each plane must hold, from its stride and rows.
-        let row = |i: usize| match (i, &format) {
-            (0, _) => w,
-            (_, PixelFormat::I420) => w / 2,
-            (_, _) => w,
-        };
-        let rows = |i: usize| if i == 0 { h } else { h / 2 };
-        let used = if format == PixelFormat::I420 { 3 } else { 2 };
-        let mut planes: [&[u8]; 3] = [&[], &[], &[]];
-        for i in 0..used {
-            let stride = f.strides[i] as usize;
-            if f.planes[i].is_null() {
-                return MEDIA_ERR_NULL_ARGUMENT;
+        // SAFETY: checked non-NULL and as large as this version's struct;
+        // its planes are the host's, readable during this call.
+        match unsafe { pushed_frame(&*frame, "pushed frame") } {
+            Ok(pushed) => done(e.push_video_frame(&pushed)),
+            Err((code, message)) => {
+                set_last_error(&message);
+                code
             }
-            if stride < row(i) {
-                set_last_error(&format!("plane {i}: stride {stride} is shorter than a row"));
-                return MEDIA_ERR_INVALID_ARGUMENT;
-            }
-            let len = stride * (rows(i) - 1) + row(i);
-            // SAFETY: the host promises `stride` bytes per row for
-            // `rows` rows (the last one at least a row long), readable
-            // during this call.
-            planes[i] = unsafe { std::slice::from_raw_parts(f.planes[i], len) };
         }
-        let pushed = PushedFrame {
-            format,
-            width: f.width,
-            height: f.height,
-            planes,
-            strides: f.strides.map(|s| s as usize),
-            rotation: f.rotation,
-            timestamp_us: (f.timestamp_us != 0).then_some(f.timestamp_us),
-        };
-        done(e.push_video_frame(&pushed))
+    })
+}
+
+/// A host's picture as a [`PushedFrame`] over its planes, checked: a known
+/// format, even sizes within 2..=8192, strides at least a row, no missing
+/// plane. `what` names the picture in the error's message.
+///
+/// # Safety
+/// Each plane the format uses is NULL or holds `stride` bytes per row for
+/// its rows, readable for the returned frame's lifetime.
+pub(crate) unsafe fn pushed_frame<'a>(
+    f: &media_video_push_frame,
+    what: &str,
+) -> Result<crate::devices::external::PushedFrame<'a>, (media_result, String)> {
+    use crate::devices::external::{PixelFormat, PushedFrame};
+    use media_pixel_format::*;
+    let format = match f.format {
+        x if x == MEDIA_PIXEL_I420 as u32 => PixelFormat::I420,
+        x if x == MEDIA_PIXEL_NV12 as u32 => PixelFormat::Nv12,
+        x if x == MEDIA_PIXEL_NV21 as u32 => PixelFormat::Nv21,
+        _ => {
+            return Err((
+                MEDIA_ERR_INVALID_ARGUMENT,
+                format!("{what}: format {} is not a media_pixel_format", f.format),
+            ));
+        }
+    };
+    let (w, h) = (f.width as usize, f.height as usize);
+    if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 || w > 8192 || h > 8192 {
+        return Err((
+            MEDIA_ERR_INVALID_ARGUMENT,
+            format!("{what}: width and height must be even, 2..=8192"),
+        ));
+    }
+    // Bytes each plane must hold, from its stride and rows.
+    let row = |i: usize| match (i, &format) {
+        (0, _) => w,
+        (_, PixelFormat::I420) => w / 2,
+        (_, _) => w,
+    };
+    let rows = |i: usize| if i == 0 { h } else { h / 2 };
+    let used = if format == PixelFormat::I420 { 3 } else { 2 };
+    let mut planes: [&[u8]; 3] = [&[], &[], &[]];
+    for i in 0..used {
+        let stride = f.strides[i] as usize;
+        if f.planes[i].is_null() {
+            return Err((
+                MEDIA_ERR_NULL_ARGUMENT,
+                format!("{what}: plane {i} is NULL"),
+            ));
+        }
+        if stride < row(i) {
+            return Err((
+                MEDIA_ERR_INVALID_ARGUMENT,
+                format!("{what}: plane {i}: stride {stride} is shorter than a row"),
+            ));
+        }
+        let len = stride * (rows(i) - 1) + row(i);
+        // SAFETY: the host promises `stride` bytes per row for
+        // `rows` rows (the last one at least a row long), readable
+        // during this call.
+        planes[i] = unsafe { std::slice::from_raw_parts(f.planes[i], len) };
+    }
+    Ok(PushedFrame {
+        format,
+        width: f.width,
+        height: f.height,
+        planes,
+        strides: f.strides.map(|s| s as usize),
+        rotation: f.rotation,
+        timestamp_us: (f.timestamp_us != 0).then_some(f.timestamp_us),
     })
 }

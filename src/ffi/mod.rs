@@ -30,8 +30,8 @@ use crate::jitter::video::VideoDelay;
 use crate::transport::impairment::Impairment;
 use crate::voice::{VoiceProcessing, VoiceStages};
 use crate::{
-    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, ErrorKind, VideoConfig,
-    VideoInputConfig,
+    AudioInputConfig, AudioOutputConfig, Engine, EngineConfig, ErrorKind, VideoCodecConfig,
+    VideoConfig, VideoInputConfig,
 };
 
 // In the order of the header cbindgen writes.
@@ -49,6 +49,7 @@ mod signaling;
 mod sized;
 mod stats;
 mod strings;
+mod video_codec;
 
 pub use config::*;
 pub use devices::*;
@@ -64,3 +65,4 @@ pub use signaling::*;
 use sized::Grown;
 pub use stats::*;
 pub(crate) use strings::*;
+pub use video_codec::{media_video_codec, media_video_encoder_settings};
