@@ -33,7 +33,7 @@ export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
-features=(--no-default-features --features server)
+features=(--no-default-features --features server,openh264)
 
 echo "== arm64: unit tests under qemu"
 cargo test --release --target "$target" "${features[@]}" --lib --quiet

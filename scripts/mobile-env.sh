@@ -39,3 +39,16 @@ mobile_link_args() {
     *) echo "" ;;
   esac
 }
+
+# The cargo features of a mobile build: no in-process server, no cpal /
+# nokhwa (the app owns the devices), and the library's own H.264 codec
+# (openh264, about 1.1 MB). With MEDIA_PLATFORM_CODEC=1 openh264 is left
+# out: the app then hands in the platform's codec (MediaCodec,
+# VideoToolbox) through `media_engine_config.video_codec`, or has no video.
+mobile_features() {
+  if [ "${MEDIA_PLATFORM_CODEC:-0}" = 1 ]; then
+    echo "--no-default-features"
+  else
+    echo "--no-default-features --features openh264"
+  fi
+}

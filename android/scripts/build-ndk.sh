@@ -50,8 +50,9 @@ for abi in "${abis[@]}"; do
   t="${triple[$abi]}"
   export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$t")_RUSTFLAGS=$(mobile_link_args "$t")"
 done
+read -ra features <<<"$(mobile_features)"
 cargo ndk "${targets[@]}" --platform "${ANDROID_API:-24}" -o "$android/src/main/jniLibs" \
-  build --profile mobile --lib --no-default-features
+  build --profile mobile --lib "${features[@]}"
 for abi in "${abis[@]}"; do
   so="$android/src/main/jniLibs/$abi/libmedia.so"
   [ -f "$so" ] || { echo "build-ndk: $so was not produced" >&2; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libmedia as a static library for iOS devices (aarch64-apple-ios)
 # and the simulator (aarch64-apple-ios-sim + x86_64-apple-ios, one fat
-# library), without the in-process server (--no-default-features), and
+# library), without the in-process server (scripts/mobile-env.sh's
+# mobile_features; MEDIA_PLATFORM_CODEC=1 also leaves out openh264), and
 # packages it with include/media.h and a module map (module CMedia) as
 # ios/build/CMedia.xcframework, the binary target Package.swift uses when
 # LIBMEDIA_XCFRAMEWORK=1.
@@ -68,7 +69,8 @@ cd "$ROOT"
 for target in "$DEVICE" "${SIMULATORS[@]}"; do
   echo "build-xcframework: cargo (staticlib) for $target"
   # Only the static library: no cdylib to link for iOS.
-  cargo rustc --profile mobile --lib --no-default-features --target "$target" --crate-type staticlib
+  read -ra features <<<"$(mobile_features)"
+  cargo rustc --profile mobile --lib "${features[@]}" --target "$target" --crate-type staticlib
 done
 
 rm -rf "$WORK" "$OUT/CMedia.xcframework"
