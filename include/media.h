@@ -373,11 +373,12 @@ typedef struct media_video_push_frame {
 // `media_engine_new`; `userdata` must stay valid until `media_engine_free`
 // returns. Every callback is required.
 //
-// Threads: encoders and decoders are made and used on engine threads
-// (one send thread, one receive thread per remote), so `encoder_new` and
-// `decoder_new` may run at the same time on different threads; the calls
-// on one encoder or one decoder never overlap. A callback must not call
-// back into the engine.
+// Threads: encoders and decoders are made and freed on any thread (a host
+// thread inside a `media_engine_*` call that starts or stops video, or an
+// engine thread) and used on engine threads (one send thread, one receive
+// thread per remote), so `encoder_new` and `decoder_new` may run at the
+// same time on different threads; the calls on one encoder or one decoder
+// never overlap. A callback must not call back into the engine.
 //
 // Results: 0 (`MEDIA_OK`) for success; any other value is a failure that
 // the engine reports as a `MEDIA_ERR_CODEC` error event (a decoder's

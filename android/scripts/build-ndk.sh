@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Cross-compiles libmedia.so for Android with cargo-ndk into
 # android/src/main/jniLibs/<abi>/ for arm64-v8a, armeabi-v7a and x86_64,
-# without the default features (no in-process rendezvous server: smaller,
-# and media_local_server_* return MEDIA_ERR_UNSUPPORTED), with the mobile
-# profile and the settings of scripts/mobile-env.sh (the size
+# with the features of scripts/mobile-env.sh (no in-process rendezvous
+# server: media_local_server_* return MEDIA_ERR_UNSUPPORTED; openh264 in,
+# or out with MEDIA_PLATFORM_CODEC=1 for apps that set
+# MediaCodecVideoCodec), the mobile profile and its settings (the sizes
 # BENCHMARKS.md reports).
 #
 # NEEDS THE ANDROID NDK (ANDROID_NDK_HOME or ANDROID_NDK_ROOT), cargo-ndk

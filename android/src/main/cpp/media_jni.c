@@ -74,6 +74,9 @@ static jclass g_frame_sink_class;
 static jmethodID g_on_frame;
 static jclass g_log_sink_class;
 static jmethodID g_on_log;
+static jclass g_codec_class;
+static jmethodID g_codec_new_encoder, g_codec_encode, g_codec_set_bitrate, g_codec_new_decoder,
+    g_codec_decode, g_codec_close;
 /* The process-wide log listener: a global reference to an
  * org.libmedia.LogDispatcher, or NULL. */
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -84,6 +87,7 @@ typedef struct jni_engine {
     pthread_mutex_t lock; /* guards the two sinks */
     jobject event_sink;   /* global reference to an org.libmedia.EventDispatcher, or NULL */
     jobject frame_sink;   /* global reference to an org.libmedia.FrameDispatcher, or NULL */
+    jobject codec;        /* global reference to the app's org.libmedia.CodecBridge, or NULL */
 } jni_engine;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -387,7 +391,9 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     g_event_sink_class = global_class(env, "org/libmedia/EventDispatcher");
     g_frame_sink_class = global_class(env, "org/libmedia/FrameDispatcher");
     g_log_sink_class = global_class(env, "org/libmedia/LogDispatcher");
-    if (g_event_sink_class == NULL || g_frame_sink_class == NULL || g_log_sink_class == NULL) {
+    g_codec_class = global_class(env, "org/libmedia/CodecBridge");
+    if (g_event_sink_class == NULL || g_frame_sink_class == NULL || g_log_sink_class == NULL ||
+        g_codec_class == NULL) {
         return JNI_ERR; /* NoClassDefFoundError is pending */
     }
     g_on_event = (*env)->GetMethodID(env, g_event_sink_class, "onNativeEvent",
@@ -399,6 +405,20 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     if (g_on_event == NULL || g_on_frame == NULL || g_on_log == NULL) {
         return JNI_ERR; /* NoSuchMethodError is pending */
     }
+#define BUF "Ljava/nio/ByteBuffer;"
+    g_codec_new_encoder = (*env)->GetMethodID(env, g_codec_class, "newEncoder", "(IIII)Ljava/lang/Object;");
+    g_codec_encode = (*env)->GetMethodID(env, g_codec_class, "encode",
+                                         "(Ljava/lang/Object;" BUF BUF BUF "IIIJZ" BUF ")I");
+    g_codec_set_bitrate = (*env)->GetMethodID(env, g_codec_class, "setBitrate", "(Ljava/lang/Object;I)I");
+    g_codec_new_decoder = (*env)->GetMethodID(env, g_codec_class, "newDecoder", "()Ljava/lang/Object;");
+    g_codec_decode = (*env)->GetMethodID(env, g_codec_class, "decode",
+                                         "(Ljava/lang/Object;" BUF "[I[" BUF ")I");
+    g_codec_close = (*env)->GetMethodID(env, g_codec_class, "close", "(Ljava/lang/Object;)V");
+#undef BUF
+    if (g_codec_new_encoder == NULL || g_codec_encode == NULL || g_codec_set_bitrate == NULL ||
+        g_codec_new_decoder == NULL || g_codec_decode == NULL || g_codec_close == NULL) {
+        return JNI_ERR;
+    }
     return SHIM_JNI_VERSION;
 }
 
@@ -409,10 +429,226 @@ JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved) {
         global_delete(env, g_event_sink_class);
         global_delete(env, g_frame_sink_class);
         global_delete(env, g_log_sink_class);
+        global_delete(env, g_codec_class);
     }
     g_event_sink_class = NULL;
     g_frame_sink_class = NULL;
     g_log_sink_class = NULL;
+    g_codec_class = NULL;
+}
+
+/* ---- the app's video codec (media_video_codec over org.libmedia.CodecBridge) ----
+ *
+ * Encoders and decoders are the Kotlin objects the bridge returns, held here
+ * by a global reference each until the engine frees them (encoder_free /
+ * decoder_free call the bridge's close). The callbacks run on engine
+ * threads, attached as for events; the bridge catches every throwable, and
+ * a pending exception is cleared and counted as a failure all the same. */
+
+typedef struct jni_coder {
+    jobject bridge; /* the engine's CodecBridge (global; the engine's own reference outlives the coder) */
+    jobject obj;    /* the Kotlin encoder or decoder (global) */
+    jintArray ints; /* decoders: format, width, height, strides (global) */
+    jobjectArray planes; /* decoders: the picture's planes (global) */
+} jni_coder;
+
+static jni_coder *coder_new(JNIEnv *env, jobject bridge, jobject obj) {
+    jni_coder *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->bridge = bridge;
+    c->obj = global_new(env, obj);
+    if (c->obj == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void coder_free(void *p) {
+    jni_coder *c = p;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env != NULL) {
+        (*env)->CallVoidMethod(env, c->bridge, g_codec_close, c->obj);
+        clear_exception(env, "VideoCodec close");
+        global_delete(env, c->obj);
+        global_delete(env, c->ints);
+        global_delete(env, c->planes);
+        callback_done(detach_now);
+    }
+    free(c);
+}
+
+static void *codec_encoder_new(void *userdata, const media_video_encoder_settings *s) {
+    jni_engine *ctx = userdata;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return NULL;
+    }
+    jni_coder *c = NULL;
+    if ((*env)->PushLocalFrame(env, 4) == 0) {
+        jobject enc = (*env)->CallObjectMethod(env, ctx->codec, g_codec_new_encoder, (jint)s->width,
+                                               (jint)s->height, (jint)s->fps, (jint)s->bitrate_bps);
+        if (!clear_exception(env, "VideoCodec.newEncoder") && enc != NULL) {
+            c = coder_new(env, ctx->codec, enc);
+        }
+        (*env)->PopLocalFrame(env, NULL);
+    } else {
+        clear_exception(env, "PushLocalFrame (encoder)");
+    }
+    callback_done(detach_now);
+    return c;
+}
+
+static int32_t codec_encode(void *encoder, const media_video_push_frame *f, bool keyframe, uint8_t *out,
+                            size_t capacity, size_t *out_len) {
+    jni_coder *c = encoder;
+    *out_len = 0;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return -1;
+    }
+    if ((*env)->PushLocalFrame(env, 8) != 0) {
+        clear_exception(env, "PushLocalFrame (encode)");
+        callback_done(detach_now);
+        return -1;
+    }
+    jint n = -1;
+    jlong rows[3] = {f->height, (f->height + 1) / 2, (f->height + 1) / 2};
+    jobject planes[3];
+    for (int i = 0; i < 3; i++) {
+        planes[i] = (*env)->NewDirectByteBuffer(env, (void *)(uintptr_t)f->planes[i], (jlong)f->strides[i] * rows[i]);
+    }
+    jobject dst = (*env)->NewDirectByteBuffer(env, out, (jlong)(capacity > INT_MAX ? INT_MAX : capacity));
+    if (!clear_exception(env, "NewDirectByteBuffer (encode)") && planes[0] && planes[1] && planes[2] && dst) {
+        n = (*env)->CallIntMethod(env, c->bridge, g_codec_encode, c->obj, planes[0], planes[1], planes[2],
+                                  (jint)f->strides[0], (jint)f->strides[1], (jint)f->strides[2],
+                                  (jlong)f->timestamp_us, (jboolean)keyframe, dst);
+        if (clear_exception(env, "VideoEncoder.encode")) {
+            n = -1;
+        }
+    }
+    (*env)->PopLocalFrame(env, NULL);
+    callback_done(detach_now);
+    if (n < 0 || (size_t)n > capacity) {
+        return -1;
+    }
+    *out_len = (size_t)n;
+    return 0;
+}
+
+static int32_t codec_set_bitrate(void *encoder, uint32_t bps) {
+    jni_coder *c = encoder;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return -1;
+    }
+    jint r = (*env)->CallIntMethod(env, c->bridge, g_codec_set_bitrate, c->obj,
+                                   (jint)(bps > INT_MAX ? INT_MAX : bps));
+    if (clear_exception(env, "VideoEncoder.setBitrate")) {
+        r = -1;
+    }
+    callback_done(detach_now);
+    return r;
+}
+
+static void *codec_decoder_new(void *userdata) {
+    jni_engine *ctx = userdata;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL) {
+        return NULL;
+    }
+    jni_coder *c = NULL;
+    if ((*env)->PushLocalFrame(env, 8) == 0) {
+        jobject dec = (*env)->CallObjectMethod(env, ctx->codec, g_codec_new_decoder);
+        if (!clear_exception(env, "VideoCodec.newDecoder") && dec != NULL) {
+            c = coder_new(env, ctx->codec, dec);
+            jintArray ints = (*env)->NewIntArray(env, 6);
+            jclass buffer = (*env)->FindClass(env, "java/nio/ByteBuffer");
+            jobjectArray planes = buffer ? (*env)->NewObjectArray(env, 3, buffer, NULL) : NULL;
+            if (c != NULL && !clear_exception(env, "decoder arrays") && ints && planes) {
+                c->ints = global_new(env, ints);
+                c->planes = global_new(env, planes);
+            }
+            if (c != NULL && (c->ints == NULL || c->planes == NULL)) {
+                (*env)->PopLocalFrame(env, NULL);
+                coder_free(c); /* closes the Kotlin decoder */
+                callback_done(detach_now);
+                return NULL;
+            }
+        }
+        (*env)->PopLocalFrame(env, NULL);
+    } else {
+        clear_exception(env, "PushLocalFrame (decoder)");
+    }
+    callback_done(detach_now);
+    return c;
+}
+
+static int32_t codec_decode(void *decoder, const uint8_t *data, size_t len, media_video_push_frame *out) {
+    jni_coder *c = decoder;
+    int detach_now;
+    JNIEnv *env = callback_env(&detach_now);
+    if (env == NULL || len > INT_MAX) {
+        return -1;
+    }
+    if ((*env)->PushLocalFrame(env, 8) != 0) {
+        clear_exception(env, "PushLocalFrame (decode)");
+        callback_done(detach_now);
+        return -1;
+    }
+    int32_t result = -1;
+    jobject src = (*env)->NewDirectByteBuffer(env, (void *)(uintptr_t)data, (jlong)len);
+    jint got = -1;
+    if (!clear_exception(env, "NewDirectByteBuffer (decode)") && src != NULL) {
+        got = (*env)->CallIntMethod(env, c->bridge, g_codec_decode, c->obj, src, c->ints, c->planes);
+        if (clear_exception(env, "VideoDecoder.decode")) {
+            got = -1;
+        }
+    }
+    if (got == 0) {
+        result = 0; /* no picture: out->width stays 0 */
+    } else if (got == 1) {
+        jint v[6];
+        (*env)->GetIntArrayRegion(env, c->ints, 0, 6, v);
+        result = 0;
+        uint32_t height = v[2] > 0 ? (uint32_t)v[2] : 0;
+        for (int i = 0; i < 3 && result == 0; i++) {
+            jobject plane = (*env)->GetObjectArrayElement(env, c->planes, i);
+            if (plane == NULL) {
+                out->planes[i] = NULL; /* a two-plane format's third */
+                continue;
+            }
+            void *addr = (*env)->GetDirectBufferAddress(env, plane);
+            jlong capacity = (*env)->GetDirectBufferCapacity(env, plane);
+            jlong rows = i == 0 ? (jlong)height : (jlong)(height + 1) / 2;
+            /* The engine reads `stride` bytes for each row but the last: the
+             * buffer must hold that much (a last row at least as long as the
+             * stride is asked for, a bound the planes' owner can always meet). */
+            if (addr == NULL || v[3 + i] < 0 || capacity < (jlong)v[3 + i] * rows) {
+                shim_log("the app's decoder returned plane %d of %lld bytes for stride %d x %lld rows", i,
+                         (long long)capacity, (int)v[3 + i], (long long)rows);
+                result = -1;
+                break;
+            }
+            out->planes[i] = addr;
+            out->strides[i] = (uint32_t)v[3 + i];
+        }
+        if (result == 0) {
+            out->format = (uint32_t)v[0];
+            out->width = v[1] > 0 ? (uint32_t)v[1] : 0;
+            out->height = height;
+        }
+    }
+    (*env)->PopLocalFrame(env, NULL);
+    callback_done(detach_now);
+    return result;
 }
 
 /* ---- native methods of org.libmedia.NativeLib -------------------------- */
@@ -457,7 +693,7 @@ NATIVE(jbyteArray, lastErrorMessage)(JNIEnv *env, jclass cls) {
 /* fields: CONFIG_FIELDS values, each -1 (keep the base config's value) or
  * 0..UINT32_MAX, in NativeLib.kt's order. out[0] receives the handle. */
 NATIVE(jint, engineNew)(JNIEnv *env, jclass cls, jboolean fake, jlongArray fields,
-                        jlongArray out) {
+                        jobject codec, jlongArray out) {
     (void)cls;
     if (fields == NULL || out == NULL) {
         return MEDIA_ERR_NULL_ARGUMENT;
@@ -500,8 +736,29 @@ NATIVE(jint, engineNew)(JNIEnv *env, jclass cls, jboolean fake, jlongArray field
         free(ctx);
         return MEDIA_ERR_INTERNAL;
     }
+    media_video_codec vc;
+    if (codec != NULL) {
+        ctx->codec = global_new(env, codec);
+        if (ctx->codec == NULL) {
+            pthread_mutex_destroy(&ctx->lock);
+            free(ctx);
+            return MEDIA_ERR_INTERNAL;
+        }
+        memset(&vc, 0, sizeof vc);
+        vc.struct_size = sizeof vc;
+        vc.userdata = ctx;
+        vc.encoder_new = codec_encoder_new;
+        vc.encoder_encode = codec_encode;
+        vc.encoder_set_bitrate = codec_set_bitrate;
+        vc.encoder_free = coder_free;
+        vc.decoder_new = codec_decoder_new;
+        vc.decoder_decode = codec_decode;
+        vc.decoder_free = coder_free;
+        cfg.video_codec = &vc; /* copied by media_engine_new */
+    }
     media_result r = media_engine_new(&cfg, &ctx->engine);
     if (r != MEDIA_OK) {
+        global_delete(env, ctx->codec);
         pthread_mutex_destroy(&ctx->lock);
         free(ctx);
         return (jint)r;
@@ -527,6 +784,7 @@ NATIVE(void, engineFree)(JNIEnv *env, jclass cls, jlong handle) {
     pthread_mutex_unlock(&ctx->lock);
     global_delete(env, ev);
     global_delete(env, fr);
+    global_delete(env, ctx->codec); /* every encoder and decoder was freed with the engine */
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     atomic_fetch_sub(&g_live_engines, 1);

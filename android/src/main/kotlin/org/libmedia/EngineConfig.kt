@@ -137,6 +137,11 @@ data class EngineConfig(
     val voiceProcessing: VoiceProcessing? = null,
     /** Null keeps [VideoDelay.BALANCED]. */
     val videoDelay: VideoDelay? = null,
+    /**
+     * The app's H.264 codec (MediaCodec) in place of the library's openh264;
+     * null uses openh264. A library built without openh264 needs one for video.
+     */
+    val videoCodec: VideoCodec? = null,
 ) {
     companion object {
         /** Synthetic devices: runs anywhere, no permission or hardware needed. */

@@ -30,9 +30,12 @@ class MediaEngine(config: EngineConfig = EngineConfig()) : AutoCloseable {
     private var inFlight = 0 // guarded by lock
     private var closed = false // guarded by lock
 
+    /** The app's video codec as the shim calls it, if [EngineConfig.videoCodec] is set. */
+    internal val codecBridge: CodecBridge? = config.videoCodec?.let { CodecBridge(it) }
+
     init {
         val out = LongArray(1)
-        throwOnError(NativeLib.engineNew(config.devices == Devices.FAKE, config.toNativeFields(), out))
+        throwOnError(NativeLib.engineNew(config.devices == Devices.FAKE, config.toNativeFields(), codecBridge, out))
         handle = out[0]
     }
 

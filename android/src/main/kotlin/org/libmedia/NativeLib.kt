@@ -28,7 +28,7 @@ internal object NativeLib {
     @JvmStatic external fun resultString(code: Int): String
     @JvmStatic external fun lastErrorMessage(): ByteArray
 
-    @JvmStatic external fun engineNew(fake: Boolean, fields: LongArray, out: LongArray): Int
+    @JvmStatic external fun engineNew(fake: Boolean, fields: LongArray, codec: CodecBridge?, out: LongArray): Int
     @JvmStatic external fun engineFree(handle: Long)
     @JvmStatic external fun setEventSink(handle: Long, sink: EventDispatcher?): Int
     @JvmStatic external fun setFrameSink(handle: Long, sink: FrameDispatcher?): Int
