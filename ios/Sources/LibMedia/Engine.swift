@@ -41,6 +41,8 @@ public extension EngineDelegate {
 public final class Engine {
     private let handle: OpaquePointer
     private let context: CallbackContext
+    /// The app's video codec, which C calls until `deinit` frees the engine.
+    private let codec: CodecBox?
 
     /// Creates an engine; no device opens yet.
     ///
@@ -53,8 +55,16 @@ public final class Engine {
                 delegate: EngineDelegate? = nil,
                 queue: DispatchQueue = .main) throws {
         var created: OpaquePointer?
-        try config.withRaw { raw in
-            try check(media_engine_new(raw, &created))
+        let codec = config.videoCodec.map { CodecBox($0) }
+        if let codec = codec {
+            var raw = codec.raw() // copied by media_engine_new
+            try withUnsafePointer(to: &raw) { pointer in
+                try config.withRaw(codec: pointer) { try check(media_engine_new($0, &created)) }
+            }
+        } else {
+            try config.withRaw { raw in
+                try check(media_engine_new(raw, &created))
+            }
         }
         guard let handle = created else {
             throw MediaError.internal
@@ -72,6 +82,7 @@ public final class Engine {
         }
         self.handle = handle
         self.context = context
+        self.codec = codec
         context.engine = self
         context.setDelegate(delegate)
     }

@@ -41,6 +41,11 @@ public struct EngineConfig {
     /// When set, the audio the speaker plays is also written to this WAV
     /// file (48 kHz mono).
     public var recordRemoteAudioFile: String?
+    /// The app's H.264 codec (`VideoToolboxCodec()`) in place of the
+    /// library's openh264; nil uses openh264. A library built without
+    /// openh264 (`MEDIA_PLATFORM_CODEC=1`) needs one for video. Held by the
+    /// Engine until it is freed.
+    public var videoCodec: VideoCodec?
 
     /// The system's microphone, speaker and first camera, 640x360 at
     /// 30 fps, 800 kbit/s (`media_engine_config_default`).
@@ -185,8 +190,9 @@ public struct EngineConfig {
     }
 
     /// Calls `body` with the C struct, its strings set to C copies that
-    /// live until `body` returns.
-    func withRaw<R>(_ body: (UnsafePointer<media_engine_config>) throws -> R) throws -> R {
+    /// live until `body` returns, and its `video_codec` to `codec`.
+    func withRaw<R>(codec: UnsafePointer<media_video_codec>? = nil,
+                    _ body: (UnsafePointer<media_engine_config>) throws -> R) throws -> R {
         let strings = [audioInputDevice, audioInputFile, audioOutputDevice,
                        audioOutputFile, videoInputFile, recordRemoteVideoFile,
                        recordRemoteAudioFile]
@@ -199,6 +205,7 @@ public struct EngineConfig {
             copy.video_input_file = c[4]
             copy.record_remote_video_file = c[5]
             copy.record_remote_audio_file = c[6]
+            copy.video_codec = codec
             return try withUnsafePointer(to: &copy) { try body($0) }
         }
     }
