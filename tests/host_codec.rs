@@ -2,7 +2,8 @@
 //! hands in MediaCodec or VideoToolbox): the echo test's frames go through
 //! its encoders and decoders, keyframe and bitrate requests reach them,
 //! and each is dropped when its stage ends. A host codec that cannot make
-//! a decoder leaves local video running and says so with an error event.
+//! a decoder leaves local video running and says so with an error event;
+//! encoders and decoders that break for good mid-call are replaced.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -28,14 +29,20 @@ struct Calls {
 }
 
 /// openh264 behind the host-codec seam, counting calls; `decoders` false
-/// makes every decoder fail to open.
+/// makes every decoder fail to open; `breaks_after` makes each encoder and
+/// decoder fail every call after that many.
 struct Counting {
     calls: Arc<Calls>,
     decoders: bool,
+    breaks_after: usize,
 }
 
-struct Enc(Box<dyn VideoEncoder>, Arc<Calls>);
-struct Dec(Box<dyn VideoDecoder>, Arc<Calls>);
+struct Enc(Box<dyn VideoEncoder>, Arc<Calls>, usize);
+struct Dec(Box<dyn VideoDecoder>, Arc<Calls>, usize);
+
+fn broken() -> media::Error {
+    media::Error::new(ErrorKind::Codec, "the session was invalidated")
+}
 
 impl VideoCodec for Counting {
     fn name(&self) -> &str {
@@ -47,6 +54,7 @@ impl VideoCodec for Counting {
         Ok(Box::new(Enc(
             Openh264.encoder(settings)?,
             self.calls.clone(),
+            self.breaks_after,
         )))
     }
     fn decoder(&self) -> Result<Box<dyn VideoDecoder>> {
@@ -55,7 +63,11 @@ impl VideoCodec for Counting {
         }
         self.calls.decoders.fetch_add(1, SeqCst);
         self.calls.live.fetch_add(1, SeqCst);
-        Ok(Box::new(Dec(Openh264.decoder()?, self.calls.clone())))
+        Ok(Box::new(Dec(
+            Openh264.decoder()?,
+            self.calls.clone(),
+            self.breaks_after,
+        )))
     }
 }
 
@@ -72,6 +84,10 @@ impl VideoEncoder for Enc {
         self.0.set_bitrate(bps)
     }
     fn encode(&mut self, frame: &VideoFrame, pts_ms: u64) -> Result<Option<H264Frame>> {
+        if self.2 == 0 {
+            return Err(broken());
+        }
+        self.2 -= 1;
         self.1.encoded.fetch_add(1, SeqCst);
         self.0.encode(frame, pts_ms)
     }
@@ -79,6 +95,10 @@ impl VideoEncoder for Enc {
 
 impl VideoDecoder for Dec {
     fn decode(&mut self, annexb: &[u8], capture_us: u64) -> Result<Option<VideoFrame>> {
+        if self.2 == 0 {
+            return Err(broken());
+        }
+        self.2 -= 1;
         self.1.decoded.fetch_add(1, SeqCst);
         self.0.decode(annexb, capture_us)
     }
@@ -104,7 +124,7 @@ struct Run {
     errors: Arc<Mutex<Vec<String>>>,
 }
 
-fn start(decoders: bool) -> Run {
+fn start(decoders: bool, breaks_after: usize) -> Run {
     let calls = Arc::new(Calls::default());
     let engine = Engine::new(EngineConfig {
         video: VideoConfig {
@@ -116,6 +136,7 @@ fn start(decoders: bool) -> Run {
         video_codec: VideoCodecConfig::Host(Arc::new(Counting {
             calls: calls.clone(),
             decoders,
+            breaks_after,
         })),
         stats_interval_ms: 0,
         ..EngineConfig::fake()
@@ -158,7 +179,7 @@ fn wait(mut done: impl FnMut() -> bool) {
 
 #[test]
 fn the_echo_test_runs_through_the_hosts_codec() {
-    let run = start(true);
+    let run = start(true, usize::MAX);
     wait(|| run.back.lock().unwrap().len() >= 30);
     run.engine.set_video_bitrate(300_000).unwrap();
     let c = &run.calls;
@@ -185,7 +206,7 @@ fn the_echo_test_runs_through_the_hosts_codec() {
 
 #[test]
 fn a_host_codec_without_a_decoder_keeps_local_video_and_says_so() {
-    let run = start(false);
+    let run = start(false, usize::MAX);
     let c = &run.calls;
     wait(|| c.encoded.load(SeqCst) >= 30 && !run.errors.lock().unwrap().is_empty());
     let stats = run.engine.stats();
@@ -199,4 +220,33 @@ fn a_host_codec_without_a_decoder_keeps_local_video_and_says_so() {
     let errors = run.errors.lock().unwrap().clone();
     assert_eq!(errors.len(), 1, "told once: {errors:?}");
     assert!(errors[0].contains("no hardware decoder"), "{errors:?}");
+}
+
+#[test]
+fn encoders_and_decoders_that_break_for_good_are_replaced() {
+    // Each encoder and decoder works for 20 frames, then fails every call
+    // (as an iOS session invalidated in the background does).
+    let run = start(true, 20);
+    let c = &run.calls;
+    wait(|| run.back.lock().unwrap().len() >= 70);
+    run.engine.stop_echo_test();
+    let back = run.back.lock().unwrap().clone();
+    let (encoders, decoders) = (c.encoders.load(SeqCst), c.decoders.load(SeqCst));
+    let errors = run.errors.lock().unwrap().clone();
+    eprintln!(
+        "{} frames back, {encoders} encoders, {decoders} decoders, {} errors",
+        back.len(),
+        errors.len()
+    );
+    assert!(back.len() >= 70, "video goes on: {back:?}");
+    assert!(encoders >= 4, "broken encoders replaced: {encoders}");
+    assert!(decoders >= 4, "broken decoders replaced: {decoders}");
+    // One report per broken encoder, none per frame.
+    assert!(errors.len() < encoders, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("invalidated")),
+        "{errors:?}"
+    );
+    drop(run.engine);
+    assert_eq!(c.live.load(SeqCst), 0, "every encoder and decoder dropped");
 }

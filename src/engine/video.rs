@@ -2,7 +2,9 @@
 //! oldest frame, counted) → H.264 encode → transport ("media-video-send").
 //! Receive: transport → H.264 decode → render queue ("media-video-recv");
 //! on loss or a decode error it discards until an IDR and asks the sender
-//! for one (at most every 300 ms).
+//! for one (at most every 300 ms). An encoder that fails is replaced at the
+//! next frame, a decoder that fails on an IDR at once (a platform codec can
+//! break for good, as iOS's do in the background).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
@@ -105,6 +107,8 @@ impl VideoSend {
                 // spaces only those: the engine's own — the first, a new
                 // peer's — may never have reached the receiver asking).
                 let mut answering = false;
+                // The encoder failed on the last frame (reported once per run).
+                let mut failing = false;
                 while !stop.load(Relaxed) {
                     let frame = match rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(f) => f,
@@ -182,7 +186,11 @@ impl VideoSend {
                     }
                     last_sent_us = Some(frame.capture_us);
                     let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
-                    match encoder.encode(&frame, pts_ms) {
+                    let encoded = encoder.encode(&frame, pts_ms);
+                    if encoded.is_ok() {
+                        failing = false;
+                    }
+                    match encoded {
                         Ok(Some(out)) => {
                             let now = shared.clock.now_us();
                             shared
@@ -218,7 +226,19 @@ impl VideoSend {
                         Ok(None) => {
                             c.video_encoder_skipped.fetch_add(1, Relaxed);
                         }
-                        Err(e) => emit_error(&shared.events_tx, &e),
+                        Err(e) => {
+                            if !std::mem::replace(&mut failing, true) {
+                                emit_error(&shared.events_tx, &e);
+                            }
+                            // A platform encoder can break for good (iOS
+                            // invalidates its sessions while the app is in
+                            // the background): the next frame goes to a new
+                            // one, which starts with an IDR.
+                            if let Ok(fresh) = new_encoder(&*codec, encoder.settings()) {
+                                encoder = fresh;
+                                answering |= seq > 0;
+                            }
+                        }
                     }
                 }
             },
@@ -265,11 +285,11 @@ impl VideoRecv {
         // Without a decoder (a build without its own codec, no host codec
         // given, or the host's failing) the call goes on with audio: the
         // host is told once and remote video is counted as discarded.
-        let mut decoder = match codec.and_then(|c| c.decoder()) {
-            Ok(d) => Some(d),
+        let (codec, mut decoder) = match codec.and_then(|c| Ok((c.decoder()?, c))) {
+            Ok((d, c)) => (Some(c), Some(d)),
             Err(e) => {
                 emit_error(&shared.events_tx, &e);
-                None
+                (None, None)
             }
         };
         let recorder = match recorder {
@@ -386,7 +406,17 @@ impl VideoRecv {
                         request_keyframe(&mut last_request);
                         continue;
                     }
-                    match decoder.decode(&f.data, f.capture_us) {
+                    let mut decoded = decoder.decode(&f.data, f.capture_us);
+                    if decoded.is_err() && f.keyframe {
+                        // An IDR that does not decode: the decoder itself
+                        // may be broken for good (iOS invalidates its
+                        // sessions in the background). A new one gets it.
+                        if let Some(fresh) = codec.as_ref().and_then(|c| c.decoder().ok()) {
+                            *decoder = fresh;
+                            decoded = decoder.decode(&f.data, f.capture_us);
+                        }
+                    }
+                    match decoded {
                         Ok(Some(frame)) => {
                             let mut frame = frame;
                             frame.capture_known = f.capture_known;

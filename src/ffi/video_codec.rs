@@ -239,12 +239,14 @@ impl VideoEncoder for HostEncoder {
     }
 
     fn set_bitrate(&mut self, bps: u32) -> crate::Result<()> {
+        // Taken as the setting even when the host fails it: the engine
+        // reports the failure once instead of retrying on every frame.
+        self.settings.bitrate_bps = bps;
         // SAFETY: a live encoder of the host's.
         let code = unsafe { (self.c.encoder_set_bitrate)(self.handle, bps) };
         if code != 0 {
             return Err(host_failed("encoder_set_bitrate", code));
         }
-        self.settings.bitrate_bps = bps;
         Ok(())
     }
 
