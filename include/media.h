@@ -380,9 +380,14 @@ typedef struct media_video_push_frame {
 // same time on different threads; the calls on one encoder or one decoder
 // never overlap. A callback must not call back into the engine.
 //
-// Results: 0 (`MEDIA_OK`) for success; any other value is a failure that
-// the engine reports as a `MEDIA_ERR_CODEC` error event (a decoder's
-// failure makes the engine wait for, and ask for, the next keyframe).
+// Results: 0 (`MEDIA_OK`) for success, any other value a failure. An
+// encoder's failures are reported once per run as a `MEDIA_ERR_CODEC`
+// error event, and after 3 in a row the encoder is freed and a new one
+// made. A decoder's failure is counted (`media_stats.video_decode_errors`)
+// and makes the engine wait for, and ask for, the next keyframe; a
+// decoder that fails on a keyframe is freed and a new one gets it. A NULL
+// from `encoder_new` or `decoder_new` is reported once as an error event.
+// Decoders are made when a remote's first video arrives.
 typedef struct media_video_codec {
   // `sizeof(media_video_codec)` as the host was compiled.
   uint32_t struct_size;
@@ -394,9 +399,11 @@ typedef struct media_video_codec {
   // Encodes `frame` (I420, the encoder's size, `timestamp_us` its
   // presentation time; readable during the call) as one access unit of
   // Annex B NAL units written to `out` (`capacity` bytes, at least twice
-  // the frame's pixel count); an IDR when `keyframe`, or whenever the
-  // encoder wants. Sets `*out_len` to the bytes written; 0 skips the
-  // frame.
+  // the frame's pixel count). `keyframe` asks for an IDR: it is set once
+  // per request (and on a new encoder's first call), so an encoder that
+  // hands out a frame a call or two later makes that one an IDR. Sets
+  // `*out_len` to the bytes written; 0 skips the frame (or has no output
+  // yet). An encoder may also make IDRs on its own.
   int32_t (*encoder_encode)(void *encoder,
                             const struct media_video_push_frame *frame,
                             bool keyframe,
@@ -410,9 +417,11 @@ typedef struct media_video_codec {
   // A new decoder, or NULL on failure.
   void *(*decoder_new)(void *userdata);
   // Decodes one access unit (`data`, `len` bytes of Annex B). For a
-  // picture, fills `*out` (`struct_size` is set by the engine: keep it)
-  // with its format, size, planes and strides, valid until the next call
-  // on this decoder; leaves `out->width` 0 when there is no picture yet.
+  // picture, fills `*out` with its format, size, planes and strides,
+  // valid until the next call on this decoder; leaves `out->width` 0
+  // when there is no picture yet. `out->struct_size` is the engine's
+  // `sizeof(media_video_push_frame)`: write only the fields it covers and
+  // leave it as it is.
   int32_t (*decoder_decode)(void *decoder,
                             const uint8_t *data,
                             size_t len,

@@ -1525,6 +1525,9 @@ fn validate(c: &EngineConfig) -> Result<()> {
             "video bitrate must satisfy min <= bitrate <= max",
         ));
     }
+    // Every target the engine sets lies within these: a codec takes it.
+    crate::codec::video::check_bitrate(v.min_bitrate_bps)?;
+    crate::codec::video::check_bitrate(v.max_bitrate_bps)?;
     let l = &c.loopback;
     if !(0.0..=1.0).contains(&l.audio_loss) || !(0.0..=1.0).contains(&l.video_loss) {
         return Err(Error::invalid_argument(

@@ -21,7 +21,7 @@ use super::recorder::Recorder;
 use super::remote::Remote;
 use super::worker::Worker;
 use super::Shared;
-use crate::codec::video::{new_encoder, H264Settings, VideoCodec};
+use crate::codec::video::{new_encoder, H264Settings, VideoCodec, VideoDecoder};
 use crate::control::{KeyframePolicy, VideoLadder};
 use crate::devices::convert;
 use crate::devices::video::{VideoInput, Y4mWriter};
@@ -107,8 +107,12 @@ impl VideoSend {
                 // spaces only those: the engine's own — the first, a new
                 // peer's — may never have reached the receiver asking).
                 let mut answering = false;
-                // The encoder failed on the last frame (reported once per run).
-                let mut failing = false;
+                // Frames the encoder failed in a row (reported on the
+                // first; every FAILURES_BEFORE_NEW_ENCODER, a new one).
+                let mut failures = 0u32;
+                // A size and rate no encoder could be made for: not tried
+                // again until the rung changes.
+                let mut refused: Option<(u32, u32, u32)> = None;
                 while !stop.load(Relaxed) {
                     let frame = match rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(f) => f,
@@ -154,11 +158,10 @@ impl VideoSend {
                         }
                         continue;
                     }
-                    let frame = convert::scale(&frame, rung.width, rung.height);
+                    let mut frame = convert::scale(&frame, rung.width, rung.height);
                     let s = encoder.settings();
-                    if (frame.width, frame.height, rung.fps)
-                        != (s.width, s.height, s.max_fps as u32)
-                    {
+                    let wanted = (frame.width, frame.height, rung.fps);
+                    if wanted != (s.width, s.height, s.max_fps as u32) && refused != Some(wanted) {
                         // A new size or rate: a new encoder, which starts
                         // with an IDR.
                         let resized = H264Settings {
@@ -170,25 +173,32 @@ impl VideoSend {
                         match new_encoder(&*codec, resized) {
                             Ok(e) => {
                                 encoder = e;
+                                refused = None;
                                 // Mid-call, its IDR reaches every receiver
                                 // as an answer would: requests made while
                                 // it is on its way get no second one.
                                 answering |= seq > 0;
+                                c.video_send_width.store(frame.width as u64, Relaxed);
+                                c.video_send_height.store(frame.height as u64, Relaxed);
+                                c.video_send_fps.store(rung.fps as u64, Relaxed);
                             }
                             Err(e) => {
+                                // Reported once; the running encoder goes
+                                // on at its own size and rate.
                                 emit_error(&shared.events_tx, &e);
-                                continue;
+                                refused = Some(wanted);
                             }
                         }
-                        c.video_send_width.store(frame.width as u64, Relaxed);
-                        c.video_send_height.store(frame.height as u64, Relaxed);
-                        c.video_send_fps.store(rung.fps as u64, Relaxed);
+                    }
+                    let s = encoder.settings();
+                    if (frame.width, frame.height) != (s.width, s.height) {
+                        frame = convert::scale(&frame, s.width, s.height);
                     }
                     last_sent_us = Some(frame.capture_us);
                     let pts_ms = frame.capture_us.saturating_sub(start_us) / 1000;
                     let encoded = encoder.encode(&frame, pts_ms);
                     if encoded.is_ok() {
-                        failing = false;
+                        failures = 0;
                     }
                     match encoded {
                         Ok(Some(out)) => {
@@ -227,16 +237,20 @@ impl VideoSend {
                             c.video_encoder_skipped.fetch_add(1, Relaxed);
                         }
                         Err(e) => {
-                            if !std::mem::replace(&mut failing, true) {
+                            failures += 1;
+                            if failures == 1 {
                                 emit_error(&shared.events_tx, &e);
                             }
                             // A platform encoder can break for good (iOS
                             // invalidates its sessions while the app is in
-                            // the background): the next frame goes to a new
-                            // one, which starts with an IDR.
-                            if let Ok(fresh) = new_encoder(&*codec, encoder.settings()) {
-                                encoder = fresh;
-                                answering |= seq > 0;
+                            // the background): after a few failures in a
+                            // row the next frame goes to a new one, which
+                            // starts with an IDR.
+                            if failures % FAILURES_BEFORE_NEW_ENCODER == 0 {
+                                if let Ok(fresh) = new_encoder(&*codec, encoder.settings()) {
+                                    encoder = fresh;
+                                    answering |= seq > 0;
+                                }
                             }
                         }
                     }
@@ -257,6 +271,10 @@ impl VideoSend {
         self.worker.stop();
     }
 }
+
+/// Frames an encoder fails in a row before it is replaced (one failure
+/// may be a frame the platform dropped; a broken session fails them all).
+const FAILURES_BEFORE_NEW_ENCODER: u32 = 3;
 
 /// Frames queued for the recording at most; beyond that they are skipped
 /// (and counted) rather than slowing the call down.
@@ -285,13 +303,11 @@ impl VideoRecv {
         // Without a decoder (a build without its own codec, no host codec
         // given, or the host's failing) the call goes on with audio: the
         // host is told once and remote video is counted as discarded.
-        let (codec, mut decoder) = match codec.and_then(|c| Ok((c.decoder()?, c))) {
-            Ok((d, c)) => (Some(c), Some(d)),
-            Err(e) => {
-                emit_error(&shared.events_tx, &e);
-                (None, None)
-            }
-        };
+        // The decoder is made when video first arrives (platform decoders
+        // are scarce: an audio-only remote takes none), and tried again at
+        // each keyframe while it cannot be made (reported once).
+        let mut decoder: Option<Box<dyn VideoDecoder>> = None;
+        let mut decoder_reported = false;
         let recorder = match recorder {
             Some(w) => Some(Recorder::start(
                 "media-record",
@@ -395,6 +411,20 @@ impl VideoRecv {
                         }
                     }
                     expected = Some(f.seq + 1);
+                    if decoder.is_none() && (f.keyframe || !decoder_reported) {
+                        match codec
+                            .as_ref()
+                            .map_err(Clone::clone)
+                            .and_then(|c| c.decoder())
+                        {
+                            Ok(d) => decoder = Some(d),
+                            Err(e) => {
+                                if !std::mem::replace(&mut decoder_reported, true) {
+                                    emit_error(&shared.events_tx, &e);
+                                }
+                            }
+                        }
+                    }
                     let Some(decoder) = decoder.as_mut() else {
                         c.video_frames_discarded_waiting_keyframe
                             .fetch_add(1, Relaxed);
@@ -411,7 +441,7 @@ impl VideoRecv {
                         // An IDR that does not decode: the decoder itself
                         // may be broken for good (iOS invalidates its
                         // sessions in the background). A new one gets it.
-                        if let Some(fresh) = codec.as_ref().and_then(|c| c.decoder().ok()) {
+                        if let Some(fresh) = codec.as_ref().ok().and_then(|c| c.decoder().ok()) {
                             *decoder = fresh;
                             decoded = decoder.decode(&f.data, f.capture_us);
                         }

@@ -208,7 +208,16 @@ pub(crate) unsafe fn pushed_frame<'a>(
                 format!("{what}: plane {i}: stride {stride} is shorter than a row"),
             ));
         }
-        let len = stride * (rows(i) - 1) + row(i);
+        let Some(len) = stride
+            .checked_mul(rows(i) - 1)
+            .and_then(|n| n.checked_add(row(i)))
+            .filter(|&n| n <= isize::MAX as usize)
+        else {
+            return Err((
+                MEDIA_ERR_INVALID_ARGUMENT,
+                format!("{what}: plane {i}: stride {stride} is too large"),
+            ));
+        };
         // SAFETY: the host promises `stride` bytes per row for
         // `rows` rows (the last one at least a row long), readable
         // during this call.

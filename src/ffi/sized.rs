@@ -120,7 +120,10 @@ pub(crate) unsafe fn init<T: Grown>(p: *mut T, size: u32, value: T) -> media_res
 
 #[cfg(test)]
 mod tests {
-    use super::super::{media_engine_config, media_remote_stats, media_server_config, media_stats};
+    use super::super::{
+        media_engine_config, media_remote_stats, media_server_config, media_stats,
+        media_video_codec,
+    };
     use super::Grown;
     use std::mem::{align_of, offset_of, size_of};
 
@@ -147,9 +150,12 @@ mod tests {
         ends_without_padding::<media_server_config>(
             offset_of!(media_server_config, stun_server) + size_of::<usize>(),
         );
+        ends_without_padding::<media_video_codec>(
+            offset_of!(media_video_codec, decoder_free) + size_of::<usize>(),
+        );
         // Later versions end without padding too.
         assert_eq!(
-            offset_of!(media_engine_config, record_remote_audio_file) + size_of::<usize>(),
+            offset_of!(media_engine_config, video_codec) + size_of::<usize>(),
             size_of::<media_engine_config>()
         );
         assert_eq!(
@@ -165,5 +171,6 @@ mod tests {
         assert_eq!(offset_of!(media_stats, struct_size), 0);
         assert_eq!(offset_of!(media_remote_stats, struct_size), 0);
         assert_eq!(offset_of!(media_server_config, struct_size), 0);
+        assert_eq!(offset_of!(media_video_codec, struct_size), 0);
     }
 }

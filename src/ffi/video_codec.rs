@@ -38,9 +38,14 @@ pub struct media_video_encoder_settings {
 /// same time on different threads; the calls on one encoder or one decoder
 /// never overlap. A callback must not call back into the engine.
 ///
-/// Results: 0 (`MEDIA_OK`) for success; any other value is a failure that
-/// the engine reports as a `MEDIA_ERR_CODEC` error event (a decoder's
-/// failure makes the engine wait for, and ask for, the next keyframe).
+/// Results: 0 (`MEDIA_OK`) for success, any other value a failure. An
+/// encoder's failures are reported once per run as a `MEDIA_ERR_CODEC`
+/// error event, and after 3 in a row the encoder is freed and a new one
+/// made. A decoder's failure is counted (`media_stats.video_decode_errors`)
+/// and makes the engine wait for, and ask for, the next keyframe; a
+/// decoder that fails on a keyframe is freed and a new one gets it. A NULL
+/// from `encoder_new` or `decoder_new` is reported once as an error event.
+/// Decoders are made when a remote's first video arrives.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct media_video_codec {
@@ -59,9 +64,11 @@ pub struct media_video_codec {
     /// Encodes `frame` (I420, the encoder's size, `timestamp_us` its
     /// presentation time; readable during the call) as one access unit of
     /// Annex B NAL units written to `out` (`capacity` bytes, at least twice
-    /// the frame's pixel count); an IDR when `keyframe`, or whenever the
-    /// encoder wants. Sets `*out_len` to the bytes written; 0 skips the
-    /// frame.
+    /// the frame's pixel count). `keyframe` asks for an IDR: it is set once
+    /// per request (and on a new encoder's first call), so an encoder that
+    /// hands out a frame a call or two later makes that one an IDR. Sets
+    /// `*out_len` to the bytes written; 0 skips the frame (or has no output
+    /// yet). An encoder may also make IDRs on its own.
     pub encoder_encode: Option<
         unsafe extern "C" fn(
             encoder: *mut c_void,
@@ -80,9 +87,11 @@ pub struct media_video_codec {
     /// A new decoder, or NULL on failure.
     pub decoder_new: Option<unsafe extern "C" fn(userdata: *mut c_void) -> *mut c_void>,
     /// Decodes one access unit (`data`, `len` bytes of Annex B). For a
-    /// picture, fills `*out` (`struct_size` is set by the engine: keep it)
-    /// with its format, size, planes and strides, valid until the next call
-    /// on this decoder; leaves `out->width` 0 when there is no picture yet.
+    /// picture, fills `*out` with its format, size, planes and strides,
+    /// valid until the next call on this decoder; leaves `out->width` 0
+    /// when there is no picture yet. `out->struct_size` is the engine's
+    /// `sizeof(media_video_push_frame)`: write only the fields it covers and
+    /// leave it as it is.
     pub decoder_decode: Option<
         unsafe extern "C" fn(
             decoder: *mut c_void,
@@ -99,7 +108,9 @@ pub struct media_video_codec {
 // host's function.
 unsafe impl sized::Grown for media_video_codec {
     const NAME: &'static str = "media_video_codec";
-    const V1_SIZE: usize = std::mem::size_of::<media_video_codec>();
+    // The end of its last field: fields added later start at or after it.
+    const V1_SIZE: usize = std::mem::offset_of!(media_video_codec, decoder_free)
+        + std::mem::size_of::<Option<unsafe extern "C" fn(*mut c_void)>>();
 }
 
 /// Callbacks checked present, ready to call.
@@ -287,6 +298,9 @@ impl VideoEncoder for HostEncoder {
         if code != 0 {
             return Err(host_failed("encoder_encode", code));
         }
+        // Asked once: a platform encoder may hand the IDR out a call or
+        // two later, and asking again would make a second one.
+        self.keyframe = false;
         if len > self.out.len() {
             return Err(crate::Error::codec(format!(
                 "the host's H.264 encoder_encode wrote {len} bytes into {}",
@@ -298,9 +312,6 @@ impl VideoEncoder for HostEncoder {
         }
         let data = self.out[..len].to_vec();
         let keyframe = is_keyframe(&data);
-        if keyframe {
-            self.keyframe = false;
-        }
         Ok(Some(H264Frame { data, keyframe }))
     }
 }

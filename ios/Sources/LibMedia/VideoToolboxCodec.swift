@@ -175,8 +175,12 @@ final class VideoToolboxEncoder: VideoEncoder {
     /// A sample as Annex B: parameter sets first when it is a sync sample,
     /// then each length-prefixed NAL unit behind a start code.
     private func collect(_ status: OSStatus, _ sample: CMSampleBuffer?) {
-        guard status == noErr, let sample = sample, let data = CMSampleBufferGetDataBuffer(sample) else {
-            failure = status != noErr ? status : -1
+        guard status == noErr else {
+            failure = status
+            return
+        }
+        // No sample without an error: a frame VideoToolbox dropped (a skip).
+        guard let sample = sample, let data = CMSampleBufferGetDataBuffer(sample) else {
             return
         }
         if isSync(sample), let format = CMSampleBufferGetFormatDescription(sample) {
@@ -269,7 +273,14 @@ final class VideoToolboxDecoder: VideoDecoder {
             }
         }
         if newParameters, !sps.isEmpty, !pps.isEmpty {
-            try makeSession()
+            do {
+                try makeSession()
+            } catch {
+                // Forgotten, so the same parameter sets try again.
+                sps = []
+                pps = []
+                throw error
+            }
         }
         guard !sample.isEmpty else { return nil }
         guard let session = session, let format = format else {

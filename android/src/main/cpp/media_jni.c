@@ -494,6 +494,10 @@ static void *codec_encoder_new(void *userdata, const media_video_encoder_setting
                                                (jint)s->height, (jint)s->fps, (jint)s->bitrate_bps);
         if (!clear_exception(env, "VideoCodec.newEncoder") && enc != NULL) {
             c = coder_new(env, ctx->codec, enc);
+            if (c == NULL) { /* out of memory: the Kotlin encoder is closed, not leaked */
+                (*env)->CallVoidMethod(env, ctx->codec, g_codec_close, enc);
+                clear_exception(env, "VideoCodec close");
+            }
         }
         (*env)->PopLocalFrame(env, NULL);
     } else {
@@ -519,12 +523,18 @@ static int32_t codec_encode(void *encoder, const media_video_push_frame *f, bool
     }
     jint n = -1;
     jlong rows[3] = {f->height, (f->height + 1) / 2, (f->height + 1) / 2};
-    jobject planes[3];
-    for (int i = 0; i < 3; i++) {
+    jobject planes[3] = {NULL, NULL, NULL};
+    jobject dst = NULL;
+    int ok = 1;
+    for (int i = 0; i < 3 && ok; i++) {
         planes[i] = (*env)->NewDirectByteBuffer(env, (void *)(uintptr_t)f->planes[i], (jlong)f->strides[i] * rows[i]);
+        ok = !clear_exception(env, "NewDirectByteBuffer (encode)") && planes[i] != NULL;
     }
-    jobject dst = (*env)->NewDirectByteBuffer(env, out, (jlong)(capacity > INT_MAX ? INT_MAX : capacity));
-    if (!clear_exception(env, "NewDirectByteBuffer (encode)") && planes[0] && planes[1] && planes[2] && dst) {
+    if (ok) {
+        dst = (*env)->NewDirectByteBuffer(env, out, (jlong)(capacity > INT_MAX ? INT_MAX : capacity));
+        ok = !clear_exception(env, "NewDirectByteBuffer (encode)") && dst != NULL;
+    }
+    if (ok) {
         n = (*env)->CallIntMethod(env, c->bridge, g_codec_encode, c->obj, planes[0], planes[1], planes[2],
                                   (jint)f->strides[0], (jint)f->strides[1], (jint)f->strides[2],
                                   (jlong)f->timestamp_us, (jboolean)keyframe, dst);
@@ -569,12 +579,24 @@ static void *codec_decoder_new(void *userdata) {
         jobject dec = (*env)->CallObjectMethod(env, ctx->codec, g_codec_new_decoder);
         if (!clear_exception(env, "VideoCodec.newDecoder") && dec != NULL) {
             c = coder_new(env, ctx->codec, dec);
-            jintArray ints = (*env)->NewIntArray(env, 6);
-            jclass buffer = (*env)->FindClass(env, "java/nio/ByteBuffer");
-            jobjectArray planes = buffer ? (*env)->NewObjectArray(env, 3, buffer, NULL) : NULL;
-            if (c != NULL && !clear_exception(env, "decoder arrays") && ints && planes) {
-                c->ints = global_new(env, ints);
-                c->planes = global_new(env, planes);
+            jintArray ints = NULL;
+            jobjectArray planes = NULL;
+            if (c != NULL) {
+                ints = (*env)->NewIntArray(env, 6);
+                if (!clear_exception(env, "NewIntArray (decoder)") && ints != NULL) {
+                    jclass buffer = (*env)->FindClass(env, "java/nio/ByteBuffer");
+                    if (!clear_exception(env, "FindClass ByteBuffer") && buffer != NULL) {
+                        planes = (*env)->NewObjectArray(env, 3, buffer, NULL);
+                        clear_exception(env, "NewObjectArray (decoder)");
+                    }
+                }
+                if (ints != NULL && planes != NULL) {
+                    c->ints = global_new(env, ints);
+                    c->planes = global_new(env, planes);
+                }
+            } else { /* out of memory: the Kotlin decoder is closed, not leaked */
+                (*env)->CallVoidMethod(env, ctx->codec, g_codec_close, dec);
+                clear_exception(env, "VideoCodec close");
             }
             if (c != NULL && (c->ints == NULL || c->planes == NULL)) {
                 (*env)->PopLocalFrame(env, NULL);

@@ -17,8 +17,11 @@ import java.util.concurrent.atomic.AtomicLong
  * same time on different threads, the calls on one encoder or decoder never
  * overlap.
  * Nothing here may call back into the [MediaEngine]. A method that throws
- * fails that call only (logged; the engine reports a CODEC error event, and a
- * failing decoder makes it wait for the next keyframe).
+ * fails that call only (logged). An encoder's failures give one CODEC error
+ * event per run, and after 3 in a row the engine closes it and makes a new
+ * one; a decoder's failure makes the engine wait for (and ask for) the next
+ * keyframe, and a decoder that fails on a keyframe is closed and replaced.
+ * Decoders are made when a remote's first video arrives.
  */
 interface VideoCodec {
     /** A new encoder whose first frame is an IDR, or null when none can be made. */
@@ -38,9 +41,10 @@ interface VideoEncoder : AutoCloseable {
      * direct buffers over the engine's memory, valid ONLY during the call, rows
      * [yStride] / [uStride] / [vStride] bytes apart) into [out] (a direct
      * buffer over the engine's memory, at least twice the pixel count) as one
-     * access unit of Annex B NAL units written from position 0: an IDR when
-     * [keyframe], or whenever the encoder wants. Returns the bytes written;
-     * 0 skips the frame.
+     * access unit of Annex B NAL units written from position 0. [keyframe]
+     * asks for an IDR once per request (and on a new encoder's first call):
+     * an encoder whose output comes a call or two later makes that one an
+     * IDR. Returns the bytes written; 0 skips the frame (or has no output yet).
      */
     fun encode(
         y: ByteBuffer, u: ByteBuffer, v: ByteBuffer,
@@ -55,7 +59,8 @@ interface VideoEncoder : AutoCloseable {
 /**
  * A decoded picture: [planes] are direct buffers (Y, U, V for I420; Y and the
  * interleaved chroma for NV12 / NV21) that stay valid until the decoder's next
- * call, each at least `stride * rows` bytes.
+ * call, each at least `stride * rows` bytes. Each plane starts at its buffer's
+ * start, whatever its position and limit: hand over `slice()`s.
  */
 class DecodedPicture(
     val format: PixelFormat,

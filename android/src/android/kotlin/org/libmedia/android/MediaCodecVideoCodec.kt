@@ -56,31 +56,49 @@ class MediaCodecVideoCodec : VideoCodec {
         private val codec = MediaCodec.createEncoderByType(MIME)
         private val info = MediaCodec.BufferInfo()
 
-        /** SPS and PPS, put before every IDR on devices that do not (API < 29). */
+        /** SPS and PPS from the codec-config output, put before every IDR that lacks them. */
         private var parameterSets = ByteArray(0)
 
         init {
-            val format = MediaFormat.createVideoFormat(MIME, settings.width, settings.height).apply {
-                setInteger(MediaFormat.KEY_COLOR_FORMAT, MediaCodecInfo.CodecCapabilities.COLOR_FormatYUV420Flexible)
-                setInteger(MediaFormat.KEY_BIT_RATE, settings.bitrateBps)
-                setInteger(MediaFormat.KEY_FRAME_RATE, settings.fps)
-                // IDRs only when the engine asks (an hour is "never" for a call).
-                setInteger(MediaFormat.KEY_I_FRAME_INTERVAL, 3600)
-                setInteger(MediaFormat.KEY_BITRATE_MODE, MediaCodecInfo.EncoderCapabilities.BITRATE_MODE_CBR)
-                setInteger(
-                    MediaFormat.KEY_PROFILE,
-                    if (Build.VERSION.SDK_INT >= 27) {
-                        MediaCodecInfo.CodecProfileLevel.AVCProfileConstrainedBaseline
+            try {
+                val caps = codec.codecInfo.getCapabilitiesForType(MIME)
+                val format = MediaFormat.createVideoFormat(MIME, settings.width, settings.height).apply {
+                    setInteger(MediaFormat.KEY_COLOR_FORMAT, MediaCodecInfo.CodecCapabilities.COLOR_FormatYUV420Flexible)
+                    setInteger(MediaFormat.KEY_BIT_RATE, settings.bitrateBps)
+                    setInteger(MediaFormat.KEY_FRAME_RATE, settings.fps)
+                    // IDRs only when the engine asks (an hour is "never" for a call).
+                    setInteger(MediaFormat.KEY_I_FRAME_INTERVAL, 3600)
+                    val cbr = MediaCodecInfo.EncoderCapabilities.BITRATE_MODE_CBR
+                    if (caps.encoderCapabilities?.isBitrateModeSupported(cbr) == true) {
+                        setInteger(MediaFormat.KEY_BITRATE_MODE, cbr)
+                    }
+                    // Constrained baseline where the encoder names it; else
+                    // baseline, which such encoders produce without B-slices
+                    // anyway. The level is the encoder's choice for the size.
+                    val constrained = MediaCodecInfo.CodecProfileLevel.AVCProfileConstrainedBaseline
+                    val profile = if (Build.VERSION.SDK_INT >= 27 && caps.profileLevels.any { it.profile == constrained }) {
+                        constrained
                     } else {
                         MediaCodecInfo.CodecProfileLevel.AVCProfileBaseline
-                    },
-                )
-                setInteger(MediaFormat.KEY_LEVEL, MediaCodecInfo.CodecProfileLevel.AVCLevel31)
-                if (Build.VERSION.SDK_INT >= 26) setInteger(MediaFormat.KEY_LATENCY, 1)
-                if (Build.VERSION.SDK_INT >= 29) setInteger(MediaFormat.KEY_PREPEND_HEADER_TO_SYNC_FRAMES, 1)
-            }
-            try {
-                codec.configure(format, null, null, MediaCodec.CONFIGURE_FLAG_ENCODE)
+                    }
+                    setInteger(MediaFormat.KEY_PROFILE, profile)
+                    if (Build.VERSION.SDK_INT >= 26) setInteger(MediaFormat.KEY_LATENCY, 1)
+                }
+                // Parameter sets before every IDR where the encoder offers it
+                // (some refuse the key at configure: then they are kept from
+                // the codec-config output and put there by this class).
+                if (Build.VERSION.SDK_INT >= 29) {
+                    format.setInteger(MediaFormat.KEY_PREPEND_HEADER_TO_SYNC_FRAMES, 1)
+                    try {
+                        codec.configure(format, null, null, MediaCodec.CONFIGURE_FLAG_ENCODE)
+                    } catch (e: Exception) {
+                        codec.reset()
+                        format.removeKey(MediaFormat.KEY_PREPEND_HEADER_TO_SYNC_FRAMES)
+                        codec.configure(format, null, null, MediaCodec.CONFIGURE_FLAG_ENCODE)
+                    }
+                } else {
+                    codec.configure(format, null, null, MediaCodec.CONFIGURE_FLAG_ENCODE)
+                }
                 codec.start()
             } catch (e: Exception) {
                 codec.release()
@@ -98,12 +116,18 @@ class MediaCodecVideoCodec : VideoCodec {
             }
             val input = codec.dequeueInputBuffer(INPUT_WAIT_US)
             if (input >= 0) {
-                val image = codec.getInputImage(input) ?: error("encoder gave no input image")
                 val w = settings.width
                 val h = settings.height
-                copyIn(y, yStride, image.planes[0], w, h)
-                copyIn(u, uStride, image.planes[1], w / 2, h / 2)
-                copyIn(v, vStride, image.planes[2], w / 2, h / 2)
+                try {
+                    val image = codec.getInputImage(input) ?: error("encoder gave no input image")
+                    copyIn(y, yStride, image.planes[0], w, h)
+                    copyIn(u, uStride, image.planes[1], w / 2, h / 2)
+                    copyIn(v, vStride, image.planes[2], w / 2, h / 2)
+                } catch (e: Exception) {
+                    // The slot goes back empty, or the encoder runs out of them.
+                    codec.queueInputBuffer(input, 0, 0, timestampUs, 0)
+                    throw e
+                }
                 codec.queueInputBuffer(input, 0, w * h * 3 / 2, timestampUs, 0)
             }
             // Whatever output is ready: one access unit (parameter sets are kept).
@@ -120,13 +144,24 @@ class MediaCodecVideoCodec : VideoCodec {
                     }
                     out.clear()
                     val sync = info.flags and MediaCodec.BUFFER_FLAG_KEY_FRAME != 0
-                    if (sync && Build.VERSION.SDK_INT < 29) out.put(parameterSets)
+                    if (sync && !startsWithSps(data)) out.put(parameterSets)
                     out.put(data)
                     return out.position()
                 } finally {
                     codec.releaseOutputBuffer(index, false)
                 }
             }
+        }
+
+        /** Whether an Annex B access unit opens with a sequence parameter set. */
+        private fun startsWithSps(data: ByteBuffer): Boolean {
+            val at = data.position()
+            for (i in at until minOf(data.limit() - 3, at + 8)) {
+                if (data.get(i).toInt() == 0 && data.get(i + 1).toInt() == 0 && data.get(i + 2).toInt() == 1) {
+                    return data.get(i + 3).toInt() and 0x1f == 7
+                }
+            }
+            return false
         }
 
         override fun setBitrate(bitrateBps: Int) {
@@ -167,8 +202,10 @@ class MediaCodecVideoCodec : VideoCodec {
         private var queued = 0L
 
         init {
-            // The size is a hint: the stream's parameter sets decide.
+            // The size is a hint: the stream's parameter sets decide. The
+            // input buffers must hold the largest IDR (up to 1080p here).
             val format = MediaFormat.createVideoFormat(MIME, 640, 360)
+            format.setInteger(MediaFormat.KEY_MAX_INPUT_SIZE, 1920 * 1088 * 3 / 2)
             if (Build.VERSION.SDK_INT >= 30) format.setInteger(MediaFormat.KEY_LOW_LATENCY, 1)
             try {
                 codec.configure(format, null, null, 0)
@@ -182,12 +219,20 @@ class MediaCodecVideoCodec : VideoCodec {
         override fun decode(data: ByteBuffer): DecodedPicture? {
             val input = codec.dequeueInputBuffer(INPUT_WAIT_US)
             if (input < 0) error("decoder has no free input buffer")
-            val buffer = codec.getInputBuffer(input) ?: error("decoder gave no input buffer")
-            buffer.clear()
-            val size = data.remaining()
-            buffer.put(data)
             // Presentation times only need to increase: one per access unit.
-            codec.queueInputBuffer(input, 0, size, queued++ * 33_333, 0)
+            val time = queued++ * 33_333
+            val size = data.remaining()
+            try {
+                val buffer = codec.getInputBuffer(input) ?: error("decoder gave no input buffer")
+                buffer.clear()
+                if (buffer.remaining() < size) error("access unit of $size bytes exceeds the input buffer")
+                buffer.put(data)
+            } catch (e: Exception) {
+                // The slot goes back empty, or the decoder runs out of them.
+                codec.queueInputBuffer(input, 0, 0, time, 0)
+                throw e
+            }
+            codec.queueInputBuffer(input, 0, size, time, 0)
             while (true) {
                 val index = codec.dequeueOutputBuffer(info, OUTPUT_WAIT_US)
                 if (index == MediaCodec.INFO_OUTPUT_FORMAT_CHANGED) continue
