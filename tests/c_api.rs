@@ -142,6 +142,11 @@ fn c_example_encodes_and_decodes_with_the_hosts_own_codec() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains(", 0 errors; engine decoded"), "{stdout}");
+    // The call between x264 / FFmpeg and openh264 ran (over RTP).
+    assert!(
+        stdout.contains("call: alice (x264 / FFmpeg) saw"),
+        "{stdout}"
+    );
     assert!(stdout.contains("OK (0 failures)"), "{stdout}");
 }
 

@@ -4,8 +4,11 @@
  * FFmpeg's libavcodec stands in: x264 encodes, FFmpeg's decoder decodes.
  * The echo test sends the test pattern through them and the frame callback
  * sees it come back; the engine's keyframe and bitrate requests reach the
- * host's encoder. Also checks that an incomplete codec is refused and that
- * an encoder the host cannot make is a clear error.
+ * host's encoder. Then a 1v1 call over WebRTC through the library's own
+ * server between an engine with this codec and one with the built-in
+ * openh264: x264's stream goes through RTP packetization to openh264, and
+ * openh264's to FFmpeg. Also checks that an incomplete codec is refused
+ * and that an encoder the host cannot make is a clear error.
  *
  *   build: cc host_codec.c -lmedia $(pkg-config --cflags --libs libavcodec libavutil)
  *   usage: host_codec [seconds]      (default 3; exits 0 on success)
@@ -232,6 +235,100 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+/* ---- a call: this codec on one side, the library's own on the other ---- */
+
+typedef struct peer {
+    const char *name;
+    media_engine *engine;
+    atomic_int connected;
+    atomic_int remote_frames;
+} peer;
+
+static void on_call_event(void *userdata, const media_event *ev) {
+    peer *p = userdata;
+    if (ev->type == MEDIA_EVENT_SERVER && ev->server_state == MEDIA_SERVER_CONNECTED) atomic_store(&p->connected, 1);
+    if (ev->type == MEDIA_EVENT_CALL && ev->call == MEDIA_CALL_INCOMING) media_engine_accept(p->engine, ev->call_id);
+    if (ev->type == MEDIA_EVENT_ERROR) printf("[%s] error %s: %s\n", p->name, media_result_str(ev->error), ev->message);
+}
+
+static void on_call_frame(void *userdata, const media_video_frame *f) {
+    peer *p = userdata;
+    if (f->source == MEDIA_FRAME_REMOTE && f->width == 320 && f->height == 180) atomic_fetch_add(&p->remote_frames, 1);
+}
+
+/* Waits (at most 20 s) until *value reaches `want`. */
+static int wait_at_least(atomic_int *value, int want) {
+    for (int waited = 0; waited < 20000 && atomic_load(value) < want; waited += 10) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(value) >= want;
+}
+
+static void call_between_codecs(media_video_codec *codec) {
+    media_local_server *server = NULL;
+    media_result r = media_local_server_start("127.0.0.1:0", "demo", "local-secret", &server);
+    if (r == MEDIA_ERR_UNSUPPORTED) {
+        printf("call: skipped (a library without the in-process server)\n");
+        return;
+    }
+    EXPECT(r, MEDIA_OK);
+    if (server == NULL) return;
+    char url[128], token[2][512];
+    EXPECT(media_local_server_url(server, url, sizeof url), MEDIA_OK);
+    peer peers[2] = {{.name = "alice"}, {.name = "bob"}};
+    for (int i = 0; i < 2; i++) {
+        media_engine_config cfg;
+        media_engine_config_fake(&cfg);
+        cfg.video_width = 320;
+        cfg.video_height = 180;
+        cfg.video_bitrate_bps = 400000;
+        cfg.stats_interval_ms = 0;
+        cfg.video_codec = i == 0 ? codec : NULL; /* alice: the host's; bob: the library's */
+        EXPECT(media_engine_new(&cfg, &peers[i].engine), MEDIA_OK);
+        if (peers[i].engine == NULL) return;
+        EXPECT(media_engine_set_event_callback(peers[i].engine, on_call_event, &peers[i]), MEDIA_OK);
+        EXPECT(media_engine_set_frame_callback(peers[i].engine, on_call_frame, &peers[i]), MEDIA_OK);
+        EXPECT(media_local_server_token(server, peers[i].name, 3600, token[i], sizeof token[i]), MEDIA_OK);
+        media_server_config sc;
+        media_server_config_default(&sc);
+        sc.url = url;
+        sc.app_id = "demo";
+        sc.user_id = peers[i].name;
+        sc.token = token[i];
+        sc.host_ip = "127.0.0.1";
+        EXPECT(media_engine_connect_server(peers[i].engine, &sc), MEDIA_OK);
+    }
+    int frames_before = atomic_load(&frames_encoded), pictures_before = atomic_load(&pictures_out);
+    char call_id[64];
+    if (!wait_at_least(&peers[0].connected, 1) || !wait_at_least(&peers[1].connected, 1)) {
+        fprintf(stderr, "FAIL: both register with the server\n");
+        failures++;
+    } else {
+        EXPECT(media_engine_call(peers[0].engine, "bob", true, call_id, sizeof call_id), MEDIA_OK);
+        if (!wait_at_least(&peers[0].remote_frames, 30) || !wait_at_least(&peers[1].remote_frames, 30)) {
+            fprintf(stderr, "FAIL: each side decodes 30 frames of the other's\n");
+            failures++;
+        }
+    }
+    media_stats stats = {.struct_size = sizeof stats};
+    EXPECT(media_engine_get_stats(peers[1].engine, &stats), MEDIA_OK);
+    printf("call: alice (x264 / FFmpeg) saw %d frames of bob's, bob (openh264) %d of alice's with %llu decode "
+           "errors; alice's codec encoded %d, decoded %d\n",
+           atomic_load(&peers[0].remote_frames), atomic_load(&peers[1].remote_frames),
+           (unsigned long long)stats.video_decode_errors, atomic_load(&frames_encoded) - frames_before,
+           atomic_load(&pictures_out) - pictures_before);
+    if (atomic_load(&frames_encoded) - frames_before < 30 || atomic_load(&pictures_out) - pictures_before < 30 ||
+        stats.video_decode_errors != 0) {
+        fprintf(stderr, "FAIL: the call's video went through alice's codec both ways\n");
+        failures++;
+    }
+    media_engine_hangup(peers[0].engine);
+    media_engine_free(peers[0].engine);
+    media_engine_free(peers[1].engine);
+    media_local_server_free(server);
+}
+
 static int has_detail(const char *want) {
     char detail[256];
     return media_last_error_message(detail, sizeof detail) > 0 && strstr(detail, want) != NULL;
@@ -295,6 +392,7 @@ int main(int argc, char **argv) {
     EXPECT(media_engine_get_stats(engine, &stats), MEDIA_OK);
     EXPECT(media_engine_stop_echo_test(engine), MEDIA_OK);
     media_engine_free(engine);
+    codec = host_codec();
 
     printf("host encoder: %d made, %d frames (%d keyframes asked, %d made, %d skipped), %d bitrate changes (last %d)\n",
            atomic_load(&encoders_made), atomic_load(&frames_encoded), atomic_load(&keyframes_asked),
@@ -323,6 +421,12 @@ int main(int argc, char **argv) {
     }
     if (atomic_load(&live_encoders) != 0 || atomic_load(&live_decoders) != 0) {
         fprintf(stderr, "FAIL: every encoder and decoder the engine made was freed\n");
+        failures++;
+    }
+
+    call_between_codecs(&codec);
+    if (atomic_load(&live_encoders) != 0 || atomic_load(&live_decoders) != 0) {
+        fprintf(stderr, "FAIL: the call's encoders and decoders were freed\n");
         failures++;
     }
     printf("%s (%d failures)\n", failures ? "FAILED" : "OK", failures);
