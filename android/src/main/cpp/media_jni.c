@@ -452,18 +452,41 @@ typedef struct jni_coder {
     jobjectArray planes; /* decoders: the picture's planes (global) */
 } jni_coder;
 
+/* Holds the Kotlin encoder or decoder `obj`; NULL when out of memory, and
+ * then `obj` is closed rather than leaked. */
 static jni_coder *coder_new(JNIEnv *env, jobject bridge, jobject obj) {
     jni_coder *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        return NULL;
+    if (c != NULL) {
+        c->bridge = bridge;
+        c->obj = global_new(env, obj);
     }
-    c->bridge = bridge;
-    c->obj = global_new(env, obj);
-    if (c->obj == NULL) {
+    if (c == NULL || c->obj == NULL) {
         free(c);
+        (*env)->CallVoidMethod(env, bridge, g_codec_close, obj);
+        clear_exception(env, "VideoCodec close");
         return NULL;
     }
     return c;
+}
+
+/* Gives a decoder's coder the arrays its pictures come back in; 0 when the
+ * JVM cannot make them. */
+static int decoder_arrays(JNIEnv *env, jni_coder *c) {
+    jintArray ints = (*env)->NewIntArray(env, 6);
+    if (clear_exception(env, "NewIntArray (decoder)") || ints == NULL) {
+        return 0;
+    }
+    jclass buffer = (*env)->FindClass(env, "java/nio/ByteBuffer");
+    if (clear_exception(env, "FindClass ByteBuffer") || buffer == NULL) {
+        return 0;
+    }
+    jobjectArray planes = (*env)->NewObjectArray(env, 3, buffer, NULL);
+    if (clear_exception(env, "NewObjectArray (decoder)") || planes == NULL) {
+        return 0;
+    }
+    c->ints = global_new(env, ints);
+    c->planes = global_new(env, planes);
+    return c->ints != NULL && c->planes != NULL;
 }
 
 static void coder_free(void *p) {
@@ -494,10 +517,6 @@ static void *codec_encoder_new(void *userdata, const media_video_encoder_setting
                                                (jint)s->height, (jint)s->fps, (jint)s->bitrate_bps);
         if (!clear_exception(env, "VideoCodec.newEncoder") && enc != NULL) {
             c = coder_new(env, ctx->codec, enc);
-            if (c == NULL) { /* out of memory: the Kotlin encoder is closed, not leaked */
-                (*env)->CallVoidMethod(env, ctx->codec, g_codec_close, enc);
-                clear_exception(env, "VideoCodec close");
-            }
         }
         (*env)->PopLocalFrame(env, NULL);
     } else {
@@ -579,30 +598,9 @@ static void *codec_decoder_new(void *userdata) {
         jobject dec = (*env)->CallObjectMethod(env, ctx->codec, g_codec_new_decoder);
         if (!clear_exception(env, "VideoCodec.newDecoder") && dec != NULL) {
             c = coder_new(env, ctx->codec, dec);
-            jintArray ints = NULL;
-            jobjectArray planes = NULL;
-            if (c != NULL) {
-                ints = (*env)->NewIntArray(env, 6);
-                if (!clear_exception(env, "NewIntArray (decoder)") && ints != NULL) {
-                    jclass buffer = (*env)->FindClass(env, "java/nio/ByteBuffer");
-                    if (!clear_exception(env, "FindClass ByteBuffer") && buffer != NULL) {
-                        planes = (*env)->NewObjectArray(env, 3, buffer, NULL);
-                        clear_exception(env, "NewObjectArray (decoder)");
-                    }
-                }
-                if (ints != NULL && planes != NULL) {
-                    c->ints = global_new(env, ints);
-                    c->planes = global_new(env, planes);
-                }
-            } else { /* out of memory: the Kotlin decoder is closed, not leaked */
-                (*env)->CallVoidMethod(env, ctx->codec, g_codec_close, dec);
-                clear_exception(env, "VideoCodec close");
-            }
-            if (c != NULL && (c->ints == NULL || c->planes == NULL)) {
-                (*env)->PopLocalFrame(env, NULL);
+            if (c != NULL && !decoder_arrays(env, c)) {
                 coder_free(c); /* closes the Kotlin decoder */
-                callback_done(detach_now);
-                return NULL;
+                c = NULL;
             }
         }
         (*env)->PopLocalFrame(env, NULL);
