@@ -2,8 +2,8 @@
 //! oldest frame, counted) → H.264 encode → transport ("media-video-send").
 //! Receive: transport → H.264 decode → render queue ("media-video-recv");
 //! on loss or a decode error it discards until an IDR and asks the sender
-//! for one (at most every 300 ms). An encoder that fails is replaced at the
-//! next frame, a decoder that fails on an IDR at once (a platform codec can
+//! for one (at most every 300 ms). An encoder that fails 3 frames in a row
+//! is replaced, a decoder that fails on an IDR at once (a platform codec can
 //! break for good, as iOS's do in the background).
 
 use std::collections::VecDeque;
@@ -300,12 +300,12 @@ impl VideoRecv {
         stream: Stream,
         shared: Arc<Shared>,
     ) -> Result<Self> {
-        // Without a decoder (a build without its own codec, no host codec
-        // given, or the host's failing) the call goes on with audio: the
-        // host is told once and remote video is counted as discarded.
         // The decoder is made when video first arrives (platform decoders
-        // are scarce: an audio-only remote takes none), and tried again at
-        // each keyframe while it cannot be made (reported once).
+        // are scarce: an audio-only remote takes none). While none can be
+        // made (a build without its own codec and no host codec, or the
+        // host's failing) the call goes on with audio: the host is told
+        // once, remote video is counted as discarded, and each keyframe
+        // tries again.
         let mut decoder: Option<Box<dyn VideoDecoder>> = None;
         let mut decoder_reported = false;
         let recorder = match recorder {
