@@ -6,17 +6,35 @@
 //! peer reports heavy loss (each frame then needs fewer packets to arrive
 //! whole, and the ladder moves to a smaller size).
 
-use super::rtt::{queue_building, RttFloor};
+use super::rtt::{queue_building, RoundTrip, RttFloor};
 
 /// Share of the estimate media may use (the rest: packet overhead, RTX).
 const USABLE: f64 = 0.9;
-/// What a cut keeps of the target.
+/// What a cut keeps of the target, or of what was sent when that was
+/// less (an encoder whose picture needs less than the target).
 const CUT_KEEP: f64 = 0.7;
+/// When the rise of the round trip tells the bottleneck's rate (see
+/// [`RoundTripMeter`](super::rtt::RoundTripMeter)), a cut sends a share of
+/// it on the wire, audio included, so the queue drains at the rest: the
+/// queue's length over [`DRAIN_US`] less, within these bounds (a full
+/// 400 ms queue drains in under a second, a 50 ms one costs a tenth of
+/// the rate). Once it has drained the cut ends, and the target goes
+/// straight to [`KNOWN_FIT`] of that rate.
+const DRAIN_SHARE: (f64, f64) = (0.5, 0.9);
+const DRAIN_US: f64 = 500_000.0;
+/// Reads of the path's rate kept per queue.
+const MAX_READINGS: usize = 16;
+/// The queue counts as drained when the round trip is back within this
+/// of its floor.
+const DRAINED_US: u64 = 25_000;
 /// How long a cut holds the target down, and the least time between two.
 const CUT_HOLD_US: u64 = 2_000_000;
 /// While a cut holds, a round trip this much above the one that made it
 /// (the queue still grows: the cut was not deep enough) cuts again.
 const RECUT_RISE_US: u64 = 50_000;
+/// A packet sent this long after a cut met what the cut left (the
+/// encoder's next frames).
+const CUT_SETTLE_US: u64 = 100_000;
 /// Cuts in a row that did not bring the RTT down: the path itself got
 /// longer (a new route), and its RTT becomes the floor.
 const MAX_CUT_STREAK: u32 = 2;
@@ -59,8 +77,9 @@ pub struct RateController {
     floor: RttFloor,
     /// A cut in force: its level and until when.
     cut: Option<(u32, u64)>,
-    /// The round trip that made the latest cut.
+    /// The round trip that made the latest cut, and when it was made.
     cut_rtt_us: u64,
+    cut_at_us: u64,
     /// Cuts since the RTT was last back near its floor.
     streak: u32,
     /// A limit from heavy loss, and when it last moved.
@@ -71,6 +90,18 @@ pub struct RateController {
     /// The least the estimate allowed while the latest cuts held: what
     /// the path carried with a queue.
     carried: Option<u32>,
+    /// Whether `carried` was measured from the queue's growth (then the
+    /// estimate, which lags behind such a measure, does not lower it).
+    carried_measured: bool,
+    /// The path's rates (on the wire) read from the latest queue.
+    readings: Vec<u64>,
+    /// Media rate last seen going out: what was sent, less the audio.
+    sending: Option<u32>,
+    /// The media rate the path was last measured to carry (a queue's
+    /// growth, see [`DRAIN_SHARE`]): [`KNOWN_FIT`] of it is allowed even
+    /// when the estimate reads lower (an estimator recovering from the
+    /// same queue starts well below the path), until the next cut.
+    path_rate: Option<u32>,
     target: u32,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
@@ -89,10 +120,15 @@ impl RateController {
             floor: RttFloor::default(),
             cut: None,
             cut_rtt_us: 0,
+            cut_at_us: 0,
             streak: 0,
             loss_limit: None,
             recovering: None,
             carried: None,
+            carried_measured: false,
+            readings: Vec::with_capacity(MAX_READINGS),
+            sending: None,
+            path_rate: None,
             target: start_bps,
             updated_at: None,
         };
@@ -115,6 +151,10 @@ impl RateController {
         self.loss_limit = None;
         self.recovering = None;
         self.carried = None;
+        self.carried_measured = false;
+        self.readings.clear();
+        self.sending = None;
+        self.path_rate = None;
         self.target = start_bps;
         self.updated_at = None;
         self.update(now_us)
@@ -139,48 +179,131 @@ impl RateController {
             .saturating_sub(self.audio_bps as u64)
             .min(u32::MAX as u64) as u32;
         self.allowed = Some(allowed);
-        if self.holding(now_us).is_some() {
+        if self.holding(now_us).is_some() && !self.carried_measured {
             self.carried = Some(self.carried.map_or(allowed, |c| c.min(allowed)));
         }
         self.update(now_us)
     }
 
-    /// A round-trip time measurement.
+    /// A round-trip time measurement, without what was sent around it.
     pub fn on_rtt(&mut self, now_us: u64, rtt_us: u64) -> u32 {
+        self.on_round_trip(
+            now_us,
+            RoundTrip {
+                rtt_us,
+                ..RoundTrip::default()
+            },
+        )
+    }
+
+    /// A round-trip measurement with what was sent since the last one,
+    /// and — when the queue grew — what the bottleneck delivered. A cut
+    /// starts from what actually went out (an encoder below its target
+    /// gains nothing from a cut of the target) and, when the delivery
+    /// rate is known, goes below it at once.
+    pub fn on_round_trip(&mut self, now_us: u64, rt: RoundTrip) -> u32 {
+        let rtt_us = rt.rtt_us;
+        if let Some(sent) = rt.sent_bps {
+            self.sending = Some(self.media_share(sent));
+        }
         let floor = self.floor.get();
         self.floor.observe(now_us, rtt_us);
-        if let Some(floor) = floor {
-            let rising = queue_building(floor, rtt_us);
-            let may_cut = self.holding(now_us).is_none();
-            if !rising {
-                self.streak = 0;
+        let Some(floor) = floor else {
+            return self.update(now_us);
+        };
+        let rising = queue_building(floor, rtt_us);
+        let may_cut = self.holding(now_us).is_none();
+        if !rising {
+            self.streak = 0;
+        }
+        if rtt_us <= floor + DRAINED_US && self.holding(now_us).is_some() {
+            if let Some(path) = self.path_rate.filter(|_| self.carried_measured) {
+                // The queue a measured cut was draining is gone: what the
+                // path was measured to carry is known to fit, at once.
+                let fit = ((path as f64 * KNOWN_FIT) as u32).clamp(self.min_bps, self.max_bps);
+                self.cut = None;
+                self.recovering = Some((fit, now_us));
+                self.carried_measured = false;
+                self.target = fit;
+                self.updated_at = Some(now_us);
             }
-            if rising && may_cut {
-                if self.streak >= MAX_CUT_STREAK {
-                    // Cutting did not help: this is the path's RTT now.
-                    self.floor.reset_to(now_us, rtt_us);
-                    self.streak = 0;
-                } else {
-                    self.carried = self.allowed;
-                    self.cut_to(now_us, rtt_us, self.target);
-                    self.streak += 1;
+        }
+        let queue_us = rtt_us.saturating_sub(floor);
+        let delivered = rt.delivered_bps.filter(|_| rising);
+        if let Some(d) = delivered {
+            if may_cut {
+                self.readings.clear(); // a new episode
+            }
+            if self.readings.len() == MAX_READINGS {
+                self.readings.remove(0);
+            }
+            self.readings.push(d);
+        }
+        // The path's rate: the median of this queue's reads (the first
+        // may span a change of rate, the last a full queue's drops).
+        let read = delivered.and_then(|_| median(&self.readings));
+        let drain = read.map(|d| self.media_share((d as f64 * drain_share(queue_us)) as u64));
+        if rising && may_cut {
+            if self.streak >= MAX_CUT_STREAK {
+                // Cutting did not help: this is the path's RTT now.
+                self.floor.reset_to(now_us, rtt_us);
+                self.streak = 0;
+            } else {
+                let measured = read.map(|d| self.media_share(d));
+                self.carried = measured.or(self.allowed);
+                self.carried_measured = measured.is_some();
+                self.path_rate = measured;
+                self.cut_to(now_us, rtt_us, self.sent_or_target(), drain);
+                self.streak += 1;
+            }
+        } else if let Some((level, until)) = self.cut.filter(|_| rising) {
+            if let (Some(d), Some(drain), true) = (read, drain, self.carried_measured) {
+                // A later read of the same queue.
+                let measured = self.media_share(d);
+                self.carried = Some(measured);
+                self.path_rate = Some(measured);
+                if drain < level {
+                    self.hold(drain.max(self.min_bps), until);
                 }
-            } else if let Some((level, _)) = self.cut.filter(|_| rising) {
-                // The queue grew since the cut: deeper, within the same
-                // episode (not a cut that failed: see MAX_CUT_STREAK).
-                if rtt_us > self.cut_rtt_us + RECUT_RISE_US {
-                    self.cut_to(now_us, rtt_us, level.min(self.target));
-                }
+            }
+            // The queue grew since the cut: deeper, within the same
+            // episode (not a cut that failed: see MAX_CUT_STREAK). Only a
+            // packet sent after the cut took effect says the cut was not
+            // deep enough: those sent before it still raise the round
+            // trip while the queue drains them.
+            let after_cut = now_us.saturating_sub(rtt_us) > self.cut_at_us + CUT_SETTLE_US;
+            if after_cut && rtt_us > self.cut_rtt_us + RECUT_RISE_US {
+                let from = level.min(self.sent_or_target());
+                self.cut_to(now_us, rtt_us, from, drain);
             }
         }
         self.update(now_us)
     }
 
-    /// Cuts to [`CUT_KEEP`] of `from` and holds it.
-    fn cut_to(&mut self, now_us: u64, rtt_us: u64, from: u32) {
-        let level = ((from as f64 * CUT_KEEP) as u32).max(self.min_bps);
+    /// The target, or the media rate last sent when that was less.
+    fn sent_or_target(&self) -> u32 {
+        self.sending.map_or(self.target, |s| s.min(self.target))
+    }
+
+    /// What of `bps` on the wire is video: less packet overhead and the
+    /// audio.
+    fn media_share(&self, bps: u64) -> u32 {
+        ((bps as f64 * USABLE) as u64)
+            .saturating_sub(self.audio_bps as u64)
+            .min(u32::MAX as u64) as u32
+    }
+
+    /// Cuts to [`CUT_KEEP`] of `from` — or to `drain` (see
+    /// [`DRAIN_SHARE`]), when lower — and holds it.
+    fn cut_to(&mut self, now_us: u64, rtt_us: u64, from: u32, drain: Option<u32>) {
+        let mut level = from as f64 * CUT_KEEP;
+        if let Some(d) = drain {
+            level = level.min(d as f64);
+        }
+        let level = (level as u32).max(self.min_bps);
         self.hold(level, now_us + CUT_HOLD_US);
         self.cut_rtt_us = rtt_us;
+        self.cut_at_us = now_us;
     }
 
     /// Holds the target at `level` until `until`, and climbs back from
@@ -215,7 +338,7 @@ impl RateController {
         let due = |since: u64| now_us.saturating_sub(since) >= LOSS_STEP_US;
         let congested = self.holding(now_us);
         if let (Some((level, until)), true) = (congested, loss > LIGHT_LOSS) {
-            let delivered = self.target as f64 * (1.0 - loss.clamp(0.0, 1.0) as f64);
+            let delivered = self.sent_or_target() as f64 * (1.0 - loss.clamp(0.0, 1.0) as f64);
             let deeper = ((delivered * USABLE) as u32).max(self.min_bps);
             if deeper < level {
                 self.hold(deeper, until);
@@ -249,7 +372,10 @@ impl RateController {
     }
 
     fn update(&mut self, now_us: u64) -> u32 {
-        let wanted = self.allowed.unwrap_or(self.target);
+        let mut wanted = self.allowed.unwrap_or(self.target);
+        if let Some(path) = self.path_rate {
+            wanted = wanted.max((path as f64 * KNOWN_FIT) as u32);
+        }
         self.target = self.compute(now_us, wanted);
         self.target
     }
@@ -286,6 +412,19 @@ impl RateController {
         }
         t.max(self.min_bps)
     }
+}
+
+/// The share of the path's rate a cut sends while a queue of `queue_us`
+/// drains: see [`DRAIN_SHARE`].
+fn drain_share(queue_us: u64) -> f64 {
+    (1.0 - queue_us as f64 / DRAIN_US).clamp(DRAIN_SHARE.0, DRAIN_SHARE.1)
+}
+
+/// The middle of `reads` (the lower of the two middles).
+fn median(reads: &[u64]) -> Option<u64> {
+    let mut sorted = reads.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
 /// How far the target may have climbed back `seconds` after a cut to
@@ -408,18 +547,59 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_starts_from_what_was_sent_and_the_rate_the_queue_shows() {
+        // The picture needs only 1 Mbit/s of the 1.77 Mbit/s target; the
+        // path drops to 500 kbit/s.
+        let mut c = settled();
+        let (target, audio) = (c.target(), 32_000.0);
+        assert!(target > 1_700_000, "{target}");
+        let media = |wire: f64| wire * 0.9 - audio;
+        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
+            rtt_us: rtt_ms * MS,
+            sent_bps: Some(sent),
+            delivered_bps: delivered,
+        };
+        // Without the path's rate: 70 % of what went out, not of the
+        // target (which the encoder did not reach).
+        let mut plain = settled();
+        let cut = plain.on_round_trip(5 * S, rt(150, 1_100_000, None));
+        assert_eq!(cut, (media(1_100_000.0) * 0.7) as u32);
+        // With it (a 130 ms queue): the wire rate drops to 1 - 130/500 of
+        // the path's, so the queue drains.
+        let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, Some(500_000)));
+        assert_eq!(cut, media(500_000.0 * 0.74) as u32);
+        // Packets sent before the cut read the same path: held.
+        let held = c.on_round_trip(5 * S + 100 * MS, rt(230, 400_000, Some(505_000)));
+        assert!(held <= cut, "{held} > {cut}");
+        // Drained: straight to 85 % of the path's media rate, though the
+        // estimator restarts low.
+        c.on_estimate(5 * S + 300 * MS, 300_000);
+        let back = c.on_round_trip(5 * S + 800 * MS, rt(30, 300_000, None));
+        let fit = media(500_000.0) * 0.85;
+        assert!((back as f64 - fit).abs() < 3_000.0, "{back} vs {fit}");
+        // And it stays allowed while the estimate reads lower.
+        for t in 6..12 {
+            c.on_estimate(t * S, 300_000);
+            assert!(c.on_rtt(t * S, 20 * MS) as f64 >= fit - 3_000.0, "at {t} s");
+        }
+    }
+
+    #[test]
     fn a_queue_still_growing_after_a_cut_is_cut_deeper() {
         let mut c = settled();
         let before = c.target();
         let cut = c.on_rtt(5 * S, 150 * MS);
         assert_eq!(cut, (before as f64 * 0.7) as u32);
-        // 200 ms on the queue is 110 ms longer: packets already paced out
-        // and a capacity far below the cut. Deeper at once.
-        let deeper = c.on_rtt(5 * S + 200 * MS, 260 * MS);
+        // 200 ms on, 110 ms longer: a packet that left before the cut,
+        // still draining. Not a reason to cut deeper.
+        assert_eq!(c.on_rtt(5 * S + 200 * MS, 260 * MS), cut);
+        // A packet sent 170 ms after the cut met a queue grown by 180 ms:
+        // the capacity is far below the cut. Deeper at once.
+        let deeper = c.on_rtt(5 * S + 500 * MS, 330 * MS);
         assert_eq!(deeper, (cut as f64 * 0.7) as u32);
         // Grown by less than 50 ms since: that cut is given its time.
-        assert_eq!(c.on_rtt(5 * S + 400 * MS, 300 * MS), deeper);
-        assert_eq!(c.on_rtt(5 * S + 600 * MS, 290 * MS), deeper);
+        assert_eq!(c.on_rtt(5 * S + 700 * MS, 370 * MS), deeper);
+        assert_eq!(c.on_rtt(5 * S + 900 * MS, 360 * MS), deeper);
         // Flat but high after the hold: the ordinary cut again.
         assert!(c.on_rtt(7 * S + 500 * MS, 300 * MS) < deeper);
     }

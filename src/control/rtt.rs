@@ -1,7 +1,10 @@
 //! The round-trip time a path has without a queue (its floor), and the
 //! test that says a queue is building: shared by the rate controller,
 //! which cuts the target when a queue builds, and the repair policy,
-//! which stops repairs from feeding one.
+//! which stops repairs from feeding one; and what a growing queue says
+//! of the bottleneck's rate.
+
+use std::collections::VecDeque;
 
 /// The floor is the least RTT seen over about this long (the current and
 /// the previous window), so a path that got longer for good is learned.
@@ -59,4 +62,192 @@ impl RttFloor {
 /// Whether `rtt_us` shows a queue on a path whose floor is `floor_us`.
 pub fn queue_building(floor_us: u64, rtt_us: u64) -> bool {
     rtt_us as f64 > floor_us as f64 * RISE_FACTOR && rtt_us > floor_us + RISE_MIN_US
+}
+
+/// A round trip the delivery rate is read from only when it rose by at
+/// least this much since the last (feedback timing moves samples by a
+/// few milliseconds).
+const DELIVERY_MIN_RISE_US: u64 = 10_000;
+
+/// One round-trip measurement of the media path, and what went into the
+/// path since the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundTrip {
+    /// The round trip of the newest packet the peer acknowledged.
+    pub rtt_us: u64,
+    /// What this side put on the wire since the previous measurement,
+    /// bits per second.
+    pub sent_bps: Option<u64>,
+    /// What the bottleneck delivered meanwhile, bits per second, when the
+    /// round trip rose: see [`RoundTripMeter`].
+    pub delivered_bps: Option<u64>,
+}
+
+/// How far back [`RoundTripMeter`] keeps the bytes sent (past the
+/// longest round trip a queue it reads can have).
+const SENT_HISTORY_US: u64 = 3_000_000;
+
+/// The delivery rate is read between samples at least this far apart:
+/// a sample's round trip belongs to a packet acknowledged up to a
+/// feedback interval (50 ms) before it was read, which over 100 ms would
+/// move the rate read by half. The first rate read as a queue starts
+/// reads low (the bottleneck idled for part of that time).
+const DELIVERY_BASELINE_US: u64 = 200_000;
+
+/// Makes [`RoundTrip`]s from successive round trips and the bytes sent so
+/// far. The packets two samples acknowledge left at `now - rtt` of each;
+/// while a queue holds packets at the bottleneck, everything sent between
+/// those two moments went through it between the two acknowledgements,
+/// so those bytes over the time between the samples are the bottleneck's
+/// rate. That is known a few samples after a queue starts to build — long
+/// before an estimate that waits for the delay trend, and whatever the
+/// estimate was before.
+#[derive(Debug, Clone, Default)]
+pub struct RoundTripMeter {
+    /// (when, bytes sent since the connection began), oldest first.
+    sent: VecDeque<(u64, u64)>,
+    /// Earlier samples: (when, their round trip), oldest first.
+    rtts: VecDeque<(u64, u64)>,
+}
+
+impl RoundTripMeter {
+    /// A round trip measured at `now_us`, with `bytes_sent` put on the
+    /// wire since the connection began.
+    pub fn measure(&mut self, now_us: u64, rtt_us: u64, bytes_sent: u64) -> RoundTrip {
+        let mut rt = RoundTrip {
+            rtt_us,
+            ..RoundTrip::default()
+        };
+        if let Some(&(at, bytes)) = self.sent.back() {
+            let dt = now_us.saturating_sub(at);
+            if dt > 0 && bytes_sent >= bytes {
+                rt.sent_bps = Some((bytes_sent - bytes) * 8 * 1_000_000 / dt);
+            }
+        }
+        if self.sent.back().is_some_and(|&(_, b)| bytes_sent < b) {
+            self.sent.clear(); // a counter that went back: start over
+        }
+        self.sent.push_back((now_us, bytes_sent));
+        let old = |t: u64| now_us.saturating_sub(t) > SENT_HISTORY_US;
+        while self.sent.front().is_some_and(|&(t, _)| old(t)) {
+            self.sent.pop_front();
+        }
+        while self.rtts.front().is_some_and(|&(t, _)| old(t)) {
+            self.rtts.pop_front();
+        }
+        let base = self
+            .rtts
+            .iter()
+            .rev()
+            .find(|&&(t, _)| now_us.saturating_sub(t) >= DELIVERY_BASELINE_US)
+            .copied();
+        if let Some((at, base_rtt)) = base {
+            let dt = now_us.saturating_sub(at);
+            let rising = rtt_us >= base_rtt + DELIVERY_MIN_RISE_US;
+            let left = (at.checked_sub(base_rtt), now_us.checked_sub(rtt_us));
+            if let (true, (Some(first), Some(second))) = (rising, left) {
+                if let (Some(a), Some(b), true) =
+                    (self.sent_at(first), self.sent_at(second), second > first)
+                {
+                    rt.delivered_bps = Some(((b - a) * 8.0 * 1e6 / dt as f64) as u64);
+                }
+            }
+        }
+        self.rtts.push_back((now_us, rtt_us));
+        rt
+    }
+
+    /// Bytes sent until `t_us`, between the samples around it.
+    fn sent_at(&self, t_us: u64) -> Option<f64> {
+        let after = self.sent.iter().position(|&(t, _)| t >= t_us)?;
+        let (t1, b1) = self.sent[after];
+        if after == 0 {
+            return (t1 == t_us).then_some(b1 as f64);
+        }
+        let (t0, b0) = self.sent[after - 1];
+        let f = (t_us - t0) as f64 / (t1 - t0).max(1) as f64;
+        Some(b0 as f64 + f * (b1 - b0) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000;
+
+    #[test]
+    fn a_steady_path_gives_the_send_rate_and_no_delivery_rate() {
+        let mut m = RoundTripMeter::default();
+        let first = m.measure(0, 20 * MS, 0);
+        assert_eq!((first.sent_bps, first.delivered_bps), (None, None));
+        for i in 1..10 {
+            // 1 Mbit/s: 25 000 bytes per 200 ms.
+            let rt = m.measure(i * 200 * MS, (20 + i % 3) * MS, i * 25_000);
+            assert_eq!(rt.sent_bps, Some(1_000_000), "sample {i}");
+            assert_eq!(rt.delivered_bps, None, "sample {i}");
+        }
+    }
+
+    /// Sends at half of a `rate_bps` bottleneck for a second, then at
+    /// `send_bps` (a quarter of it from `cut_at_ms`), over a 20 ms path,
+    /// reading a round trip every 100 ms; returns the delivery rates read.
+    fn queue(send_bps: u64, rate_bps: u64, cut_at_ms: u64) -> Vec<(u64, u64)> {
+        let mut m = RoundTripMeter::default();
+        let (mut bytes, mut queue_ms) = (0.0f64, 0.0f64);
+        // Per ms sent: (bytes sent until then, the queue met in ms).
+        let mut sent: Vec<(f64, f64)> = Vec::new();
+        let mut out = Vec::new();
+        for ms in 0..2500u64 {
+            let send = match ms {
+                _ if ms < 1000 => rate_bps / 2,
+                _ if ms >= cut_at_ms => send_bps / 4,
+                _ => send_bps,
+            };
+            bytes += send as f64 / 8.0 / 1000.0;
+            queue_ms = (queue_ms + send as f64 / rate_bps as f64 - 1.0).max(0.0);
+            sent.push((bytes, queue_ms));
+            if ms % 100 == 0 {
+                // The newest packet acknowledged: sent at s, back at
+                // s + 20 ms + the queue it met.
+                let acked = (0..=ms as usize)
+                    .rev()
+                    .find(|&s| s as f64 + 20.0 + sent[s].1 <= ms as f64);
+                if let Some(s) = acked {
+                    let rtt = ((20.0 + sent[s].1) * 1000.0) as u64;
+                    let rt = m.measure(ms * MS, rtt, bytes as u64);
+                    if let Some(d) = rt.delivered_bps {
+                        out.push((ms, d));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The rates read must be the bottleneck's, but for the first (which
+    /// spans the queue's start) that may read low.
+    fn check(read: &[(u64, u64)]) {
+        assert!(read.len() >= 5, "{read:?}");
+        assert!(read[0].1 >= 250_000, "{read:?}");
+        for (ms, d) in &read[1..] {
+            assert!((400_000..=620_000).contains(d), "{d} at {ms} ms: {read:?}");
+        }
+    }
+
+    #[test]
+    fn a_growing_queue_gives_the_bottleneck_rate() {
+        // 1.33 Mbit/s into 0.5 Mbit/s.
+        check(&queue(1_330_000, 500_000, u64::MAX));
+    }
+
+    #[test]
+    fn packets_sent_before_a_cut_still_read_the_bottleneck() {
+        // The sender cuts to a quarter 500 ms into the queue; the round
+        // trip keeps rising while what was sent before drains: still
+        // 0.5 Mbit/s, not the new send rate.
+        let read = queue(1_330_000, 500_000, 1500);
+        assert!(read.iter().any(|&(ms, _)| ms > 1500), "{read:?}");
+        check(&read);
+    }
 }

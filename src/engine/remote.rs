@@ -175,8 +175,8 @@ impl Remote {
                     return true;
                 }
             }
-            Feedback::RoundTrip(rtt) => {
-                shared.steer_rate(|rate, now| rate.on_rtt(now, rtt));
+            Feedback::RoundTrip(rt) => {
+                shared.steer_rate(|rate, now| rate.on_round_trip(now, rt));
             }
             Feedback::NacksSent(n) => {
                 let before = self.c.video_nacks_sent.swap(n, Relaxed);

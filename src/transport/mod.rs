@@ -30,9 +30,10 @@ pub enum Feedback {
     Connection(webrtc::ConnectionState),
     /// Round-trip time, loss and byte counts of the path, once a second.
     NetworkStats(webrtc::NetworkStats),
-    /// The media round-trip time in microseconds (RTCP), five times a
+    /// The media round trip (of the newest packet the peer's transport
+    /// feedback acknowledged) with what was sent around it, ten times a
     /// second: a queue building at the bottleneck shows here first.
-    RoundTrip(u64),
+    RoundTrip(crate::control::rtt::RoundTrip),
     /// Video NACKs sent so far.
     NacksSent(u64),
 }

@@ -27,6 +27,7 @@ use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc
 use super::webrtc::{ConnectionState, NetworkStats, Role, Signal, WebRtcConfig};
 use super::Feedback;
 use crate::clock::Clock;
+use crate::control::rtt::RoundTripMeter;
 use crate::control::{RedundancyPolicy, RepairPolicy};
 use crate::error::{Error, Result};
 use crate::frame::{EncodedFrame, MediaKind};
@@ -34,8 +35,9 @@ use crate::frame::{EncodedFrame, MediaKind};
 /// Video packets kept for retransmission, and for how long.
 const VIDEO_SEND_BUFFER: usize = 2000;
 const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
-/// How often str0m reports its statistics (and the round trip is read).
-const RTT_INTERVAL: Duration = Duration::from_millis(200);
+/// How often str0m reports its statistics (and the round trip is read;
+/// transport feedback comes every 50 ms).
+const RTT_INTERVAL: Duration = Duration::from_millis(100);
 /// How often [`Feedback::NetworkStats`] goes to the engine.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// The rate the estimator is asked to find ("desired") is this multiple of
@@ -81,7 +83,7 @@ fn build_rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
         .enable_opus(true, true)
         .set_red_distances(&[1, 2])
         .enable_bwe(Some(Bitrate::bps(config.start_bitrate_bps as u64)))
-        // The round trip is read five times a second (a building queue
+        // The round trip is read ten times a second (a building queue
         // shows there first); the other statistics go out once a second.
         .set_stats_interval(Some(RTT_INTERVAL))
         // A 720p IDR can span well over a hundred packets.
@@ -133,6 +135,8 @@ pub struct PeerConnection {
     /// smoothed over them, bits per second.
     sent_bytes: u64,
     sent_bps: f64,
+    /// Round trips with the bytes sent between them.
+    round_trips: RoundTripMeter,
     sent_at: Option<Instant>,
     connected_at: Option<Instant>,
     /// The rate the estimator is asked to find.
@@ -171,6 +175,7 @@ impl PeerConnection {
             repair: RepairPolicy::default(),
             sent_bytes: 0,
             sent_bps: 0.0,
+            round_trips: RoundTripMeter::default(),
             sent_at: None,
             connected_at: None,
             desired_bps: 0,
@@ -439,7 +444,9 @@ impl PeerConnection {
                     self.configure_video_repair();
                 }
                 if let Some(rtt) = p.rtt {
-                    self.feedback(Feedback::RoundTrip(rtt.as_micros() as u64));
+                    let us = rtt.as_micros().min(u64::MAX as u128) as u64;
+                    let rt = self.round_trips.measure(now, us, p.peer_bytes_tx);
+                    self.feedback(Feedback::RoundTrip(rt));
                 }
                 self.steer_desired();
                 let at = self.last_input;

@@ -69,8 +69,10 @@ struct Link {
     next_id: u64,
     in_flight: BinaryHeap<Reverse<(Instant, u64)>>,
     packets: std::collections::HashMap<u64, Packet>,
-    /// The longest a packet waited in the queue, per second of the call.
+    /// The longest a packet waited in the queue, per second of the call,
+    /// and per tenth of a second.
     queue_ms: Vec<u64>,
+    queue_ms_tenths: Vec<u64>,
     /// Bytes offered to the link, per second of the call.
     offered: Vec<u64>,
 }
@@ -86,6 +88,7 @@ impl Link {
             in_flight: BinaryHeap::new(),
             packets: Default::default(),
             queue_ms: Vec::new(),
+            queue_ms_tenths: Vec::new(),
             offered: Vec::new(),
         }
     }
@@ -119,6 +122,11 @@ impl Link {
             }
             let ms = wait.as_millis() as u64;
             self.queue_ms[second] = self.queue_ms[second].max(ms);
+            let tenth = (now - self.start).as_millis() as usize / 100;
+            if self.queue_ms_tenths.len() <= tenth {
+                self.queue_ms_tenths.resize(tenth + 1, 0);
+            }
+            self.queue_ms_tenths[tenth] = self.queue_ms_tenths[tenth].max(ms);
             let bits = (packet.data.len() as u64 + 28) * 8;
             leaves = start + Duration::from_micros(bits * 1_000_000 / bps);
             self.busy_until = leaves;
@@ -254,10 +262,10 @@ impl Side {
                 }
                 self.redundancy = Some(n.audio_redundancy);
             }
-            Feedback::RoundTrip(rtt) => {
-                self.rtt_us = rtt;
-                self.rtts.push((now - start, rtt));
-                self.rate.on_rtt(us, rtt);
+            Feedback::RoundTrip(rt) => {
+                self.rtt_us = rt.rtt_us;
+                self.rtts.push((now - start, rt.rtt_us));
+                self.rate.on_round_trip(us, rt);
             }
             Feedback::NacksSent(_) => {}
         }
@@ -688,20 +696,28 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
         .iter()
         .map(|&(t, bps)| (t.as_millis() as u64, bps / 1000))
         .collect();
+    println!(
+        "queue ms per tenth of a second from 9.5 s: {:?}",
+        &link.queue_ms_tenths[95..130]
+    );
     // Before the step: no standing queue at 2 Mbit/s.
     assert!(
         link.queue_ms[3..10].iter().all(|&q| q < 60),
         "{:?}",
         link.queue_ms
     );
-    // The target falls below the new capacity within 2 s.
+    // The target falls below the new capacity within a second: the first
+    // round trip that shows the queue also reads the path's rate
+    // (measured: 200 ms after the step).
     let under = targets
         .iter()
         .find(|&&(t, k)| t >= 10_000 && k < 500)
         .map(|&(t, _)| t);
-    assert!(under.is_some_and(|t| t < 12_000), "{under:?}: {targets:?}");
-    // The queue the step filled drains within 4 s ...
-    assert!(link.queue_ms[14] < 60, "{:?}", link.queue_ms);
+    assert!(under.is_some_and(|t| t < 11_000), "{under:?}: {targets:?}");
+    // The queue the step filled drains within 2 s (measured: 1.2 s; it
+    // took 3 s when cuts started from the target, not from what was sent
+    // and what the path carried) ...
+    assert!(link.queue_ms[12] < 60, "{:?}", link.queue_ms);
     // ... and no probe refills it: every later second's longest wait is
     // short (probes at twice a desired rate of the configured maximum
     // queued 160-180 ms every few seconds).
@@ -718,16 +734,18 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
         .map(|&(_, rtt)| rtt)
         .max();
     assert!(late_rtt.is_some_and(|r| r < 150_000), "{late_rtt:?}");
-    // Over the last 10 s the link carries at least 60 % of its capacity.
+    // Over the last 10 s the link carries at least 70 % of its capacity
+    // (measured ~84 %: the path's rate read from the queue is allowed at
+    // once, however low the estimator restarts).
     let late: u64 = kbps[20..30].iter().sum::<u64>() / 10;
-    assert!(late >= 300, "{late} kbit/s: {kbps:?}");
+    assert!(late >= 350, "{late} kbit/s: {kbps:?}");
     // Video is back: the freeze around the step ends, every late second
     // plays at ≥ 25 fps.
     let r = &call.sides[1].received;
     assert!(
-        r.longest_freeze < Duration::from_secs(4),
+        r.longest_freeze < Duration::from_secs(2),
         "{:?}",
         r.longest_freeze
     );
-    assert!(r.fps[15..29].iter().all(|&f| f >= 25), "{:?}", r.fps);
+    assert!(r.fps[12..29].iter().all(|&f| f >= 25), "{:?}", r.fps);
 }
