@@ -141,6 +141,25 @@ impl RateController {
         self.target
     }
 
+    /// The rate the path carries for longer than a drain: the target, or
+    /// — while a cut drains a queue whose rate was measured — what the
+    /// target returns to once it has drained. The video ladder picks its
+    /// size from this, so that a drain of a second does not step the
+    /// picture down to a size it leaves again (each step costs an IDR).
+    pub fn sustained(&self) -> u32 {
+        let draining = self.carried_measured && self.cut.is_some();
+        match self.path_rate.filter(|_| draining) {
+            Some(path) => {
+                let mut fit = ((path as f64 * KNOWN_FIT) as u32).clamp(self.min_bps, self.max_bps);
+                if let Some(cap) = self.user_cap {
+                    fit = fit.min(cap.max(self.min_bps));
+                }
+                fit.max(self.target)
+            }
+            None => self.target,
+        }
+    }
+
     /// A new session on new paths: forget the estimates and RTTs of the
     /// last one (the user's cap stays). Returns the new target.
     pub fn new_session(&mut self, now_us: u64, start_bps: u32) -> u32 {
@@ -568,6 +587,9 @@ mod tests {
         // the path's, so the queue drains.
         let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, Some(500_000)));
         assert_eq!(cut, media(500_000.0 * 0.74) as u32);
+        // The ladder sizes the picture for what follows the drain.
+        assert_eq!(c.sustained(), (media(500_000.0) * 0.85) as u32);
+        assert_eq!(plain.sustained(), plain.target());
         // Packets sent before the cut read the same path: held.
         let held = c.on_round_trip(5 * S + 100 * MS, rt(230, 400_000, Some(505_000)));
         assert!(held <= cut, "{held} > {cut}");

@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     /// [`crate::control::KeyframePolicy`] decides.
     pub(crate) keyframe_requested: AtomicBool,
     pub(crate) target_video_bps: AtomicU64,
+    /// What the video ladder sizes the picture for
+    /// ([`RateController::sustained`]).
+    pub(crate) sustained_video_bps: AtomicU64,
     /// Decides `target_video_bps` from the bounds, the user's cap and the
     /// network's reports.
     rate: Mutex<RateController>,
@@ -128,6 +131,8 @@ impl Shared {
         let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
         let target = f(&mut rate, now);
         self.target_video_bps.store(target as u64, Relaxed);
+        self.sustained_video_bps
+            .store(rate.sustained() as u64, Relaxed);
     }
 
     /// Who learns that a remote's transport failed (None: only the host,
@@ -360,6 +365,7 @@ impl Engine {
             keyframe_wanted: AtomicBool::new(false),
             keyframe_requested: AtomicBool::new(false),
             target_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
+            sustained_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
             rate: Mutex::new(RateController::new(
                 config.video.min_bitrate_bps,
                 config.video.max_bitrate_bps,

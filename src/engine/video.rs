@@ -138,12 +138,15 @@ impl VideoSend {
                         encoder.request_keyframe();
                     }
                     answering |= asked;
-                    // The rung of the ladder the target carries: its
+                    // The rung of the ladder the rate carries (what
+                    // follows a drain, not the drain itself): its
                     // size (the input's, or smaller) and frame rate.
                     if follow_input_size {
                         ladder.set_input(frame.width, frame.height);
                     }
-                    ladder.update(shared.clock.now_us(), target);
+                    let sustained = shared.sustained_video_bps.load(Relaxed) as u32;
+                    let sustained = sustained.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
+                    ladder.update(shared.clock.now_us(), sustained.max(target));
                     let rung = ladder.rung();
                     let interval_us = 1_000_000 / rung.fps.max(1) as u64;
                     if last_sent_us.is_some_and(|last| {
