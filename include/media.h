@@ -457,6 +457,8 @@ typedef struct media_engine_config {
   uint32_t video_bitrate_bps;
   uint32_t video_min_bitrate_bps;
   uint32_t video_max_bitrate_bps;
+  // Opus bitrate on a path with room (default 48 000); in calls at most
+  // 32 000 while the path is estimated below 1 Mbit/s.
   uint32_t audio_bitrate_bps;
   bool audio_fec;
   // Expected packet loss, 0..=100, steering Opus FEC.

@@ -11,6 +11,9 @@ const MAX_PACKET: usize = 1500;
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpusSettings {
+    /// The bitrate on a path with room (default 48 kbit/s). In calls the
+    /// engine runs at most 32 kbit/s while the path is estimated below
+    /// 1 Mbit/s, and adds up to half for FEC under loss.
     pub bitrate_bps: u32,
     /// In-band forward error correction (lets the receiver rebuild a lost
     /// packet from its successor).
@@ -24,7 +27,7 @@ pub struct OpusSettings {
 impl Default for OpusSettings {
     fn default() -> Self {
         OpusSettings {
-            bitrate_bps: 32_000,
+            bitrate_bps: 48_000,
             fec: true,
             expected_loss_pct: 10,
             dtx: false,

@@ -4,7 +4,9 @@
 //! hint) and saves it under loss (10 % loss: 1.62 → 2.87), so the hint
 //! follows the loss: it rises at once when loss appears and decays over
 //! seconds when it goes away, with hysteresis so that the encoder is not
-//! reconfigured on every report.
+//! reconfigured on every report. The bitrate also follows the path's
+//! estimate: a narrow path leaves the speech at 32 kbit/s, so that the
+//! video keeps its share.
 
 use crate::codec::opus::OpusSettings;
 
@@ -15,6 +17,16 @@ const RED_ON_LOSS: f64 = 0.02;
 /// [`RED_CALM_US`].
 const RED_CALM_LOSS: f64 = 0.01;
 const RED_CALM_US: u64 = 10_000_000;
+
+/// A path estimated below this carries speech at no more than
+/// [`NARROW_PATH_BITRATE`] (the configured bitrate otherwise: 48 kbit/s
+/// by default, PESQ-WB 4.05 against 3.82 at 32 kbit/s on this project's
+/// speech); above [`WIDE_PATH_BPS`] for [`WIDE_HOLD_US`] it gets the
+/// configured bitrate back.
+const NARROW_PATH_BPS: u64 = 1_000_000;
+const WIDE_PATH_BPS: u64 = 1_300_000;
+const WIDE_HOLD_US: u64 = 5_000_000;
+const NARROW_PATH_BITRATE: u32 = 32_000;
 
 /// Time constant of the loss estimate's decay, microseconds.
 const DECAY_US: f64 = 5_000_000.0;
@@ -46,6 +58,12 @@ pub struct AudioModeController {
     last_report_us: u64,
     mode: AudioMode,
     last_change_us: Option<u64>,
+    /// The loss the FEC covers (what RED leaves), once reported.
+    uncovered: Option<f64>,
+    /// Whether the path is narrow (see [`NARROW_PATH_BPS`]), and since
+    /// when it has been wide.
+    narrow: bool,
+    wide_since: Option<u64>,
 }
 
 impl AudioModeController {
@@ -60,6 +78,52 @@ impl AudioModeController {
                 bitrate_bps: base.bitrate_bps,
             },
             last_change_us: None,
+            uncovered: None,
+            narrow: false,
+            wide_since: None,
+        }
+    }
+
+    /// The narrowest path's estimate, bits per second, at `now_us`.
+    /// Returns the new mode when the encoder should change.
+    pub fn on_path_estimate(&mut self, now_us: u64, estimate_bps: u64) -> Option<AudioMode> {
+        if estimate_bps == 0 {
+            return None;
+        }
+        let was = self.narrow;
+        if estimate_bps < NARROW_PATH_BPS {
+            self.narrow = true;
+            self.wide_since = None;
+        } else if estimate_bps >= WIDE_PATH_BPS {
+            let since = *self.wide_since.get_or_insert(now_us);
+            if now_us.saturating_sub(since) >= WIDE_HOLD_US {
+                self.narrow = false;
+            }
+        } else {
+            self.wide_since = None;
+        }
+        if self.narrow == was {
+            return None;
+        }
+        let want = match self.uncovered {
+            Some(u) => self.mode_for(u),
+            None => AudioMode {
+                expected_loss_pct: self.mode.expected_loss_pct,
+                bitrate_bps: self.base_bps(),
+            },
+        };
+        (want != self.mode).then(|| {
+            self.mode = want;
+            want
+        })
+    }
+
+    /// The bitrate speech gets on this path before paying for FEC.
+    fn base_bps(&self) -> u32 {
+        if self.narrow {
+            self.base.bitrate_bps.min(NARROW_PATH_BITRATE)
+        } else {
+            self.base.bitrate_bps
         }
     }
 
@@ -105,6 +169,7 @@ impl AudioModeController {
         } else {
             smoothed
         };
+        self.uncovered = Some(uncovered);
         let want = self.mode_for(uncovered);
         let current = self.mode;
         let more_protection = want.expected_loss_pct > current.expected_loss_pct;
@@ -125,14 +190,14 @@ impl AudioModeController {
         if loss < CLEAN {
             return AudioMode {
                 expected_loss_pct: 0,
-                bitrate_bps: self.base.bitrate_bps,
+                bitrate_bps: self.base_bps(),
             };
         }
         let hint = ((loss * 100.0).round().max(1.0) as u8).min(MAX_HINT_PCT);
         let boost = 1.0 + BOOST_PER_LOSS * loss.min(MAX_BOOST_LOSS);
         AudioMode {
             expected_loss_pct: hint,
-            bitrate_bps: ((self.base.bitrate_bps as f64 * boost) as u32).min(510_000),
+            bitrate_bps: ((self.base_bps() as f64 * boost) as u32).min(510_000),
         }
     }
 }
@@ -199,7 +264,36 @@ mod tests {
     const S: u64 = 1_000_000;
 
     fn controller() -> AudioModeController {
-        AudioModeController::new(OpusSettings::default())
+        AudioModeController::new(OpusSettings {
+            bitrate_bps: 32_000,
+            ..OpusSettings::default()
+        })
+    }
+
+    #[test]
+    fn a_narrow_path_keeps_speech_at_32_kbit_and_a_wide_one_gets_the_configured_rate() {
+        let mut c = AudioModeController::new(OpusSettings::default());
+        assert_eq!(c.mode().bitrate_bps, 48_000, "the default");
+        assert_eq!(c.on_path_estimate(0, 2_500_000), None, "wide already");
+        // The path narrows: at once.
+        let m = c.on_path_estimate(S, 600_000).expect("narrower");
+        assert_eq!(m.bitrate_bps, 32_000);
+        // Loss on the narrow path pays for FEC from the narrow rate.
+        c.on_loss_report(S + S / 2, 0.0, false).expect("no FEC");
+        let m = c.on_loss_report(2 * S, 0.10, false).expect("protect");
+        assert_eq!(m.bitrate_bps, 38_400);
+        // Between the thresholds: no change either way.
+        assert_eq!(c.on_path_estimate(3 * S, 1_100_000), None);
+        // Wide again: only after 5 s of it.
+        let back = (4..20).find_map(|t| c.on_path_estimate(t * S, 1_500_000).map(|m| (t, m)));
+        let (t, m) = back.expect("wide again");
+        assert_eq!(t, 9);
+        assert_eq!(m.bitrate_bps, 57_600, "48 kbit/s and its FEC");
+        // A configured bitrate below the narrow rate is never raised.
+        let mut low = controller();
+        low.on_path_estimate(0, 300_000);
+        assert_eq!(low.mode().bitrate_bps, 32_000);
+        assert_eq!(low.on_path_estimate(S, 0), None, "no estimate: nothing");
     }
 
     /// Reports once a second from `from` s to `to` s; the last mode change.

@@ -89,20 +89,23 @@ impl AudioSend {
                     }
                     let now = shared.clock.now_us();
                     let reports = shared.egress_loss_reports.load(Relaxed);
+                    let mut changed = None;
                     if reports != reports_seen {
                         reports_seen = reports;
                         let loss = shared.egress_loss_ppm.load(Relaxed) as f32 / 1e6;
                         let red = shared.audio_redundancy.load(Relaxed);
-                        if let Some(m) = mode.on_loss_report(now, loss, red) {
-                            let s = OpusSettings {
-                                expected_loss_pct: m.expected_loss_pct,
-                                bitrate_bps: m.bitrate_bps,
-                                ..encoder.settings()
-                            };
-                            match encoder.apply(s) {
-                                Ok(()) => publish(&shared, s),
-                                Err(e) => emit_error(&shared.events_tx, &e),
-                            }
+                        changed = mode.on_loss_report(now, loss, red);
+                    }
+                    let estimate = shared.bandwidth_estimate_bps.load(Relaxed);
+                    if let Some(m) = mode.on_path_estimate(now, estimate).or(changed) {
+                        let s = OpusSettings {
+                            expected_loss_pct: m.expected_loss_pct,
+                            bitrate_bps: m.bitrate_bps,
+                            ..encoder.settings()
+                        };
+                        match encoder.apply(s) {
+                            Ok(()) => publish(&shared, s),
+                            Err(e) => emit_error(&shared.events_tx, &e),
                         }
                     }
                     let mut consumed = 0;

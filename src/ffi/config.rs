@@ -121,6 +121,8 @@ pub struct media_engine_config {
     pub video_bitrate_bps: u32,
     pub video_min_bitrate_bps: u32,
     pub video_max_bitrate_bps: u32,
+    /// Opus bitrate on a path with room (default 48 000); in calls at most
+    /// 32 000 while the path is estimated below 1 Mbit/s.
     pub audio_bitrate_bps: u32,
     pub audio_fec: bool,
     /// Expected packet loss, 0..=100, steering Opus FEC.

@@ -65,7 +65,7 @@ class EchoTestTest {
             assertTrue("audio encoded ${stats.audioFramesEncoded}", stats.audioFramesEncoded > 0)
             // No peer reports loss on the echo path: the configured Opus FEC budget.
             assertEquals(10L, stats.audioExpectedLossPct)
-            assertEquals(32_000L, stats.audioTargetBitrateBps)
+            assertEquals(48_000L, stats.audioTargetBitrateBps)
             // The configured bitrate carries the configured size: the encoder runs at it.
             assertEquals(Triple(320L, 180L, 30L), Triple(stats.videoSendWidth, stats.videoSendHeight, stats.videoSendFps))
 
