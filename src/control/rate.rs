@@ -150,7 +150,7 @@ impl RateController {
         let draining = self.carried_measured && self.cut.is_some();
         match self.path_rate.filter(|_| draining) {
             Some(path) => {
-                let mut fit = ((path as f64 * KNOWN_FIT) as u32).clamp(self.min_bps, self.max_bps);
+                let mut fit = self.known_fit(path);
                 if let Some(cap) = self.user_cap {
                     fit = fit.min(cap.max(self.min_bps));
                 }
@@ -239,7 +239,7 @@ impl RateController {
             if let Some(path) = self.path_rate.filter(|_| self.carried_measured) {
                 // The queue a measured cut was draining is gone: what the
                 // path was measured to carry is known to fit, at once.
-                let fit = ((path as f64 * KNOWN_FIT) as u32).clamp(self.min_bps, self.max_bps);
+                let fit = self.known_fit(path);
                 self.cut = None;
                 self.recovering = Some((fit, now_us));
                 self.carried_measured = false;
@@ -297,6 +297,12 @@ impl RateController {
             }
         }
         self.update(now_us)
+    }
+
+    /// [`KNOWN_FIT`] of a media rate the path was measured to carry,
+    /// within the bounds.
+    fn known_fit(&self, path: u32) -> u32 {
+        ((path as f64 * KNOWN_FIT) as u32).clamp(self.min_bps, self.max_bps)
     }
 
     /// The target, or the media rate last sent when that was less.
@@ -393,7 +399,7 @@ impl RateController {
     fn update(&mut self, now_us: u64) -> u32 {
         let mut wanted = self.allowed.unwrap_or(self.target);
         if let Some(path) = self.path_rate {
-            wanted = wanted.max((path as f64 * KNOWN_FIT) as u32);
+            wanted = wanted.max(self.known_fit(path));
         }
         self.target = self.compute(now_us, wanted);
         self.target

@@ -144,9 +144,9 @@ impl VideoSend {
                     if follow_input_size {
                         ladder.set_input(frame.width, frame.height);
                     }
-                    let sustained = shared.sustained_video_bps.load(Relaxed) as u32;
-                    let sustained = sustained.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
-                    ladder.update(shared.clock.now_us(), sustained.max(target));
+                    // At least the target: the two atomics are read apart.
+                    let sustained = (shared.sustained_video_bps.load(Relaxed) as u32).max(target);
+                    ladder.update(shared.clock.now_us(), sustained);
                     let rung = ladder.rung();
                     let interval_us = 1_000_000 / rung.fps.max(1) as u64;
                     if last_sent_us.is_some_and(|last| {
