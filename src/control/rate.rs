@@ -10,6 +10,10 @@ use super::rtt::{queue_building, RoundTrip, RttFloor};
 
 /// Share of the estimate media may use (the rest: packet overhead, RTX).
 const USABLE: f64 = 0.9;
+/// Share of a rate measured on our own packets (what was sent, what the
+/// bottleneck delivered: RTP packets, headers included) that is media:
+/// less the RTP and SRTP headers, a few percent of a full video packet.
+const MEASURED_USABLE: f64 = 0.95;
 /// What a cut keeps of the target, or of what was sent when that was
 /// less (an encoder whose picture needs less than the target).
 const CUT_KEEP: f64 = 0.7;
@@ -27,10 +31,12 @@ const MAX_READINGS: usize = 16;
 /// The queue counts as drained when the round trip is back within this
 /// of its floor.
 const DRAINED_US: u64 = 25_000;
-/// How long a cut holds the target down, and the least time between two.
+/// How long a cut holds the target down. No new cut is made until the
+/// queue it was made for has drained.
 const CUT_HOLD_US: u64 = 2_000_000;
-/// While a cut holds, a round trip this much above the one that made it
-/// (the queue still grows: the cut was not deep enough) cuts again.
+/// Until then, a round trip this much above the least one since the cut
+/// met the encoder (the queue grows again: the cut was not deep enough)
+/// cuts deeper.
 const RECUT_RISE_US: u64 = 50_000;
 /// A packet sent this long after a cut met what the cut left (the
 /// encoder's next frames).
@@ -56,7 +62,16 @@ const RECOVERY_RISE_PER_S: f64 = 1.08;
 /// estimate then, less the audio, times this), it climbs back at
 /// [`RISE_PER_S`]: that much is known to fit, and an app-limited estimate
 /// afterwards (probes through an empty queue read high) says nothing.
-const KNOWN_FIT: f64 = 0.85;
+const KNOWN_FIT: f64 = 0.9;
+/// Above the media rate the path was last measured to carry, the target
+/// rises at most this factor a second, so that an estimate probing above
+/// the path builds the queue that stops it slowly (a cut comes when it is
+/// [`queue_building`] deep) and the target spends most of its time near
+/// the path's rate rather than climbing back from cuts. A measure older
+/// than [`CEILING_AGE_US`] no longer slows it (a path that grew is found
+/// at the usual pace after that).
+const ABOVE_PATH_RISE_PER_S: f64 = 1.02;
+const CEILING_AGE_US: u64 = 20_000_000;
 /// Otherwise too the target rises at most this factor a second (it falls
 /// at once): an estimate that jumps — a probe through a bottleneck that
 /// lets a burst pass can read several times the path's rate — reaches the
@@ -77,11 +92,18 @@ pub struct RateController {
     floor: RttFloor,
     /// A cut in force: its level and until when.
     cut: Option<(u32, u64)>,
-    /// The round trip that made the latest cut, and when it was made.
-    cut_rtt_us: u64,
+    /// When the latest cut was made.
     cut_at_us: u64,
     /// Cuts since the RTT was last back near its floor.
     streak: u32,
+    /// The queue the latest cut was made for has not drained yet: no new
+    /// cut while it drains, only a deeper one when it grows again.
+    episode: bool,
+    /// The least round trip of a packet sent after the latest cut, or of
+    /// the last one before: the queue's growth since is measured from it.
+    trough_us: Option<u64>,
+    /// The latest round trip.
+    last_rtt_us: u64,
     /// A limit from heavy loss, and when it last moved.
     loss_limit: Option<(u32, u64)>,
     /// After a cut: its level and when its hold ended, from which the
@@ -102,6 +124,9 @@ pub struct RateController {
     /// when the estimate reads lower (an estimator recovering from the
     /// same queue starts well below the path), until the next cut.
     path_rate: Option<u32>,
+    /// The media rate the path was last measured to carry, kept across
+    /// cuts, and when: see [`ABOVE_PATH_RISE_PER_S`].
+    ceiling: Option<(u32, u64)>,
     target: u32,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
@@ -119,9 +144,11 @@ impl RateController {
             allowed: None,
             floor: RttFloor::default(),
             cut: None,
-            cut_rtt_us: 0,
             cut_at_us: 0,
             streak: 0,
+            episode: false,
+            trough_us: None,
+            last_rtt_us: 0,
             loss_limit: None,
             recovering: None,
             carried: None,
@@ -129,6 +156,7 @@ impl RateController {
             readings: Vec::with_capacity(MAX_READINGS),
             sending: None,
             path_rate: None,
+            ceiling: None,
             target: start_bps,
             updated_at: None,
         };
@@ -167,6 +195,8 @@ impl RateController {
         self.floor = RttFloor::default();
         self.cut = None;
         self.streak = 0;
+        self.episode = false;
+        self.trough_us = None;
         self.loss_limit = None;
         self.recovering = None;
         self.carried = None;
@@ -174,6 +204,7 @@ impl RateController {
         self.readings.clear();
         self.sending = None;
         self.path_rate = None;
+        self.ceiling = None;
         self.target = start_bps;
         self.updated_at = None;
         self.update(now_us)
@@ -231,12 +262,13 @@ impl RateController {
             return self.update(now_us);
         };
         let rising = queue_building(floor, rtt_us);
-        let may_cut = self.holding(now_us).is_none();
         if !rising {
             self.streak = 0;
         }
-        if rtt_us <= floor + DRAINED_US && self.holding(now_us).is_some() {
-            if let Some(path) = self.path_rate.filter(|_| self.carried_measured) {
+        if rtt_us <= floor + DRAINED_US && self.episode {
+            self.episode = false;
+            let measured = self.path_rate.filter(|_| self.carried_measured);
+            if let (Some(path), Some(_)) = (measured, self.holding(now_us)) {
                 // The queue a measured cut was draining is gone: what the
                 // path was measured to carry is known to fit, at once.
                 let fit = self.known_fit(path);
@@ -247,6 +279,20 @@ impl RateController {
                 self.updated_at = Some(now_us);
             }
         }
+        // A measured cut drains at a known rate: held until drained. One
+        // made without the path's rate may have been too shallow: once
+        // its hold ends, a queue still there is cut again.
+        let may_cut = self.holding(now_us).is_none() && !(self.episode && self.carried_measured);
+        // Whether the sampled packet left after the latest cut had met the
+        // encoder: those sent before it still raise the round trip while
+        // the queue drains them.
+        let after_cut = now_us.saturating_sub(rtt_us) > self.cut_at_us + CUT_SETTLE_US;
+        if self.episode && after_cut {
+            // From the last packet sent before (the queue the cut met).
+            let from = self.trough_us.unwrap_or(self.last_rtt_us);
+            self.trough_us = Some(from.min(rtt_us));
+        }
+        self.last_rtt_us = rtt_us;
         let queue_us = rtt_us.saturating_sub(floor);
         let delivered = rt.delivered_bps.filter(|_| rising);
         if let Some(d) = delivered {
@@ -269,31 +315,46 @@ impl RateController {
                 self.streak = 0;
             } else {
                 let measured = read.map(|d| self.media_share(d));
+                if measured.is_none() {
+                    self.readings.clear(); // a new episode, not yet read
+                }
                 self.carried = measured.or(self.allowed);
                 self.carried_measured = measured.is_some();
                 self.path_rate = measured;
-                self.cut_to(now_us, rtt_us, self.sent_or_target(), drain);
+                if let Some(m) = measured {
+                    self.ceiling = Some((m, now_us));
+                }
+                self.cut_to(now_us, self.sent_or_target(), drain);
                 self.streak += 1;
             }
-        } else if let Some((level, until)) = self.cut.filter(|_| rising) {
-            if let (Some(d), Some(drain), true) = (read, drain, self.carried_measured) {
-                // A later read of the same queue.
+        } else if rising && self.episode {
+            let (level, until) = match self.holding(now_us) {
+                Some(held) => held,
+                None => {
+                    // A measured drain still under way.
+                    self.hold(self.target, now_us + CUT_HOLD_US);
+                    (self.target, now_us + CUT_HOLD_US)
+                }
+            };
+            if let (Some(d), Some(drain)) = (read, drain) {
+                // A later read of the same queue (or the first, when the
+                // cut came before the queue was read).
                 let measured = self.media_share(d);
                 self.carried = Some(measured);
+                self.carried_measured = true;
                 self.path_rate = Some(measured);
+                self.ceiling = Some((measured, now_us));
                 if drain < level {
                     self.hold(drain.max(self.min_bps), until);
                 }
             }
-            // The queue grew since the cut: deeper, within the same
-            // episode (not a cut that failed: see MAX_CUT_STREAK). Only a
-            // packet sent after the cut took effect says the cut was not
-            // deep enough: those sent before it still raise the round
-            // trip while the queue drains them.
-            let after_cut = now_us.saturating_sub(rtt_us) > self.cut_at_us + CUT_SETTLE_US;
-            if after_cut && rtt_us > self.cut_rtt_us + RECUT_RISE_US {
+            // The queue grew again since the cut met the encoder: deeper,
+            // within the same episode (not a cut that failed: see
+            // MAX_CUT_STREAK). A queue still draining what was sent
+            // before the cut, however long, is no reason.
+            if self.trough_us.is_some_and(|t| rtt_us > t + RECUT_RISE_US) {
                 let from = level.min(self.sent_or_target());
-                self.cut_to(now_us, rtt_us, from, drain);
+                self.cut_to(now_us, from, drain);
             }
         }
         self.update(now_us)
@@ -310,25 +371,26 @@ impl RateController {
         self.sending.map_or(self.target, |s| s.min(self.target))
     }
 
-    /// What of `bps` on the wire is video: less packet overhead and the
-    /// audio.
+    /// What of `bps` measured on our packets is video: less packet
+    /// overhead and the audio.
     fn media_share(&self, bps: u64) -> u32 {
-        ((bps as f64 * USABLE) as u64)
+        ((bps as f64 * MEASURED_USABLE) as u64)
             .saturating_sub(self.audio_bps as u64)
             .min(u32::MAX as u64) as u32
     }
 
     /// Cuts to [`CUT_KEEP`] of `from` — or to `drain` (see
     /// [`DRAIN_SHARE`]), when lower — and holds it.
-    fn cut_to(&mut self, now_us: u64, rtt_us: u64, from: u32, drain: Option<u32>) {
+    fn cut_to(&mut self, now_us: u64, from: u32, drain: Option<u32>) {
         let mut level = from as f64 * CUT_KEEP;
         if let Some(d) = drain {
             level = level.min(d as f64);
         }
         let level = (level as u32).max(self.min_bps);
         self.hold(level, now_us + CUT_HOLD_US);
-        self.cut_rtt_us = rtt_us;
         self.cut_at_us = now_us;
+        self.episode = true;
+        self.trough_us = None;
     }
 
     /// Holds the target at `level` until `until`, and climbs back from
@@ -362,7 +424,11 @@ impl RateController {
     pub fn on_loss(&mut self, now_us: u64, loss: f32) -> u32 {
         let due = |since: u64| now_us.saturating_sub(since) >= LOSS_STEP_US;
         let congested = self.holding(now_us);
-        if let (Some((level, until)), true) = (congested, loss > LIGHT_LOSS) {
+        // Once the queue's rate is read, that says what the path
+        // delivers; loss (reported for packets sent well before) adds
+        // nothing.
+        let unread = !self.carried_measured;
+        if let (Some((level, until)), true) = (congested, loss > LIGHT_LOSS && unread) {
             let delivered = self.sent_or_target() as f64 * (1.0 - loss.clamp(0.0, 1.0) as f64);
             let deeper = ((delivered * USABLE) as u32).max(self.min_bps);
             if deeper < level {
@@ -430,8 +496,16 @@ impl RateController {
         if self.allowed.is_some() {
             if let Some(at) = self.updated_at {
                 let seconds = now_us.saturating_sub(at) as f64 / 1e6;
-                let cap = self.target.max(self.min_bps) as f64 * RISE_PER_S.powf(seconds);
-                t = t.min(cap as u32);
+                let from = self.target.max(self.min_bps) as f64;
+                let per_s = match self.ceiling {
+                    Some((c, at))
+                        if from >= c as f64 && now_us.saturating_sub(at) < CEILING_AGE_US =>
+                    {
+                        ABOVE_PATH_RISE_PER_S
+                    }
+                    _ => RISE_PER_S,
+                };
+                t = t.min((from * per_s.powf(seconds)) as u32);
             }
             self.updated_at = Some(now_us);
         }
@@ -553,10 +627,10 @@ mod tests {
         let again = c.on_rtt(7 * S + 100 * MS, 160 * MS);
         assert!(again < cut, "{again} after {cut}");
         // Queue drained: after the hold the target climbs back — 25 % a
-        // second up to 85 % of what the estimate allowed when the queue
+        // second up to 90 % of what the estimate allowed when the queue
         // built (that much fitted), 8 % a second above — until the
         // estimate leads again.
-        let knee = before as f64 * 0.85;
+        let knee = before as f64 * 0.9;
         let low = c.on_rtt(8 * S, 22 * MS);
         let mut last = low;
         for t in 10..40 {
@@ -578,7 +652,7 @@ mod tests {
         let mut c = settled();
         let (target, audio) = (c.target(), 32_000.0);
         assert!(target > 1_700_000, "{target}");
-        let media = |wire: f64| wire * 0.9 - audio;
+        let media = |measured: f64| measured * 0.95 - audio;
         let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
             rtt_us: rtt_ms * MS,
             sent_bps: Some(sent),
@@ -594,22 +668,73 @@ mod tests {
         let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, Some(500_000)));
         assert_eq!(cut, media(500_000.0 * 0.74) as u32);
         // The ladder sizes the picture for what follows the drain.
-        assert_eq!(c.sustained(), (media(500_000.0) * 0.85) as u32);
+        assert_eq!(c.sustained(), (media(500_000.0) * 0.9) as u32);
         assert_eq!(plain.sustained(), plain.target());
         // Packets sent before the cut read the same path: held.
         let held = c.on_round_trip(5 * S + 100 * MS, rt(230, 400_000, Some(505_000)));
         assert!(held <= cut, "{held} > {cut}");
-        // Drained: straight to 85 % of the path's media rate, though the
+        // Drained: straight to 90 % of the path's media rate, though the
         // estimator restarts low.
         c.on_estimate(5 * S + 300 * MS, 300_000);
         let back = c.on_round_trip(5 * S + 800 * MS, rt(30, 300_000, None));
-        let fit = media(500_000.0) * 0.85;
+        let fit = media(500_000.0) * 0.9;
         assert!((back as f64 - fit).abs() < 3_000.0, "{back} vs {fit}");
         // And it stays allowed while the estimate reads lower.
         for t in 6..12 {
             c.on_estimate(t * S, 300_000);
             assert!(c.on_rtt(t * S, 20 * MS) as f64 >= fit - 3_000.0, "at {t} s");
         }
+    }
+
+    #[test]
+    fn a_queue_read_after_the_cut_sets_the_drain_and_the_level_after_it() {
+        // The first report already shows a queue, too early for a read of
+        // its rate (the call's first second, sent at the start rate).
+        let mut c = settled();
+        let audio = 32_000.0;
+        let media = |measured: f64| measured * 0.95 - audio;
+        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
+            rtt_us: rtt_ms * MS,
+            sent_bps: Some(sent),
+            delivered_bps: delivered,
+        };
+        let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, None));
+        assert_eq!(cut, (media(1_100_000.0) * 0.7) as u32);
+        // A read of the same queue, 400 ms on: the drain follows it (half
+        // the path's rate for a queue this long).
+        let drain = c.on_round_trip(5 * S + 400 * MS, rt(400, 600_000, Some(500_000)));
+        assert_eq!(drain, media(250_000.0) as u32);
+        // Loss reported for what the full queue dropped says nothing more.
+        assert_eq!(c.on_loss(5 * S + 500 * MS, 0.3), drain);
+        // The hold ends while the queue still drains (the round trip
+        // falls from its peak): no new cut.
+        assert_eq!(
+            c.on_round_trip(7 * S + 100 * MS, rt(200, 300_000, None)),
+            drain
+        );
+        assert_eq!(
+            c.on_round_trip(7 * S + 300 * MS, rt(120, 300_000, None)),
+            drain
+        );
+        // Drained: straight to 90 % of the path's media rate.
+        let back = c.on_round_trip(7 * S + 600 * MS, rt(25, 300_000, None));
+        let path = media(500_000.0);
+        assert!((back as f64 - path * 0.9).abs() < 2_000.0, "{back}");
+        // Above the rate read, the estimate (2 Mbit/s) is followed at 2 %
+        // a second: the path refills its queue slowly, if at all.
+        for t in 8..=18 {
+            c.on_estimate(t * S, 2_000_000);
+            c.on_rtt(t * S, 20 * MS);
+        }
+        let slow = c.target() as f64;
+        assert!(slow > path, "{slow}");
+        assert!(slow < path * 1.02f64.powf(10.6) + 2_000.0, "{slow}");
+        // A read 20 s old no longer slows it: a path that grew is found.
+        for t in 19..=32 {
+            c.on_estimate(t * S, 2_000_000);
+            c.on_rtt(t * S, 20 * MS);
+        }
+        assert!(c.target() > 1_000_000, "{}", c.target());
     }
 
     #[test]
@@ -661,14 +786,14 @@ mod tests {
 
     #[test]
     fn recovery_is_quick_to_what_fitted_and_careful_beyond() {
-        // Cut to 100 kbit/s where 400 kbit/s was carried: 340 kbit/s is
-        // reached at 25 % a second (5.5 s)...
+        // Cut to 100 kbit/s where 400 kbit/s was carried: 360 kbit/s is
+        // reached at 25 % a second (5.7 s)...
         let at = |s: f64| recovery_cap(100_000, Some(400_000), s);
         assert!((at(1.0) - 125_000.0).abs() < 1.0);
-        let to_knee = (3.4f64).ln() / (1.25f64).ln();
-        assert!((at(to_knee) - 340_000.0).abs() < 1.0);
+        let to_knee = (3.6f64).ln() / (1.25f64).ln();
+        assert!((at(to_knee) - 360_000.0).abs() < 1.0);
         // ...then 8 % a second.
-        assert!((at(to_knee + 1.0) - 340_000.0 * 1.08).abs() < 1.0);
+        assert!((at(to_knee + 1.0) - 360_000.0 * 1.08).abs() < 1.0);
         // Nothing known, or the cut above it: 8 % a second throughout.
         assert!((recovery_cap(100_000, None, 2.0) - 100_000.0 * 1.08f64.powi(2)).abs() < 1.0);
         assert!((recovery_cap(500_000, Some(400_000), 1.0) - 540_000.0).abs() < 1.0);

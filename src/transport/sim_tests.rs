@@ -714,15 +714,16 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
         .find(|&&(t, k)| t >= 10_000 && k < 500)
         .map(|&(t, _)| t);
     assert!(under.is_some_and(|t| t < 11_000), "{under:?}: {targets:?}");
-    // The queue the step filled drains within 2 s (measured: 1.2 s; it
+    // The queue the step filled drains within 2 s (measured: 1.4 s; it
     // took 3 s when cuts started from the target, not from what was sent
     // and what the path carried) ...
-    assert!(link.queue_ms[12] < 60, "{:?}", link.queue_ms);
+    let drained = link.queue_ms_tenths[100..120].iter().position(|&q| q < 30);
+    assert!(drained.is_some(), "{:?}", &link.queue_ms_tenths[100..120]);
     // ... and no probe refills it: every later second's longest wait is
     // short (probes at twice a desired rate of the configured maximum
     // queued 160-180 ms every few seconds).
     assert!(
-        link.queue_ms[14..].iter().all(|&q| q < 120),
+        link.queue_ms[12..].iter().all(|&q| q < 120),
         "{:?}",
         link.queue_ms
     );
@@ -748,4 +749,37 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
         r.longest_freeze
     );
     assert!(r.fps[12..29].iter().all(|&f| f >= 25), "{:?}", r.fps);
+}
+
+#[test]
+fn a_narrow_link_from_the_start_is_filled_without_a_standing_queue() {
+    // 500 kbit/s from the first packet, with the engine's start at the
+    // configured maximum (2.5 Mbit/s): the first second overfills it.
+    let narrow = LinkConfig {
+        rate_bps: Some(500_000),
+        ..LinkConfig::delay_ms(20)
+    };
+    let mut call = Call::new(narrow, LinkConfig::delay_ms(20), 5);
+    call.content_bps = Some(1_100_000);
+    call.run(Duration::from_secs(30));
+    let link = &call.links[0];
+    let kbps: Vec<u64> = link.offered.iter().map(|b| b * 8 / 1000).collect();
+    println!("{}\n{}", report(&call, 0), report(&call, 1));
+    println!("queue ms per second: {:?}", link.queue_ms);
+    println!("offered kbit/s per second: {kbps:?}");
+    // From 10 s the link carries at least 85 % of its capacity (measured
+    // 95 %; 78 % when each cut was followed by a climb at 8 % a second
+    // from its level) ...
+    let late: u64 = kbps[10..30].iter().sum::<u64>() / 20;
+    assert!(late >= 425, "{late} kbit/s: {kbps:?}");
+    // ... without a standing queue: no second's longest wait above
+    // 120 ms (measured ≤ 60 ms; a video frame's packets alone wait up to
+    // 30 ms at this rate).
+    assert!(
+        link.queue_ms[10..].iter().all(|&q| q < 120),
+        "{:?}",
+        link.queue_ms
+    );
+    let r = &call.sides[1].received;
+    assert!(r.fps[10..29].iter().all(|&f| f >= 25), "{:?}", r.fps);
 }
