@@ -275,6 +275,15 @@ impl RateController {
         }
         if rtt_us <= floor + DRAINED_US && self.episode {
             self.episode = false;
+            // One read alone may span the change of rate that built the
+            // queue (it then reads the old, higher rate): not enough to
+            // return to. The target then climbs back from the cut.
+            let trusted = self.readings.len() >= 2 || self.creep.is_some();
+            if self.carried_measured && !trusted {
+                self.path_rate = None;
+                self.carried = None;
+                self.carried_measured = false;
+            }
             let measured = self.path_rate.filter(|_| self.carried_measured);
             if let (Some(path), Some(_)) = (measured, self.holding(now_us)) {
                 // The queue a measured cut was draining is gone: what the
@@ -726,12 +735,14 @@ mod tests {
         };
         let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, None));
         assert_eq!(cut, (media(1_100_000.0) * 0.7) as u32);
-        // A read of the same queue, 400 ms on: the drain follows it (half
-        // the path's rate for a queue this long).
+        // Reads of the same queue, 400 ms on: the drain follows them
+        // (half the path's rate for a queue this long).
         let drain = c.on_round_trip(5 * S + 400 * MS, rt(400, 600_000, Some(500_000)));
         assert_eq!(drain, media(250_000.0) as u32);
+        let drain = c.on_round_trip(5 * S + 500 * MS, rt(420, 600_000, Some(510_000)));
+        assert_eq!(drain, media(250_000.0) as u32);
         // Loss reported for what the full queue dropped says nothing more.
-        assert_eq!(c.on_loss(5 * S + 500 * MS, 0.3), drain);
+        assert_eq!(c.on_loss(5 * S + 600 * MS, 0.3), drain);
         // The hold ends while the queue still drains (the round trip
         // falls from its peak): no new cut.
         assert_eq!(
@@ -782,6 +793,7 @@ mod tests {
         };
         // A queue read at 400 kbit/s, drained: 90 % of its media rate.
         c.on_round_trip(5 * S, rt(400, 600_000, Some(400_000)));
+        c.on_round_trip(5 * S + 200 * MS, rt(420, 600_000, Some(400_000)));
         let back = c.on_round_trip(6 * S, rt(25, 300_000, None));
         assert!(
             (back as f64 - media(400_000.0) * 0.9).abs() < 2_000.0,
@@ -805,6 +817,26 @@ mod tests {
             (back as f64 - crept as f64 * 0.9).abs() < 2_000.0,
             "{back} vs {crept}"
         );
+    }
+
+    #[test]
+    fn one_read_spanning_the_drop_is_not_returned_to() {
+        // The path drops to 500 kbit/s; the only read of the short queue
+        // spans the drop and reads 1.9 Mbit/s.
+        let mut c = settled();
+        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
+            rtt_us: rtt_ms * MS,
+            sent_bps: Some(sent),
+            delivered_bps: delivered,
+        };
+        let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, Some(1_900_000)));
+        assert!(cut < 1_100_000, "{cut}");
+        // Drained: back up from the cut at the recovery pace, not at once
+        // to 90 % of the read.
+        let back = c.on_round_trip(5 * S + 400 * MS, rt(25, 400_000, None));
+        assert!(back <= cut, "{back} after {cut}");
+        c.on_estimate(6 * S, 2_000_000);
+        assert!(c.target() < 1_000_000, "{}", c.target());
     }
 
     #[test]
