@@ -298,8 +298,13 @@ impl RateController {
         }
         // A measured cut drains at a known rate: held until drained. One
         // made without the path's rate may have been too shallow: once
-        // its hold ends, a queue still there is cut again.
-        let may_cut = self.holding(now_us).is_none() && !(self.episode && self.carried_measured);
+        // its hold ends, a queue still there is cut again. A queue that
+        // builds after the last one drained is a new one.
+        let may_cut = if self.episode {
+            self.holding(now_us).is_none() && !self.carried_measured
+        } else {
+            true
+        };
         // Whether the sampled packet left after the latest cut had met the
         // encoder: those sent before it still raise the round trip while
         // the queue drains them.
@@ -837,6 +842,17 @@ mod tests {
         assert!(back <= cut, "{back} after {cut}");
         c.on_estimate(6 * S, 2_000_000);
         assert!(c.target() < 1_000_000, "{}", c.target());
+    }
+
+    #[test]
+    fn a_queue_that_builds_again_after_draining_is_cut_at_once() {
+        let mut c = settled();
+        let cut = c.on_rtt(5 * S, 150 * MS);
+        // Drained within the cut's hold ...
+        assert_eq!(c.on_rtt(5 * S + 300 * MS, 25 * MS), cut);
+        // ... and a new queue before the hold ends: a new cut.
+        let again = c.on_rtt(5 * S + 800 * MS, 150 * MS);
+        assert_eq!(again, (cut as f64 * 0.7) as u32);
     }
 
     #[test]
