@@ -367,8 +367,9 @@ impl RateController {
                 Some(held) => held,
                 None => {
                     // A measured drain still under way.
-                    self.hold(self.target, now_us + CUT_HOLD_US);
-                    (self.target, now_us + CUT_HOLD_US)
+                    let held = (self.target, now_us + CUT_HOLD_US);
+                    self.hold(held.0, held.1);
+                    held
                 }
             };
             if let (Some(d), Some(drain)) = (read, drain) {
@@ -594,6 +595,21 @@ mod tests {
         RateController::new(100_000, 2_500_000, 800_000, 32_000)
     }
 
+    /// A round trip of `rtt_ms`, with what was sent and delivered.
+    fn rt(rtt_ms: u64, sent: u64, delivered: Option<u64>) -> RoundTrip {
+        RoundTrip {
+            rtt_us: rtt_ms * MS,
+            sent_bps: Some(sent),
+            delivered_bps: delivered,
+        }
+    }
+
+    /// The video's share of a rate measured on our packets, with the
+    /// controller's 32 kbit/s of audio.
+    fn media(measured: f64) -> f64 {
+        measured * 0.95 - 32_000.0
+    }
+
     /// Five seconds at 2 Mbit/s with a 20 ms round trip.
     fn settled() -> RateController {
         let mut c = controller();
@@ -690,14 +706,8 @@ mod tests {
         // The picture needs only 1 Mbit/s of the 1.77 Mbit/s target; the
         // path drops to 500 kbit/s.
         let mut c = settled();
-        let (target, audio) = (c.target(), 32_000.0);
+        let target = c.target();
         assert!(target > 1_700_000, "{target}");
-        let media = |measured: f64| measured * 0.95 - audio;
-        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
-            rtt_us: rtt_ms * MS,
-            sent_bps: Some(sent),
-            delivered_bps: delivered,
-        };
         // Without the path's rate: 70 % of what went out, not of the
         // target (which the encoder did not reach).
         let mut plain = settled();
@@ -731,13 +741,6 @@ mod tests {
         // The first report already shows a queue, too early for a read of
         // its rate (the call's first second, sent at the start rate).
         let mut c = settled();
-        let audio = 32_000.0;
-        let media = |measured: f64| measured * 0.95 - audio;
-        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
-            rtt_us: rtt_ms * MS,
-            sent_bps: Some(sent),
-            delivered_bps: delivered,
-        };
         let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, None));
         assert_eq!(cut, (media(1_100_000.0) * 0.7) as u32);
         // Reads of the same queue, 400 ms on: the drain follows them
@@ -789,13 +792,6 @@ mod tests {
     #[test]
     fn a_queue_built_creeping_above_the_rate_read_keeps_what_was_carried() {
         let mut c = settled();
-        let audio = 32_000.0;
-        let media = |measured: f64| measured * 0.95 - audio;
-        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
-            rtt_us: rtt_ms * MS,
-            sent_bps: Some(sent),
-            delivered_bps: delivered,
-        };
         // A queue read at 400 kbit/s, drained: 90 % of its media rate.
         c.on_round_trip(5 * S, rt(400, 600_000, Some(400_000)));
         c.on_round_trip(5 * S + 200 * MS, rt(420, 600_000, Some(400_000)));
@@ -829,11 +825,6 @@ mod tests {
         // The path drops to 500 kbit/s; the only read of the short queue
         // spans the drop and reads 1.9 Mbit/s.
         let mut c = settled();
-        let rt = |rtt_ms: u64, sent: u64, delivered: Option<u64>| RoundTrip {
-            rtt_us: rtt_ms * MS,
-            sent_bps: Some(sent),
-            delivered_bps: delivered,
-        };
         let cut = c.on_round_trip(5 * S, rt(150, 1_100_000, Some(1_900_000)));
         assert!(cut < 1_100_000, "{cut}");
         // Drained: back up from the cut at the recovery pace, not at once

@@ -608,6 +608,17 @@ fn an_unanswered_offer_fails_at_the_connect_timeout() {
     assert!(!failed(&outputs(&mut a)));
 }
 
+/// Prints both sides' summaries and the a → b link's queue and load per
+/// second; returns the kbit/s offered to that link per second.
+fn print_first_link(call: &Call) -> Vec<u64> {
+    let link = &call.links[0];
+    let kbps: Vec<u64> = link.offered.iter().map(|b| b * 8 / 1000).collect();
+    println!("{}\n{}", report(call, 0), report(call, 1));
+    println!("queue ms per second: {:?}", link.queue_ms);
+    println!("offered kbit/s per second: {kbps:?}");
+    kbps
+}
+
 /// The summary line of one side.
 fn report(call: &Call, i: usize) -> String {
     let side = &call.sides[i];
@@ -686,11 +697,7 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
     // encoder sends less than the estimate, and str0m probes above it.
     call.content_bps = Some(1_100_000);
     call.run(Duration::from_secs(30));
-    let link = &call.links[0];
-    let kbps: Vec<u64> = link.offered.iter().map(|b| b * 8 / 1000).collect();
-    println!("{}\n{}", report(&call, 0), report(&call, 1));
-    println!("queue ms per second: {:?}", link.queue_ms);
-    println!("offered kbit/s per second: {kbps:?}");
+    let (link, kbps) = (&call.links[0], print_first_link(&call));
     let targets: Vec<(u64, u32)> = call.sides[0]
         .targets
         .iter()
@@ -762,11 +769,7 @@ fn a_narrow_link_from_the_start_is_filled_without_a_standing_queue() {
     let mut call = Call::new(narrow, LinkConfig::delay_ms(20), 5);
     call.content_bps = Some(1_100_000);
     call.run(Duration::from_secs(30));
-    let link = &call.links[0];
-    let kbps: Vec<u64> = link.offered.iter().map(|b| b * 8 / 1000).collect();
-    println!("{}\n{}", report(&call, 0), report(&call, 1));
-    println!("queue ms per second: {:?}", link.queue_ms);
-    println!("offered kbit/s per second: {kbps:?}");
+    let (link, kbps) = (&call.links[0], print_first_link(&call));
     // From 10 s the link carries at least 85 % of its capacity (measured
     // 95 %; 78 % when each cut was followed by a climb at 8 % a second
     // from its level) ...
