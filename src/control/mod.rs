@@ -1,7 +1,8 @@
 //! Pure decisions that steer the media from what the network reports:
 //! how Opus protects speech against the loss the peer sees, the video
 //! encoder's target bitrate and size, and when a receiver's keyframe
-//! request is answered, and how much of the video may be repairs. Time is an
+//! request is answered, and how much of the video may be repairs, and how much delay keeps a remote's audio
+//! and video in sync. Time is an
 //! argument; nothing here owns a thread, a socket or a clock, so every
 //! policy is tested on a virtual clock.
 
@@ -11,9 +12,11 @@ pub mod ladder;
 pub mod rate;
 pub mod repair;
 pub mod rtt;
+pub mod sync;
 
 pub use audio::{AudioMode, AudioModeController, RedundancyPolicy};
 pub use keyframe::KeyframePolicy;
 pub use ladder::{Rung, VideoLadder};
 pub use rate::RateController;
 pub use repair::RepairPolicy;
+pub use sync::{LipSync, SyncDelays};

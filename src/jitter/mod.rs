@@ -144,6 +144,12 @@ pub struct JitterBuffer {
     peak: usize,
     /// Frames played since `peak` last rose.
     calm: u32,
+    /// Frames held on top of what the link needs, so that the audio plays
+    /// in step with a later picture (lip sync).
+    sync_frames: usize,
+    /// RTP timestamp of the frame the last [`Self::pop`] returned as a
+    /// packet.
+    played: Option<u64>,
     /// Frames played since one was dropped to cut the delay.
     since_drop: u32,
     /// How the last packet popped should be played.
@@ -169,6 +175,8 @@ impl JitterBuffer {
             dry: 0,
             peak: 0,
             calm: 0,
+            sync_frames: 0,
+            played: None,
             since_drop: 0,
             stretch: Stretch::Keep,
             level: 0.0,
@@ -202,11 +210,41 @@ impl JitterBuffer {
 
     /// The depth playout aims for: the configured minimum, raised when the
     /// measured jitter needs more, or underruns and late packets showed
-    /// that the buffer ran too shallow.
+    /// that the buffer ran too shallow; plus what lip sync adds.
     pub fn target_frames(&self) -> usize {
         let need = ((3.0 * self.jitter_us) / FRAME_US as f64).ceil() as usize + 1;
-        need.max(self.peak)
-            .clamp(self.config.min_frames, self.config.max_frames / 2)
+        let link = need
+            .max(self.peak)
+            .clamp(self.config.min_frames, self.config.max_frames / 2);
+        (link + self.sync_frames).min(self.sync_ceiling())
+    }
+
+    /// The deepest target lip sync may ask for: two frames short of the
+    /// buffer's size, so that its own growth is never trimmed.
+    fn sync_ceiling(&self) -> usize {
+        self.config.max_frames.saturating_sub(2).max(1)
+    }
+
+    /// The most delay lip sync can add, microseconds: the room between the
+    /// deepest the link itself may need and [`Self::sync_ceiling`].
+    pub fn max_extra_delay_us(&self) -> u64 {
+        (self
+            .sync_ceiling()
+            .saturating_sub(self.config.max_frames / 2) as u64)
+            * FRAME_US
+    }
+
+    /// Holds `us` more audio than the link needs (whole frames, rounded),
+    /// reached by playing frames longer, and left by playing them shorter,
+    /// as the depth's other changes are.
+    pub fn set_extra_delay_us(&mut self, us: u64) {
+        self.sync_frames = ((us + FRAME_US / 2) / FRAME_US) as usize;
+    }
+
+    /// RTP timestamp (48 kHz) of the frame the last [`Self::pop`] returned
+    /// as a packet.
+    pub fn played_timestamp(&self) -> Option<u64> {
+        self.played
     }
 
     /// The buffer proved `by` frames too shallow.
@@ -302,6 +340,7 @@ impl JitterBuffer {
         self.next = Some(next + 1);
         if let Some(payload) = self.packets.remove(&next) {
             self.stats.played += 1;
+            self.played = Some(next * FRAME_SAMPLES);
             self.settle();
             // Besides the frame playing, the buffer should hold what the
             // target asks for less one frame. A frame or more beyond that
@@ -314,7 +353,8 @@ impl JitterBuffer {
             // two.
             let (held, target) = (self.packets.len(), self.target_frames());
             self.level += (held as f64 - self.level) / LEVEL_SMOOTHING;
-            let proven = self.peak.min(self.config.max_frames / 2);
+            let proven = (self.peak.min(self.config.max_frames / 2) + self.sync_frames)
+                .min(self.sync_ceiling());
             self.stretch = if held > target && self.level > target as f64 + 0.5 {
                 self.stats.shortened += 1;
                 Stretch::Shorten
@@ -572,6 +612,9 @@ mod tests {
         ring_us: u64,
         /// What each pop gave, with the virtual time.
         log: Vec<(u64, Playout)>,
+        /// (time, capture to playout) of every frame played from a packet:
+        /// sent at its timestamp, heard once the ring ahead of it is.
+        delays: Vec<(u64, u64)>,
     }
 
     impl Playback {
@@ -580,6 +623,7 @@ mod tests {
                 jb: JitterBuffer::new(JitterConfig::default()),
                 ring_us: 0,
                 log: Vec::new(),
+                delays: Vec::new(),
             }
         }
 
@@ -613,6 +657,10 @@ mod tests {
                     let p = self.jb.pop(self.ring_us >= 20_000);
                     if matches!(p, Playout::Wait | Playout::Idle) {
                         break;
+                    }
+                    if let (Playout::Packet(_), Some(t)) = (&p, self.jb.played_timestamp()) {
+                        let delay = (now + self.ring_us).saturating_sub(t * 1_000 / 48);
+                        self.delays.push((now, delay));
                     }
                     // A stretched frame gains or loses a 5 ms pitch period.
                     self.ring_us += match (&p, self.jb.stretch()) {
@@ -668,6 +716,65 @@ mod tests {
         );
         assert_eq!(concealed_late, 0, "concealment a second after the switch");
         assert_eq!(s.played + s.discarded + p.jb.depth() as u64, s.inserted);
+    }
+
+    #[test]
+    fn lip_sync_delay_is_added_and_taken_back_without_gaps() {
+        let mut p = Playback::new();
+        let mut sent = 0;
+        let mean_delay = |p: &Playback, from: u64, to: u64| {
+            let d: Vec<u64> = p
+                .delays
+                .iter()
+                .filter(|(t, _)| (from..to).contains(t))
+                .map(|&(_, d)| d)
+                .collect();
+            d.iter().sum::<u64>() / d.len() as u64
+        };
+        p.run(0, 4_000_000, 10_000, &steady, &mut sent);
+        let natural = mean_delay(&p, 2_000_000, 4_000_000);
+        assert!(natural < 120_000, "{natural}");
+        assert_eq!(p.jb.max_extra_delay_us(), 220_000);
+        // Sync asks for 200 ms more: reached within a second by playing
+        // frames longer, with nothing concealed or dropped.
+        let before = p.jb.stats();
+        p.jb.set_extra_delay_us(200_000);
+        p.run(4_000_000, 8_000_000, 10_000, &steady, &mut sent);
+        let held = mean_delay(&p, 5_000_000, 8_000_000);
+        eprintln!(
+            "natural {natural} us, with 200 ms for sync {held} us, {:?}",
+            p.jb.stats()
+        );
+        assert!(
+            (natural + 170_000..natural + 230_000).contains(&held),
+            "{natural} -> {held}"
+        );
+        let s = p.jb.stats();
+        assert_eq!(
+            (s.concealed, s.discarded, s.late),
+            (before.concealed, 0, 0),
+            "{s:?}"
+        );
+        assert!(s.lengthened >= 30, "{s:?}");
+        // Taken back: the delay returns to the link's target depth (which
+        // the buffer does not play below; before, nothing had filled it).
+        // In lip sync's steps: at most 80 ms every 500 ms.
+        let mut now = 8_000_000;
+        for extra in [120_000, 40_000, 0] {
+            p.jb.set_extra_delay_us(extra);
+            p.run(now, now + 500_000, 10_000, &steady, &mut sent);
+            now += 500_000;
+        }
+        p.run(now, 12_000_000, 10_000, &steady, &mut sent);
+        let after = mean_delay(&p, 10_000_000, 12_000_000);
+        let target = p.jb.target_frames() as u64 * FRAME_US;
+        assert!(
+            after <= natural.max(target) + 40_000,
+            "{natural} -> {after}, target {target}"
+        );
+        assert_eq!(p.concealed_after(4_000_000), 0);
+        let s = p.jb.stats();
+        assert!(s.shortened >= 25 && s.discarded == 0, "{s:?}");
     }
 
     #[test]

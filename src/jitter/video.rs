@@ -66,7 +66,12 @@ pub struct RenderScheduler {
     /// Reused to find the percentile without allocating per frame.
     scratch: Vec<u64>,
     frames: u64,
+    /// The delay that covers the network's unevenness.
     delay_us: u64,
+    /// Delay lip sync asks for on top, and how much of it is applied
+    /// (it moves at most [`MAX_FALL_PER_FRAME_US`] a frame either way).
+    sync_us: u64,
+    sync_applied_us: u64,
     late: u64,
 }
 
@@ -79,13 +84,22 @@ impl RenderScheduler {
             scratch: Vec::with_capacity(WINDOW + 1),
             frames: 0,
             delay_us: 0,
+            sync_us: 0,
+            sync_applied_us: 0,
             late: 0,
         }
     }
 
-    /// The delay added now, microseconds.
+    /// The delay added now, microseconds (lip sync's part included).
     pub fn delay_us(&self) -> u64 {
-        self.delay_us
+        self.delay_us + self.sync_applied_us
+    }
+
+    /// Lip sync asks for `us` more delay (audio plays later than the
+    /// picture). Reached a millisecond a frame, both ways, so the picture
+    /// slows or hurries by ~3 % rather than jumping.
+    pub fn set_extra_delay_us(&mut self, us: u64) {
+        self.sync_us = us;
     }
 
     /// Frames that were due before they arrived.
@@ -134,7 +148,14 @@ impl RenderScheduler {
                 .saturating_sub(MAX_FALL_PER_FRAME_US)
                 .max(want)
         };
-        let due = (rtp_us as i64 + base) as u64 + self.delay_us;
+        self.sync_applied_us = if self.sync_us >= self.sync_applied_us {
+            (self.sync_applied_us + MAX_FALL_PER_FRAME_US).min(self.sync_us)
+        } else {
+            self.sync_applied_us
+                .saturating_sub(MAX_FALL_PER_FRAME_US)
+                .max(self.sync_us)
+        };
+        let due = (rtp_us as i64 + base) as u64 + self.delay_us();
         if due < arrival_us {
             self.late += 1;
             return arrival_us;
@@ -309,6 +330,33 @@ mod tests {
             "delay {} us after 40 s clean",
             s.delay_us()
         );
+    }
+
+    #[test]
+    fn lip_sync_delay_is_eased_in_and_out() {
+        let mut s = RenderScheduler::new(VideoDelay::Balanced);
+        let mut renders = Vec::new();
+        for i in 0..20 * 30u64 {
+            match i {
+                150 => s.set_extra_delay_us(120 * MS),
+                450 => s.set_extra_delay_us(0),
+                _ => {}
+            }
+            renders.push(s.on_frame(i * FRAME, i * FRAME + 20 * MS));
+            if i == 440 {
+                assert!(
+                    (120 * MS..=140 * MS).contains(&s.delay_us()),
+                    "{}",
+                    s.delay_us()
+                );
+            }
+        }
+        // Never a jump: every frame within 1 ms of the frame interval.
+        for w in renders.windows(2) {
+            assert!(w[1] - w[0] <= FRAME + MAX_FALL_PER_FRAME_US, "{w:?}");
+            assert!(w[1] - w[0] + MAX_FALL_PER_FRAME_US >= FRAME, "{w:?}");
+        }
+        assert!(s.delay_us() <= 20 * MS, "{}", s.delay_us());
     }
 
     #[test]
