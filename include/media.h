@@ -574,6 +574,16 @@ typedef struct media_stats {
   // speech to move the jitter buffer's depth, a pitch period at a time.
   uint64_t audio_samples_inserted;
   uint64_t audio_samples_removed;
+  // Lip sync, for the remote whose audio and video are furthest apart
+  // (0 until both were measured), microseconds: its audio from the
+  // sender's capture to the speaker's buffer; how far that audio plays
+  // ahead of its video (negative: behind); the delay sync adds to the
+  // audio and to the video (the latter is part of
+  // `video_render_delay_us`).
+  uint32_t audio_latency_us;
+  int32_t av_sync_offset_us;
+  uint32_t audio_sync_delay_us;
+  uint32_t video_sync_delay_us;
 } media_stats;
 
 // One event. Pointers inside are valid only during the callback.

@@ -75,6 +75,10 @@ struct Args {
     /// freezes.
     #[arg(long, value_enum, default_value_t = Delay::Balanced)]
     video_delay: Delay,
+    /// Delay the remote's audio (or video) so that the two play in sync
+    /// (`EngineConfig::lip_sync`).
+    #[arg(long)]
+    lip_sync: bool,
     /// Send this WAV file (looped) instead of the microphone.
     #[arg(long)]
     audio_in: Option<PathBuf>,
@@ -196,6 +200,7 @@ fn main() {
         ..Default::default()
     };
     config.stats_interval_ms = 1000;
+    config.lip_sync = args.lip_sync;
     config.video_delay = match args.video_delay {
         Delay::Immediate => VideoDelay::Immediate,
         Delay::LowLatency => VideoDelay::LowLatency,

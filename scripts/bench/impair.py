@@ -351,6 +351,8 @@ def run_libmedia(args, run_dir, speech, clip, imp):
     common = ["--server", f"ws://{IP_B}:8090/ws", "--fake", "--headless", "--width", "1280",
               "--height", "720", "--fps", "30", "--bitrate", str(args.max_bitrate),
               "--audio-in", str(speech), "--video-in", str(clip), "--video-delay", args.video_delay]
+    if args.lip_sync:
+        common.append("--lip-sync")
     a_json, b_json = run_dir / "a.jsonl", run_dir / "b.jsonl"
     logs = [open(run_dir / "b.log", "w"), open(run_dir / "a.log", "w")]
     bob = subprocess.Popen(
@@ -391,7 +393,11 @@ def run_libmedia(args, run_dir, speech, clip, imp):
              "height": l["remotes"][0]["video_height"],
              "freezes": l["remotes"][0]["video_freezes"],
              "frozen_ms": l["remotes"][0]["video_frozen_ms"]} for l in b_lines]
-    g2g = b_lines[-1]["engine"]["video_end_to_end_latency"]["p50_us"] / 1000 if b_lines else None
+    latency = b_lines[-1]["engine"]["video_end_to_end_latency"]["p50_us"] / 1000 if b_lines else None
+    # How far B's audio played ahead of A's video (negative: behind), from 10 s on.
+    offsets = [l["engine"]["av_sync_offset_us"] / 1000 for l in b_lines
+               if l["t_s"] - tb0 >= 10 and l["engine"].get("audio_latency_us")]
+    g2g = {"g2g": latency, "av_offset": round(statistics.median(offsets), 1) if offsets else None}
     audio = run_dir / "b" / "audio.wav"
     return send, recv, audio, cpu, g2g
 
@@ -428,7 +434,10 @@ def run_chromium(args, run_dir, speech, clip, imp):
 def summarize(name, spec, send, recv, audio, cpu, g2g, ref16):
     m = {"cpu_a_pct": None if cpu[0] is None else round(cpu[0] * 100),
          "cpu_b_pct": None if cpu[1] is None else round(cpu[1] * 100),
-         "g2g_p50_ms": None if g2g is None else round(g2g, 1)}
+         "g2g_p50_ms": None}
+    if g2g is not None:  # libmedia's: glass-to-glass and the A/V offset
+        m["g2g_p50_ms"] = None if g2g["g2g"] is None else round(g2g["g2g"], 1)
+        m["av_offset_p50_ms"] = g2g["av_offset"]
     if audio.exists():
         rec, rate = read_wav(audio)
         scores = pesq_per_repeat(ref16, resample_to_16k(rec, rate))
@@ -474,6 +483,7 @@ def table(results):
             ("send_kbps", "send kbit/s"), ("rtt_p50_ms", "RTT p50"), ("rtt_max_ms", "RTT max"),
             ("fit_s", "fit s"), ("rtt_peak_after_step_ms", "RTT peak after step"),
             ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "link use %"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
+            ("av_offset_p50_ms", "audio ahead of video p50 ms"),
             ("cpu_a_pct", "CPU A %"), ("cpu_b_pct", "CPU B %")]
     used = [c for c in cols if any(r["metrics"].get(c[0]) is not None for r in results)]
     lines = ["| scenario | engine | " + " | ".join(h for _, h in used) + " |",
@@ -495,6 +505,8 @@ def main():
     ap.add_argument("--max-bitrate", type=int, default=2_500_000)
     ap.add_argument("--video-delay", default="balanced",
                     help="libmedia's receive-side delay mode (immediate, low-latency, balanced, smooth)")
+    ap.add_argument("--lip-sync", action="store_true",
+                    help="libmedia's lip sync on (EngineConfig::lip_sync)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "target/bench/impair"))
     args = ap.parse_args()

@@ -18,11 +18,12 @@ use super::remote::{Remote, REDUNDANCY_OFF, REDUNDANCY_ON};
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
-use crate::control::AudioModeController;
+use crate::control::{AudioModeController, LipSync, SyncDelays};
 use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput, AudioSink, WavSink};
 use crate::devices::resample::{downmix, upmix, Resampler};
 use crate::error::Result;
 use crate::frame::{EncodedFrame, MediaKind};
+use crate::jitter::video::VideoDelay;
 use crate::jitter::{stretch, JitterBuffer, JitterConfig, Playout, Stretch};
 use crate::transport::Feedback;
 use crate::voice::{VoiceProcessor, VoiceStages};
@@ -34,6 +35,18 @@ const TICK: Duration = Duration::from_millis(5);
 const AUDIO_PACKET_OVERHEAD_BPS: u64 = 50 * 60 * 8;
 /// Played frames queued for the recording at most (2 s).
 const RECORD_QUEUE: usize = 100;
+/// The most lip sync delays a remote's video (audio far behind it: a deep
+/// jitter buffer).
+const MAX_VIDEO_SYNC_US: u64 = 300_000;
+/// A stream not measured for this long is not playing, for lip sync.
+const SYNC_STALE_US: u64 = 1_000_000;
+/// Frames the capture-to-playout delay is smoothed over.
+const LATENCY_SMOOTHING: f64 = 16.0;
+/// A decoded frame whose samples all stay below this (-34 dBFS) is quiet;
+/// once [`QUIET_RUN`] in a row were, speech has paused and lip sync may
+/// add or skip a whole frame there unheard.
+const QUIET_PEAK: f32 = 0.02;
+const QUIET_RUN: u32 = 3;
 
 /// Microphone → encoder → transport.
 pub(crate) struct AudioSend {
@@ -192,6 +205,19 @@ struct Track {
     pcm: [f32; FRAME_SAMPLES],
     /// Jitter buffer totals already added to the counters.
     counted: crate::jitter::JitterStats,
+    /// The sender's capture time less the RTP time (both microseconds),
+    /// from the last packet whose capture time is known.
+    capture_offset_us: Option<i64>,
+    /// Capture to playout of the frames played, smoothed, and when it was
+    /// last measured.
+    latency_us: Option<f64>,
+    latency_at_us: u64,
+    sync: LipSync,
+    /// Decoded frames in a row that were quiet.
+    quiet_run: u32,
+    /// Whether sync may add delay (`EngineConfig::lip_sync`); measured
+    /// either way.
+    lip_sync: bool,
 }
 
 /// Decoded audio a track holds at most: a frame, a lengthened one, and a
@@ -216,17 +242,21 @@ impl Track {
                 rc.audio_packets_lost.fetch_add(f.seq - e, Relaxed);
             }
             self.expected_seq = Some(self.expected_seq.map_or(f.seq + 1, |e| e.max(f.seq + 1)));
+            if f.capture_known {
+                self.capture_offset_us = Some(f.capture_us as i64 - rtp_us(f.timestamp) as i64);
+            }
             self.jb.insert(f.timestamp, f.data, now);
         }
     }
 
-    /// Decides this track's next frame. `false`: wait for a missing packet.
-    fn prepare(&mut self, shared: &Shared, may_wait: bool) -> bool {
+    /// Decides this track's next frame, which starts playing at
+    /// `playout_us`. `false`: wait for a missing packet.
+    fn prepare(&mut self, shared: &Shared, may_wait: bool, playout_us: u64) -> bool {
         if self.ready.is_some() {
             return true;
         }
         while self.out.len() < FRAME_SAMPLES {
-            match self.decode_next(shared, may_wait) {
+            match self.decode_next(shared, may_wait, playout_us) {
                 Some(true) => {}
                 Some(false) => {
                     // Nothing more to play: what is left (a stretched
@@ -245,8 +275,9 @@ impl Track {
     }
 
     /// Decodes the jitter buffer's next frame into `out`, time-stretched as
-    /// it asks. `Some(false)`: nothing to play; `None`: wait.
-    fn decode_next(&mut self, shared: &Shared, may_wait: bool) -> Option<bool> {
+    /// it asks. `Some(false)`: nothing to play; `None`: wait. What `out`
+    /// holds already plays from `playout_us`.
+    fn decode_next(&mut self, shared: &Shared, may_wait: bool, playout_us: u64) -> Option<bool> {
         let pcm = &mut self.pcm;
         let mut how = Stretch::Keep;
         let result = match self.jb.pop(may_wait) {
@@ -254,6 +285,18 @@ impl Track {
             Playout::Idle => return Some(false),
             Playout::Packet(p) => {
                 how = self.jb.stretch();
+                if let (Some(offset), Some(ts)) =
+                    (self.capture_offset_us, self.jb.played_timestamp())
+                {
+                    let heard = playout_us + self.out.len() as u64 * 1_000 / 48;
+                    let captured = (rtp_us(ts) as i64 + offset).max(0) as u64;
+                    let latency = heard.saturating_sub(captured) as f64;
+                    let smoothed = self
+                        .latency_us
+                        .map_or(latency, |l| l + (latency - l) / LATENCY_SMOOTHING);
+                    self.latency_us = Some(smoothed);
+                    self.latency_at_us = shared.clock.now_us();
+                }
                 self.decoder.decode(&p, pcm).map(|_| true)
             }
             Playout::Fec(next) => self.decoder.recover(&next, pcm).map(|_| false),
@@ -279,8 +322,31 @@ impl Track {
                 }
             }
         }
+        self.quiet_run = if pcm.iter().all(|s| s.abs() < QUIET_PEAK) {
+            self.quiet_run.saturating_add(1)
+        } else {
+            0
+        };
+        let paused = self.quiet_run >= QUIET_RUN;
         match how {
-            Stretch::Keep => self.out.extend_from_slice(pcm),
+            Stretch::InsertIfQuiet if paused => {
+                self.out.extend_from_slice(pcm);
+                if self.decoder.conceal(pcm).is_err() {
+                    pcm.fill(0.0);
+                }
+                self.out.extend_from_slice(pcm);
+                self.jb.sync_stepped();
+                c.audio_samples_inserted
+                    .fetch_add(FRAME_SAMPLES as u64, Relaxed);
+            }
+            Stretch::DropIfQuiet if paused => {
+                self.jb.sync_stepped();
+                c.audio_samples_removed
+                    .fetch_add(FRAME_SAMPLES as u64, Relaxed);
+            }
+            Stretch::Keep | Stretch::InsertIfQuiet | Stretch::DropIfQuiet => {
+                self.out.extend_from_slice(pcm)
+            }
             Stretch::Shorten => {
                 let n = stretch::shorten(pcm, &mut self.out) as u64;
                 c.audio_samples_removed.fetch_add(n, Relaxed);
@@ -320,6 +386,34 @@ impl Track {
         rc.audio_buffer_ms
             .store(self.jb.depth() as u64 * FRAME_SAMPLES as u64 / 48, Relaxed);
     }
+
+    /// Lip sync: compares this remote's audio and video delays (every
+    /// [`crate::control::sync::UPDATE_US`]) and applies the extra delays.
+    /// Returns (audio latency, offset), once both are measured.
+    fn sync(&mut self, now: u64) -> Option<(u64, i64)> {
+        let rc = &self.input.remote.c;
+        let fresh = |at: u64| at > 0 && now.saturating_sub(at) < SYNC_STALE_US;
+        let audio = self
+            .latency_us
+            .filter(|_| fresh(self.latency_at_us))
+            .map(|l| l as u64);
+        let video =
+            fresh(rc.video_latency_at_us.load(Relaxed)).then(|| rc.video_latency_us.load(Relaxed));
+        self.sync.set_max_audio_us(if self.lip_sync {
+            self.jb.max_extra_delay_us()
+        } else {
+            0
+        });
+        let d = self.sync.update(now, audio, video);
+        self.jb.set_extra_delay_us(d.audio_us);
+        rc.video_sync_delay_us.store(d.video_us, Relaxed);
+        Some((audio?, self.sync.offset_us()?))
+    }
+}
+
+/// An RTP timestamp at 48 kHz in microseconds.
+fn rtp_us(timestamp: u64) -> u64 {
+    timestamp * 1_000 / 48
 }
 
 /// The speaker: every remote's audio through its own jitter buffer and
@@ -375,6 +469,8 @@ impl AudioRecv {
     pub(crate) fn start(
         mut output: Box<dyn AudioOutput>,
         jitter: JitterConfig,
+        video_delay: VideoDelay,
+        lip_sync: bool,
         record: Option<&std::path::Path>,
         stream: Stream,
         shared: Arc<Shared>,
@@ -412,6 +508,20 @@ impl AudioRecv {
                             TrackCommand::Add(input) => match OpusDecoder::new() {
                                 Ok(decoder) => tracks.push(Track {
                                     input,
+                                    sync: LipSync::new(SyncDelays {
+                                        // Set from the buffer's room.
+                                        audio_us: 0,
+                                        video_us: match video_delay {
+                                            _ if !lip_sync => 0,
+                                            VideoDelay::Immediate => 0,
+                                            _ => MAX_VIDEO_SYNC_US,
+                                        },
+                                    }),
+                                    capture_offset_us: None,
+                                    latency_us: None,
+                                    latency_at_us: 0,
+                                    quiet_run: 0,
+                                    lip_sync,
                                     jb: JitterBuffer::new(jitter),
                                     decoder,
                                     expected_seq: None,
@@ -449,9 +559,14 @@ impl AudioRecv {
                     while ring.occupied_len() < low_water {
                         // With 20 ms still queued a missing packet can be waited for.
                         let may_wait = ring.occupied_len() >= low_water / 2;
+                        // What is queued at the device plays first.
+                        let samples_per_s =
+                            format.sample_rate as u64 * format.channels.max(1) as u64;
+                        let playout_us = shared.clock.now_us()
+                            + ring.occupied_len() as u64 * 1_000_000 / samples_per_s.max(1);
                         let mut all_ready = true;
                         for t in tracks.iter_mut() {
-                            all_ready &= t.prepare(&shared, may_wait);
+                            all_ready &= t.prepare(&shared, may_wait, playout_us);
                         }
                         if !all_ready {
                             break;
@@ -493,6 +608,23 @@ impl AudioRecv {
                     for t in tracks.iter_mut() {
                         t.count(&shared);
                     }
+                    // Engine-wide, the remote whose audio and video are
+                    // furthest apart.
+                    let now = shared.clock.now_us();
+                    let mut worst: Option<(u64, i64, SyncDelays)> = None;
+                    for t in tracks.iter_mut() {
+                        if let Some((latency, offset)) = t.sync(now) {
+                            if worst.is_none_or(|(_, o, _)| offset.abs() > o.abs()) {
+                                worst = Some((latency, offset, t.sync.delays()));
+                            }
+                        }
+                    }
+                    let c = &shared.counters;
+                    let (latency, offset, d) = worst.unwrap_or_default();
+                    c.audio_latency_us.store(latency, Relaxed);
+                    c.av_sync_offset_us.store(offset as u64, Relaxed);
+                    c.audio_sync_delay_us.store(d.audio_us, Relaxed);
+                    c.video_sync_delay_us.store(d.video_us, Relaxed);
                     // The engine-wide figure is the worst remote's.
                     let jitter = tracks.iter().map(|t| t.jb.jitter_us()).max().unwrap_or(0);
                     shared.audio_jitter_us.store(jitter, Relaxed);

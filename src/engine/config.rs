@@ -156,6 +156,14 @@ pub struct EngineConfig {
     /// by default (up to 400 ms, only as much as the path needs);
     /// [`VideoDelay::Immediate`] shows frames as soon as they are decoded.
     pub video_delay: VideoDelay,
+    /// Lip sync (`control::LipSync`): delay a remote's audio while it
+    /// plays more than 20 ms ahead of its video (or the video while the
+    /// audio is more than 80 ms behind). Off by default: under loss the
+    /// video delay reaches hundreds of milliseconds, and following it
+    /// makes the whole call that much later and moves the audio's delay
+    /// while people talk. How far apart the two play is measured either
+    /// way (`Stats::av_sync_offset_us`).
+    pub lip_sync: bool,
     /// What the echo test's loopback path does to packets (delay and
     /// jitter at most [`crate::engine::MAX_LOOPBACK_DELAY_US`] each).
     pub loopback: Impairment,
@@ -184,6 +192,7 @@ impl Default for EngineConfig {
             voice_processing: VoiceProcessing::Auto,
             jitter: JitterConfig::default(),
             video_delay: VideoDelay::Balanced,
+            lip_sync: false,
             loopback: Impairment::default(),
             record_remote_video: None,
             record_remote_audio: None,

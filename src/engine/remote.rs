@@ -84,6 +84,12 @@ pub(crate) struct RemoteCounters {
     /// [`REDUNDANCY_ON`].
     pub audio_redundancy: AtomicU64,
     pub audio_buffer_ms: AtomicU64,
+    /// Lip sync: the remote's video from capture to the screen, smoothed
+    /// (microseconds), and when it was last measured (0: never); the
+    /// delay sync asks the video to add.
+    pub video_latency_us: AtomicU64,
+    pub video_latency_at_us: AtomicU64,
+    pub video_sync_delay_us: AtomicU64,
 }
 
 /// Whether audio to a remote carries RED, once reported (before that it

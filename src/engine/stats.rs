@@ -74,6 +74,14 @@ pub struct Latency {
 #[derive(Default)]
 pub struct Counters {
     pub video_render_delay_us: AtomicU64,
+    /// Lip sync, for the remote whose audio and video are furthest apart:
+    /// its audio from capture to the speaker, how far that audio plays
+    /// ahead of its video (an `i64`, stored as bits), and the delay sync
+    /// adds to each.
+    pub audio_latency_us: AtomicU64,
+    pub av_sync_offset_us: AtomicU64,
+    pub audio_sync_delay_us: AtomicU64,
+    pub video_sync_delay_us: AtomicU64,
     pub audio_frames_removed: AtomicU64,
     pub audio_samples_inserted: AtomicU64,
     pub audio_samples_removed: AtomicU64,
@@ -225,6 +233,16 @@ pub struct Stats {
     /// The delay the receiver adds to show remote video smoothly (render
     /// scheduling, `EngineConfig::video_delay`), microseconds.
     pub video_render_delay_us: u64,
+    /// Lip sync (`control::LipSync`), for the remote whose audio and
+    /// video are furthest apart (0 until both were measured): its audio
+    /// from the sender's capture to the speaker's buffer, how far that
+    /// audio plays ahead of its video (negative: behind), and the delay
+    /// sync adds to the audio and to the video (the latter is part of
+    /// `video_render_delay_us`), microseconds.
+    pub audio_latency_us: u64,
+    pub av_sync_offset_us: i64,
+    pub audio_sync_delay_us: u64,
+    pub video_sync_delay_us: u64,
     /// Freezes in shown remote video, all remotes together (gaps longer
     /// than three frame intervals and 150 ms beyond one, under 5 s — longer
     /// is a pause —, as WebRTC's `freezeCount` counts them), and their

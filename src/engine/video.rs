@@ -480,10 +480,25 @@ impl VideoRecv {
                             // Shown at its capture time plus the delay
                             // that smooths the network's unevenness, in
                             // order.
+                            scheduler.set_extra_delay_us(rc.video_sync_delay_us.load(Relaxed));
                             let due = scheduler
                                 .on_frame(f.timestamp * 100 / 9, now)
                                 .max(due_frames.back().map_or(0, |(d, _)| *d));
                             c.video_render_delay_us.store(scheduler.delay_us(), Relaxed);
+                            if f.capture_known {
+                                // Capture to the screen, for lip sync.
+                                let shown = due.max(shared.clock.now_us());
+                                let latency = shown.saturating_sub(f.capture_us);
+                                let last = rc.video_latency_us.load(Relaxed);
+                                let smoothed = if rc.video_latency_at_us.load(Relaxed) == 0 {
+                                    latency
+                                } else {
+                                    (last * 15 + latency) / 16
+                                };
+                                rc.video_latency_us.store(smoothed, Relaxed);
+                                rc.video_latency_at_us
+                                    .store(shared.clock.now_us().max(1), Relaxed);
+                            }
                             if due_frames.is_empty() && due <= shared.clock.now_us() {
                                 show(&mut freezes, frame);
                             } else {

@@ -159,7 +159,7 @@ mod tests {
             size_of::<media_engine_config>()
         );
         assert_eq!(
-            offset_of!(media_stats, audio_samples_removed) + 8,
+            offset_of!(media_stats, video_sync_delay_us) + 4,
             size_of::<media_stats>()
         );
         assert_eq!(

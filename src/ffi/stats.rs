@@ -69,6 +69,16 @@ pub struct media_stats {
     /// speech to move the jitter buffer's depth, a pitch period at a time.
     pub audio_samples_inserted: u64,
     pub audio_samples_removed: u64,
+    /// Lip sync, for the remote whose audio and video are furthest apart
+    /// (0 until both were measured), microseconds: its audio from the
+    /// sender's capture to the speaker's buffer; how far that audio plays
+    /// ahead of its video (negative: behind); the delay sync adds to the
+    /// audio and to the video (the latter is part of
+    /// `video_render_delay_us`).
+    pub audio_latency_us: u32,
+    pub av_sync_offset_us: i32,
+    pub audio_sync_delay_us: u32,
+    pub video_sync_delay_us: u32,
 }
 
 // SAFETY: repr(C) integers led by `struct_size`.
@@ -125,6 +135,10 @@ pub(crate) fn stats_to_c(s: &Stats) -> media_stats {
         audio_frames_removed: s.audio_frames_removed,
         audio_samples_inserted: s.audio_samples_inserted,
         audio_samples_removed: s.audio_samples_removed,
+        audio_latency_us: s.audio_latency_us.min(u32::MAX as u64) as u32,
+        av_sync_offset_us: s.av_sync_offset_us.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        audio_sync_delay_us: s.audio_sync_delay_us.min(u32::MAX as u64) as u32,
+        video_sync_delay_us: s.video_sync_delay_us.min(u32::MAX as u64) as u32,
     }
 }
 

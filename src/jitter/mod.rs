@@ -45,6 +45,9 @@ const LEVEL_SMOOTHING: f64 = 16.0;
 const STRETCH_US: f64 = 5_000.0;
 /// Below this the sender's clock is taken as ours.
 const DRIFT_MIN_PPM: f64 = 100.0;
+/// Frames a lip-sync step waits for a quiet frame before it is made by
+/// time-stretching instead (2 s of sound without a pause).
+const SYNC_QUIET_WAIT: u32 = 100;
 
 /// What the decoder should do for the next 20 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,14 @@ pub enum Stretch {
     Shorten,
     /// A pitch period longer (the buffer is shallower than it needs).
     Lengthen,
+    /// Lip sync wants the audio a frame later: if this frame is quiet,
+    /// play a frame of concealment after it and call
+    /// [`JitterBuffer::sync_stepped`]; otherwise play it as it is.
+    InsertIfQuiet,
+    /// Lip sync wants the audio a frame earlier: if this frame is quiet,
+    /// skip it and call [`JitterBuffer::sync_stepped`]; otherwise play it
+    /// as it is.
+    DropIfQuiet,
 }
 
 /// What happened to an inserted packet.
@@ -108,6 +119,10 @@ pub struct JitterStats {
     /// Frames asked to be played shorter / longer.
     pub shortened: u64,
     pub lengthened: u64,
+    /// Lip sync's whole-frame steps made in quiet frames: frames of
+    /// concealment inserted, frames skipped.
+    pub sync_inserted: u64,
+    pub sync_dropped: u64,
 }
 
 /// Tunables.
@@ -144,9 +159,14 @@ pub struct JitterBuffer {
     peak: usize,
     /// Frames played since `peak` last rose.
     calm: u32,
-    /// Frames held on top of what the link needs, so that the audio plays
-    /// in step with a later picture (lip sync).
+    /// Frames lip sync asks to hold on top of what the link needs (so
+    /// that the audio plays in step with a later picture), and how many
+    /// of them the target holds so far: the difference is made up a frame
+    /// at a time in quiet frames.
     sync_frames: usize,
+    sync_held: usize,
+    /// Frames played while a lip-sync step waited for a quiet one.
+    sync_wait: u32,
     /// RTP timestamp of the frame the last [`Self::pop`] returned as a
     /// packet.
     played: Option<u64>,
@@ -176,6 +196,8 @@ impl JitterBuffer {
             peak: 0,
             calm: 0,
             sync_frames: 0,
+            sync_held: 0,
+            sync_wait: 0,
             played: None,
             since_drop: 0,
             stretch: Stretch::Keep,
@@ -212,11 +234,14 @@ impl JitterBuffer {
     /// measured jitter needs more, or underruns and late packets showed
     /// that the buffer ran too shallow; plus what lip sync adds.
     pub fn target_frames(&self) -> usize {
+        (self.link_target_frames() + self.sync_held).min(self.sync_ceiling())
+    }
+
+    /// The depth the link alone needs (see [`Self::target_frames`]).
+    fn link_target_frames(&self) -> usize {
         let need = ((3.0 * self.jitter_us) / FRAME_US as f64).ceil() as usize + 1;
-        let link = need
-            .max(self.peak)
-            .clamp(self.config.min_frames, self.config.max_frames / 2);
-        (link + self.sync_frames).min(self.sync_ceiling())
+        need.max(self.peak)
+            .clamp(self.config.min_frames, self.config.max_frames / 2)
     }
 
     /// The deepest target lip sync may ask for: two frames short of the
@@ -225,20 +250,42 @@ impl JitterBuffer {
         self.config.max_frames.saturating_sub(2).max(1)
     }
 
-    /// The most delay lip sync can add, microseconds: the room between the
-    /// deepest the link itself may need and [`Self::sync_ceiling`].
+    /// The most delay lip sync can add now, microseconds: the room between
+    /// what the link needs and [`Self::sync_ceiling`].
     pub fn max_extra_delay_us(&self) -> u64 {
         (self
             .sync_ceiling()
-            .saturating_sub(self.config.max_frames / 2) as u64)
+            .saturating_sub(self.link_target_frames()) as u64)
             * FRAME_US
     }
 
-    /// Holds `us` more audio than the link needs (whole frames, rounded),
-    /// reached by playing frames longer, and left by playing them shorter,
-    /// as the depth's other changes are.
+    /// Holds `us` more audio than the link needs (whole frames, rounded,
+    /// within [`Self::max_extra_delay_us`]). Reached a frame at a time,
+    /// in quiet frames ([`Stretch::InsertIfQuiet`], [`Stretch::DropIfQuiet`]),
+    /// so that speech itself is not stretched; after 2 s without a quiet
+    /// frame, by time-stretching as the depth's other changes are.
     pub fn set_extra_delay_us(&mut self, us: u64) {
-        self.sync_frames = ((us + FRAME_US / 2) / FRAME_US) as usize;
+        let room = self.max_extra_delay_us() / FRAME_US;
+        self.sync_frames = (((us + FRAME_US / 2) / FRAME_US) as usize).min(room as usize);
+    }
+
+    /// The frame the last [`Self::pop`] asked for with
+    /// [`Stretch::InsertIfQuiet`] or [`Stretch::DropIfQuiet`] was quiet,
+    /// and the frame was inserted or skipped.
+    pub fn sync_stepped(&mut self) {
+        match self.stretch {
+            Stretch::InsertIfQuiet => {
+                self.sync_held += 1;
+                self.stats.sync_inserted += 1;
+            }
+            Stretch::DropIfQuiet => {
+                self.sync_held = self.sync_held.saturating_sub(1);
+                self.stats.sync_dropped += 1;
+            }
+            _ => return,
+        }
+        self.stretch = Stretch::Keep;
+        self.sync_wait = 0;
     }
 
     /// RTP timestamp (48 kHz) of the frame the last [`Self::pop`] returned
@@ -353,7 +400,7 @@ impl JitterBuffer {
             // two.
             let (held, target) = (self.packets.len(), self.target_frames());
             self.level += (held as f64 - self.level) / LEVEL_SMOOTHING;
-            let proven = (self.peak.min(self.config.max_frames / 2) + self.sync_frames)
+            let proven = (self.peak.min(self.config.max_frames / 2) + self.sync_held)
                 .min(self.sync_ceiling());
             self.stretch = if held > target && self.level > target as f64 + 0.5 {
                 self.stats.shortened += 1;
@@ -361,7 +408,21 @@ impl JitterBuffer {
             } else if held + 1 < proven && self.level + 1.5 < proven as f64 {
                 self.stats.lengthened += 1;
                 Stretch::Lengthen
+            } else if self.sync_frames != self.sync_held {
+                // Lip sync's next step, in the next quiet frame; after
+                // too long a wait, by stretching (the target takes it).
+                self.sync_wait += 1;
+                if self.sync_wait >= SYNC_QUIET_WAIT {
+                    self.sync_held = self.sync_frames;
+                    self.sync_wait = 0;
+                    Stretch::Keep
+                } else if self.sync_frames > self.sync_held {
+                    Stretch::InsertIfQuiet
+                } else {
+                    Stretch::DropIfQuiet
+                }
             } else {
+                self.sync_wait = 0;
                 Stretch::Keep
             };
             // A slow sender: each frame played costs its slowness; once
@@ -662,10 +723,19 @@ mod tests {
                         let delay = (now + self.ring_us).saturating_sub(t * 1_000 / 48);
                         self.delays.push((now, delay));
                     }
-                    // A stretched frame gains or loses a 5 ms pitch period.
+                    // A stretched frame gains or loses a 5 ms pitch period;
+                    // every frame counts as quiet for lip sync's steps.
                     self.ring_us += match (&p, self.jb.stretch()) {
                         (Playout::Packet(_), Stretch::Shorten) => FRAME_US - 5_000,
                         (Playout::Packet(_), Stretch::Lengthen) => FRAME_US + 5_000,
+                        (Playout::Packet(_), Stretch::InsertIfQuiet) => {
+                            self.jb.sync_stepped();
+                            2 * FRAME_US
+                        }
+                        (Playout::Packet(_), Stretch::DropIfQuiet) => {
+                            self.jb.sync_stepped();
+                            0
+                        }
                         _ => FRAME_US,
                     };
                     self.log.push((now, p));
@@ -734,9 +804,14 @@ mod tests {
         p.run(0, 4_000_000, 10_000, &steady, &mut sent);
         let natural = mean_delay(&p, 2_000_000, 4_000_000);
         assert!(natural < 120_000, "{natural}");
-        assert_eq!(p.jb.max_extra_delay_us(), 220_000);
-        // Sync asks for 200 ms more: reached within a second by playing
-        // frames longer, with nothing concealed or dropped.
+        // 23 frames at most, less the link's target.
+        assert_eq!(
+            p.jb.max_extra_delay_us(),
+            (23 - p.jb.target_frames() as u64) * FRAME_US
+        );
+        // Sync asks for 200 ms more: reached within a second by inserting
+        // whole frames (in quiet frames), with nothing concealed, dropped
+        // or stretched.
         let before = p.jb.stats();
         p.jb.set_extra_delay_us(200_000);
         p.run(4_000_000, 8_000_000, 10_000, &steady, &mut sent);
@@ -755,7 +830,11 @@ mod tests {
             (before.concealed, 0, 0),
             "{s:?}"
         );
-        assert!(s.lengthened >= 30, "{s:?}");
+        assert_eq!(
+            (s.sync_inserted, s.lengthened),
+            (10, before.lengthened),
+            "{s:?}"
+        );
         // Taken back: the delay returns to the link's target depth (which
         // the buffer does not play below; before, nothing had filled it).
         // In lip sync's steps: at most 80 ms every 500 ms.
@@ -774,7 +853,38 @@ mod tests {
         );
         assert_eq!(p.concealed_after(4_000_000), 0);
         let s = p.jb.stats();
-        assert!(s.shortened >= 25 && s.discarded == 0, "{s:?}");
+        assert_eq!(
+            (s.sync_dropped, s.shortened, s.discarded),
+            (10, 0, 0),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn lip_sync_steps_wait_for_a_quiet_frame_then_stretch() {
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        // A packet arrives for every frame played: one held.
+        let mut i = 0;
+        let mut next = |jb: &mut JitterBuffer| {
+            jb.insert(ts(i + 1), vec![0], (i + 1) * FRAME_US);
+            i += 1;
+            assert!(matches!(jb.pop(false), Playout::Packet(_)));
+            jb.stretch()
+        };
+        jb.insert(ts(0), vec![0], 0);
+        next(&mut jb);
+        jb.set_extra_delay_us(60_000);
+        let mut asked = 0;
+        // Loud frames: the step is not made, and asked for again each frame.
+        for _ in 0..SYNC_QUIET_WAIT - 1 {
+            asked += (next(&mut jb) == Stretch::InsertIfQuiet) as u32;
+        }
+        assert_eq!(asked, SYNC_QUIET_WAIT - 1);
+        assert_eq!(jb.stats().sync_inserted, 0);
+        // After 2 s the target takes the whole step (time-stretching,
+        // which its depth then asks for, makes it).
+        assert_eq!(next(&mut jb), Stretch::Keep);
+        assert!(jb.target_frames() >= 4, "{}", jb.target_frames());
     }
 
     #[test]

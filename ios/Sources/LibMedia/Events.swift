@@ -63,6 +63,15 @@ public struct Stats: Sendable {
     /// speech to move the jitter buffer's depth.
     public let audioSamplesInserted: UInt64
     public let audioSamplesRemoved: UInt64
+    /// Lip sync, for the remote whose audio and video are furthest apart
+    /// (0 until both were measured), microseconds: its audio from the
+    /// sender's capture to the speaker; how far that audio plays ahead of
+    /// its video (negative: behind); the delay sync adds to the audio and
+    /// to the video (part of `videoRenderDelayUs`).
+    public let audioLatencyUs: UInt32
+    public let avSyncOffsetUs: Int32
+    public let audioSyncDelayUs: UInt32
+    public let videoSyncDelayUs: UInt32
 
     init(_ raw: media_stats) {
         audioFramesCaptured = raw.audio_frames_captured
@@ -105,6 +114,10 @@ public struct Stats: Sendable {
         audioFramesRemoved = raw.audio_frames_removed
         audioSamplesInserted = raw.audio_samples_inserted
         audioSamplesRemoved = raw.audio_samples_removed
+        audioLatencyUs = raw.audio_latency_us
+        avSyncOffsetUs = raw.av_sync_offset_us
+        audioSyncDelayUs = raw.audio_sync_delay_us
+        videoSyncDelayUs = raw.video_sync_delay_us
     }
 }
 

@@ -54,7 +54,7 @@
 /* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
 #define CONFIG_FIELDS 18
 #define EVENT_INT_FIELDS 17
-#define STATS_FIELDS 40
+#define STATS_FIELDS 44
 #define COUNTER_FIELDS 6
 
 static JavaVM *g_vm;
@@ -266,6 +266,10 @@ static void stats_to_longs(const media_stats *s, jlong out[STATS_FIELDS]) {
         (jlong)s->audio_frames_removed,
         (jlong)s->audio_samples_inserted,
         (jlong)s->audio_samples_removed,
+        (jlong)s->audio_latency_us,
+        (jlong)s->av_sync_offset_us,
+        (jlong)s->audio_sync_delay_us,
+        (jlong)s->video_sync_delay_us,
     };
     memcpy(out, v, sizeof v);
 }

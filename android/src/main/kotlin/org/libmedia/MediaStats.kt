@@ -57,6 +57,13 @@ data class MediaStats(
     /** Samples (48 kHz) time-stretching added to / took out of played speech to move the jitter buffer's depth. */
     val audioSamplesInserted: Long,
     val audioSamplesRemoved: Long,
+    /** Lip sync, for the remote whose audio and video are furthest apart (0 until both were measured): its audio from the sender's capture to the speaker, microseconds. */
+    val audioLatencyUs: Long,
+    /** How far that remote's audio plays ahead of its video, microseconds (negative: behind). */
+    val avSyncOffsetUs: Long,
+    /** The delay lip sync adds to that remote's audio and to its video (part of [videoRenderDelayUs]), microseconds. */
+    val audioSyncDelayUs: Long,
+    val videoSyncDelayUs: Long,
 ) {
     internal companion object {
         /** In the order of `media_stats` (and of stats_to_longs in media_jni.c). */
@@ -66,7 +73,8 @@ data class MediaStats(
                 v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
                 v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20],
                 v[21], v[22], v[23], v[24], v[25], v[26], v[27], v[28], v[29], v[30],
-                v[31], v[32], v[33], v[34], v[35], v[36], v[37], v[38], v[39],
+                v[31], v[32], v[33], v[34], v[35], v[36], v[37], v[38], v[39], v[40],
+                v[41], v[42], v[43],
             )
         }
     }
