@@ -499,6 +499,15 @@ typedef struct media_engine_config {
   // needs one for video: without it starting video fails with
   // `MEDIA_ERR_UNSUPPORTED` and remote video is not shown.
   const struct media_video_codec *video_codec;
+  // Lip sync: 1 delays a remote's audio while it plays more than 20 ms
+  // ahead of its video (or the video while the audio is more than
+  // 80 ms behind); 0 (the default, also for hosts whose struct ends
+  // before this field) only measures how far apart they play
+  // (`media_stats.av_sync_offset_us`). Other values are
+  // `MEDIA_ERR_INVALID_ARGUMENT`.
+  uint32_t lip_sync;
+  // Must be 0.
+  uint32_t reserved;
 } media_engine_config;
 
 // A device as enumeration reports it.

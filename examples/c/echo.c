@@ -252,6 +252,19 @@ static void check_misuse(void) {
     cfg.video_delay = 4;
     EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
     EXPECT_DETAIL("video_delay");
+    /* Lip sync: off by default, 0 or 1, next to a reserved 0. */
+    media_engine_config_fake(&cfg);
+    if (cfg.lip_sync != 0 || cfg.reserved != 0) {
+        fprintf(stderr, "FAIL: lip_sync default %u\n", cfg.lip_sync);
+        failures++;
+    }
+    cfg.lip_sync = 2;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("lip_sync");
+    cfg.lip_sync = 1;
+    cfg.reserved = 7;
+    EXPECT(media_engine_new(&cfg, &engine), MEDIA_ERR_INVALID_ARGUMENT);
+    EXPECT_DETAIL("reserved");
     if (engine != NULL) {
         fprintf(stderr, "FAIL: engine written on failure\n");
         failures++;

@@ -163,6 +163,15 @@ pub struct media_engine_config {
     /// needs one for video: without it starting video fails with
     /// `MEDIA_ERR_UNSUPPORTED` and remote video is not shown.
     pub video_codec: *const media_video_codec,
+    /// Lip sync: 1 delays a remote's audio while it plays more than 20 ms
+    /// ahead of its video (or the video while the audio is more than
+    /// 80 ms behind); 0 (the default, also for hosts whose struct ends
+    /// before this field) only measures how far apart they play
+    /// (`media_stats.av_sync_offset_us`). Other values are
+    /// `MEDIA_ERR_INVALID_ARGUMENT`.
+    pub lip_sync: u32,
+    /// Must be 0.
+    pub reserved: u32,
 }
 
 // SAFETY: repr(C) plain data led by `struct_size`; a C host's bytes are
@@ -247,6 +256,8 @@ pub(crate) fn config_to_c(c: &EngineConfig, out: &mut media_engine_config) {
         } as u32,
         record_remote_audio_file: std::ptr::null(),
         video_codec: std::ptr::null(),
+        lip_sync: c.lip_sync as u32,
+        reserved: 0,
     };
 }
 
@@ -412,6 +423,18 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
             return Err(MEDIA_ERR_INVALID_ARGUMENT);
         }
     };
+    let lip_sync = match (c.lip_sync, c.reserved) {
+        (0, 0) => false,
+        (1, 0) => true,
+        (x, 0) => {
+            set_last_error(&format!("lip_sync {x}: 0 or 1"));
+            return Err(MEDIA_ERR_INVALID_ARGUMENT);
+        }
+        (_, r) => {
+            set_last_error(&format!("reserved {r}: must be 0"));
+            return Err(MEDIA_ERR_INVALID_ARGUMENT);
+        }
+    };
     let loss_ok = |p: f32| p.is_finite() && (0.0..=1.0).contains(&p);
     if !loss_ok(c.loopback_audio_loss)
         || !loss_ok(c.loopback_video_loss)
@@ -449,6 +472,7 @@ pub(crate) unsafe fn config_from_c(c: &media_engine_config) -> Result<EngineConf
         // SAFETY: as above.
         record_remote_audio: unsafe { opt_str(c.record_remote_audio_file) }?.map(PathBuf::from),
         video_delay,
+        lip_sync,
         stats_interval_ms: c.stats_interval_ms,
         voice_processing: voice_from_c(c.voice_processing)?,
         video_codec: if c.video_codec.is_null() {

@@ -155,7 +155,7 @@ mod tests {
         );
         // Later versions end without padding too.
         assert_eq!(
-            offset_of!(media_engine_config, video_codec) + size_of::<usize>(),
+            offset_of!(media_engine_config, reserved) + 4,
             size_of::<media_engine_config>()
         );
         assert_eq!(

@@ -112,6 +112,14 @@ public struct EngineConfig {
         get { VideoDelay(rawValue: raw.video_delay) ?? .balanced }
         set { raw.video_delay = newValue.rawValue }
     }
+    /// Lip sync: delay a remote's audio while it plays more than 20 ms
+    /// ahead of its video (or the video while the audio is more than
+    /// 80 ms behind); off by default. The offset is measured either way
+    /// (`MediaStats.avSyncOffsetUs`).
+    public var lipSync: Bool {
+        get { raw.lip_sync != 0 }
+        set { raw.lip_sync = newValue ? 1 : 0 }
+    }
     public var videoInput: VideoInput {
         get { VideoInput(rawValue: raw.video_input) ?? .camera }
         set { raw.video_input = newValue.rawValue }

@@ -52,7 +52,7 @@
 #define SHIM_JNI_VERSION JNI_VERSION_1_6
 
 /* Field counts shared with Kotlin (NativeLib.kt): keep them in step. */
-#define CONFIG_FIELDS 18
+#define CONFIG_FIELDS 19
 #define EVENT_INT_FIELDS 17
 #define STATS_FIELDS 44
 #define COUNTER_FIELDS 6
@@ -741,7 +741,7 @@ NATIVE(jint, engineNew)(JNIEnv *env, jclass cls, jboolean fake, jlongArray field
         &cfg.video_max_bitrate_bps, &cfg.audio_bitrate_bps,     &cfg.stats_interval_ms,
         &cfg.audio_input_sample_rate, &cfg.audio_input_channels,
         &cfg.audio_output_sample_rate, &cfg.audio_output_channels,
-        &cfg.voice_processing,      &cfg.video_delay,
+        &cfg.voice_processing,      &cfg.video_delay,           &cfg.lip_sync,
     };
     for (int i = 0; i < CONFIG_FIELDS; i++) {
         if (v[i] == -1) {

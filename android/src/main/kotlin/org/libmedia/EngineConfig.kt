@@ -138,6 +138,12 @@ data class EngineConfig(
     /** Null keeps [VideoDelay.BALANCED]. */
     val videoDelay: VideoDelay? = null,
     /**
+     * Lip sync: delay a remote's audio while it plays more than 20 ms ahead of its video
+     * (or the video while the audio is more than 80 ms behind). Null keeps it off; the
+     * offset is measured either way ([MediaStats.avSyncOffsetUs]).
+     */
+    val lipSync: Boolean? = null,
+    /**
      * The app's H.264 codec (MediaCodec) in place of the library's openh264;
      * null uses openh264. A library built without openh264 needs one for video.
      */
@@ -169,6 +175,7 @@ data class EngineConfig(
             "audioOutputChannels" to audioOutputChannels,
             "voiceProcessing" to voiceProcessing?.code,
             "videoDelay" to videoDelay?.code,
+            "lipSync" to lipSync?.let { if (it) 1 else 0 },
         )
         check(named.size == NativeLib.CONFIG_FIELDS)
         return LongArray(named.size) { i ->

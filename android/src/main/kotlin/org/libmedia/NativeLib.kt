@@ -9,7 +9,7 @@ import java.nio.ByteBuffer
  */
 internal object NativeLib {
     /** Sizes of the arrays exchanged with the shim: keep in step with media_jni.c. */
-    const val CONFIG_FIELDS = 18
+    const val CONFIG_FIELDS = 19
     const val STATS_FIELDS = 44
     const val COUNTER_FIELDS = 6
 
