@@ -2,7 +2,8 @@
 //! random loss on the UDP packets of one direction (iptables
 //! `statistic`): at 5 % the call stays up for 30 s and NACK/RTX repairs
 //! every video frame on the lossy direction; at 20 % repairs still keep
-//! the picture going and RED the speech. Needs root (CI runs as root) and
+//! the picture going and RED the speech, and with lip sync on the speech
+//! waits for the picture the repairs delay. Needs root (CI runs as root) and
 //! iproute2 + iptables (scripts/setup.sh).
 
 mod common;
@@ -63,8 +64,9 @@ struct LossyCall {
 
 /// Alice calls bob for `seconds` with `loss` (a probability) of her UDP
 /// packets towards him dropped; 640x360 test pattern at 600 kbit/s.
-/// `tag` keeps concurrent calls' namespaces apart.
-fn lossy_call(tag: u32, loss: &str, seconds: &str) -> LossyCall {
+/// `tag` keeps concurrent calls' namespaces apart; `bob_args` go to bob's
+/// caller.
+fn lossy_call(tag: u32, loss: &str, seconds: &str, bob_args: &[&str]) -> LossyCall {
     build_call_binaries();
     let net = Net::new((std::process::id() + tag) % 10_000);
     // `loss` of alice's UDP packets towards bob are dropped.
@@ -121,8 +123,9 @@ fn lossy_call(tag: u32, loss: &str, seconds: &str) -> LossyCall {
                 "10.231.0.2",
                 "--record",
                 rec_b.to_str().unwrap(),
-                "answer",
             ])
+            .args(bob_args)
+            .arg("answer")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -174,7 +177,7 @@ fn a_call_survives_5_percent_loss_and_every_frame_is_repaired() {
         summary,
         rec_b,
         dir,
-    } = lossy_call(0, "0.05", "30");
+    } = lossy_call(0, "0.05", "30", &[]);
     let Received {
         decoded,
         lost,
@@ -263,7 +266,12 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
         summary,
         dir,
         ..
-    } = lossy_call(1, "0.20", "20");
+    } = lossy_call(
+        1,
+        "0.20",
+        "20",
+        &["--lip-sync", "--stats-json", &stats_path(1)],
+    );
     eprintln!("bob (receiving at 20 % loss): {summary}");
     let Received {
         decoded,
@@ -297,5 +305,63 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
         "RED leaves at most 3 % concealed at 20 % loss: {summary}"
     );
     assert!(alice_out.contains("sending audio red on"), "{alice_out}");
+    lip_sync_held(&stats_path(1));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Where bob writes his stats in call `tag`.
+fn stats_path(tag: u32) -> String {
+    let path = std::env::temp_dir().join(format!("media-lossy-{}-{tag}.jsonl", std::process::id()));
+    path.to_str().unwrap().to_string()
+}
+
+/// Bob's stats, from his 10th second on: the repairs hold his video back,
+/// and lip sync holds the speech back with it.
+fn lip_sync_held(path: &str) {
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    std::fs::remove_file(path).ok();
+    let engine =
+        |l: &serde_json::Value, k: &str| l["engine"][k].as_i64().unwrap_or_else(|| panic!("{k}"));
+    let t0 = lines.first().expect("stats lines")["t_s"].as_f64().unwrap();
+    let late: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["t_s"].as_f64().unwrap() - t0 >= 10.0 && engine(l, "audio_latency_us") > 0)
+        .collect();
+    let ms = |l: &&serde_json::Value, k: &str| engine(l, k) / 1000;
+    let figures: Vec<(i64, i64, i64, i64)> = late
+        .iter()
+        .map(|l| {
+            (
+                ms(l, "audio_latency_us"),
+                ms(l, "av_sync_offset_us"),
+                ms(l, "audio_sync_delay_us"),
+                ms(l, "video_render_delay_us"),
+            )
+        })
+        .collect();
+    eprintln!(
+        "bob from 10 s: (audio latency, audio ahead by, sync delay, render delay) ms: {figures:?}"
+    );
+    assert!(figures.len() >= 5, "the offset was measured: {figures:?}");
+    let mut offsets: Vec<i64> = figures.iter().map(|f| f.1).collect();
+    offsets.sort();
+    let median = offsets[offsets.len() / 2];
+    // In sync: neither noticeably ahead (45 ms) nor far behind.
+    assert!(
+        (-80..=45).contains(&median),
+        "audio ahead by {median} ms: {figures:?}"
+    );
+    // Where the picture was held back beyond what the speech's own buffer
+    // holds, the speech was delayed for it.
+    let render = figures.iter().map(|f| f.3).max().unwrap();
+    if render >= 150 {
+        assert!(
+            figures.iter().any(|f| f.2 > 0),
+            "sync delayed the audio: {figures:?}"
+        );
+    }
 }
