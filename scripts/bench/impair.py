@@ -272,29 +272,32 @@ def make_clip(out_dir, seconds=4, fps=30, w=1280, h=720):
 def pesq_per_repeat(ref16, rec16, skip_s=2.0):
     """PESQ-WB of each full repetition of `ref16` in `rec16` after the
     first `skip_s` seconds. A repetition is found by cross-correlation
-    near where the previous one ended (playout may have stretched)."""
+    near where the previous one ended, and runs until the next one starts:
+    playout may have stretched, or moved its delay, within it (PESQ aligns
+    the utterances inside)."""
     n = len(ref16)
     if len(rec16) < n:
         return []
-    scores = []
     # Cross-correlation of the reference with the recording at every lag.
     fft_n = 1 << int(np.ceil(np.log2(len(rec16) + n)))
     c = np.fft.irfft(np.fft.rfft(rec16, fft_n) * np.conj(np.fft.rfft(ref16, fft_n)), fft_n)[: len(rec16) - n + 1]
-    # The first repetition: the best match within the first pass.
-    pos = int(np.argmax(c[: min(len(c), n + 16000)]))
-    while pos + n <= len(rec16):
-        # Refine within ±250 ms of the expected place.
-        lo, hi = max(0, pos - 4000), min(len(rec16) - n, pos + 4000)
-        if hi > lo:
-            best = lo + int(np.argmax(c[lo: hi + 1]))
-            pos = best
-        if pos >= skip_s * 16000:
-            seg = rec16[pos: pos + n]
-            try:
-                scores.append(pesq(16000, ref16, seg, "wb"))
-            except Exception:  # no utterance found: the speech was lost
-                scores.append(1.0)
-        pos += n
+    # The first repetition: the best match within the first pass; each
+    # next one refined within ±250 ms of where the last one ended.
+    starts = [int(np.argmax(c[: min(len(c), n + 16000)]))]
+    while starts[-1] + n < len(c):
+        pos = starts[-1] + n
+        lo, hi = max(0, pos - 4000), min(len(c) - 1, pos + 4000)
+        starts.append(lo + int(np.argmax(c[lo: hi + 1])))
+    scores = []
+    for i, pos in enumerate(starts):
+        if pos + n > len(rec16) or pos < skip_s * 16000:
+            continue
+        end = starts[i + 1] if i + 1 < len(starts) else pos + n
+        seg = rec16[pos: end]
+        try:
+            scores.append(pesq(16000, ref16, seg, "wb"))
+        except Exception:  # no utterance found: the speech was lost
+            scores.append(1.0)
     return scores
 
 

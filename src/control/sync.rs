@@ -24,7 +24,8 @@
 //! apart the same way (the smaller distance of the two counts), so a
 //! passing spike — the call's first frames shown late — moves nothing.
 //! The audio jitter buffer makes a step a frame at a time in pauses of
-//! speech. Without a fresh
+//! speech; the caller counts steps still waiting for a pause into the
+//! audio's delay, so that they are not asked for again. Without a fresh
 //! measurement of both streams (the peer stopped its video), added delay
 //! is taken back at the same pace.
 //!

@@ -393,10 +393,12 @@ impl Track {
     fn sync(&mut self, now: u64) -> Option<(u64, i64)> {
         let rc = &self.input.remote.c;
         let fresh = |at: u64| at > 0 && now.saturating_sub(at) < SYNC_STALE_US;
+        // As it will be once the steps waiting for a pause are made.
+        let pending = self.jb.sync_pending_us();
         let audio = self
             .latency_us
             .filter(|_| fresh(self.latency_at_us))
-            .map(|l| l as u64);
+            .map(|l| (l as i64 + pending).max(0) as u64);
         let video =
             fresh(rc.video_latency_at_us.load(Relaxed)).then(|| rc.video_latency_us.load(Relaxed));
         self.sync.set_max_audio_us(if self.lip_sync {
@@ -407,7 +409,11 @@ impl Track {
         let d = self.sync.update(now, audio, video);
         self.jb.set_extra_delay_us(d.audio_us);
         rc.video_sync_delay_us.store(d.video_us, Relaxed);
-        Some((audio?, self.sync.offset_us()?))
+        // What plays now: the steps still waiting are not heard yet.
+        Some((
+            (audio? as i64 - pending).max(0) as u64,
+            self.sync.offset_us()? + pending,
+        ))
     }
 }
 

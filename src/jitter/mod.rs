@@ -46,8 +46,9 @@ const STRETCH_US: f64 = 5_000.0;
 /// Below this the sender's clock is taken as ours.
 const DRIFT_MIN_PPM: f64 = 100.0;
 /// Frames a lip-sync step waits for a quiet frame before it is made by
-/// time-stretching instead (2 s of sound without a pause).
-const SYNC_QUIET_WAIT: u32 = 100;
+/// time-stretching instead (5 s of sound without a pause: speech pauses
+/// every few seconds).
+const SYNC_QUIET_WAIT: u32 = 250;
 
 /// What the decoder should do for the next 20 ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,11 +263,17 @@ impl JitterBuffer {
     /// Holds `us` more audio than the link needs (whole frames, rounded,
     /// within [`Self::max_extra_delay_us`]). Reached a frame at a time,
     /// in quiet frames ([`Stretch::InsertIfQuiet`], [`Stretch::DropIfQuiet`]),
-    /// so that speech itself is not stretched; after 2 s without a quiet
+    /// so that speech itself is not stretched; after 5 s without a quiet
     /// frame, by time-stretching as the depth's other changes are.
     pub fn set_extra_delay_us(&mut self, us: u64) {
         let room = self.max_extra_delay_us() / FRAME_US;
         self.sync_frames = (((us + FRAME_US / 2) / FRAME_US) as usize).min(room as usize);
+    }
+
+    /// Delay lip sync asked for that is not held yet (negative: still to
+    /// be taken out), microseconds: it waits for a quiet frame.
+    pub fn sync_pending_us(&self) -> i64 {
+        (self.sync_frames as i64 - self.sync_held as i64) * FRAME_US as i64
     }
 
     /// The frame the last [`Self::pop`] asked for with
@@ -274,12 +281,17 @@ impl JitterBuffer {
     /// and the frame was inserted or skipped.
     pub fn sync_stepped(&mut self) {
         match self.stretch {
+            // The depth follows by a frame as packets keep arriving; the
+            // smoothed level is moved at once, so that the step is not
+            // taken for a shortfall (or excess) to stretch away.
             Stretch::InsertIfQuiet => {
                 self.sync_held += 1;
+                self.level += 1.0;
                 self.stats.sync_inserted += 1;
             }
             Stretch::DropIfQuiet => {
                 self.sync_held = self.sync_held.saturating_sub(1);
+                self.level -= 1.0;
                 self.stats.sync_dropped += 1;
             }
             _ => return,
@@ -881,7 +893,7 @@ mod tests {
         }
         assert_eq!(asked, SYNC_QUIET_WAIT - 1);
         assert_eq!(jb.stats().sync_inserted, 0);
-        // After 2 s the target takes the whole step (time-stretching,
+        // After 5 s the target takes the whole step (time-stretching,
         // which its depth then asks for, makes it).
         assert_eq!(next(&mut jb), Stretch::Keep);
         assert!(jb.target_frames() >= 4, "{}", jb.target_frames());
