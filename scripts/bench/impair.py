@@ -400,9 +400,9 @@ def run_libmedia(args, run_dir, speech, clip, imp):
     # How far B's audio played ahead of A's video (negative: behind), from 10 s on.
     offsets = [l["engine"]["av_sync_offset_us"] / 1000 for l in b_lines
                if l["t_s"] - tb0 >= 10 and l["engine"].get("audio_latency_us")]
-    g2g = {"g2g": latency, "av_offset": round(statistics.median(offsets), 1) if offsets else None}
+    receiver = {"g2g": latency, "av_offset": round(statistics.median(offsets), 1) if offsets else None}
     audio = run_dir / "b" / "audio.wav"
-    return send, recv, audio, cpu, g2g
+    return send, recv, audio, cpu, receiver
 
 
 def run_chromium(args, run_dir, speech, clip, imp):
@@ -434,13 +434,13 @@ def run_chromium(args, run_dir, speech, clip, imp):
 
 # ---------------------------------------------------------------- metrics
 
-def summarize(name, spec, send, recv, audio, cpu, g2g, ref16):
+def summarize(name, spec, send, recv, audio, cpu, receiver, ref16):
     m = {"cpu_a_pct": None if cpu[0] is None else round(cpu[0] * 100),
          "cpu_b_pct": None if cpu[1] is None else round(cpu[1] * 100),
          "g2g_p50_ms": None}
-    if g2g is not None:  # libmedia's: glass-to-glass and the A/V offset
-        m["g2g_p50_ms"] = None if g2g["g2g"] is None else round(g2g["g2g"], 1)
-        m["av_offset_p50_ms"] = g2g["av_offset"]
+    if receiver is not None:  # libmedia's: glass-to-glass and the A/V offset
+        m["g2g_p50_ms"] = None if receiver["g2g"] is None else round(receiver["g2g"], 1)
+        m["av_offset_p50_ms"] = receiver["av_offset"]
     if audio.exists():
         rec, rate = read_wav(audio)
         scores = pesq_per_repeat(ref16, resample_to_16k(rec, rate))
@@ -536,14 +536,14 @@ def main():
                 imp.start()
                 try:
                     run = run_libmedia if engine == "libmedia" else run_chromium
-                    send, recv, audio, cpu, g2g = run(args, run_dir, speech, clip, imp)
+                    send, recv, audio, cpu, receiver = run(args, run_dir, speech, clip, imp)
                 except RuntimeError as e:
                     print(f"   failed: {e}", flush=True)
                     results.append({"scenario": name, "engine": engine, "metrics": {}, "error": str(e)})
                     continue
                 finally:
                     counts = imp.stop()
-                m = summarize(name, spec, send, recv, audio, cpu, g2g, ref16)
+                m = summarize(name, spec, send, recv, audio, cpu, receiver, ref16)
                 if counts:
                     m["link_loss_pct"] = round(100 * counts["dropped"] / max(1, counts["packets"]), 1)
                 print("   " + json.dumps(m), flush=True)

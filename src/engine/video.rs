@@ -338,6 +338,8 @@ impl VideoRecv {
                 let mut scheduler = RenderScheduler::new(delay);
                 let mut due_frames: VecDeque<(u64, VideoFrame)> = VecDeque::new();
                 let mut freezes = FreezeMeter::default();
+                // Capture to the screen, smoothed over 16 frames (lip sync).
+                let mut latency: Option<u64> = None;
                 let show = |freezes: &mut FreezeMeter, frame: VideoFrame| {
                     let before = (freezes.freezes(), freezes.frozen_us());
                     freezes.on_shown(shared.clock.now_us());
@@ -486,18 +488,12 @@ impl VideoRecv {
                                 .max(due_frames.back().map_or(0, |(d, _)| *d));
                             c.video_render_delay_us.store(scheduler.delay_us(), Relaxed);
                             if f.capture_known {
-                                // Capture to the screen, for lip sync.
-                                let shown = due.max(shared.clock.now_us());
-                                let latency = shown.saturating_sub(f.capture_us);
-                                let last = rc.video_latency_us.load(Relaxed);
-                                let smoothed = if rc.video_latency_at_us.load(Relaxed) == 0 {
-                                    latency
-                                } else {
-                                    (last * 15 + latency) / 16
-                                };
+                                let now = shared.clock.now_us();
+                                let this = due.max(now).saturating_sub(f.capture_us);
+                                let smoothed = latency.map_or(this, |l| (l * 15 + this) / 16);
+                                latency = Some(smoothed);
                                 rc.video_latency_us.store(smoothed, Relaxed);
-                                rc.video_latency_at_us
-                                    .store(shared.clock.now_us().max(1), Relaxed);
+                                rc.video_latency_at_us.store(now.max(1), Relaxed);
                             }
                             if due_frames.is_empty() && due <= shared.clock.now_us() {
                                 show(&mut freezes, frame);
