@@ -455,7 +455,9 @@ impl VideoRecv {
                         Ok(Some(frame)) => {
                             let mut frame = frame;
                             frame.capture_known = f.capture_known;
-                            waiting_for_keyframe = false;
+                            if std::mem::take(&mut waiting_for_keyframe) || f.keyframe {
+                                scheduler.resync();
+                            }
                             shared
                                 .latencies
                                 .decode
