@@ -186,7 +186,8 @@ impl RenderScheduler {
         } else {
             self.scratch.clear();
             let recent = self.lateness.len().saturating_sub(cover.window);
-            self.scratch.extend(self.lateness.iter().skip(recent).copied());
+            self.scratch
+                .extend(self.lateness.iter().skip(recent).copied());
             let last = self.scratch.len() - 1;
             let on_time = (last as f64 * cover.on_time).round() as usize;
             let unfrozen = (last as f64 * cover.unfrozen).round() as usize;
@@ -432,7 +433,11 @@ mod tests {
         // The same lateness without the resync is taken for the path's.
         let mut t = RenderScheduler::new(VideoDelay::Balanced);
         for i in 0..=304u64 {
-            let held = if i >= 300 { 450 * MS - (i - 300) * FRAME } else { 0 };
+            let held = if i >= 300 {
+                450 * MS - (i - 300) * FRAME
+            } else {
+                0
+            };
             t.on_frame(i * FRAME, i * FRAME + 20 * MS + held);
         }
         assert!(t.delay_us() >= 300 * MS, "{}", t.delay_us());
