@@ -744,6 +744,9 @@ typedef struct media_remote_stats {
   uint32_t audio_redundancy;
   // Audio held in this user's jitter buffer now, milliseconds.
   uint32_t audio_buffer_ms;
+  // The largest round trip in the last stats interval (about a
+  // second), microseconds; `rtt_us` is the latest.
+  uint64_t rtt_max_us;
 } media_remote_stats;
 
 #ifdef __cplusplus

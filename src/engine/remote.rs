@@ -18,6 +18,9 @@ pub struct RemoteStats {
     /// The member's channel uid; 0 for the peer of a 1v1 call.
     pub uid: u32,
     pub rtt_us: u64,
+    /// The largest round trip in the last stats interval (about a second;
+    /// `rtt_us` is the latest, read ten times a second).
+    pub rtt_max_us: u64,
     /// Fraction 0..1 of our packets the remote reports lost.
     pub egress_loss: f32,
     /// Fraction 0..1 of the remote's packets we lost.
@@ -72,6 +75,7 @@ pub(crate) struct RemoteCounters {
     pub video_width: AtomicU64,
     pub video_height: AtomicU64,
     pub rtt_us: AtomicU64,
+    pub rtt_max_us: AtomicU64,
     pub egress_loss_ppm: AtomicU64,
     pub ingress_loss_ppm: AtomicU64,
     pub bandwidth_estimate_bps: AtomicU64,
@@ -166,6 +170,9 @@ impl Remote {
                 if let Some(rtt) = n.rtt_us {
                     both(&self.c.rtt_us, &shared.rtt_us, rtt);
                 }
+                if let Some(rtt) = n.rtt_max_us {
+                    self.c.rtt_max_us.store(rtt, Relaxed);
+                }
                 let red = if n.audio_redundancy {
                     REDUNDANCY_ON
                 } else {
@@ -222,6 +229,7 @@ impl Remote {
         RemoteStats {
             uid: self.uid,
             rtt_us: g(&c.rtt_us),
+            rtt_max_us: g(&c.rtt_max_us),
             egress_loss: g(&c.egress_loss_ppm) as f32 / 1e6,
             ingress_loss: g(&c.ingress_loss_ppm) as f32 / 1e6,
             audio_jitter_us: g(&c.audio_jitter_us),

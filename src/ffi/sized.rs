@@ -163,7 +163,7 @@ mod tests {
             size_of::<media_stats>()
         );
         assert_eq!(
-            offset_of!(media_remote_stats, audio_buffer_ms) + 4,
+            offset_of!(media_remote_stats, rtt_max_us) + 8,
             size_of::<media_remote_stats>()
         );
         // Every struct_size leads.

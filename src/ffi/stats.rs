@@ -201,6 +201,9 @@ pub struct media_remote_stats {
     pub audio_redundancy: u32,
     /// Audio held in this user's jitter buffer now, milliseconds.
     pub audio_buffer_ms: u32,
+    /// The largest round trip in the last stats interval (about a
+    /// second), microseconds; `rtt_us` is the latest.
+    pub rtt_max_us: u64,
 }
 
 // SAFETY: repr(C) numbers led by `struct_size`.
@@ -269,6 +272,7 @@ pub extern "C" fn media_engine_get_remote_stats(
                 video_frozen_ms: r.video_frozen_ms,
                 audio_redundancy: r.audio_redundancy as u32,
                 audio_buffer_ms: r.audio_buffer_ms,
+                rtt_max_us: r.rtt_max_us,
             };
             // SAFETY: the host promises `capacity` entries of `stride` bytes;
             // each gets the size it was compiled with.

@@ -137,6 +137,8 @@ pub struct PeerConnection {
     sent_bps: f64,
     /// Round trips with the bytes sent between them.
     round_trips: RoundTripMeter,
+    /// The largest round trip since the last [`Feedback::NetworkStats`].
+    rtt_max_us: Option<u64>,
     sent_at: Option<Instant>,
     connected_at: Option<Instant>,
     /// The rate the estimator is asked to find.
@@ -176,6 +178,7 @@ impl PeerConnection {
             sent_bytes: 0,
             sent_bps: 0.0,
             round_trips: RoundTripMeter::default(),
+            rtt_max_us: None,
             sent_at: None,
             connected_at: None,
             desired_bps: 0,
@@ -445,6 +448,7 @@ impl PeerConnection {
                 }
                 if let Some(rtt) = p.rtt {
                     let us = rtt.as_micros().min(u64::MAX as u128) as u64;
+                    self.rtt_max_us = Some(self.rtt_max_us.map_or(us, |m| m.max(us)));
                     let rt = self.round_trips.measure(now, us, p.peer_bytes_tx);
                     self.feedback(Feedback::RoundTrip(rt));
                 }
@@ -466,6 +470,7 @@ impl PeerConnection {
                 }
                 let stats = NetworkStats {
                     rtt_us: p.rtt.map(|d| d.as_micros() as u64),
+                    rtt_max_us: self.rtt_max_us.take(),
                     path_rtt_us: p.selected_candidate_pair.as_ref().and_then(|pair| {
                         let mean = (pair.responses_received > 0)
                             .then(|| pair.total_round_trip_time / pair.responses_received as u32);

@@ -193,6 +193,9 @@ struct Side {
     /// Encoder targets over the call: (time since start, bps).
     targets: Vec<(Duration, u32)>,
     rtts: Vec<(Duration, u64)>,
+    /// What each stats report gave: (time, latest RTT, largest RTT since
+    /// the report before).
+    reported_rtts: Vec<(Duration, Option<u64>, Option<u64>)>,
     received: Received,
     /// Receiver: waiting for a keyframe since a frame was lost for good.
     broken: bool,
@@ -228,6 +231,7 @@ impl Side {
             redundancy: None,
             targets: Vec::new(),
             rtts: Vec::new(),
+            reported_rtts: Vec::new(),
             received: Received::default(),
             broken: false,
             last_pli: None,
@@ -261,6 +265,8 @@ impl Side {
                     self.rate.on_loss(us, loss);
                 }
                 self.redundancy = Some(n.audio_redundancy);
+                self.reported_rtts
+                    .push((now - start, n.rtt_us, n.rtt_max_us));
             }
             Feedback::RoundTrip(rt) => {
                 self.rtt_us = rt.rtt_us;
@@ -756,6 +762,20 @@ fn a_capacity_step_is_followed_without_probing_into_the_queue() {
         r.longest_freeze
     );
     assert!(r.fps[12..29].iter().all(|&f| f >= 25), "{:?}", r.fps);
+    // The stats reports (once a second) carry the round trip's peak,
+    // measured ten times a second, not only its latest value.
+    let side = &call.sides[0];
+    let last_report = side.reported_rtts.last().expect("stats reports").0;
+    let peak = side
+        .rtts
+        .iter()
+        .filter(|(t, _)| *t <= last_report)
+        .map(|&(_, rtt)| rtt)
+        .max();
+    let reported_peak = side.reported_rtts.iter().filter_map(|r| r.2).max();
+    let reported_latest = side.reported_rtts.iter().filter_map(|r| r.1).max();
+    assert_eq!(reported_peak, peak, "{:?}", side.reported_rtts);
+    assert!(reported_latest <= peak);
 }
 
 #[test]

@@ -99,6 +99,10 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct NetworkStats {
     pub rtt_us: Option<u64>,
+    /// The largest round trip measured since the previous report (they
+    /// are measured ten times a second and reported once: a queue's peak
+    /// can come and go in between).
+    pub rtt_max_us: Option<u64>,
     /// The least of ICE's latest and mean round trip on the selected
     /// candidate pair: STUN checks, the first of them made before media
     /// flowed.

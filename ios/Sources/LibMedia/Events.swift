@@ -156,6 +156,9 @@ public struct RemoteStats: Sendable {
     public let audioRedundancy: Bool
     /// Audio held in this user's jitter buffer now, milliseconds.
     public let audioBufferMs: UInt32
+    /// The largest round trip in the last stats interval (about a
+    /// second); `rttUs` is the latest.
+    public let rttMaxUs: UInt64
 
     init(_ raw: media_remote_stats) {
         uid = raw.uid
@@ -184,6 +187,7 @@ public struct RemoteStats: Sendable {
         videoFrozenMs = raw.video_frozen_ms
         audioRedundancy = raw.audio_redundancy != 0
         audioBufferMs = raw.audio_buffer_ms
+        rttMaxUs = raw.rtt_max_us
     }
 }
 
