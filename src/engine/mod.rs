@@ -1392,6 +1392,7 @@ impl Core {
             recorder,
             remote.clone(),
             st.config.video_delay,
+            st.config.lip_sync,
             st.config.video_codec.codec(),
             stream,
             self.shared.clone(),

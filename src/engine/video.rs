@@ -299,6 +299,7 @@ impl VideoRecv {
         recorder: Option<Y4mWriter>,
         remote: Arc<Remote>,
         delay: VideoDelay,
+        lip_sync: bool,
         codec: Result<Arc<dyn VideoCodec>>,
         stream: Stream,
         shared: Arc<Shared>,
@@ -336,6 +337,9 @@ impl VideoRecv {
                 let mut first = true;
                 // Decoded frames wait here for their render time.
                 let mut scheduler = RenderScheduler::new(delay);
+                if lip_sync {
+                    scheduler.follow_lip_sync();
+                }
                 let mut due_frames: VecDeque<(u64, VideoFrame)> = VecDeque::new();
                 let mut freezes = FreezeMeter::default();
                 // Capture to the screen, smoothed over 16 frames (lip sync).
