@@ -41,6 +41,7 @@ pub enum VideoDelay {
 }
 
 /// What a mode's delay covers.
+#[derive(Debug, Clone, Copy)]
 struct Coverage {
     max_us: u64,
     /// Frames the lateness is taken over.
@@ -49,6 +50,9 @@ struct Coverage {
     on_time: f64,
     /// Share of frames shown no more than [`HITCH_US`] late.
     unfrozen: f64,
+    /// Whether a keyframe's lateness (and that of the frames queued
+    /// behind it) counts: see [`RenderScheduler::resync`].
+    counts_keyframes: bool,
 }
 
 impl VideoDelay {
@@ -64,6 +68,7 @@ impl VideoDelay {
             window,
             on_time,
             unfrozen,
+            counts_keyframes: false,
         }
     }
 }
@@ -74,6 +79,7 @@ const STEADY_BALANCED: Coverage = Coverage {
     window: WINDOW,
     on_time: 0.995,
     unfrozen: 0.995,
+    counts_keyframes: true,
 };
 
 /// Frames whose lateness is kept (10 s at 30 fps): the longest window.
@@ -97,6 +103,9 @@ const MAX_FALL_PER_FRAME_US: u64 = 1_000;
 #[derive(Debug)]
 pub struct RenderScheduler {
     mode: VideoDelay,
+    /// What the delay covers (the mode's, or its steadier form for lip
+    /// sync).
+    cover: Coverage,
     /// (frame number, transit) of recent frames, for the quickest transit.
     transits: VecDeque<(u64, i64)>,
     /// Lateness of recent frames beyond the quickest transit.
@@ -113,14 +122,13 @@ pub struct RenderScheduler {
     late: u64,
     /// Frames left that may still be catching up after [`Self::resync`].
     catching_up: usize,
-    /// Lip sync follows this picture's delay: see [`Self::follow_lip_sync`].
-    steady: bool,
 }
 
 impl RenderScheduler {
     pub fn new(mode: VideoDelay) -> Self {
         RenderScheduler {
             mode,
+            cover: mode.coverage(),
             transits: VecDeque::new(),
             lateness: VecDeque::new(),
             scratch: Vec::with_capacity(WINDOW + 1),
@@ -130,7 +138,6 @@ impl RenderScheduler {
             sync_applied_us: 0,
             late: 0,
             catching_up: 0,
-            steady: false,
         }
     }
 
@@ -153,7 +160,13 @@ impl RenderScheduler {
     /// 10 s in full, keyframes included (usually higher: the price of
     /// lip sync).
     pub fn follow_lip_sync(&mut self) {
-        self.steady = true;
+        self.cover = match self.mode {
+            VideoDelay::Balanced => STEADY_BALANCED,
+            _ => Coverage {
+                counts_keyframes: true,
+                ..self.cover
+            },
+        };
     }
 
     /// Frames that were due before they arrived.
@@ -169,10 +182,9 @@ impl RenderScheduler {
     /// behind it are shown as soon as they arrive and do not raise the
     /// delay, until one arrives within it (at most [`CATCH_UP_FRAMES`]).
     pub fn resync(&mut self) {
-        if self.steady {
-            return;
+        if !self.cover.counts_keyframes {
+            self.catching_up = CATCH_UP_FRAMES;
         }
-        self.catching_up = CATCH_UP_FRAMES;
     }
 
     /// A complete frame with media time `rtp_us` (its RTP timestamp in
@@ -204,10 +216,7 @@ impl RenderScheduler {
                 self.lateness.pop_front();
             }
         }
-        let cover = match self.mode {
-            VideoDelay::Balanced if self.steady => STEADY_BALANCED,
-            mode => mode.coverage(),
-        };
+        let cover = self.cover;
         let want = if cover.max_us == 0 || self.lateness.is_empty() {
             0
         } else {
