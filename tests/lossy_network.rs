@@ -3,7 +3,8 @@
 //! `statistic`): at 5 % the call stays up for 30 s and NACK/RTX repairs
 //! every video frame on the lossy direction; at 20 % repairs still keep
 //! the picture going and RED the speech, and with lip sync on the speech
-//! waits for the picture the repairs delay. Needs root (CI runs as root) and
+//! waits for the picture the repairs delay. Alice talks in spurts with
+//! pauses between them, as speech does. Needs root (CI runs as root) and
 //! iproute2 + iptables (scripts/setup.sh).
 
 mod common;
@@ -99,6 +100,9 @@ fn lossy_call(tag: u32, loss: &str, seconds: &str, bob_args: &[&str]) -> LossyCa
     );
     let dir = std::env::temp_dir().join(format!("media-lossy-{}-{tag}", std::process::id()));
     let rec_b = dir.join("bob");
+    std::fs::create_dir_all(&dir).unwrap();
+    let talk = dir.join("talk.wav");
+    write_talk_spurts(&talk);
     let common = [
         "--server",
         "ws://10.231.0.2:8090/ws",
@@ -141,6 +145,8 @@ fn lossy_call(tag: u32, loss: &str, seconds: &str, bob_args: &[&str]) -> LossyCa
             "alice",
             "--host-ip",
             "10.231.0.1",
+            "--audio-in",
+            talk.to_str().unwrap(),
             "--duration",
             seconds,
             "call",
@@ -167,6 +173,36 @@ fn lossy_call(tag: u32, loss: &str, seconds: &str, bob_args: &[&str]) -> LossyCa
         rec_b,
         dir,
     }
+}
+
+/// Speech as a tone: talk spurts of 0.9-2.2 s (-20 dBFS RMS) with pauses
+/// of 250-500 ms between them, 7 s looped. Lip sync moves the speech's
+/// delay in the pauses.
+fn write_talk_spurts(path: &std::path::Path) {
+    const RATE: u32 = 48_000;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let amplitude = 0.1 * std::f32::consts::SQRT_2 * i16::MAX as f32;
+    let mut n = 0u32;
+    for (spurt_ms, pause_ms) in [(1500, 300), (900, 500), (2200, 250), (1100, 400)] {
+        for i in 0..(spurt_ms + pause_ms) * RATE / 1000 {
+            let on = i < spurt_ms * RATE / 1000;
+            let t = n as f32 / RATE as f32;
+            let s = if on {
+                amplitude * (2.0 * std::f32::consts::PI * 440.0 * t).sin()
+            } else {
+                0.0
+            };
+            w.write_sample(s as i16).unwrap();
+            n += 1;
+        }
+    }
+    w.finalize().unwrap();
 }
 
 #[test]
@@ -281,8 +317,11 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
         audio,
         concealed,
     } = Received::from_summary(&summary);
+    // A frame is a few packets, and one in five is lost: about one NACK
+    // for every four frames (slow setups leave fewer frames, so the
+    // bound is per frame decoded).
     assert!(
-        nacks > 100,
+        nacks * 8 >= decoded,
         "loss was repaired by retransmission: {summary}"
     );
     // 20 s at 30 fps, less the call's setup (ICE and DTLS retransmit
@@ -293,9 +332,10 @@ fn at_20_percent_loss_video_is_repaired_and_speech_kept() {
         "at most 2 % of frames stayed lost: {summary}"
     );
     // Without repairs past 15 % it was about two a second (about 40 in
-    // this call). Each frame lost for good costs one request, and up to
+    // this call). Each frame lost for good costs a request (one more
+    // every 300 ms while its keyframe's packets are repaired), and up to
     // 2 % (about 10) may be lost.
-    assert!(requests <= 10, "keyframes only now and then: {summary}");
+    assert!(requests <= 15, "keyframes only now and then: {summary}");
     assert!(
         audio >= 500,
         "20 s of 20 ms audio frames, less the setup: {summary}"
