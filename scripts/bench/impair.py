@@ -21,6 +21,7 @@ Writes results.json and a Markdown table into --out; prints the table.
 """
 
 import argparse
+import re
 import json
 import os
 import shutil
@@ -83,6 +84,25 @@ def net_up():
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
+def qdisc_sent_bytes():
+    """Bytes A's bottleneck (tbf) has sent, link-layer headers included:
+    what its rate limits."""
+    out = sh(*in_ns(NS_A, "tc", "-s", "qdisc", "show", "dev", DEV_A), check=False).stdout
+    m = re.search(r"Sent (\d+) bytes", out or "")
+    return int(m.group(1)) if m else None
+
+
+def wire_use_pct(wire, rate_kbit, start_s, end_s):
+    """The share of the link's rate the bottleneck sent between `start_s`
+    and `end_s` after media started (every packet, headers, repairs and
+    feedback included)."""
+    inside = [w for w in wire if start_s <= w[0] <= end_s]
+    if len(inside) < 2:
+        return None
+    (t0, b0), (t1, b1) = inside[0], inside[-1]
+    return round(100 * (b1 - b0) * 8 / (rate_kbit * 1000 * (t1 - t0)))
+
+
 class Impairment:
     """What one scenario does to A's egress, set up and torn down around
     each run."""
@@ -91,6 +111,10 @@ class Impairment:
         self.spec, self.seed, self.python = spec, seed, venv_python
         self.delayer = None
         self.step_timer = None
+        # (seconds since media started, bytes the bottleneck sent), once a
+        # second, on rate-limited links.
+        self.wire = []
+        self.sampling = threading.Event()
 
     def start(self):
         s = self.spec
@@ -119,8 +143,17 @@ class Impairment:
                           "rate", f"{self.spec['step_kbit']}kbit", "burst", "16kb", "latency", "400ms"))
             self.step_timer = threading.Timer(STEP_AT_S, step)
             self.step_timer.start()
+        if "rate_kbit" in self.spec:
+            def sample():
+                t0 = time.monotonic()
+                while not self.sampling.wait(1.0):
+                    sent = qdisc_sent_bytes()
+                    if sent is not None:
+                        self.wire.append((time.monotonic() - t0, sent))
+            threading.Thread(target=sample, daemon=True).start()
 
     def stop(self):
+        self.sampling.set()
         if self.step_timer:
             self.step_timer.cancel()
         counts = None
@@ -488,7 +521,8 @@ def table(results):
             ("fps_mean", "fps"), ("fps_min", "fps min"), ("height_mean", "height"),
             ("send_kbps", "send kbit/s"), ("rtt_p50_ms", "RTT p50"), ("rtt_max_ms", "RTT max"),
             ("fit_s", "fit s"), ("rtt_peak_after_step_ms", "RTT peak after step"),
-            ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "link use %"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
+            ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "media payload % of link"),
+            ("wire_use_pct", "link use % (wire)"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
             ("av_offset_p50_ms", "audio ahead of video p50 ms"),
             ("cpu_a_pct", "CPU A %"), ("cpu_b_pct", "CPU B %")]
     used = [c for c in cols if any(r["metrics"].get(c[0]) is not None for r in results)]
@@ -547,6 +581,8 @@ def main():
                 finally:
                     counts = imp.stop()
                 m = summarize(name, spec, send, recv, audio, cpu, receiver, ref16)
+                if "rate_kbit" in spec and "step_kbit" not in spec:
+                    m["wire_use_pct"] = wire_use_pct(imp.wire, spec["rate_kbit"], 10, args.seconds - 2)
                 if counts:
                     m["link_loss_pct"] = round(100 * counts["dropped"] / max(1, counts["packets"]), 1)
                 print("   " + json.dumps(m), flush=True)
