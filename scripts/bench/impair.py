@@ -21,7 +21,6 @@ Writes results.json and a Markdown table into --out; prints the table.
 """
 
 import argparse
-import re
 import json
 import os
 import shutil
@@ -84,12 +83,15 @@ def net_up():
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
-def qdisc_sent_bytes():
-    """Bytes A's bottleneck (tbf) has sent, link-layer headers included:
-    what its rate limits."""
-    out = sh(*in_ns(NS_A, "tc", "-s", "qdisc", "show", "dev", DEV_A), check=False).stdout
-    m = re.search(r"Sent (\d+) bytes", out or "")
-    return int(m.group(1)) if m else None
+def qdisc_counts():
+    """(bytes sent, bytes queued) of A's bottleneck (tbf), link-layer
+    headers included: what its rate limits."""
+    out = sh(*in_ns(NS_A, "tc", "-s", "-j", "qdisc", "show", "dev", DEV_A), check=False).stdout
+    try:
+        q = json.loads(out)[0]
+        return q["bytes"], q["backlog"]
+    except (ValueError, IndexError, KeyError):
+        return None
 
 
 def wire_use_pct(wire, rate_kbit, start_s, end_s):
@@ -99,8 +101,21 @@ def wire_use_pct(wire, rate_kbit, start_s, end_s):
     inside = [w for w in wire if start_s <= w[0] <= end_s]
     if len(inside) < 2:
         return None
-    (t0, b0), (t1, b1) = inside[0], inside[-1]
+    (t0, b0, _), (t1, b1, _) = inside[0], inside[-1]
     return round(100 * (b1 - b0) * 8 / (rate_kbit * 1000 * (t1 - t0)))
+
+
+def queue_after_step(wire, step_at, rate_kbit, within_s=8.0):
+    """From the bottleneck's queue after a capacity step: how long until
+    it stopped growing (from then on, sending fits), and the delay it
+    reached, in ms. The queue grows exactly while more is sent than the
+    link carries; sampled every 100 ms."""
+    after = [w for w in wire if step_at <= w[0] <= step_at + within_s]
+    if not after:
+        return None, None
+    peak = max(w[2] for w in after)
+    at = next(w[0] for w in after if w[2] == peak)
+    return round(at - step_at, 1), round(peak * 8 / rate_kbit, 1)
 
 
 class Impairment:
@@ -111,9 +126,11 @@ class Impairment:
         self.spec, self.seed, self.python = spec, seed, venv_python
         self.delayer = None
         self.step_timer = None
-        # (seconds since media started, bytes the bottleneck sent), once a
-        # second, on rate-limited links.
+        # (seconds since media started, bytes the bottleneck sent, bytes
+        # queued in it), every 100 ms, on rate-limited links; when the
+        # capacity step was made.
         self.wire = []
+        self.step_done_at = None
         self.sampling = threading.Event()
 
     def start(self):
@@ -137,19 +154,20 @@ class Impairment:
 
     def media_started(self):
         """Called when media flows: schedules the capacity step."""
+        t0 = time.monotonic()
         if "step_kbit" in self.spec:
             def step():
                 sh(*in_ns(NS_A, "tc", "qdisc", "change", "dev", DEV_A, "root", "tbf",
                           "rate", f"{self.spec['step_kbit']}kbit", "burst", "16kb", "latency", "400ms"))
+                self.step_done_at = time.monotonic() - t0
             self.step_timer = threading.Timer(STEP_AT_S, step)
             self.step_timer.start()
         if "rate_kbit" in self.spec:
             def sample():
-                t0 = time.monotonic()
-                while not self.sampling.wait(1.0):
-                    sent = qdisc_sent_bytes()
-                    if sent is not None:
-                        self.wire.append((time.monotonic() - t0, sent))
+                while not self.sampling.wait(0.1):
+                    counts = qdisc_counts()
+                    if counts is not None:
+                        self.wire.append((time.monotonic() - t0, *counts))
             threading.Thread(target=sample, daemon=True).start()
 
     def stop(self):
@@ -520,7 +538,8 @@ def table(results):
     cols = [("pesq_wb", "PESQ-WB"), ("freezes", "freezes"), ("frozen_ms", "frozen ms"),
             ("fps_mean", "fps"), ("fps_min", "fps min"), ("height_mean", "height"),
             ("send_kbps", "send kbit/s"), ("rtt_p50_ms", "RTT p50"), ("rtt_max_ms", "RTT max"),
-            ("fit_s", "fit s"), ("rtt_peak_after_step_ms", "RTT peak after step"),
+            ("fit_s", "fit s (payload per s)"), ("queue_fit_s", "fit s (queue stops growing)"),
+            ("queue_peak_ms", "queue peak after step ms"), ("rtt_peak_after_step_ms", "RTT peak after step"),
             ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "media payload % of link"),
             ("wire_use_pct", "link use % (wire)"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
             ("av_offset_p50_ms", "audio ahead of video p50 ms"),
@@ -583,11 +602,15 @@ def main():
                 m = summarize(name, spec, send, recv, audio, cpu, receiver, ref16)
                 if "rate_kbit" in spec and "step_kbit" not in spec:
                     m["wire_use_pct"] = wire_use_pct(imp.wire, spec["rate_kbit"], 10, args.seconds - 2)
+                if "step_kbit" in spec and imp.step_done_at is not None:
+                    m["queue_fit_s"], m["queue_peak_ms"] = queue_after_step(
+                        imp.wire, imp.step_done_at, spec["step_kbit"])
                 if counts:
                     m["link_loss_pct"] = round(100 * counts["dropped"] / max(1, counts["packets"]), 1)
                 print("   " + json.dumps(m), flush=True)
                 results.append({"scenario": name, "engine": engine, "metrics": m,
-                                "send": send, "recv": recv})
+                                "send": send, "recv": recv, "bottleneck": imp.wire,
+                                "step_at": imp.step_done_at})
                 (out / "results.json").write_text(json.dumps(results, indent=1))
     finally:
         net_down()
