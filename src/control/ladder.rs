@@ -7,6 +7,15 @@
 //! has been short for a second (at once when far short), up only after it
 //! has had room for the next rung for five seconds.
 //!
+//! What a rung needs is a nominal figure ([`BITS_PER_PIXEL`]); a simple
+//! picture (a talking head on a still background) needs less. The encoder
+//! tells: a second in which it sent well under its target
+//! ([`UNCONSTRAINED`]) shows what the picture needs at this rung, and the
+//! rung is held down to that ([`VideoLadder::on_encoded`]). The measure
+//! is kept for [`MEASURE_AGE_US`] (a picture that gets busier is seen when
+//! the encoder uses more) and only for the rung it was made at: steps up
+//! still need the nominal figure's room.
+//!
 //! Rungs: the input's size, then 540p, 360p, 270p and 180p below it (the
 //! short side; the same aspect ratio, so portrait works alike), all at the
 //! configured frame rate, and last the smallest size at half the frame
@@ -26,6 +35,15 @@ const FAR_SHORT: f64 = 0.5;
 const UP_MARGIN: f64 = 1.3;
 /// ... for this long (and as long since the last change).
 const UP_HOLD_US: u64 = 5_000_000;
+/// The encoder's output is read over windows this long.
+const WINDOW_US: u64 = 1_000_000;
+/// Output below this share of the target: the encoder was not held back,
+/// and its output is what the picture needs at this rung.
+const UNCONSTRAINED: f64 = 0.8;
+/// The least share of the nominal need a measure lowers it to.
+const MIN_MEASURED_SHARE: f64 = 0.5;
+/// A measure holds this long after the window that made it.
+const MEASURE_AGE_US: u64 = 10_000_000;
 
 /// One step of the ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +81,21 @@ pub struct VideoLadder {
     /// Since when the target has had room for the rung above.
     room_since: Option<u64>,
     last_change_us: u64,
+    /// The encoder's output since the window started at this rung.
+    window: Option<Window>,
+    /// What the picture needs at this rung, as a share of the nominal
+    /// need, and when it was measured.
+    measured: Option<(f64, u64)>,
+}
+
+/// The encoder's output over one window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start_us: u64,
+    bytes: u64,
+    /// The least target in force while it was made.
+    least_target_bps: u32,
+    keyframe: bool,
 }
 
 impl VideoLadder {
@@ -76,6 +109,8 @@ impl VideoLadder {
             short_since: None,
             room_since: None,
             last_change_us: 0,
+            window: None,
+            measured: None,
         };
         l.set_input(width, height);
         l
@@ -123,6 +158,7 @@ impl VideoLadder {
             })
             .unwrap_or(0);
         self.rungs = rungs;
+        self.forget_measure();
     }
 
     /// Every rung, top first.
@@ -135,11 +171,63 @@ impl VideoLadder {
         self.rungs[self.index]
     }
 
+    /// A frame the encoder made at the current rung at `now_us` (`bytes`
+    /// long, an IDR or not) while its target was `target_bps`.
+    pub fn on_encoded(&mut self, now_us: u64, bytes: usize, keyframe: bool, target_bps: u32) {
+        let w = self.window.get_or_insert(Window {
+            start_us: now_us,
+            bytes: 0,
+            least_target_bps: target_bps,
+            keyframe: false,
+        });
+        let elapsed = now_us.saturating_sub(w.start_us);
+        if elapsed >= WINDOW_US {
+            // An IDR's second says nothing about the picture's need.
+            let closed = *w;
+            *w = Window {
+                start_us: now_us,
+                bytes: 0,
+                least_target_bps: target_bps,
+                keyframe: false,
+            };
+            if !closed.keyframe {
+                let sent_bps = closed.bytes as f64 * 8.0 * 1e6 / elapsed as f64;
+                let share =
+                    (sent_bps / self.rung().needed_bps() as f64).clamp(MIN_MEASURED_SHARE, 1.0);
+                if sent_bps < closed.least_target_bps as f64 * UNCONSTRAINED {
+                    self.measured = Some((share, now_us));
+                } else if let Some((m, at)) = self.measured {
+                    // Held back: the picture needs at least what it used.
+                    self.measured = Some((m.max(share), at));
+                }
+            }
+        }
+        let w = self.window.as_mut().expect("just set");
+        w.bytes += bytes as u64;
+        w.least_target_bps = w.least_target_bps.min(target_bps);
+        w.keyframe |= keyframe;
+    }
+
+    /// What the current rung needs at `now_us`: the nominal figure, or
+    /// less where the encoder showed the picture needs less.
+    fn need_now(&self, now_us: u64) -> f64 {
+        let share = self
+            .measured
+            .filter(|&(_, at)| now_us.saturating_sub(at) < MEASURE_AGE_US)
+            .map_or(1.0, |(share, _)| share);
+        self.rung().needed_bps() as f64 * share
+    }
+
+    fn forget_measure(&mut self) {
+        self.window = None;
+        self.measured = None;
+    }
+
     /// The encoder's target bitrate at `now_us`; returns the new rung when
     /// it changes.
     pub fn update(&mut self, now_us: u64, target_bps: u32) -> Option<Rung> {
         let target = target_bps as f64;
-        let need = self.rung().needed_bps() as f64;
+        let need = self.need_now(now_us);
         if self.index + 1 < self.rungs.len() && target < need * DOWN_MARGIN {
             self.room_since = None;
             let since = *self.short_since.get_or_insert(now_us);
@@ -171,6 +259,7 @@ impl VideoLadder {
         self.last_change_us = now_us;
         self.short_since = None;
         self.room_since = None;
+        self.forget_measure();
         self.rung()
     }
 }
@@ -270,6 +359,98 @@ mod tests {
             .collect();
         let changes = run(&mut l, 0, 60 * S, |t| targets[(t / (100 * MS)) as usize]);
         assert!(changes.len() <= 3, "{changes:?}");
+    }
+
+    /// 30 fps for `from`..`to`: the encoder sends what the picture needs
+    /// (`need`) or its target if that is less; the ladder sees each frame
+    /// and the target. Returns the rungs it went through, with when.
+    fn encode(
+        l: &mut VideoLadder,
+        from: u64,
+        to: u64,
+        need: u32,
+        target: impl Fn(u64) -> u32,
+    ) -> Vec<(u64, Rung)> {
+        let frame_us = S / 30;
+        let mut changes = Vec::new();
+        let mut t = from;
+        while t < to {
+            let target = target(t);
+            if let Some(r) = l.update(t, target) {
+                changes.push((t, r));
+            }
+            let sent = need.min(target);
+            l.on_encoded(t, (sent / 8 / 30) as usize, false, target);
+            t += frame_us;
+        }
+        changes
+    }
+
+    #[test]
+    fn a_simple_picture_keeps_its_rung_on_less_than_the_nominal_need() {
+        // 720p's nominal need is 1.38 Mbit/s; this picture needs 1.1.
+        let nominal = VideoLadder::new(1280, 720, 30).rung().needed_bps();
+        let mut l = VideoLadder::new(1280, 720, 30);
+        let target = |t: u64| if t < 3 * S { 2_300_000 } else { 950_000 };
+        let changes = encode(&mut l, 0, 12 * S, 1_100_000, target);
+        assert_eq!(changes, vec![], "950 kbit/s carries this picture at 720p");
+        assert!(950_000 < (nominal as f64 * DOWN_MARGIN) as u32);
+        // Far short of even this picture's need: down at once.
+        let (_, r) = encode(&mut l, 12 * S, 13 * S, 1_100_000, |_| 500_000)[0];
+        assert_eq!(r.height, 360);
+
+        // Without the encoder's word, the nominal need steps it down.
+        let mut blind = VideoLadder::new(1280, 720, 30);
+        let changes = run(&mut blind, 0, 12 * S, target);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].1.height, 540);
+        assert!(changes[0].0 <= 4 * S + 100 * MS, "{changes:?}");
+    }
+
+    #[test]
+    fn a_picture_that_uses_its_whole_target_gets_the_nominal_need() {
+        // A busy picture: the encoder uses all it is given.
+        let mut l = VideoLadder::new(1280, 720, 30);
+        let changes = encode(&mut l, 0, 6 * S, 3_000_000, |t| {
+            if t < 3 * S {
+                2_300_000
+            } else {
+                950_000
+            }
+        });
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].1.height, 540);
+    }
+
+    #[test]
+    fn a_measure_ages_out_and_a_busier_picture_raises_it() {
+        let mut l = VideoLadder::new(1280, 720, 30);
+        encode(&mut l, 0, 3 * S, 800_000, |_| 2_300_000);
+        // Held at 950 kbit/s: the encoder uses all of it, which is more
+        // than the picture needed before (the picture got busier).
+        let changes = encode(&mut l, 3 * S, 6 * S, 1_500_000, |_| 950_000);
+        assert_eq!(changes, vec![], "950 kbit/s used is within the need");
+        let share = l.measured.unwrap().0;
+        assert!(share > 0.65, "raised to what was used: {share}");
+        // Ten seconds after the last window the encoder was not held back
+        // in, the nominal need is back, and the rung steps down.
+        let changes = encode(&mut l, 6 * S, 20 * S, 1_500_000, |_| 950_000);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let (t, r) = changes[0];
+        assert_eq!(r.height, 540);
+        assert!((13 * S..=15 * S).contains(&t), "at {} ms", t / MS);
+    }
+
+    #[test]
+    fn an_idr_second_is_not_a_measure() {
+        let mut l = VideoLadder::new(1280, 720, 30);
+        // One IDR a second: no window counts.
+        for i in 0..90 {
+            let t = i * S / 30;
+            l.update(t, 2_300_000);
+            l.on_encoded(t, 4_000, i % 30 == 0, 2_300_000);
+        }
+        assert!(l.measured.is_none());
     }
 
     #[test]

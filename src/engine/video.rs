@@ -211,6 +211,8 @@ impl VideoSend {
                                 .encode
                                 .record(now.saturating_sub(frame.capture_us));
                             c.video_frames_encoded.fetch_add(1, Relaxed);
+                            // How much the picture needs at this rung.
+                            ladder.on_encoded(now, out.data.len(), out.keyframe, target);
                             if out.keyframe {
                                 c.video_keyframes_sent.fetch_add(1, Relaxed);
                                 if std::mem::take(&mut answering) {
