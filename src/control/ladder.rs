@@ -10,8 +10,8 @@
 //! What a rung needs is a nominal figure ([`BITS_PER_PIXEL`]); a simple
 //! picture (a talking head on a still background) needs less. The encoder
 //! tells: a second in which it sent well under its target
-//! ([`UNCONSTRAINED`]) shows what the picture needs at this rung, and the
-//! rung is held down to that ([`VideoLadder::on_encoded`]). The measure
+//! ([`UNCONSTRAINED`]; IDRs left out) shows what the picture needs at this
+//! rung, and the rung is held down to that ([`VideoLadder::on_encoded`]). The measure
 //! is kept for [`MEASURE_AGE_US`] (a picture that gets busier is seen when
 //! the encoder uses more) and only for the rung it was made at: steps up
 //! still need the nominal figure's room.
@@ -95,7 +95,6 @@ struct Window {
     bytes: u64,
     /// The least target in force while it was made.
     least_target_bps: u32,
-    keyframe: bool,
 }
 
 impl VideoLadder {
@@ -174,38 +173,31 @@ impl VideoLadder {
     /// A frame the encoder made at the current rung at `now_us` (`bytes`
     /// long, an IDR or not) while its target was `target_bps`.
     pub fn on_encoded(&mut self, now_us: u64, bytes: usize, keyframe: bool, target_bps: u32) {
-        let w = self.window.get_or_insert(Window {
+        let fresh = Window {
             start_us: now_us,
             bytes: 0,
             least_target_bps: target_bps,
-            keyframe: false,
-        });
+        };
+        let w = self.window.get_or_insert(fresh);
         let elapsed = now_us.saturating_sub(w.start_us);
         if elapsed >= WINDOW_US {
-            // An IDR's second says nothing about the picture's need.
-            let closed = *w;
-            *w = Window {
-                start_us: now_us,
-                bytes: 0,
-                least_target_bps: target_bps,
-                keyframe: false,
-            };
-            if !closed.keyframe {
-                let sent_bps = closed.bytes as f64 * 8.0 * 1e6 / elapsed as f64;
-                let share =
-                    (sent_bps / self.rung().needed_bps() as f64).clamp(MIN_MEASURED_SHARE, 1.0);
-                if sent_bps < closed.least_target_bps as f64 * UNCONSTRAINED {
-                    self.measured = Some((share, now_us));
-                } else if let Some((m, at)) = self.measured {
-                    // Held back: the picture needs at least what it used.
-                    self.measured = Some((m.max(share), at));
-                }
+            let closed = std::mem::replace(w, fresh);
+            let sent_bps = closed.bytes as f64 * 8.0 * 1e6 / elapsed as f64;
+            let share = (sent_bps / self.rung().needed_bps() as f64).clamp(MIN_MEASURED_SHARE, 1.0);
+            if sent_bps < closed.least_target_bps as f64 * UNCONSTRAINED {
+                self.measured = Some((share, now_us));
+            } else if let Some((m, at)) = self.measured {
+                // Held back: the picture needs at least what it used.
+                self.measured = Some((m.max(share), at));
             }
         }
         let w = self.window.as_mut().expect("just set");
-        w.bytes += bytes as u64;
+        // An IDR (the rung's first frame, or one a receiver asked for) is
+        // no part of what the picture needs from frame to frame.
+        if !keyframe {
+            w.bytes += bytes as u64;
+        }
         w.least_target_bps = w.least_target_bps.min(target_bps);
-        w.keyframe |= keyframe;
     }
 
     /// What the current rung needs at `now_us`: the nominal figure, or
@@ -442,15 +434,22 @@ mod tests {
     }
 
     #[test]
-    fn an_idr_second_is_not_a_measure() {
+    fn idrs_are_not_the_pictures_need() {
         let mut l = VideoLadder::new(1280, 720, 30);
-        // One IDR a second: no window counts.
+        // An IDR of 100 kB a second, P-frames of 3.5 kB (840 kbit/s).
         for i in 0..90 {
             let t = i * S / 30;
             l.update(t, 2_300_000);
-            l.on_encoded(t, 4_000, i % 30 == 0, 2_300_000);
+            let (bytes, idr) = if i % 30 == 0 {
+                (100_000, true)
+            } else {
+                (3_500, false)
+            };
+            l.on_encoded(t, bytes, idr, 2_300_000);
         }
-        assert!(l.measured.is_none());
+        let share = l.measured.expect("measured").0;
+        let need = share * l.rung().needed_bps() as f64;
+        assert!((780_000.0..=850_000.0).contains(&need), "{need}");
     }
 
     #[test]
