@@ -215,6 +215,12 @@ impl VideoLadder {
         self.measured = None;
     }
 
+    /// The target that would step up to the next rung (none at the top).
+    pub fn step_up_bps(&self) -> Option<u32> {
+        let up = self.rungs.get(self.index.checked_sub(1)?)?;
+        Some((up.needed_bps() as f64 * UP_MARGIN) as u32)
+    }
+
     /// The encoder's target bitrate at `now_us`; returns the new rung when
     /// it changes.
     pub fn update(&mut self, now_us: u64, target_bps: u32) -> Option<Rung> {

@@ -83,6 +83,12 @@ const CEILING_AGE_US: u64 = 20_000_000;
 /// it comes.
 const RISE_PER_S: f64 = 1.25;
 
+/// The estimate at which the video's target would reach `video_bps`
+/// while the audio takes `audio_bps`.
+pub fn estimate_for(video_bps: u32, audio_bps: u32) -> u64 {
+    ((video_bps as u64 + audio_bps as u64) as f64 / USABLE) as u64
+}
+
 /// See the module docs.
 #[derive(Debug)]
 pub struct RateController {

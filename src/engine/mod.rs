@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     /// Every remote gets our audio with RED copies (the encoder's FEC then
     /// covers only what they cannot).
     pub(crate) audio_redundancy: AtomicBool,
+    /// What the audio takes from the path, on the wire (bits per second).
+    pub(crate) audio_path_bps: AtomicU64,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
     routes: Mutex<Routes>,
@@ -185,6 +187,16 @@ impl Shared {
 
     /// Hands one encoded frame to every remote's transport (encode once,
     /// send to all). Returns how many got it.
+    /// Tells every transport the rate the video would step up at (see
+    /// [`Transport::set_wanted_bps`]), the audio added.
+    pub(crate) fn want_video_bps(&self, video_bps: Option<u32>) {
+        let audio = self.audio_path_bps.load(Relaxed).min(u32::MAX as u64) as u32;
+        let wanted = video_bps.map_or(0, |v| crate::control::rate::estimate_for(v, audio));
+        for t in self.transports().iter() {
+            t.set_wanted_bps(wanted);
+        }
+    }
+
     pub(crate) fn send_to_all(&self, frame: EncodedFrame) -> u64 {
         let transports = self.transports();
         if let Some((last, rest)) = transports.split_last() {
@@ -382,6 +394,7 @@ impl Engine {
             egress_loss_ppm: AtomicU64::new(0),
             egress_loss_reports: AtomicU64::new(0),
             audio_redundancy: AtomicBool::new(false),
+            audio_path_bps: AtomicU64::new(0),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
             routes: Mutex::new(Routes::default()),

@@ -147,6 +147,8 @@ impl VideoSend {
                     // At least the target: the two atomics are read apart.
                     let sustained = (shared.sustained_video_bps.load(Relaxed) as u32).max(target);
                     ladder.update(shared.clock.now_us(), sustained);
+                    // The estimator looks for room for the next rung up.
+                    shared.want_video_bps(ladder.step_up_bps());
                     let rung = ladder.rung();
                     let interval_us = 1_000_000 / rung.fps.max(1) as u64;
                     if last_sent_us.is_some_and(|last| {

@@ -67,6 +67,11 @@ pub trait Transport: Send + Sync {
     fn request_keyframe(&self);
     /// Counters so far.
     fn stats(&self) -> TransportStats;
+    /// The rate (on the wire, bits per second) the sender would use if
+    /// the path has it: the next size up of the video, with the audio.
+    /// A congestion controller probes up to it even while what is sent
+    /// now needs less; 0: no more than what is sent.
+    fn set_wanted_bps(&self, _bps: u64) {}
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// and after a large drop — so a desired rate at the configured maximum
 /// sent 5 Mbit/s bursts into a 2 Mbit/s path, and into a 500 kbit/s one
 /// right after its capacity fell, refilling the queue the cut drained.
+/// It is at least what the next size of the video up would need (the
+/// engine's wanted rate): a picture stepped down needs less than the
+/// estimate, so without it nothing would look for the room to step up.
 const DESIRED_PER_SENT: f64 = 1.5;
 /// The desired rate stays at the maximum for this long after connecting
 /// (the first probes find the path), and moves only by more than this
@@ -143,6 +146,8 @@ pub struct PeerConnection {
     connected_at: Option<Instant>,
     /// The rate the estimator is asked to find.
     desired_bps: u64,
+    /// See [`Self::set_wanted_bps`].
+    wanted_bps: u64,
 }
 
 impl PeerConnection {
@@ -182,6 +187,7 @@ impl PeerConnection {
             sent_at: None,
             connected_at: None,
             desired_bps: 0,
+            wanted_bps: 0,
         };
         for &addr in host_addrs {
             match Candidate::host(addr, "udp") {
@@ -499,6 +505,13 @@ impl PeerConnection {
 
     /// Follows what we send with the rate the estimator probes for (see
     /// [`DESIRED_PER_SENT`]).
+    /// What the sender would use if the path has it (see
+    /// [`super::Transport::set_wanted_bps`]): the desired rate is at
+    /// least this.
+    pub fn set_wanted_bps(&mut self, bps: u64) {
+        self.wanted_bps = bps;
+    }
+
     fn steer_desired(&mut self) {
         let now = self.last_input;
         if let Some(last) = self.sent_at {
@@ -520,7 +533,9 @@ impl PeerConnection {
             self.config.min_bitrate_bps as u64,
             self.config.max_bitrate_bps as u64,
         );
-        let desired = ((self.sent_bps * DESIRED_PER_SENT) as u64).clamp(min, max.max(min));
+        let desired = ((self.sent_bps * DESIRED_PER_SENT) as u64)
+            .max(self.wanted_bps)
+            .clamp(min, max.max(min));
         let moved =
             desired.abs_diff(self.desired_bps) as f64 > self.desired_bps as f64 * DESIRED_STEP;
         if self.desired_bps == 0 || moved {

@@ -135,6 +135,8 @@ struct Counters {
 /// See the module docs. Dropping it closes the connection and joins its thread.
 pub struct WebRtcTransport {
     commands: Sender<Command>,
+    /// See [`Transport::set_wanted_bps`]; read by the connection's thread.
+    wanted_bps: Arc<AtomicU64>,
     waker: Arc<Waker>,
     counters: Arc<Counters>,
     local_addrs: Vec<SocketAddr>,
@@ -205,6 +207,7 @@ impl WebRtcTransport {
         let (commands, rx) = bounded(1024);
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wanted_bps = Arc::new(AtomicU64::new(0));
         let peer = PeerConnection::new(config.clone(), role, clock, &local_addrs, Instant::now())?;
         let mut net = Net {
             peer,
@@ -217,6 +220,7 @@ impl WebRtcTransport {
             commands: rx,
             counters: counters.clone(),
             stop: stop.clone(),
+            wanted_bps: wanted_bps.clone(),
             stun: Vec::new(),
         };
         net.start_stun();
@@ -237,6 +241,7 @@ impl WebRtcTransport {
             .map_err(|e| Error::internal(format!("spawn media-net: {e}")))?;
         Ok(WebRtcTransport {
             commands,
+            wanted_bps,
             waker,
             counters,
             local_addrs,
@@ -281,6 +286,10 @@ impl Transport for WebRtcTransport {
         self.command(Command::RequestKeyframe);
     }
 
+    fn set_wanted_bps(&self, bps: u64) {
+        self.wanted_bps.store(bps, Relaxed);
+    }
+
     fn stats(&self) -> TransportStats {
         let c = &self.counters;
         TransportStats {
@@ -317,6 +326,7 @@ struct Net {
     commands: Receiver<Command>,
     counters: Arc<Counters>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    wanted_bps: Arc<AtomicU64>,
     /// Outstanding STUN Binding requests: socket index, transaction, sends, last send.
     stun: Vec<(usize, [u8; 12], u32, Instant)>,
 }
@@ -468,6 +478,7 @@ impl Net {
             if !self.stun.is_empty() {
                 self.stun_timers();
             }
+            self.peer.set_wanted_bps(self.wanted_bps.load(Relaxed));
             self.peer.handle_timeout(Instant::now());
         }
     }
