@@ -402,6 +402,23 @@ impl RateController {
         self.update(now_us)
     }
 
+    /// The estimate worth looking for at `now_us` so that the video can
+    /// step up to a rung whose target is `step_up_bps` (see
+    /// [`VideoLadder::step_up_bps`](super::ladder::VideoLadder::step_up_bps)),
+    /// or 0. Not while a cut holds, heavy loss limits the rate, or the path
+    /// was recently measured to carry less: those already say there is no
+    /// room.
+    pub fn wanted_estimate(&self, now_us: u64, step_up_bps: Option<u32>) -> u64 {
+        let Some(video) = step_up_bps.map(|v| v.min(self.max_bps)) else {
+            return 0;
+        };
+        let narrow = self.ceiling(now_us).is_some_and(|c| c < video);
+        if narrow || self.holding(now_us).is_some() || self.loss_limit.is_some() {
+            return 0;
+        }
+        estimate_for(video, self.audio_bps)
+    }
+
     /// The media rate the path was last measured to carry, while that
     /// measure is recent enough to slow the target's rise above it.
     fn ceiling(&self, now_us: u64) -> Option<u32> {

@@ -455,7 +455,6 @@ fn apply_estimates(shared: &Shared, tracks: &[Track]) {
     };
     let audio_bps =
         shared.counters.audio_target_bps.load(Relaxed) * copies + AUDIO_PACKET_OVERHEAD_BPS;
-    shared.audio_path_bps.store(audio_bps, Relaxed);
     if let Some(bps) = narrowest {
         shared.bandwidth_estimate_bps.store(bps, Relaxed);
         shared.steer_rate(|rate, now| {

@@ -86,8 +86,9 @@ pub(crate) struct Shared {
     /// Every remote gets our audio with RED copies (the encoder's FEC then
     /// covers only what they cannot).
     pub(crate) audio_redundancy: AtomicBool,
-    /// What the audio takes from the path, on the wire (bits per second).
-    pub(crate) audio_path_bps: AtomicU64,
+    /// The video target at which the ladder would step up (0: at the
+    /// top).
+    pub(crate) video_step_up_bps: AtomicU64,
     pub(crate) ingress_loss_ppm: AtomicU64,
     pub(crate) video_nacks_sent: AtomicU64,
     routes: Mutex<Routes>,
@@ -135,6 +136,14 @@ impl Shared {
         self.target_video_bps.store(target as u64, Relaxed);
         self.sustained_video_bps
             .store(rate.sustained() as u64, Relaxed);
+        // Where the ladder could step up and the path may have room, the
+        // transports look for it.
+        let step_up = Some(self.video_step_up_bps.load(Relaxed) as u32).filter(|&b| b > 0);
+        let wanted = rate.wanted_estimate(now, step_up);
+        drop(rate);
+        for t in self.transports().iter() {
+            t.set_wanted_bps(wanted);
+        }
     }
 
     /// Who learns that a remote's transport failed (None: only the host,
@@ -187,16 +196,6 @@ impl Shared {
 
     /// Hands one encoded frame to every remote's transport (encode once,
     /// send to all). Returns how many got it.
-    /// Tells every transport the rate the video would step up at (see
-    /// [`Transport::set_wanted_bps`]), the audio added.
-    pub(crate) fn want_video_bps(&self, video_bps: Option<u32>) {
-        let audio = self.audio_path_bps.load(Relaxed).min(u32::MAX as u64) as u32;
-        let wanted = video_bps.map_or(0, |v| crate::control::rate::estimate_for(v, audio));
-        for t in self.transports().iter() {
-            t.set_wanted_bps(wanted);
-        }
-    }
-
     pub(crate) fn send_to_all(&self, frame: EncodedFrame) -> u64 {
         let transports = self.transports();
         if let Some((last, rest)) = transports.split_last() {
@@ -394,7 +393,7 @@ impl Engine {
             egress_loss_ppm: AtomicU64::new(0),
             egress_loss_reports: AtomicU64::new(0),
             audio_redundancy: AtomicBool::new(false),
-            audio_path_bps: AtomicU64::new(0),
+            video_step_up_bps: AtomicU64::new(0),
             ingress_loss_ppm: AtomicU64::new(0),
             video_nacks_sent: AtomicU64::new(0),
             routes: Mutex::new(Routes::default()),

@@ -148,7 +148,9 @@ impl VideoSend {
                     let sustained = (shared.sustained_video_bps.load(Relaxed) as u32).max(target);
                     ladder.update(shared.clock.now_us(), sustained);
                     // The estimator looks for room for the next rung up.
-                    shared.want_video_bps(ladder.step_up_bps());
+                    shared
+                        .video_step_up_bps
+                        .store(ladder.step_up_bps().unwrap_or(0) as u64, Relaxed);
                     let rung = ladder.rung();
                     let interval_us = 1_000_000 / rung.fps.max(1) as u64;
                     if last_sent_us.is_some_and(|last| {

@@ -48,8 +48,11 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// sent 5 Mbit/s bursts into a 2 Mbit/s path, and into a 500 kbit/s one
 /// right after its capacity fell, refilling the queue the cut drained.
 /// It is at least what the next size of the video up would need (the
-/// engine's wanted rate): a picture stepped down needs less than the
-/// estimate, so without it nothing would look for the room to step up.
+/// engine's wanted rate), and str0m pads the traffic up to that rate
+/// (within its estimate): a picture stepped down sends less than the
+/// estimate, and the estimate grows only with what is sent (at most 1.5×
+/// it), so without the padding the video stayed at the smaller size on a
+/// path with room for more.
 const DESIRED_PER_SENT: f64 = 1.5;
 /// The desired rate stays at the maximum for this long after connecting
 /// (the first probes find the path), and moves only by more than this
@@ -148,6 +151,8 @@ pub struct PeerConnection {
     desired_bps: u64,
     /// See [`Self::set_wanted_bps`].
     wanted_bps: u64,
+    /// The traffic str0m sustains with padding (its "minimum").
+    sustained_bps: u64,
 }
 
 impl PeerConnection {
@@ -188,6 +193,7 @@ impl PeerConnection {
             connected_at: None,
             desired_bps: 0,
             wanted_bps: 0,
+            sustained_bps: 0,
         };
         for &addr in host_addrs {
             match Candidate::host(addr, "udp") {
@@ -503,15 +509,17 @@ impl PeerConnection {
         }
     }
 
-    /// Follows what we send with the rate the estimator probes for (see
-    /// [`DESIRED_PER_SENT`]).
     /// What the sender would use if the path has it (see
-    /// [`super::Transport::set_wanted_bps`]): the desired rate is at
-    /// least this.
+    /// [`super::Transport::set_wanted_bps`]): the estimator looks for it,
+    /// and padding keeps the traffic at it (within the estimate) until the
+    /// media takes its place.
     pub fn set_wanted_bps(&mut self, bps: u64) {
         self.wanted_bps = bps;
     }
 
+    /// Follows what we send with the rate the estimator probes for (see
+    /// [`DESIRED_PER_SENT`]), and sets the traffic str0m sustains with
+    /// padding: the wanted rate, when there is one.
     fn steer_desired(&mut self) {
         let now = self.last_input;
         if let Some(last) = self.sent_at {
@@ -529,20 +537,24 @@ impl PeerConnection {
         if !settled {
             return;
         }
-        let (min, max) = (
-            self.config.min_bitrate_bps as u64,
-            self.config.max_bitrate_bps as u64,
-        );
+        let min = self.config.min_bitrate_bps as u64;
+        let max = (self.config.max_bitrate_bps as u64).max(min);
+        let wanted = self.wanted_bps.min(max);
         let desired = ((self.sent_bps * DESIRED_PER_SENT) as u64)
-            .max(self.wanted_bps)
-            .clamp(min, max.max(min));
-        let moved =
-            desired.abs_diff(self.desired_bps) as f64 > self.desired_bps as f64 * DESIRED_STEP;
-        if self.desired_bps == 0 || moved {
+            .max(wanted)
+            .clamp(min, max);
+        let sustained = wanted.max(min);
+        let moved = |new: u64, old: u64| new.abs_diff(old) as f64 > old as f64 * DESIRED_STEP;
+        if self.desired_bps == 0
+            || moved(desired, self.desired_bps)
+            || moved(sustained, self.sustained_bps)
+            || (sustained == min) != (self.sustained_bps == min)
+        {
             self.desired_bps = desired;
+            self.sustained_bps = sustained;
             self.rtc
                 .bwe()
-                .set_bitrate(Bitrate::bps(min), Bitrate::bps(desired));
+                .set_bitrate(Bitrate::bps(sustained), Bitrate::bps(desired));
         }
     }
 

@@ -202,6 +202,9 @@ struct Side {
     last_pli: Option<Instant>,
     last_decodable: Option<Instant>,
     keyframes_sent: u64,
+    /// The video target at which a ladder would step up (None: at the
+    /// top, or no ladder).
+    step_up_bps: Option<u32>,
 }
 
 impl Side {
@@ -237,6 +240,7 @@ impl Side {
             last_pli: None,
             last_decodable: None,
             keyframes_sent: 0,
+            step_up_bps: None,
         }
     }
 
@@ -276,6 +280,10 @@ impl Side {
             Feedback::NacksSent(_) => {}
         }
         self.targets.push((now - start, self.rate.target()));
+        // As the engine does: the path is searched for the next rung's
+        // rate where it may have room.
+        let wanted = self.rate.wanted_estimate(us, self.step_up_bps);
+        self.peer.set_wanted_bps(wanted);
     }
 
     /// A frame from the peer: counted, and a receiver that lost a frame
@@ -805,4 +813,67 @@ fn a_narrow_link_from_the_start_is_filled_without_a_standing_queue() {
     );
     let r = &call.sides[1].received;
     assert!(r.fps[10..29].iter().all(|&f| f >= 25), "{:?}", r.fps);
+}
+
+#[test]
+fn a_sender_below_its_estimate_looks_for_room_to_step_up() {
+    // 600 kbit/s for 10 s, then 3 Mbit/s. The picture needs 500 kbit/s
+    // at its rung (a ladder stepped down): what is sent never fills the
+    // estimate, and only probes find the room.
+    let grows = LinkConfig {
+        rate_bps: Some(600_000),
+        step: Some((Duration::from_secs(10), 3_000_000)),
+        ..LinkConfig::delay_ms(20)
+    };
+    let late_target = |step_up: Option<u32>| {
+        let mut call = Call::new(grows, LinkConfig::delay_ms(20), 3);
+        call.content_bps = Some(500_000);
+        call.sides[0].step_up_bps = step_up;
+        call.run(Duration::from_secs(40));
+        print_first_link(&call);
+        let targets = &call.sides[0].targets;
+        println!(
+            "targets (s, kbit/s): {:?}",
+            targets
+                .iter()
+                .map(|(t, b)| (t.as_secs(), b / 1000))
+                .collect::<Vec<_>>()
+        );
+        targets
+            .iter()
+            .filter(|(t, _)| *t >= Duration::from_secs(30))
+            .map(|&(_, bps)| bps)
+            .min()
+            .expect("targets in the last 10 s")
+    };
+    // The next rung up would need 1.8 Mbit/s of video.
+    let (with, without) = (late_target(Some(1_800_000)), late_target(None));
+    println!("late target: {with} with the wanted rate, {without} without");
+    assert!(with >= 1_800_000, "{with}");
+}
+
+#[test]
+fn looking_for_room_on_a_narrow_link_keeps_its_queue_short() {
+    // 500 kbit/s; the picture needs 300 kbit/s at its rung, and the next
+    // rung up would need 450 kbit/s of video (with the audio, more than
+    // the link carries): the padding that looks for that room must not
+    // keep a queue standing.
+    let narrow = LinkConfig {
+        rate_bps: Some(500_000),
+        ..LinkConfig::delay_ms(20)
+    };
+    let mut call = Call::new(narrow, LinkConfig::delay_ms(20), 5);
+    call.content_bps = Some(300_000);
+    call.sides[0].step_up_bps = Some(450_000);
+    call.run(Duration::from_secs(40));
+    let (link, kbps) = (&call.links[0], print_first_link(&call));
+    println!("queue ms per tenth of a second: {:?}", link.queue_ms_tenths);
+    let waits: Vec<u64> = link.queue_ms[10..].to_vec();
+    let long = waits.iter().filter(|&&q| q >= 120).count();
+    println!("from 10 s: {long} seconds with a wait of 120 ms or more");
+    assert!(long <= 3, "{waits:?}");
+    let late: u64 = kbps[10..40].iter().sum::<u64>() / 30;
+    assert!(late >= 300, "{late} kbit/s: {kbps:?}");
+    let r = &call.sides[1].received;
+    assert!(r.fps[10..39].iter().all(|&f| f >= 25), "{:?}", r.fps);
 }
