@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The impairment bench: libmedia and Chromium calling across the same
 # impaired links (clean, 10/20/30 % loss, bursty loss, 5 % + 50±10 ms,
-# a 2 → 0.5 Mbit/s step, 500 kbit/s steady), measured the same way: PESQ-WB
+# a 2 → 0.5 Mbit/s step, 500 kbit/s steady, a 0.5 → 2.5 Mbit/s rise), measured the same way: PESQ-WB
 # of received speech, freezes, frame rate, resolution, bitrate, RTT, time
 # to fit a capacity step, CPU. Needs root (network namespaces, tc,
 # iptables). Installs what it uses (espeak-ng, sox, the NFQUEUE library,

@@ -10,9 +10,12 @@ the same looped speech. What B receives from A is measured:
 - PESQ-WB (ITU-T P.862.2) of the received speech, per repetition of the
   reference sentence, each repetition aligned by cross-correlation;
 - freezes (WebRTC's definition in both), received frame rate and height;
-- A's send bitrate and RTT; after a capacity step, the time until A's
-  sending fits the new capacity and the RTT peak it costs; on a steady
-  500 kbit/s bottleneck, the RTT and the share of the link used;
+- A's send bitrate and RTT; after a capacity drop, the time until A's
+  sending fits the new capacity (per second of payload, and from the
+  bottleneck's queue sampled every 100 ms) and the RTT and queue peaks it
+  costs; after a capacity rise, the time until 720p is sent again; on a
+  steady 500 kbit/s bottleneck, the RTT and the share of the link used
+  (media payload, and every byte the bottleneck sent);
 - libmedia's glass-to-glass latency (capture to frame callback);
 - CPU of everything running in each namespace.
 
@@ -53,6 +56,7 @@ SCENARIOS = {
     "loss5_delay50": ("5 % loss + 50±10 ms", {"loss": 0.05, "delay_ms": 50, "jitter_ms": 10}),
     "step": ("2 → 0.5 Mbit/s at 10 s", {"rate_kbit": 2000, "step_kbit": 500}),
     "cap500": ("500 kbit/s steady", {"rate_kbit": 500}),
+    "rise": ("0.5 → 2.5 Mbit/s at 10 s", {"rate_kbit": 500, "step_kbit": 2500}),
 }
 
 
@@ -515,7 +519,14 @@ def summarize(name, spec, send, recv, audio, cpu, receiver, ref16):
         rtts = sorted(s["rtt_ms"] for s in s2)
         m["rtt_p50_ms"] = round(rtts[len(rtts) // 2], 1)
         m["rtt_max_ms"] = round(max(s["rtt_peak_ms"] for s in s2), 1)
-    if "step_kbit" in spec:
+    if spec.get("step_kbit", 0) > spec.get("rate_kbit", 0):
+        after = [s for s in send if s["t"] > STEP_AT_S]
+        top = next((s["t"] - STEP_AT_S for s in after if s["height"] >= 720), None)
+        m["back_to_720p_s"] = None if top is None else round(top, 1)
+        last = [s for s in after if s["t"] >= STEP_AT_S + 10]
+        if last:
+            m["send_late_kbps"] = round(statistics.mean(s["bps"] for s in last) / 1000)
+    elif "step_kbit" in spec:
         cap = spec["step_kbit"] * 1000
         after = [s for s in send if s["t"] > STEP_AT_S]
         fit = next((s["t"] - STEP_AT_S for i, s in enumerate(after)
@@ -539,7 +550,8 @@ def table(results):
             ("fps_mean", "fps"), ("fps_min", "fps min"), ("height_mean", "height"),
             ("send_kbps", "send kbit/s"), ("rtt_p50_ms", "RTT p50"), ("rtt_max_ms", "RTT max"),
             ("fit_s", "fit s (payload per s)"), ("queue_fit_s", "fit s (queue stops growing)"),
-            ("queue_peak_ms", "queue peak after step ms"), ("rtt_peak_after_step_ms", "RTT peak after step"),
+            ("queue_peak_ms", "queue peak after step ms"),
+            ("back_to_720p_s", "720p again after rise s"), ("send_late_kbps", "send kbit/s from 10 s after rise"), ("rtt_peak_after_step_ms", "RTT peak after step"),
             ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "media payload % of link"),
             ("wire_use_pct", "link use % (wire)"), ("g2g_p50_ms", "glass-to-glass p50 ms"),
             ("av_offset_p50_ms", "audio ahead of video p50 ms"),
@@ -602,7 +614,7 @@ def main():
                 m = summarize(name, spec, send, recv, audio, cpu, receiver, ref16)
                 if "rate_kbit" in spec and "step_kbit" not in spec:
                     m["wire_use_pct"] = wire_use_pct(imp.wire, spec["rate_kbit"], 10, args.seconds - 2)
-                if "step_kbit" in spec and imp.step_done_at is not None:
+                if spec.get("step_kbit", 1e9) < spec.get("rate_kbit", 0) and imp.step_done_at is not None:
                     m["queue_fit_s"], m["queue_peak_ms"] = queue_after_step(
                         imp.wire, imp.step_done_at, spec["step_kbit"])
                 if counts:

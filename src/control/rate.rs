@@ -75,6 +75,10 @@ const KNOWN_FIT: f64 = 0.9;
 const ABOVE_PATH_RISE_PER_S: f64 = 1.02;
 const CEILING_BAND: f64 = 1.1;
 const CEILING_AGE_US: u64 = 20_000_000;
+/// Sending (padding included) beyond [`CEILING_BAND`] of that measure for
+/// this long without a queue shows the path has grown since: the measure
+/// is dropped, and the target climbs at [`RISE_PER_S`] again.
+const OUTGROWN_US: u64 = 1_000_000;
 /// Otherwise too the target rises at most this factor a second (it falls
 /// at once): an estimate that jumps — a probe through a bottleneck that
 /// lets a burst pass can read several times the path's rate — reaches the
@@ -136,6 +140,9 @@ pub struct RateController {
     /// The media rate the path was last measured to carry, kept across
     /// cuts, and when: see [`ABOVE_PATH_RISE_PER_S`].
     ceiling: Option<(u32, u64)>,
+    /// Since when what is sent has gone beyond the ceiling without a
+    /// queue (see [`OUTGROWN_US`]).
+    outgrowing_since: Option<u64>,
     /// The target the latest cut was made at, when it had crept above the
     /// rate read: the path carried that much.
     creep: Option<u32>,
@@ -169,6 +176,7 @@ impl RateController {
             sending: None,
             path_rate: None,
             ceiling: None,
+            outgrowing_since: None,
             creep: None,
             target: start_bps,
             updated_at: None,
@@ -279,6 +287,7 @@ impl RateController {
         if !rising {
             self.streak = 0;
         }
+        self.outgrown(now_us, !self.episode && rtt_us <= floor + DRAINED_US);
         if rtt_us <= floor + DRAINED_US && self.episode {
             self.episode = false;
             // One read alone may span the change of rate that built the
@@ -417,6 +426,25 @@ impl RateController {
             return 0;
         }
         estimate_for(video, self.audio_bps)
+    }
+
+    /// Drops the ceiling (and the careful climb after a cut) once more
+    /// than it has gone out for [`OUTGROWN_US`], `unqueued` all along.
+    fn outgrown(&mut self, now_us: u64, unqueued: bool) {
+        let beyond = match (self.ceiling(now_us), self.sending) {
+            (Some(c), Some(s)) => unqueued && s as f64 > c as f64 * CEILING_BAND,
+            _ => false,
+        };
+        if !beyond {
+            self.outgrowing_since = None;
+            return;
+        }
+        let since = *self.outgrowing_since.get_or_insert(now_us);
+        if now_us.saturating_sub(since) >= OUTGROWN_US {
+            self.ceiling = None;
+            self.recovering = None;
+            self.outgrowing_since = None;
+        }
     }
 
     /// The media rate the path was last measured to carry, while that
@@ -810,6 +838,31 @@ mod tests {
             c.on_rtt(t * S, 20 * MS);
         }
         assert!(c.target() > 1_000_000, "{}", c.target());
+    }
+
+    #[test]
+    fn a_path_that_grew_is_climbed_at_the_usual_pace() {
+        // A queue read at 400 kbit/s, drained; then the path grows to
+        // 3 Mbit/s. Sent on the wire (padding included) every 100 ms with
+        // no queue: what the ceiling allows, or half as much again.
+        let climb = |sent: u64| {
+            let mut c = settled();
+            c.on_round_trip(5 * S, rt(400, 600_000, Some(400_000)));
+            c.on_round_trip(5 * S + 200 * MS, rt(420, 600_000, Some(400_000)));
+            c.on_round_trip(6 * S, rt(25, 300_000, None));
+            for i in 0..60 {
+                let t = 6 * S + i * 100 * MS;
+                c.on_estimate(t, 3_000_000);
+                c.on_round_trip(t, rt(20, sent, None));
+            }
+            c.target()
+        };
+        let (within, beyond) = (climb(400_000), climb(650_000));
+        // Within the measure: 2 % a second above it.
+        assert!(within < 450_000, "{within}");
+        // Beyond it for a second without a queue: the measure is dropped,
+        // and the target climbs at 25 % a second.
+        assert!(beyond > 1_000_000, "{beyond}");
     }
 
     #[test]
