@@ -84,8 +84,12 @@ pub struct VideoLadder {
     /// The encoder's output since the window started at this rung.
     window: Option<Window>,
     /// What the picture needs at this rung, as a share of the nominal
-    /// need, and when it was measured.
-    measured: Option<(f64, u64)>,
+    /// need (1 until measured), and until when that measure holds (0:
+    /// none). Plain values rather than an `Option` of a tuple: the
+    /// encoding thread reads them for every frame, and memory checkers
+    /// flag the optimized branch on an empty option's unset payload.
+    measured_share: f64,
+    measured_until_us: u64,
 }
 
 /// The encoder's output over one window.
@@ -109,7 +113,8 @@ impl VideoLadder {
             room_since: None,
             last_change_us: 0,
             window: None,
-            measured: None,
+            measured_share: 1.0,
+            measured_until_us: 0,
         };
         l.set_input(width, height);
         l
@@ -185,10 +190,11 @@ impl VideoLadder {
             let sent_bps = closed.bytes as f64 * 8.0 * 1e6 / elapsed as f64;
             let share = (sent_bps / self.rung().needed_bps() as f64).clamp(MIN_MEASURED_SHARE, 1.0);
             if sent_bps < closed.least_target_bps as f64 * UNCONSTRAINED {
-                self.measured = Some((share, now_us));
-            } else if let Some((m, at)) = self.measured {
+                self.measured_share = share;
+                self.measured_until_us = now_us + MEASURE_AGE_US;
+            } else if now_us < self.measured_until_us {
                 // Held back: the picture needs at least what it used.
-                self.measured = Some((m.max(share), at));
+                self.measured_share = self.measured_share.max(share);
             }
         }
         let w = self.window.as_mut().expect("just set");
@@ -203,16 +209,18 @@ impl VideoLadder {
     /// What the current rung needs at `now_us`: the nominal figure, or
     /// less where the encoder showed the picture needs less.
     fn need_now(&self, now_us: u64) -> f64 {
-        let share = self
-            .measured
-            .filter(|&(_, at)| now_us.saturating_sub(at) < MEASURE_AGE_US)
-            .map_or(1.0, |(share, _)| share);
+        let share = if now_us < self.measured_until_us {
+            self.measured_share
+        } else {
+            1.0
+        };
         self.rung().needed_bps() as f64 * share
     }
 
     fn forget_measure(&mut self) {
         self.window = None;
-        self.measured = None;
+        self.measured_share = 1.0;
+        self.measured_until_us = 0;
     }
 
     /// The target that would step up to the next rung (none at the top).
@@ -428,7 +436,7 @@ mod tests {
         // than the picture needed before (the picture got busier).
         let changes = encode(&mut l, 3 * S, 6 * S, 1_500_000, |_| 950_000);
         assert_eq!(changes, vec![], "950 kbit/s used is within the need");
-        let share = l.measured.unwrap().0;
+        let share = l.measured_share;
         assert!(share > 0.65, "raised to what was used: {share}");
         // Ten seconds after the last window the encoder was not held back
         // in, the nominal need is back, and the rung steps down.
@@ -453,7 +461,8 @@ mod tests {
             };
             l.on_encoded(t, bytes, idr, 2_300_000);
         }
-        let share = l.measured.expect("measured").0;
+        assert!(l.measured_until_us > 0, "measured");
+        let share = l.measured_share;
         let need = share * l.rung().needed_bps() as f64;
         assert!((780_000.0..=850_000.0).contains(&need), "{need}");
     }

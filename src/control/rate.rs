@@ -414,15 +414,17 @@ impl RateController {
     /// The estimate worth looking for at `now_us` so that the video can
     /// step up to a rung whose target is `step_up_bps` (see
     /// [`VideoLadder::step_up_bps`](super::ladder::VideoLadder::step_up_bps)),
-    /// or 0. Not while a cut holds, heavy loss limits the rate, or the path
-    /// was recently measured to carry less: those already say there is no
-    /// room.
+    /// or 0. Not where the configured maximum or the user's cap keeps the
+    /// target below it, nor while a cut holds, heavy loss limits the rate,
+    /// or the path was recently measured to carry less: those already say
+    /// there is no room.
     pub fn wanted_estimate(&self, now_us: u64, step_up_bps: Option<u32>) -> u64 {
-        let Some(video) = step_up_bps.map(|v| v.min(self.max_bps)) else {
+        let Some(video) = step_up_bps else {
             return 0;
         };
+        let capped = video > self.max_bps || self.user_cap.is_some_and(|c| c < video);
         let narrow = self.ceiling(now_us).is_some_and(|c| c < video);
-        if narrow || self.holding(now_us).is_some() || self.loss_limit.is_some() {
+        if capped || narrow || self.holding(now_us).is_some() || self.loss_limit.is_some() {
             return 0;
         }
         estimate_for(video, self.audio_bps)
@@ -838,6 +840,33 @@ mod tests {
             c.on_rtt(t * S, 20 * MS);
         }
         assert!(c.target() > 1_000_000, "{}", c.target());
+    }
+
+    #[test]
+    fn room_is_looked_for_only_where_the_video_could_use_it() {
+        let mut c = settled();
+        let step_up = Some(1_800_000);
+        // (1.8 Mbit/s of video + 32 kbit/s of audio) / 0.9.
+        assert_eq!(c.wanted_estimate(5 * S, step_up), 2_035_555);
+        assert_eq!(c.wanted_estimate(5 * S, None), 0, "at the top rung");
+        assert_eq!(
+            c.wanted_estimate(5 * S, Some(3_000_000)),
+            0,
+            "above the configured maximum"
+        );
+        c.set_user_cap(5 * S, Some(1_000_000));
+        assert_eq!(c.wanted_estimate(5 * S, step_up), 0, "the user's cap");
+        c.set_user_cap(5 * S, None);
+        // A queue read at 1 Mbit/s: narrower than the step for 20 s.
+        c.on_round_trip(6 * S, rt(400, 1_500_000, Some(1_000_000)));
+        assert_eq!(c.wanted_estimate(6 * S, step_up), 0, "a cut holds");
+        c.on_round_trip(6 * S + 200 * MS, rt(420, 1_500_000, Some(1_000_000)));
+        c.on_round_trip(7 * S, rt(25, 800_000, None));
+        assert_eq!(c.wanted_estimate(9 * S, step_up), 0, "measured narrower");
+        assert_eq!(c.wanted_estimate(27 * S, step_up), 2_035_555);
+        // Heavy loss.
+        c.on_loss(28 * S, 0.2);
+        assert_eq!(c.wanted_estimate(28 * S, step_up), 0, "heavy loss");
     }
 
     #[test]

@@ -113,11 +113,19 @@ impl VideoSend {
                 // A size and rate no encoder could be made for: not tried
                 // again until the rung changes.
                 let mut refused: Option<(u32, u32, u32)> = None;
+                // When a frame was last encoded: video that stopped (muted,
+                // in the background, a host that stopped pushing) does not
+                // keep the path searched for a larger size.
+                let mut encoding_at = shared.clock.now_us();
+                let step_up = &shared.video_step_up_bps;
                 while !stop.load(Relaxed) {
+                    if shared.clock.now_us().saturating_sub(encoding_at) > VIDEO_STOPPED_US {
+                        step_up.store(0, Relaxed);
+                    }
                     let frame = match rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(f) => f,
                         Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => return,
+                        Err(RecvTimeoutError::Disconnected) => break,
                     };
                     if !shared.has_transports()
                         || shared.video_muted.load(Relaxed)
@@ -125,6 +133,7 @@ impl VideoSend {
                     {
                         continue;
                     }
+                    encoding_at = shared.clock.now_us();
                     let target = shared.target_video_bps.load(Relaxed) as u32;
                     let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
                     if target != encoder.settings().bitrate_bps {
@@ -148,9 +157,7 @@ impl VideoSend {
                     let sustained = (shared.sustained_video_bps.load(Relaxed) as u32).max(target);
                     ladder.update(shared.clock.now_us(), sustained);
                     // The estimator looks for room for the next rung up.
-                    shared
-                        .video_step_up_bps
-                        .store(ladder.step_up_bps().unwrap_or(0) as u64, Relaxed);
+                    step_up.store(ladder.step_up_bps().unwrap_or(0) as u64, Relaxed);
                     let rung = ladder.rung();
                     let interval_us = 1_000_000 / rung.fps.max(1) as u64;
                     if last_sent_us.is_some_and(|last| {
@@ -264,6 +271,7 @@ impl VideoSend {
                         }
                     }
                 }
+                step_up.store(0, Relaxed);
             },
         );
         match worker {
@@ -280,6 +288,10 @@ impl VideoSend {
         self.worker.stop();
     }
 }
+
+/// Without a frame encoded for this long, the video counts as stopped:
+/// the path is no longer searched for room to step up.
+const VIDEO_STOPPED_US: u64 = 1_000_000;
 
 /// Frames an encoder fails in a row before it is replaced (one failure
 /// may be a frame the platform dropped; a broken session fails them all).
