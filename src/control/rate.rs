@@ -75,6 +75,9 @@ const KNOWN_FIT: f64 = 0.9;
 const ABOVE_PATH_RISE_PER_S: f64 = 1.02;
 const CEILING_BAND: f64 = 1.1;
 const CEILING_AGE_US: u64 = 20_000_000;
+/// A queue read below this share of that measure is a path that narrowed
+/// (a capacity drop), not one the target crept into.
+const NARROWED: f64 = 0.6;
 /// Sending (padding included) beyond [`CEILING_BAND`] of that measure for
 /// this long without a queue shows the path has grown since: the measure
 /// is dropped, and the target climbs at [`RISE_PER_S`] again.
@@ -356,11 +359,13 @@ impl RateController {
                 // percent of what was being sent: the path carries at
                 // least the target, which a read of a queue this slow to
                 // build (the bottleneck idles for part of it) understates.
+                // A read far below that measure is a path that narrowed,
+                // not a slow creep.
+                let measured = read.map(|d| self.media_share(d));
                 self.creep = self
                     .ceiling(now_us)
-                    .filter(|&c| self.target >= c)
+                    .filter(|&c| self.target >= c && !narrowed(measured, c))
                     .map(|_| self.target);
-                let measured = read.map(|d| self.media_share(d));
                 let measured = match (measured, self.creep) {
                     (Some(m), Some(c)) => Some(m.max(c)),
                     (m, c) => m.or(c),
@@ -390,7 +395,14 @@ impl RateController {
             if let (Some(d), Some(drain)) = (read, drain) {
                 // A later read of the same queue (or the first, when the
                 // cut came before the queue was read).
-                let measured = self.media_share(d).max(self.creep.unwrap_or(0));
+                let read = self.media_share(d);
+                if self
+                    .ceiling(now_us)
+                    .is_some_and(|c| narrowed(Some(read), c))
+                {
+                    self.creep = None;
+                }
+                let measured = read.max(self.creep.unwrap_or(0));
                 self.carried = Some(measured);
                 self.carried_measured = true;
                 self.path_rate = Some(measured);
@@ -605,6 +617,13 @@ impl RateController {
         }
         t.max(self.min_bps)
     }
+}
+
+/// Whether a media rate `read` off a queue is below [`NARROWED`] of the
+/// `ceiling` last measured (or crept to): the path narrowed, and the
+/// queue is no slow creep's (whose reads understate the path by less).
+fn narrowed(read: Option<u32>, ceiling: u32) -> bool {
+    read.is_some_and(|r| (r as f64) < ceiling as f64 * NARROWED)
 }
 
 /// The share of the path's rate a cut sends while a queue of `queue_us`
@@ -922,6 +941,33 @@ mod tests {
         assert!(
             (back as f64 - crept as f64 * 0.9).abs() < 2_000.0,
             "{back} vs {crept}"
+        );
+    }
+
+    #[test]
+    fn a_drop_from_above_the_last_measure_is_no_creep() {
+        let mut c = settled();
+        // A queue read at 1.9 Mbit/s, drained; the target climbs back
+        // above that measure.
+        c.on_round_trip(5 * S, rt(100, 2_000_000, Some(1_900_000)));
+        c.on_round_trip(5 * S + 200 * MS, rt(110, 2_000_000, Some(1_900_000)));
+        c.on_round_trip(6 * S, rt(25, 1_500_000, None));
+        for t in 7..=20 {
+            c.on_estimate(t * S, 3_000_000);
+            c.on_rtt(t * S, 20 * MS);
+        }
+        let above = c.target();
+        assert!(above as f64 > media(1_900_000.0), "{above}");
+        // The path drops to 500 kbit/s: a queue, then reads of it far
+        // below the measure. The target comes back to 90 % of the new
+        // path, not of what was sent before the drop.
+        c.on_round_trip(21 * S, rt(150, 2_000_000, None));
+        c.on_round_trip(21 * S + 200 * MS, rt(250, 1_000_000, Some(500_000)));
+        c.on_round_trip(21 * S + 400 * MS, rt(300, 600_000, Some(500_000)));
+        let back = c.on_round_trip(22 * S, rt(25, 300_000, None));
+        assert!(
+            (back as f64 - media(500_000.0) * 0.9).abs() < 2_000.0,
+            "{back} (was {above})"
         );
     }
 
