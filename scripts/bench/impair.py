@@ -87,6 +87,15 @@ def net_up():
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
+def capacity_drop(spec):
+    """Whether the scenario's capacity steps down (else up, or not at all)."""
+    return "step_kbit" in spec and spec["step_kbit"] < spec["rate_kbit"]
+
+
+def capacity_rise(spec):
+    return "step_kbit" in spec and spec["step_kbit"] > spec["rate_kbit"]
+
+
 def qdisc_counts():
     """(bytes sent, bytes queued) of A's bottleneck (tbf), link-layer
     headers included: what its rate limits."""
@@ -519,14 +528,14 @@ def summarize(name, spec, send, recv, audio, cpu, receiver, ref16):
         rtts = sorted(s["rtt_ms"] for s in s2)
         m["rtt_p50_ms"] = round(rtts[len(rtts) // 2], 1)
         m["rtt_max_ms"] = round(max(s["rtt_peak_ms"] for s in s2), 1)
-    if spec.get("step_kbit", 0) > spec.get("rate_kbit", 0):
+    if capacity_rise(spec):
         after = [s for s in send if s["t"] > STEP_AT_S]
         top = next((s["t"] - STEP_AT_S for s in after if s["height"] >= 720), None)
         m["back_to_720p_s"] = None if top is None else round(top, 1)
         last = [s for s in after if s["t"] >= STEP_AT_S + 10]
         if last:
             m["send_late_kbps"] = round(statistics.mean(s["bps"] for s in last) / 1000)
-    elif "step_kbit" in spec:
+    elif capacity_drop(spec):
         cap = spec["step_kbit"] * 1000
         after = [s for s in send if s["t"] > STEP_AT_S]
         fit = next((s["t"] - STEP_AT_S for i, s in enumerate(after)
@@ -614,7 +623,7 @@ def main():
                 m = summarize(name, spec, send, recv, audio, cpu, receiver, ref16)
                 if "rate_kbit" in spec and "step_kbit" not in spec:
                     m["wire_use_pct"] = wire_use_pct(imp.wire, spec["rate_kbit"], 10, args.seconds - 2)
-                if spec.get("step_kbit", 1e9) < spec.get("rate_kbit", 0) and imp.step_done_at is not None:
+                if capacity_drop(spec) and imp.step_done_at is not None:
                     m["queue_fit_s"], m["queue_peak_ms"] = queue_after_step(
                         imp.wire, imp.step_done_at, spec["step_kbit"])
                 if counts:

@@ -548,7 +548,6 @@ impl PeerConnection {
         if self.desired_bps == 0
             || moved(desired, self.desired_bps)
             || moved(sustained, self.sustained_bps)
-            || (sustained == min) != (self.sustained_bps == min)
         {
             self.desired_bps = desired;
             self.sustained_bps = sustained;
