@@ -9,6 +9,7 @@
 pub mod audio;
 pub mod keyframe;
 pub mod ladder;
+pub mod pacer;
 pub mod rate;
 pub mod repair;
 pub mod rtt;
@@ -17,6 +18,7 @@ pub mod sync;
 pub use audio::{AudioMode, AudioModeController, RedundancyPolicy};
 pub use keyframe::KeyframePolicy;
 pub use ladder::{Rung, VideoLadder};
+pub use pacer::PacerGate;
 pub use rate::RateController;
 pub use repair::RepairPolicy;
 pub use sync::{LipSync, SyncDelays};

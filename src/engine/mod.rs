@@ -30,7 +30,7 @@ use self::remote::{Remote, RemoteStats};
 use self::stats::{Counters, Latencies, Stats};
 use self::video::{VideoRecv, VideoSend};
 use crate::clock::Clock;
-use crate::control::RateController;
+use crate::control::{PacerGate, RateController};
 use crate::devices::audio::{
     AudioInput, AudioOutput, FakeInput, FakeOutput, FakeSignal, NullSink, WavSink,
 };
@@ -69,6 +69,10 @@ pub(crate) struct Shared {
     /// [`crate::control::KeyframePolicy`] decides.
     pub(crate) keyframe_requested: AtomicBool,
     pub(crate) target_video_bps: AtomicU64,
+    /// Until when (engine clock, µs) the encoder skips frames: a
+    /// transport's pacer is behind (see [`PacerGate`]).
+    pub(crate) skip_video_until_us: AtomicU64,
+    pub(crate) pacer_gate: Mutex<PacerGate>,
     /// What the video ladder sizes the picture for
     /// ([`RateController::sustained`]).
     pub(crate) sustained_video_bps: AtomicU64,
@@ -380,6 +384,8 @@ impl Engine {
             keyframe_wanted: AtomicBool::new(false),
             keyframe_requested: AtomicBool::new(false),
             target_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
+            skip_video_until_us: AtomicU64::new(0),
+            pacer_gate: Mutex::new(PacerGate::default()),
             sustained_video_bps: AtomicU64::new(config.video.bitrate_bps as u64),
             rate: Mutex::new(RateController::new(
                 config.video.min_bitrate_bps,

@@ -191,6 +191,12 @@ impl Remote {
             Feedback::RoundTrip(rt) => {
                 shared.steer_rate(|rate, now| rate.on_round_trip(now, rt));
             }
+            Feedback::Pacer(p) => {
+                let now = shared.clock.now_us();
+                let mut gate = shared.pacer_gate.lock().unwrap_or_else(|p| p.into_inner());
+                let until = gate.on_report(now, uid, p.wait_us);
+                shared.skip_video_until_us.store(until, Relaxed);
+            }
             Feedback::NacksSent(n) => {
                 let before = self.c.video_nacks_sent.swap(n, Relaxed);
                 shared

@@ -208,8 +208,9 @@ pub struct Stats {
     pub audio_pull_silent_frames: u64,
 
     pub video_frames_captured: u64,
-    /// Dropped between capture and encoder (encoder busy, or captured in a
-    /// burst above the frame rate after a stall).
+    /// Dropped between capture and encoder (encoder busy, captured in a
+    /// burst above the frame rate after a stall, or skipped while the
+    /// transport's pacer was far behind with the video).
     pub video_frames_dropped_send: u64,
     pub video_frames_encoded: u64,
     pub video_encoder_skipped: u64,

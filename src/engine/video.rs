@@ -134,6 +134,12 @@ impl VideoSend {
                         continue;
                     }
                     encoding_at = shared.clock.now_us();
+                    if encoding_at < shared.skip_video_until_us.load(Relaxed) {
+                        // A transport's pacer is behind: this frame would
+                        // wait there before its first packet left.
+                        c.video_frames_dropped_send.fetch_add(1, Relaxed);
+                        continue;
+                    }
                     let target = shared.target_video_bps.load(Relaxed) as u32;
                     let target = target.clamp(config.min_bitrate_bps, config.max_bitrate_bps);
                     if target != encoder.settings().bitrate_bps {

@@ -10,6 +10,7 @@ pub mod crypto;
 mod dtls_crypto;
 pub mod impairment;
 pub mod loopback;
+pub mod pacer_watch;
 pub mod peer;
 pub mod stun;
 pub mod webrtc;
@@ -36,6 +37,9 @@ pub enum Feedback {
     RoundTrip(crate::control::rtt::RoundTrip),
     /// Video NACKs sent so far.
     NacksSent(u64),
+    /// How far behind the sender's pacer is with the video, ten times a
+    /// second.
+    Pacer(pacer_watch::PacerState),
 }
 
 /// Where a transport delivers what arrives. The channels are bounded; a

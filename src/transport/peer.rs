@@ -24,6 +24,7 @@ use str0m::media::{
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc};
 
+use super::pacer_watch::PacerWatch;
 use super::webrtc::{ConnectionState, NetworkStats, Role, Signal, WebRtcConfig};
 use super::Feedback;
 use crate::clock::Clock;
@@ -153,6 +154,8 @@ pub struct PeerConnection {
     wanted_bps: u64,
     /// The traffic str0m sustains with padding (its "minimum").
     sustained_bps: u64,
+    /// How far behind str0m's pacer is with our video.
+    pacer: PacerWatch,
 }
 
 impl PeerConnection {
@@ -194,6 +197,7 @@ impl PeerConnection {
             desired_bps: 0,
             wanted_bps: 0,
             sustained_bps: 0,
+            pacer: PacerWatch::default(),
         };
         for &addr in host_addrs {
             match Candidate::host(addr, "udp") {
@@ -310,7 +314,10 @@ impl PeerConnection {
             }
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return PeerOutput::Timeout(self.deadline(t)),
-                Ok(Output::Transmit(t)) => return PeerOutput::Transmit(t),
+                Ok(Output::Transmit(t)) => {
+                    self.pacer.on_transmit(&t.contents);
+                    return PeerOutput::Transmit(t);
+                }
                 Ok(Output::Event(e)) => self.event(e),
                 Err(e) => {
                     self.fail(&format!("rtc: {e}"));
@@ -464,6 +471,10 @@ impl PeerConnection {
                     let rt = self.round_trips.measure(now, us, p.peer_bytes_tx);
                     self.feedback(Feedback::RoundTrip(rt));
                 }
+                if self.connected {
+                    let pacer = self.pacer.report(now);
+                    self.feedback(Feedback::Pacer(pacer));
+                }
                 self.steer_desired();
                 let at = self.last_input;
                 if self
@@ -579,9 +590,10 @@ impl PeerConnection {
         Some((mid, pt))
     }
 
-    /// Sends one encoded frame of ours (dropped until connected, as str0m
-    /// would).
-    pub fn send(&mut self, frame: EncodedFrame) {
+    /// Sends one encoded frame of ours, handed over at `now` (dropped until
+    /// connected, as str0m would).
+    pub fn send(&mut self, now: Instant, frame: EncodedFrame) {
+        self.last_input = self.last_input.max(now);
         if !self.connected {
             return;
         }
@@ -594,14 +606,16 @@ impl PeerConnection {
         };
         let wallclock = self.clock.instant_at(frame.capture_us);
         self.sent_bytes += frame.data.len() as u64;
+        let (kind, timestamp) = (frame.kind, frame.timestamp);
         if let Some(w) = self.rtc.writer(mid) {
-            if let Err(e) = w.write(
-                pt,
-                wallclock,
-                MediaTime::new(frame.timestamp, freq),
-                frame.data,
-            ) {
-                tracing::debug!("write {:?}: {e}", frame.kind);
+            match w.write(pt, wallclock, MediaTime::new(timestamp, freq), frame.data) {
+                // str0m writes the timestamp given, truncated to 32 bits.
+                Ok(()) if kind == MediaKind::Video => {
+                    let now_us = self.clock.us_at(self.last_input);
+                    self.pacer.on_written(now_us, *pt, timestamp as u32);
+                }
+                Ok(()) => {}
+                Err(e) => tracing::debug!("write {kind:?}: {e}"),
             }
         }
     }

@@ -467,7 +467,7 @@ impl Net {
             }
             while let Ok(cmd) = self.commands.try_recv() {
                 match cmd {
-                    Command::Send(frame) => self.peer.send(frame),
+                    Command::Send(frame) => self.peer.send(Instant::now(), frame),
                     Command::RequestKeyframe => self.peer.request_keyframe(),
                     Command::Signal(signal) => self.peer.handle_signal(signal),
                 }
