@@ -46,7 +46,7 @@ impl PacerGate {
     /// Until when frames are skipped: a report of a pacer behind counts
     /// for [`REPORT_AGE_US`], unless a later one from the same transport
     /// says it caught up.
-    pub fn skip_until(&self) -> u64 {
+    fn skip_until(&self) -> u64 {
         self.reports
             .iter()
             .filter(|&&(_, wait, _)| wait > BEHIND_US)

@@ -191,10 +191,10 @@ impl Remote {
             Feedback::RoundTrip(rt) => {
                 shared.steer_rate(|rate, now| rate.on_round_trip(now, rt));
             }
-            Feedback::Pacer(p) => {
+            Feedback::PacerWait(wait_us) => {
                 let now = shared.clock.now_us();
                 let mut gate = shared.pacer_gate.lock().unwrap_or_else(|p| p.into_inner());
-                let until = gate.on_report(now, uid, p.wait_us);
+                let until = gate.on_report(now, uid, wait_us);
                 shared.skip_video_until_us.store(until, Relaxed);
             }
             Feedback::NacksSent(n) => {

@@ -113,9 +113,10 @@ impl VideoSend {
                 // A size and rate no encoder could be made for: not tried
                 // again until the rung changes.
                 let mut refused: Option<(u32, u32, u32)> = None;
-                // When a frame was last encoded: video that stopped (muted,
-                // in the background, a host that stopped pushing) does not
-                // keep the path searched for a larger size.
+                // When a frame last came to be encoded (or was skipped for
+                // a pacer behind): video that stopped (muted, in the
+                // background, a host that stopped pushing) does not keep
+                // the path searched for a larger size.
                 let mut encoding_at = shared.clock.now_us();
                 let step_up = &shared.video_step_up_bps;
                 while !stop.load(Relaxed) {

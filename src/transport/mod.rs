@@ -37,9 +37,9 @@ pub enum Feedback {
     RoundTrip(crate::control::rtt::RoundTrip),
     /// Video NACKs sent so far.
     NacksSent(u64),
-    /// How far behind the sender's pacer is with the video, ten times a
-    /// second.
-    Pacer(pacer_watch::PacerState),
+    /// How long the oldest video frame not yet sent has waited in the
+    /// sender's pacer, µs (0: none waits), ten times a second.
+    PacerWait(u64),
 }
 
 /// Where a transport delivers what arrives. The channels are bounded; a

@@ -30,14 +30,6 @@ pub(super) struct PacerWatch {
     unsent: VecDeque<(u32, u64)>,
 }
 
-/// The pacer's state for video at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PacerState {
-    /// How long the oldest video frame not yet sent has waited, µs (0:
-    /// none waits).
-    pub wait_us: u64,
-}
-
 impl PacerWatch {
     /// A video frame with RTP timestamp `ts` (payload type `pt`) was
     /// handed to str0m at `now_us`.
@@ -66,8 +58,9 @@ impl PacerWatch {
         }
     }
 
-    /// The pacer's state at `now_us`.
-    pub fn report(&mut self, now_us: u64) -> PacerState {
+    /// How long the oldest video frame not yet sent has waited at
+    /// `now_us` (0: none waits).
+    pub fn wait_us(&mut self, now_us: u64) -> u64 {
         while self
             .unsent
             .front()
@@ -75,11 +68,9 @@ impl PacerWatch {
         {
             self.unsent.pop_front();
         }
-        let wait_us = self
-            .unsent
+        self.unsent
             .front()
-            .map_or(0, |&(_, at)| now_us.saturating_sub(at));
-        PacerState { wait_us }
+            .map_or(0, |&(_, at)| now_us.saturating_sub(at))
     }
 }
 
@@ -113,24 +104,24 @@ mod tests {
     #[test]
     fn the_oldest_frame_not_sent_is_how_far_behind_the_pacer_is() {
         let mut w = PacerWatch::default();
-        assert_eq!(w.report(0).wait_us, 0);
+        assert_eq!(w.wait_us(0), 0);
         for i in 0..5u32 {
             w.on_written(u64::from(i) * 33 * MS, 96, i * 3_000);
         }
         // Frame 0 and 1 have left; frame 2 waits since 66 ms.
         w.on_transmit(&rtp(96, 0, 1_200));
         w.on_transmit(&rtp(96, 3_000, 1_200));
-        assert_eq!(w.report(200 * MS).wait_us, 134 * MS);
+        assert_eq!(w.wait_us(200 * MS), 134 * MS);
         // Repairs, audio and RTCP do not move it.
         w.on_transmit(&rtp(97, 12_000, 1_200));
         w.on_transmit(&rtp(111, 12_000, 200));
         let mut rtcp = rtp(0, 12_000, 40);
         rtcp[1] = 200;
         w.on_transmit(&rtcp);
-        assert_eq!(w.report(200 * MS).wait_us, 134 * MS);
+        assert_eq!(w.wait_us(200 * MS), 134 * MS);
         // A later frame's packet: all before it have left too.
         w.on_transmit(&rtp(96, 12_000, 1_200));
-        assert_eq!(w.report(210 * MS).wait_us, 0);
+        assert_eq!(w.wait_us(210 * MS), 0);
     }
 
     #[test]
@@ -139,17 +130,17 @@ mod tests {
         w.on_written(0, 96, u32::MAX - 1_000);
         w.on_written(33 * MS, 96, 2_000);
         w.on_transmit(&rtp(96, u32::MAX - 1_000, 1_000));
-        assert_eq!(w.report(100 * MS).wait_us, 67 * MS);
+        assert_eq!(w.wait_us(100 * MS), 67 * MS);
         w.on_transmit(&rtp(96, 2_000, 1_000));
-        assert_eq!(w.report(100 * MS).wait_us, 0);
+        assert_eq!(w.wait_us(100 * MS), 0);
     }
 
     #[test]
     fn a_frame_never_seen_leaving_is_forgotten_and_memory_is_bounded() {
         let mut w = PacerWatch::default();
         w.on_written(0, 96, 0);
-        assert_eq!(w.report(FORGET_US).wait_us, FORGET_US);
-        assert_eq!(w.report(FORGET_US + 1).wait_us, 0);
+        assert_eq!(w.wait_us(FORGET_US), FORGET_US);
+        assert_eq!(w.wait_us(FORGET_US + 1), 0);
         for i in 0..10_000u32 {
             w.on_written(FORGET_US + 1, 96, i);
         }

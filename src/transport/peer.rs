@@ -472,8 +472,8 @@ impl PeerConnection {
                     self.feedback(Feedback::RoundTrip(rt));
                 }
                 if self.connected {
-                    let pacer = self.pacer.report(now);
-                    self.feedback(Feedback::Pacer(pacer));
+                    let wait_us = self.pacer.wait_us(now);
+                    self.feedback(Feedback::PacerWait(wait_us));
                 }
                 self.steer_desired();
                 let at = self.last_input;

@@ -102,10 +102,7 @@ impl Link {
 
     fn send(&mut self, now: Instant, packet: Packet) {
         let second = (now - self.start).as_secs() as usize;
-        if self.offered.len() <= second {
-            self.offered.resize(second + 1, 0);
-        }
-        self.offered[second] += packet.data.len() as u64 + 28;
+        *slot(&mut self.offered, second) += packet.data.len() as u64 + 28;
         if self.rng.f64() < self.config.loss {
             return;
         }
@@ -116,17 +113,12 @@ impl Link {
             if wait > self.config.queue {
                 return; // tail drop
             }
-            let second = (now - self.start).as_secs() as usize;
-            if self.queue_ms.len() <= second {
-                self.queue_ms.resize(second + 1, 0);
-            }
             let ms = wait.as_millis() as u64;
-            self.queue_ms[second] = self.queue_ms[second].max(ms);
+            let most = slot(&mut self.queue_ms, second);
+            *most = (*most).max(ms);
             let tenth = (now - self.start).as_millis() as usize / 100;
-            if self.queue_ms_tenths.len() <= tenth {
-                self.queue_ms_tenths.resize(tenth + 1, 0);
-            }
-            self.queue_ms_tenths[tenth] = self.queue_ms_tenths[tenth].max(ms);
+            let most = slot(&mut self.queue_ms_tenths, tenth);
+            *most = (*most).max(ms);
             let bits = (packet.data.len() as u64 + 28) * 8;
             leaves = start + Duration::from_micros(bits * 1_000_000 / bps);
             self.busy_until = leaves;
@@ -284,7 +276,7 @@ impl Side {
                 self.rtts.push((now - start, rt.rtt_us));
                 self.rate.on_round_trip(us, rt);
             }
-            Feedback::Pacer(p) => self.skip_until = self.pacer.on_report(us, 0, p.wait_us),
+            Feedback::PacerWait(wait_us) => self.skip_until = self.pacer.on_report(us, 0, wait_us),
             Feedback::NacksSent(_) => {}
         }
         self.targets.push((now - start, self.rate.target()));
@@ -298,28 +290,26 @@ impl Side {
     /// for good asks for a keyframe.
     fn media(&mut self, now: Instant, start: Instant, frame: EncodedFrame, sent_at: &[u64]) {
         let r = &mut self.received;
+        let second = (now - start).as_secs() as usize;
+        // A video frame's capture time on the sender's clock.
+        let sent = match frame.kind {
+            MediaKind::Audio => None,
+            MediaKind::Video => sent_at.get((frame.timestamp / 3_000) as usize).copied(),
+        };
         if frame.capture_known {
             r.capture_known += 1;
-            let index = match frame.kind {
-                MediaKind::Audio => None,
-                MediaKind::Video => Some((frame.timestamp / 3_000) as usize),
-            };
-            if let Some(sent) = index.and_then(|i| sent_at.get(i)) {
-                r.capture_error_us = r.capture_error_us.max(frame.capture_us.abs_diff(*sent));
+            if let Some(sent) = sent {
+                r.capture_error_us = r.capture_error_us.max(frame.capture_us.abs_diff(sent));
             }
         }
         match frame.kind {
             MediaKind::Audio => r.audio += 1,
             MediaKind::Video => {
                 r.video += 1;
-                let encoded = sent_at.get((frame.timestamp / 3_000) as usize);
-                if let Some(&at) = encoded {
-                    let second = (now - start).as_secs() as usize;
-                    if r.video_delay_ms.len() <= second {
-                        r.video_delay_ms.resize(second + 1, 0);
-                    }
-                    let ms = self.clock.us_at(now).saturating_sub(at) / 1000;
-                    r.video_delay_ms[second] = r.video_delay_ms[second].max(ms);
+                if let Some(sent) = sent {
+                    let ms = self.clock.us_at(now).saturating_sub(sent) / 1000;
+                    let most = slot(&mut r.video_delay_ms, second);
+                    *most = (*most).max(ms);
                 }
                 // The transport numbers frames, skipping one at a gap.
                 let gap = frame.seq != self.video_seq as u64 + 1;
@@ -332,11 +322,7 @@ impl Side {
                 }
                 if !self.broken {
                     r.decodable += 1;
-                    let second = (now - start).as_secs() as usize;
-                    if r.fps.len() <= second {
-                        r.fps.resize(second + 1, 0);
-                    }
-                    r.fps[second] += 1;
+                    *slot(&mut r.fps, second) += 1;
                     if let Some(last) = self.last_decodable {
                         r.longest_freeze = r.longest_freeze.max(now - last);
                     }
@@ -352,6 +338,15 @@ impl Side {
             self.last_pli = Some(now);
         }
     }
+}
+
+/// The entry for interval `i` (a second, a tenth) of a per-interval
+/// series, which grows with zeros to reach it.
+fn slot(series: &mut Vec<u64>, i: usize) -> &mut u64 {
+    if series.len() <= i {
+        series.resize(i + 1, 0);
+    }
+    &mut series[i]
 }
 
 /// Annex B H.264 of about `bytes`: SPS, PPS and an IDR slice for a
