@@ -60,7 +60,7 @@ fn echo_720p30_returns_every_frame_in_order_and_the_tone_intact() {
         let stamp = pattern::read_stamp(frame.width, frame.height, frame.y(), frame.y_stride())
             .expect("stamp readable after decode");
         let mut r = sink.lock().unwrap();
-        if stamp.frame_number % 5 == 0 {
+        if stamp.frame_number.is_multiple_of(5) {
             let mut src = vec![0; VideoFrame::i420_len(frame.width, frame.height)];
             pattern::render(frame.width, frame.height, stamp, &mut src);
             r.psnr.push(psnr_i420(

@@ -16,7 +16,7 @@ use common::*;
 fn summary_number(summary: &str, label: &str) -> u64 {
     // "summary: video 880 decoded (0 lost, 12 nacks, 0 keyframe requests), ..."
     let words: Vec<&str> = summary
-        .split(|c: char| c == ' ' || c == '(' || c == ',')
+        .split([' ', '(', ','])
         .filter(|w| !w.is_empty())
         .collect();
     let i = words

@@ -47,7 +47,7 @@ fn sent_to(out: &[Output], conn: ConnId) -> Vec<ServerMsg> {
 }
 
 fn closed(out: &[Output], conn: ConnId) -> bool {
-    out.iter().any(|o| *o == Output::Close(conn))
+    out.contains(&Output::Close(conn))
 }
 
 fn error_code(msgs: &[ServerMsg]) -> Option<String> {

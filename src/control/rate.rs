@@ -546,14 +546,12 @@ impl RateController {
         }
         match self.loss_limit {
             _ if loss > HEAVY_LOSS && congested.is_some() => {}
-            _ if loss > HEAVY_LOSS => {
-                if self.loss_limit.is_none_or(|(_, since)| due(since)) {
-                    let from = self
-                        .loss_limit
-                        .map_or(self.target, |(l, _)| l.min(self.target));
-                    let limit = (from as f64 * (1.0 - 0.5 * loss as f64)) as u32;
-                    self.loss_limit = Some((limit.max(self.min_bps), now_us));
-                }
+            _ if loss > HEAVY_LOSS && self.loss_limit.is_none_or(|(_, since)| due(since)) => {
+                let from = self
+                    .loss_limit
+                    .map_or(self.target, |(l, _)| l.min(self.target));
+                let limit = (from as f64 * (1.0 - 0.5 * loss as f64)) as u32;
+                self.loss_limit = Some((limit.max(self.min_bps), now_us));
             }
             Some((limit, since)) if loss < LIGHT_LOSS && due(since) => {
                 let raised = (limit as f64 * LOSS_RISE) as u32;

@@ -177,7 +177,7 @@ mod tests {
                 Some(audio * MS + d.audio_us),
                 video.map(|v| v * MS + d.video_us),
             );
-            if now % UPDATE_US == 0 {
+            if now.is_multiple_of(UPDATE_US) {
                 seen.extend(sync.offset_us());
             }
             now += 100 * MS;

@@ -218,6 +218,13 @@ impl Drop for Paced {
     }
 }
 
+/// What fills a fake microphone's next chunk.
+type SampleSource = Box<dyn FnMut(&mut [f32]) + Send>;
+
+/// A fake speaker's sink, shared with the thread that plays into it (and
+/// taken back when it stops).
+type SharedSink = Arc<std::sync::Mutex<Option<Box<dyn AudioSink>>>>;
+
 /// A fake microphone producing a [`FakeSignal`] in real time, mono 48 kHz.
 pub struct FakeInput {
     signal: FakeSignal,
@@ -242,7 +249,7 @@ impl AudioInput for FakeInput {
         };
         let (mut prod, cons) = HeapRb::<f32>::new(ring_capacity(format)).split();
         let mut chunk = [0f32; FAKE_CHUNK];
-        let mut source: Box<dyn FnMut(&mut [f32]) + Send> = match &self.signal {
+        let mut source: SampleSource = match &self.signal {
             FakeSignal::Silence => Box::new(|buf: &mut [f32]| buf.fill(0.0)),
             &FakeSignal::Tone {
                 freq_hz,
@@ -297,7 +304,7 @@ impl AudioInput for FakeInput {
 /// A fake speaker: plays mono 48 kHz into an [`AudioSink`] in real time.
 pub struct FakeOutput {
     sink: Option<Box<dyn AudioSink>>,
-    running: Option<(Paced, Arc<std::sync::Mutex<Option<Box<dyn AudioSink>>>>)>,
+    running: Option<(Paced, SharedSink)>,
 }
 
 impl FakeOutput {

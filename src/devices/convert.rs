@@ -64,8 +64,8 @@ pub fn to_i420(format: PixelFormat, width: u32, height: u32, src: &[u8]) -> Resu
                 let (r0, r1) = (&src[2 * y * sw * 2..], &src[(2 * y + 1) * sw * 2..]);
                 for x in 0..cw {
                     let i = x * 4;
-                    up[y * cw + x] = ((r0[i + 1] as u16 + r1[i + 1] as u16 + 1) / 2) as u8;
-                    vp[y * cw + x] = ((r0[i + 3] as u16 + r1[i + 3] as u16 + 1) / 2) as u8;
+                    up[y * cw + x] = (r0[i + 1] as u16 + r1[i + 1] as u16).div_ceil(2) as u8;
+                    vp[y * cw + x] = (r0[i + 3] as u16 + r1[i + 3] as u16).div_ceil(2) as u8;
                 }
             }
         }

@@ -122,7 +122,7 @@ impl ExternalAudio {
             ));
         };
         let ch = port.format.channels as usize;
-        if pcm.len() % ch != 0 {
+        if !pcm.len().is_multiple_of(ch) {
             return Err(Error::invalid_argument(format!(
                 "{} samples are not a whole number of {ch}-channel frames",
                 pcm.len()
@@ -155,7 +155,7 @@ impl ExternalAudio {
             ));
         };
         let ch = port.format.channels as usize;
-        if out.len() % ch != 0 {
+        if !out.len().is_multiple_of(ch) {
             return Err(Error::invalid_argument(format!(
                 "{} samples are not a whole number of {ch}-channel frames",
                 out.len()

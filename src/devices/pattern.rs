@@ -183,7 +183,7 @@ mod tests {
             let mut buf = vec![0u8; crate::frame::VideoFrame::i420_len(w, h)];
             let stamp = Stamp {
                 frame_number: 123_456,
-                capture_us: 0xDEAD_BEEF_42,
+                capture_us: 0x00DE_ADBE_EF42,
             };
             render(w, h, stamp, &mut buf);
             assert_eq!(read_stamp(w, h, &buf, w as usize), Some(stamp), "{w}x{h}");

@@ -211,11 +211,10 @@ impl VideoInput for Y4mSource {
         let mut dec = open_y4m(&path)?;
         let (w, h) = (dec.get_width() as u32, dec.get_height() as u32);
         let rate = dec.get_framerate();
-        let fps = if rate.den == 0 {
-            30
-        } else {
-            (rate.num / rate.den).clamp(1, 120) as u32
-        };
+        let fps = rate
+            .num
+            .checked_div(rate.den)
+            .map_or(30, |fps| fps.clamp(1, 120) as u32);
         let clock = self.clock;
         self.running = Some(FrameThread::spawn("media-y4m", fps, clock, move |_| {
             let mut frame = dec.read_frame();

@@ -37,6 +37,8 @@ pub enum Stream {
 }
 
 /// Something the host should know.
+// `Stats` is the largest by far; it travels by value, once a second.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     StateChanged {

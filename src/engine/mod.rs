@@ -1385,10 +1385,9 @@ impl Core {
             )));
         }
         let recorder = match &st.config.record_remote_video {
-            Some(p) if stream == Stream::Channel => Some(Y4mWriter::create(
-                &member_path(p, uid),
-                st.config.video.fps,
-            )?),
+            Some(p) if stream == Stream::Channel => {
+                Some(Y4mWriter::create(member_path(p, uid), st.config.video.fps)?)
+            }
             Some(p) => Some(Y4mWriter::create(p, st.config.video.fps)?),
             None => None,
         };

@@ -49,7 +49,7 @@ impl QualityTracker {
             self.silent_reports = 0;
         }
         self.last_bytes_received = Some(n.bytes_received);
-        if self.reports % 2 != 0 {
+        if !self.reports.is_multiple_of(2) {
             return None;
         }
         let rtt = n.rtt_us.map(|us| (us / 1000) as u32);

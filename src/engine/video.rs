@@ -269,7 +269,7 @@ impl VideoSend {
                             // the background): after a few failures in a
                             // row the next frame goes to a new one, which
                             // starts with an IDR.
-                            if failures % FAILURES_BEFORE_NEW_ENCODER == 0 {
+                            if failures.is_multiple_of(FAILURES_BEFORE_NEW_ENCODER) {
                                 if let Ok(fresh) = new_encoder(&*codec, encoder.settings()) {
                                     encoder = fresh;
                                     answering |= seq > 0;
@@ -319,6 +319,7 @@ const KEYFRAME_REQUEST_INTERVAL_US: u64 = 300_000;
 const MAX_SCHEDULED: usize = 60;
 
 impl VideoRecv {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         frames: Receiver<EncodedFrame>,
         recorder: Option<Y4mWriter>,

@@ -194,7 +194,7 @@ pub(crate) unsafe fn pushed_frame<'a>(
     let rows = |i: usize| if i == 0 { h } else { h / 2 };
     let used = if format == PixelFormat::I420 { 3 } else { 2 };
     let mut planes: [&[u8]; 3] = [&[], &[], &[]];
-    for i in 0..used {
+    for (i, plane) in planes.iter_mut().enumerate().take(used) {
         let stride = f.strides[i] as usize;
         if f.planes[i].is_null() {
             return Err((
@@ -221,7 +221,7 @@ pub(crate) unsafe fn pushed_frame<'a>(
         // SAFETY: the host promises `stride` bytes per row for
         // `rows` rows (the last one at least a row long), readable
         // during this call.
-        planes[i] = unsafe { std::slice::from_raw_parts(f.planes[i], len) };
+        *plane = unsafe { std::slice::from_raw_parts(f.planes[i], len) };
     }
     Ok(PushedFrame {
         format,

@@ -17,6 +17,11 @@
 //! each. Both may call back into the engine, except `media_engine_free`.
 
 #![allow(non_camel_case_types)]
+// Every export is an entry point for C, where `unsafe` means nothing: each
+// pointer's contract is stated in `media.h`, NULL is checked and answered
+// with `MEDIA_ERR_NULL_ARGUMENT`, and each `unsafe` block below says what
+// it relies on (as rustls-ffi does).
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

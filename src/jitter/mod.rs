@@ -723,7 +723,7 @@ mod tests {
                     }
                     *sent += 1;
                 }
-                if now % period_us == 0 {
+                if now.is_multiple_of(period_us) {
                     self.ring_us = self.ring_us.saturating_sub(period_us);
                 }
                 while self.ring_us < 40_000 {

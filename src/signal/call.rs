@@ -13,6 +13,8 @@ use crate::transport::webrtc::{Role, Signal};
 use crate::Event;
 
 /// Something the shell must do.
+// `Emit(Event)` is as large as an `Event`; actions are few and short-lived.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Send to the server.

@@ -754,10 +754,8 @@ fn session_loop(
                             message,
                             call_id: None,
                             channel: None,
-                        } if is_final(code) || !registered => {
-                            if is_final(code) || code == "server_full" {
-                                return Ended::Refused(code.clone(), message.clone());
-                            }
+                        } if is_final(code) || (!registered && code == "server_full") => {
+                            return Ended::Refused(code.clone(), message.clone());
                         }
                         _ => {}
                     }

@@ -511,10 +511,8 @@ impl PeerConnection {
                 };
                 self.feedback(Feedback::NetworkStats(stats))
             }
-            RtcEvent::MediaIngressStats(s) => {
-                if self.kind_of(s.mid) == Some(MediaKind::Video) {
-                    self.feedback(Feedback::NacksSent(s.nacks));
-                }
+            RtcEvent::MediaIngressStats(s) if self.kind_of(s.mid) == Some(MediaKind::Video) => {
+                self.feedback(Feedback::NacksSent(s.nacks));
             }
             _ => {}
         }

@@ -438,10 +438,7 @@ impl Net {
                     continue;
                 }
                 let i = ev.token().0;
-                loop {
-                    let Some(socket) = self.sockets.get(i) else {
-                        break;
-                    };
+                while let Some(socket) = self.sockets.get(i) {
                     let local = self.addrs[i];
                     match socket.recv_from(&mut buf) {
                         Ok((n, source)) => {
