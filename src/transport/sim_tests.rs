@@ -2,8 +2,13 @@
 //! libmedia's repair and redundancy policies) joined by a seeded link
 //! with loss, delay, jitter and a bottleneck queue, each side steering a
 //! synthetic encoder with the engine's [`RateController`] and answering
-//! keyframe requests through its [`KeyframePolicy`]. A 30 s call runs in
-//! well under a second of test time, deterministically for a seed.
+//! keyframe requests through its [`KeyframePolicy`]. What each side
+//! receives plays out as the engine plays it: audio through the
+//! [`JitterBuffer`] pulled by a device that keeps 40 ms queued, video
+//! through the [`RenderScheduler`] (`Balanced`), whose show times a
+//! [`FreezeMeter`] counts freezes in. A 30 s call runs in well under a
+//! second of test time (str0m's crypto makes packet sizes, and with them
+//! the call, vary from run to run for the same seed).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -16,6 +21,8 @@ use super::Feedback;
 use crate::clock::Clock;
 use crate::control::{KeyframePolicy, PacerGate, RateController};
 use crate::frame::{EncodedFrame, MediaKind};
+use crate::jitter::video::{FreezeMeter, RenderScheduler, VideoDelay};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout, Stretch};
 
 const FPS: u64 = 30;
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
@@ -26,6 +33,11 @@ const VIDEO_MAX_BPS: u32 = 2_500_000;
 const AUDIO_BPS: u32 = 32_000;
 /// A receiver that lost a frame for good asks again this often.
 const PLI_INTERVAL: Duration = Duration::from_millis(300);
+/// The audio device is topped up below 40 ms queued, and a missing packet
+/// may be waited for while 20 ms are (as the engine's playout does). It
+/// is looked at every `PLAYOUT_STEP`.
+const PLAYOUT_LOW_WATER_US: u64 = 40_000;
+const PLAYOUT_STEP: Duration = Duration::from_millis(2);
 
 /// One direction of the path.
 #[derive(Clone, Copy)]
@@ -165,6 +177,13 @@ struct Received {
     capture_known: u64,
     /// Per second: the longest a video frame took from its encoder to us.
     video_delay_ms: Vec<u64>,
+    /// Video as shown: freezes (WebRTC's definition) and their length.
+    freezes: u64,
+    frozen_ms: u64,
+    /// Audio as played: the jitter buffer's counts, and the times the
+    /// device found nothing queued.
+    audio_played: JitterStats,
+    device_starved: u64,
 }
 
 /// One side: the connection, its synthetic encoders and what it received.
@@ -202,6 +221,15 @@ struct Side {
     /// Frames are skipped until then: the pacer is behind.
     pacer: PacerGate,
     skip_until: u64,
+    /// Audio playout: the jitter buffer, what the device has queued, and
+    /// when that was last brought up to date (None: not started).
+    jitter: JitterBuffer,
+    device_queued_us: u64,
+    device_at: Option<Instant>,
+    /// Video playout: when each decodable frame is shown.
+    scheduler: RenderScheduler,
+    freeze_meter: FreezeMeter,
+    last_shown_us: u64,
 }
 
 impl Side {
@@ -240,6 +268,12 @@ impl Side {
             step_up_bps: None,
             pacer: PacerGate::default(),
             skip_until: 0,
+            jitter: JitterBuffer::new(JitterConfig::default()),
+            device_queued_us: 0,
+            device_at: None,
+            scheduler: RenderScheduler::new(VideoDelay::Balanced),
+            freeze_meter: FreezeMeter::default(),
+            last_shown_us: 0,
         }
     }
 
@@ -288,13 +322,13 @@ impl Side {
 
     /// A frame from the peer: counted, and a receiver that lost a frame
     /// for good asks for a keyframe.
-    fn media(&mut self, now: Instant, start: Instant, frame: EncodedFrame, sent_at: &[u64]) {
+    fn media(&mut self, now: Instant, start: Instant, frame: EncodedFrame) {
         let r = &mut self.received;
         let second = (now - start).as_secs() as usize;
         // A video frame's capture time on the sender's clock.
         let sent = match frame.kind {
             MediaKind::Audio => None,
-            MediaKind::Video => sent_at.get((frame.timestamp / 3_000) as usize).copied(),
+            MediaKind::Video => Some(frame.timestamp * 100 / 9),
         };
         if frame.capture_known {
             r.capture_known += 1;
@@ -303,7 +337,12 @@ impl Side {
             }
         }
         match frame.kind {
-            MediaKind::Audio => r.audio += 1,
+            MediaKind::Audio => {
+                r.audio += 1;
+                let us = self.clock.us_at(now);
+                self.jitter.insert(frame.timestamp, frame.data, us);
+                self.device_at.get_or_insert(now);
+            }
             MediaKind::Video => {
                 r.video += 1;
                 if let Some(sent) = sent {
@@ -314,6 +353,7 @@ impl Side {
                 // The transport numbers frames, skipping one at a gap.
                 let gap = frame.seq != self.video_seq as u64 + 1;
                 self.video_seq = frame.seq as u32;
+                let was_broken = self.broken;
                 if frame.keyframe {
                     r.keyframes += 1;
                     self.broken = false;
@@ -321,6 +361,17 @@ impl Side {
                     self.broken = true;
                 }
                 if !self.broken {
+                    // Shown as the engine shows it: at its time in the
+                    // scheduler's delay, in order.
+                    if was_broken || frame.keyframe {
+                        self.scheduler.resync();
+                    }
+                    let us = self.clock.us_at(now);
+                    let due = self.scheduler.on_frame(frame.timestamp * 100 / 9, us);
+                    self.last_shown_us = due.max(self.last_shown_us);
+                    self.freeze_meter.on_shown(self.last_shown_us);
+                    r.freezes = self.freeze_meter.freezes();
+                    r.frozen_ms = self.freeze_meter.frozen_us() / 1000;
                     r.decodable += 1;
                     *slot(&mut r.fps, second) += 1;
                     if let Some(last) = self.last_decodable {
@@ -330,6 +381,35 @@ impl Side {
                 }
             }
         }
+    }
+
+    /// The audio device plays until `now`, and is topped up from the
+    /// jitter buffer as the engine's playout does: a frame played shorter
+    /// or longer adds 15 or 25 ms instead of 20.
+    fn play(&mut self, now: Instant) {
+        let Some(at) = self.device_at else {
+            return;
+        };
+        let elapsed = (now - at).as_micros() as u64;
+        self.device_at = Some(now);
+        if elapsed > self.device_queued_us {
+            self.received.device_starved += 1;
+        }
+        self.device_queued_us = self.device_queued_us.saturating_sub(elapsed);
+        while self.device_queued_us < PLAYOUT_LOW_WATER_US {
+            let may_wait = self.device_queued_us >= PLAYOUT_LOW_WATER_US / 2;
+            let frame_us = match self.jitter.pop(may_wait) {
+                Playout::Wait => break,
+                Playout::Packet(_) => match self.jitter.stretch() {
+                    Stretch::Shorten => 15_000,
+                    Stretch::Lengthen => 25_000,
+                    _ => 20_000,
+                },
+                Playout::Idle | Playout::Fec(_) | Playout::Conceal => 20_000,
+            };
+            self.device_queued_us += frame_us;
+        }
+        self.received.audio_played = self.jitter.stats();
     }
 
     fn request_keyframe_if_broken(&mut self, now: Instant) {
@@ -365,13 +445,12 @@ fn h264(bytes: usize, keyframe: bool) -> Vec<u8> {
 }
 
 /// A call between `a` (the offerer) and `b`, the links from a to b and
-/// back. `sent_at[side][frame]`: each video frame's capture time.
+/// back.
 struct Call {
     start: Instant,
     now: Instant,
     sides: [Side; 2],
     links: [Link; 2],
-    sent_at: [Vec<u64>; 2],
     frames_sent: [u64; 2],
     audio_sent: [u64; 2],
     /// The most the encoders produce, whatever the target.
@@ -394,7 +473,6 @@ impl Call {
                 Link::new(a_to_b, seed, start),
                 Link::new(b_to_a, seed.wrapping_add(1), start),
             ],
-            sent_at: [Vec::new(), Vec::new()],
             frames_sent: [0, 0],
             audio_sent: [0, 0],
             content_bps: None,
@@ -428,9 +506,7 @@ impl Call {
                     self.drain(1 - i);
                 }
                 PeerOutput::Feedback(f) => self.sides[i].feedback(now, start, f),
-                PeerOutput::Media(frame) => {
-                    self.sides[i].media(now, start, frame, &self.sent_at[1 - i])
-                }
+                PeerOutput::Media(frame) => self.sides[i].media(now, start, frame),
             }
         }
     }
@@ -479,13 +555,14 @@ impl Call {
                         .on_keyframe_sent(us, bytes, target, side.rtt_us);
                     side.keyframes_sent += 1;
                 }
-                let index = self.sent_at[i].len() as u64;
-                self.sent_at[i].push(us);
+                let index = self.frames_sent[i];
                 self.frames_sent[i] += 1;
+                // As the engine stamps them: the capture time at 90 kHz
+                // (frames skipped leave a gap in it).
                 let frame = EncodedFrame {
                     kind: MediaKind::Video,
                     seq: index,
-                    timestamp: index * 3_000,
+                    timestamp: us * 9 / 100,
                     capture_us: us,
                     encoded_us: us,
                     capture_known: true,
@@ -516,6 +593,7 @@ impl Call {
                 }
             }
             for i in 0..2 {
+                self.sides[i].play(self.now);
                 self.encode(i);
                 if self.sides[i].timeout <= self.now {
                     self.sides[i].peer.handle_timeout(self.now);
@@ -531,6 +609,9 @@ impl Call {
                 }
                 if s.broken {
                     next = next.min(self.now + PLI_INTERVAL);
+                }
+                if s.device_at.is_some() {
+                    next = next.min(self.now + PLAYOUT_STEP);
                 }
             }
             self.now = next.max(self.now + Duration::from_micros(100));
@@ -651,9 +732,11 @@ fn print_first_link(call: &Call) -> Vec<u64> {
 fn report(call: &Call, i: usize) -> String {
     let side = &call.sides[i];
     let r = &side.received;
+    let a = &r.audio_played;
     format!(
         "side {i}: audio {} video {}/{} decodable {} keyframes {} sent {} longest freeze {:?} \
-         fps {:?} target {} red {:?}",
+         fps {:?} target {} red {:?}\n  shown: {} freezes ({} ms); played: audio {} fec {} \
+         concealed {} (underruns {}) late {} device starved {}",
         r.audio,
         r.video,
         call.frames_sent[1 - i],
@@ -664,6 +747,14 @@ fn report(call: &Call, i: usize) -> String {
         r.fps,
         side.rate.target(),
         side.redundancy,
+        r.freezes,
+        r.frozen_ms,
+        a.played,
+        a.fec_recovered,
+        a.concealed,
+        a.underruns,
+        a.late,
+        r.device_starved,
     )
 }
 
