@@ -18,7 +18,7 @@ pub mod sync;
 pub use audio::{AudioMode, AudioModeController, RedundancyPolicy};
 pub use keyframe::KeyframePolicy;
 pub use ladder::{Rung, VideoLadder};
-pub use pacer::PacerGate;
+pub use pacer::{PacerGate, PacerVerdict};
 pub use rate::RateController;
 pub use repair::RepairPolicy;
 pub use sync::{LipSync, SyncDelays};

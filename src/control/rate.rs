@@ -2,9 +2,11 @@
 //! user set (`set_video_bitrate`), and what the network allows — the
 //! congestion controller's estimate of the narrowest path less the audio,
 //! cut at once when the round-trip time jumps (a queue is building at the
-//! bottleneck, faster than the estimate notices), and lowered while the
+//! bottleneck, faster than the estimate notices), lowered while the
 //! peer reports heavy loss (each frame then needs fewer packets to arrive
-//! whole, and the ladder moves to a smaller size).
+//! whole, and the ladder moves to a smaller size), and never above what
+//! the transport's pacer sends (its [budget](super::pacer), less the
+//! audio): what it does not send waits in it.
 
 use super::rtt::{queue_building, RoundTrip, RttFloor};
 
@@ -75,6 +77,11 @@ const KNOWN_FIT: f64 = 0.9;
 const ABOVE_PATH_RISE_PER_S: f64 = 1.02;
 const CEILING_BAND: f64 = 1.1;
 const CEILING_AGE_US: u64 = 20_000_000;
+/// A path measured to carry less than the next rung up needs is not
+/// searched for room (see [`RateController::wanted_estimate`]) until the
+/// measure is this old: it may have grown since (a link whose capacity
+/// came back), and the rung's picture may need too little to show it.
+const LOOK_AGAIN_US: u64 = 10_000_000;
 /// A queue read below this share of that measure is a path that narrowed
 /// (a capacity drop), not one the target crept into.
 const NARROWED: f64 = 0.6;
@@ -149,6 +156,8 @@ pub struct RateController {
     /// The target the latest cut was made at, when it had crept above the
     /// rate read: the path carried that much.
     creep: Option<u32>,
+    /// What the pacer's budget leaves the video (see [`Self::on_pacer_budget`]).
+    pacer_cap: Option<u32>,
     target: u32,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
@@ -181,6 +190,7 @@ impl RateController {
             ceiling: None,
             outgrowing_since: None,
             creep: None,
+            pacer_cap: None,
             target: start_bps,
             updated_at: None,
         };
@@ -230,6 +240,7 @@ impl RateController {
         self.path_rate = None;
         self.ceiling = None;
         self.creep = None;
+        self.pacer_cap = None;
         self.target = start_bps;
         self.updated_at = None;
         self.update(now_us)
@@ -245,6 +256,17 @@ impl RateController {
     /// times the copies each packet carries); used from the next estimate.
     pub fn set_audio_bps(&mut self, audio_bps: u32) {
         self.audio_bps = audio_bps;
+    }
+
+    /// What the transports' pacers send for media besides their backlog
+    /// ([`PacerVerdict::budget_bps`](super::PacerVerdict), None: not
+    /// known). The target stays within it, less the audio: what the pacer
+    /// does not send waits there, and frames planned with an estimate
+    /// that lags the pacer's would wait seconds.
+    pub fn on_pacer_budget(&mut self, now_us: u64, budget_bps: Option<u64>) -> u32 {
+        self.pacer_cap =
+            budget_bps.map(|b| b.saturating_sub(self.audio_bps as u64).min(u32::MAX as u64) as u32);
+        self.update(now_us)
     }
 
     /// The congestion controller's estimate for the narrowest path.
@@ -428,14 +450,16 @@ impl RateController {
     /// [`VideoLadder::step_up_bps`](super::ladder::VideoLadder::step_up_bps)),
     /// or 0. Not where the configured maximum or the user's cap keeps the
     /// target below it, nor while a cut holds, heavy loss limits the rate,
-    /// or the path was recently measured to carry less: those already say
-    /// there is no room.
+    /// or the path was measured to carry less in the last
+    /// [`LOOK_AGAIN_US`]: those already say there is no room.
     pub fn wanted_estimate(&self, now_us: u64, step_up_bps: Option<u32>) -> u64 {
         let Some(video) = step_up_bps else {
             return 0;
         };
         let capped = video > self.max_bps || self.user_cap.is_some_and(|c| c < video);
-        let narrow = self.ceiling(now_us).is_some_and(|c| c < video);
+        let narrow = self
+            .ceiling
+            .is_some_and(|(c, at)| c < video && now_us.saturating_sub(at) < LOOK_AGAIN_US);
         if capped || narrow || self.holding(now_us).is_some() || self.loss_limit.is_some() {
             return 0;
         }
@@ -590,6 +614,9 @@ impl RateController {
         }
         if let Some((limit, _)) = self.loss_limit {
             t = t.min(limit);
+        }
+        if let Some(cap) = self.pacer_cap {
+            t = t.min(cap);
         }
         if let Some((level, from)) = self.recovering.filter(|&(_, from)| now_us >= from) {
             let seconds = now_us.saturating_sub(from) as f64 / 1e6;
@@ -860,6 +887,30 @@ mod tests {
     }
 
     #[test]
+    fn the_target_stays_within_what_the_pacer_sends() {
+        let mut c = settled();
+        let before = c.target();
+        assert_eq!(before, 1_800_000 - 32_000);
+        // The pacer's estimate fell to 500 kbit/s while the reported one
+        // (an average) still reads 2 Mbit/s: its budget, less the audio.
+        assert_eq!(c.on_pacer_budget(5 * S, Some(550_000)), 518_000);
+        assert_eq!(c.on_estimate(5 * S + 50 * MS, 2_000_000), 518_000);
+        // A backlog that leaves nothing: the minimum.
+        assert_eq!(c.on_pacer_budget(5 * S + 100 * MS, Some(0)), 100_000);
+        // The budget back: the target climbs at its usual pace.
+        c.on_pacer_budget(6 * S, Some(3_000_000));
+        let t = c.on_estimate(6 * S, 2_000_000);
+        assert!(t < 150_000, "{t}");
+        for k in 1..=15 {
+            c.on_pacer_budget(6 * S + k * S, Some(3_000_000));
+            c.on_rtt(6 * S + k * S, 20 * MS);
+        }
+        assert_eq!(c.on_estimate(21 * S, 2_000_000), before);
+        // No budget known: no cap.
+        assert_eq!(c.on_pacer_budget(22 * S, None), before);
+    }
+
+    #[test]
     fn room_is_looked_for_only_where_the_video_could_use_it() {
         let mut c = settled();
         let step_up = Some(1_800_000);
@@ -874,12 +925,15 @@ mod tests {
         c.set_user_cap(5 * S, Some(1_000_000));
         assert_eq!(c.wanted_estimate(5 * S, step_up), 0, "the user's cap");
         c.set_user_cap(5 * S, None);
-        // A queue read at 1 Mbit/s: narrower than the step for 20 s.
+        // A queue read at 1 Mbit/s: narrower than the step, and not
+        // looked at again for 10 s.
         c.on_round_trip(6 * S, rt(400, 1_500_000, Some(1_000_000)));
         assert_eq!(c.wanted_estimate(6 * S, step_up), 0, "a cut holds");
         c.on_round_trip(6 * S + 200 * MS, rt(420, 1_500_000, Some(1_000_000)));
         c.on_round_trip(7 * S, rt(25, 800_000, None));
         assert_eq!(c.wanted_estimate(9 * S, step_up), 0, "measured narrower");
+        assert_eq!(c.wanted_estimate(15 * S, step_up), 0, "measured narrower");
+        assert_eq!(c.wanted_estimate(17 * S, step_up), 2_035_555);
         assert_eq!(c.wanted_estimate(27 * S, step_up), 2_035_555);
         // Heavy loss.
         c.on_loss(28 * S, 0.2);

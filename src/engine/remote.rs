@@ -191,11 +191,20 @@ impl Remote {
             Feedback::RoundTrip(rt) => {
                 shared.steer_rate(|rate, now| rate.on_round_trip(now, rt));
             }
-            Feedback::PacerWait(wait_us) => {
+            Feedback::Pacer {
+                wait_us,
+                estimate_bps,
+            } => {
                 let now = shared.clock.now_us();
-                let mut gate = shared.pacer_gate.lock().unwrap_or_else(|p| p.into_inner());
-                let until = gate.on_report(now, uid, wait_us);
-                shared.skip_video_until_us.store(until, Relaxed);
+                let verdict = shared
+                    .pacer_gate
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .on_report(now, uid, wait_us, estimate_bps);
+                shared
+                    .skip_video_until_us
+                    .store(verdict.skip_until_us, Relaxed);
+                shared.steer_rate(|rate, now| rate.on_pacer_budget(now, verdict.budget_bps));
             }
             Feedback::NacksSent(n) => {
                 let before = self.c.video_nacks_sent.swap(n, Relaxed);

@@ -37,9 +37,14 @@ pub enum Feedback {
     RoundTrip(crate::control::rtt::RoundTrip),
     /// Video NACKs sent so far.
     NacksSent(u64),
-    /// How long the oldest video frame not yet sent has waited in the
-    /// sender's pacer, µs (0: none waits), ten times a second.
-    PacerWait(u64),
+    /// The sender's pacer, ten times a second: how long the oldest video
+    /// frame not yet sent has waited in it, µs (0: none waits), and the
+    /// estimate it paces at (the latest; `BitrateEstimate` is its average
+    /// over 3 s). See [`crate::control::pacer`].
+    Pacer {
+        wait_us: u64,
+        estimate_bps: Option<u64>,
+    },
 }
 
 /// Where a transport delivers what arrives. The channels are bounded; a

@@ -473,7 +473,11 @@ impl PeerConnection {
                 }
                 if self.connected {
                     let wait_us = self.pacer.wait_us(now);
-                    self.feedback(Feedback::PacerWait(wait_us));
+                    let estimate_bps = p.bwe_tx.map(|b| b.as_u64());
+                    self.feedback(Feedback::Pacer {
+                        wait_us,
+                        estimate_bps,
+                    });
                 }
                 self.steer_desired();
                 let at = self.last_input;

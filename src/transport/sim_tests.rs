@@ -310,7 +310,14 @@ impl Side {
                 self.rtts.push((now - start, rt.rtt_us));
                 self.rate.on_round_trip(us, rt);
             }
-            Feedback::PacerWait(wait_us) => self.skip_until = self.pacer.on_report(us, 0, wait_us),
+            Feedback::Pacer {
+                wait_us,
+                estimate_bps,
+            } => {
+                let verdict = self.pacer.on_report(us, 0, wait_us, estimate_bps);
+                self.skip_until = verdict.skip_until_us;
+                self.rate.on_pacer_budget(us, verdict.budget_bps);
+            }
             Feedback::NacksSent(_) => {}
         }
         self.targets.push((now - start, self.rate.target()));
@@ -811,6 +818,11 @@ fn twenty_percent_loss_is_repaired() {
         .copied()
         .collect();
     assert!(late.iter().filter(|&&ms| ms > 700).count() <= 6, "{late:?}");
+    // As played: concealment (what neither RED nor FEC brought back)
+    // stays under 2 % of the frames (measured 2-8 of ~900).
+    let a = r.audio_played;
+    let frames = a.played + a.fec_recovered + a.concealed;
+    assert!(a.concealed * 50 <= frames, "{a:?}");
     // RED on towards the lossy path, off on the clean one.
     assert_eq!(call.sides[0].redundancy, Some(true));
     assert_eq!(call.sides[1].redundancy, Some(false));
@@ -996,4 +1008,35 @@ fn looking_for_room_on_a_narrow_link_keeps_its_queue_short() {
     assert!(late >= 300, "{late} kbit/s: {kbps:?}");
     let r = &call.sides[1].received;
     assert!(r.fps[10..39].iter().all(|&f| f >= 25), "{:?}", r.fps);
+}
+
+#[test]
+fn five_percent_loss_with_jitter_plays_without_freezes() {
+    // The bench's 5 % loss with 50 ± 10 ms: 40-60 ms here, each packet
+    // delayed on its own (they arrive reordered).
+    let lossy = LinkConfig {
+        loss: 0.05,
+        jitter: Duration::from_millis(20),
+        ..LinkConfig::delay_ms(40)
+    };
+    let mut call = Call::new(lossy, LinkConfig::delay_ms(1), 11);
+    call.run(Duration::from_secs(30));
+    let r = &call.sides[1].received;
+    println!(
+        "{}\nvideo delay ms per second {:?}",
+        report(&call, 1),
+        r.video_delay_ms
+    );
+    let sent = call.frames_sent[0];
+    assert!(r.decodable * 100 >= sent * 95, "{} of {sent}", r.decodable);
+    // str0m's pacer estimate swings between about 1 and 3 Mbit/s in the
+    // first seconds (its delay-based part reads the jitter). Planned with
+    // the 3 s average it reports, frames waited up to 1.2 s in its pacer
+    // and the picture froze 3 times in each of 30 runs; within the
+    // pacer's budget, 0 times in 30.
+    assert!(r.freezes <= 1, "{} freezes", r.freezes);
+    let a = r.audio_played;
+    let frames = a.played + a.fec_recovered + a.concealed;
+    assert!(frames > 1_400, "{a:?}");
+    assert!(a.concealed * 100 <= frames, "{a:?}");
 }
