@@ -14,10 +14,12 @@
 //!
 //! So each transport reports, ten times a second, the estimate its pacer
 //! paces at and how long its oldest video frame not yet sent has waited:
-//! - **The budget**: what the pacer sends, less what drains its backlog —
-//!   its rate times `1 - wait / BEHIND_US`: all of it while nothing waits,
-//!   nothing once a frame has waited [`BEHIND_US`]. The rate controller
-//!   caps the encoder's target there (less the audio).
+//! - **The budget**: what the pacer sends. The rate controller caps the
+//!   encoder's target there (less the audio). The wait does not lower it:
+//!   an IDR waits its own size at the pacing rate, and a budget that fell
+//!   with that wait sent the target to its minimum at every IDR — the
+//!   ladder stepped down (another IDR), and str0m's estimate, which
+//!   follows what is sent, followed it down for seconds.
 //! - **Skipping**: a frame encoded while the oldest frame in the pacer has
 //!   waited more than [`BEHIND_US`] would wait at least that long itself,
 //!   so it is skipped: the frame rate drops for as long as the pacer needs
@@ -52,8 +54,8 @@ struct Report {
 pub struct PacerVerdict {
     /// Frames are skipped until then (0 or a time past: they are not).
     pub skip_until_us: u64,
-    /// Bits a second the pacers send for media besides their backlog
-    /// (None: no transport reported its estimate).
+    /// Bits a second the pacers send (None: no transport reported its
+    /// estimate).
     pub budget_bps: Option<u64>,
 }
 
@@ -104,11 +106,8 @@ impl PacerGate {
     fn budget(&self) -> Option<u64> {
         self.reports
             .iter()
-            .filter_map(|r| {
-                let left = 1.0 - r.wait_us as f64 / BEHIND_US as f64;
-                r.estimate_bps
-                    .map(|e| (e as f64 * PACING_FACTOR * left.max(0.0)) as u64)
-            })
+            .filter_map(|r| r.estimate_bps)
+            .map(|e| (e as f64 * PACING_FACTOR) as u64)
             .min()
     }
 }
@@ -151,25 +150,18 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_is_what_the_pacer_sends_less_what_drains_its_backlog() {
+    fn the_budget_is_what_the_pacer_sends() {
         let mut g = PacerGate::default();
-        let budget = |g: &mut PacerGate, now, wait, est| g.on_report(now, 1, wait, est).budget_bps;
-        assert_eq!(budget(&mut g, 0, 0, None), None, "no estimate yet");
-        // Nothing waits: all the pacer sends.
-        assert_eq!(
-            budget(&mut g, 100 * MS, 0, Some(1_000_000)),
-            Some(1_100_000)
-        );
+        let mut budget = |now, wait, est| g.on_report(now, 1, wait, est).budget_bps;
+        assert_eq!(budget(0, 0, None), None, "no estimate yet");
+        assert_eq!(budget(100 * MS, 0, Some(1_000_000)), Some(1_100_000));
         // The estimate fell: the budget with it, at once.
-        assert_eq!(budget(&mut g, 200 * MS, 0, Some(400_000)), Some(440_000));
-        // A backlog of a third of BEHIND_US leaves two thirds.
-        let b = budget(&mut g, 300 * MS, BEHIND_US / 3, Some(400_000)).unwrap();
-        assert!((293_000..=294_000).contains(&b), "{b}");
-        // Behind: nothing for new frames.
-        assert_eq!(
-            budget(&mut g, 400 * MS, BEHIND_US * 2, Some(400_000)),
-            Some(0)
-        );
+        assert_eq!(budget(200 * MS, 0, Some(400_000)), Some(440_000));
+        // Frames waiting (an IDR leaving) do not lower it; far behind,
+        // frames are skipped instead.
+        let v = g.on_report(300 * MS, 1, BEHIND_US * 2, Some(400_000));
+        assert_eq!(v.budget_bps, Some(440_000));
+        assert!(v.skip_until_us > 300 * MS);
     }
 
     #[test]
