@@ -1037,7 +1037,7 @@ fn five_percent_loss_with_jitter_plays_without_freezes() {
     let sent = call.frames_sent[0];
     assert!(r.decodable * 100 >= sent * 95, "{} of {sent}", r.decodable);
     // str0m's pacer estimate swings between about 1 and 3 Mbit/s in the
-    // first seconds (its delay-based part reads the jitter). Planned with
+    // first seconds (the round trip stays flat: the jitter does it). Planned with
     // the 3 s average it reports, frames waited up to 1.2 s in its pacer
     // and the picture froze 5 times in each of 30 runs; within the
     // pacer's budget, 0 times in 30.
