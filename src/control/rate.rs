@@ -151,8 +151,8 @@ pub struct RateController {
     /// The target the latest cut was made at, when it had crept above the
     /// rate read: the path carried that much.
     creep: Option<u32>,
-    /// What the pacer's budget leaves the video (see [`Self::on_pacer_budget`]).
-    pacer_cap: Option<u32>,
+    /// What the transports' pacers send (see [`Self::on_pacer_budget`]).
+    pacer_budget: Option<u64>,
     target: u32,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
@@ -185,7 +185,7 @@ impl RateController {
             ceiling: None,
             outgrowing_since: None,
             creep: None,
-            pacer_cap: None,
+            pacer_budget: None,
             target: start_bps,
             updated_at: None,
         };
@@ -235,7 +235,7 @@ impl RateController {
         self.path_rate = None;
         self.ceiling = None;
         self.creep = None;
-        self.pacer_cap = None;
+        self.pacer_budget = None;
         self.target = start_bps;
         self.updated_at = None;
         self.update(now_us)
@@ -259,8 +259,7 @@ impl RateController {
     /// does not send waits there, and frames planned with an estimate
     /// that lags the pacer's would wait seconds.
     pub fn on_pacer_budget(&mut self, now_us: u64, budget_bps: Option<u64>) -> u32 {
-        self.pacer_cap =
-            budget_bps.map(|b| b.saturating_sub(self.audio_bps as u64).min(u32::MAX as u64) as u32);
+        self.pacer_budget = budget_bps;
         self.update(now_us)
     }
 
@@ -608,8 +607,9 @@ impl RateController {
         if let Some((limit, _)) = self.loss_limit {
             t = t.min(limit);
         }
-        if let Some(cap) = self.pacer_cap {
-            t = t.min(cap);
+        if let Some(budget) = self.pacer_budget {
+            let video = budget.saturating_sub(self.audio_bps as u64);
+            t = t.min(video.min(u32::MAX as u64) as u32);
         }
         if let Some((level, from)) = self.recovering.filter(|&(_, from)| now_us >= from) {
             let seconds = now_us.saturating_sub(from) as f64 / 1e6;

@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::control::{KeyframePolicy, PacerGate, RateController};
 use crate::frame::{EncodedFrame, MediaKind};
 use crate::jitter::video::{FreezeMeter, RenderScheduler, VideoDelay};
-use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout, Stretch};
+use crate::jitter::{JitterBuffer, JitterConfig, Playout, Stretch};
 
 const FPS: u64 = 30;
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
@@ -180,12 +180,7 @@ struct Received {
     capture_known: u64,
     /// Per second: the longest a video frame took from its encoder to us.
     video_delay_ms: Vec<u64>,
-    /// Video as shown: freezes (WebRTC's definition) and their length.
-    freezes: u64,
-    frozen_ms: u64,
-    /// Audio as played: the jitter buffer's counts, and the times the
-    /// device found nothing queued.
-    audio_played: JitterStats,
+    /// Times the audio device found nothing queued.
     device_starved: u64,
 }
 
@@ -335,31 +330,26 @@ impl Side {
     fn media(&mut self, now: Instant, start: Instant, frame: EncodedFrame) {
         let r = &mut self.received;
         let second = (now - start).as_secs() as usize;
-        // A video frame's capture time on the sender's clock.
-        let sent = match frame.kind {
-            MediaKind::Audio => None,
-            MediaKind::Video => Some(frame.timestamp * 100 / 9),
-        };
+        let us = self.clock.us_at(now);
+        // A video frame's capture time on the sender's clock (its RTP
+        // timestamp, at 90 kHz).
+        let sent = frame.timestamp * 100 / 9;
         if frame.capture_known {
             r.capture_known += 1;
-            if let Some(sent) = sent {
+            if frame.kind == MediaKind::Video {
                 r.capture_error_us = r.capture_error_us.max(frame.capture_us.abs_diff(sent));
             }
         }
         match frame.kind {
             MediaKind::Audio => {
                 r.audio += 1;
-                let us = self.clock.us_at(now);
                 self.jitter.insert(frame.timestamp, frame.data, us);
                 self.device_at.get_or_insert(now);
             }
             MediaKind::Video => {
                 r.video += 1;
-                if let Some(sent) = sent {
-                    let ms = self.clock.us_at(now).saturating_sub(sent) / 1000;
-                    let most = slot(&mut r.video_delay_ms, second);
-                    *most = (*most).max(ms);
-                }
+                let most = slot(&mut r.video_delay_ms, second);
+                *most = (*most).max(us.saturating_sub(sent) / 1000);
                 // The transport numbers frames, skipping one at a gap.
                 let gap = frame.seq != self.video_seq as u64 + 1;
                 self.video_seq = frame.seq as u32;
@@ -376,12 +366,9 @@ impl Side {
                     if was_broken || frame.keyframe {
                         self.scheduler.resync();
                     }
-                    let us = self.clock.us_at(now);
-                    let due = self.scheduler.on_frame(frame.timestamp * 100 / 9, us);
+                    let due = self.scheduler.on_frame(sent, us);
                     self.last_shown_us = due.max(self.last_shown_us);
                     self.freeze_meter.on_shown(self.last_shown_us);
-                    r.freezes = self.freeze_meter.freezes();
-                    r.frozen_ms = self.freeze_meter.frozen_us() / 1000;
                     r.decodable += 1;
                     *slot(&mut r.fps, second) += 1;
                     if let Some(last) = self.last_decodable {
@@ -419,7 +406,6 @@ impl Side {
             };
             self.device_queued_us += frame_us;
         }
-        self.received.audio_played = self.jitter.stats();
     }
 
     fn request_keyframe_if_broken(&mut self, now: Instant) {
@@ -746,7 +732,7 @@ fn print_first_link(call: &Call) -> Vec<u64> {
 fn report(call: &Call, i: usize) -> String {
     let side = &call.sides[i];
     let r = &side.received;
-    let a = &r.audio_played;
+    let a = side.jitter.stats();
     format!(
         "side {i}: audio {} video {}/{} decodable {} keyframes {} sent {} longest freeze {:?} \
          fps {:?} target {} red {:?}\n  shown: {} freezes ({} ms); played: audio {} fec {} \
@@ -761,8 +747,8 @@ fn report(call: &Call, i: usize) -> String {
         r.fps,
         side.rate.target(),
         side.redundancy,
-        r.freezes,
-        r.frozen_ms,
+        side.freeze_meter.freezes(),
+        side.freeze_meter.frozen_us() / 1000,
         a.played,
         a.fec_recovered,
         a.concealed,
@@ -827,7 +813,7 @@ fn twenty_percent_loss_is_repaired() {
     assert!(late.iter().filter(|&&ms| ms > 700).count() <= 6, "{late:?}");
     // As played: concealment (what neither RED nor FEC brought back)
     // stays under 2 % of the frames (measured 2-8 of ~900).
-    let a = r.audio_played;
+    let a = call.sides[1].jitter.stats();
     let frames = a.played + a.fec_recovered + a.concealed;
     assert!(a.concealed * 50 <= frames, "{a:?}");
     // RED on towards the lossy path, off on the clean one.
@@ -1037,12 +1023,13 @@ fn five_percent_loss_with_jitter_plays_without_freezes() {
     let sent = call.frames_sent[0];
     assert!(r.decodable * 100 >= sent * 95, "{} of {sent}", r.decodable);
     // str0m's pacer estimate swings between about 1 and 3 Mbit/s in the
-    // first seconds (the round trip stays flat: the jitter does it). Planned with
-    // the 3 s average it reports, frames waited up to 1.2 s in its pacer
-    // and the picture froze 5 times in each of 30 runs; within the
-    // pacer's budget, 0 times in 30.
-    assert!(r.freezes <= 1, "{} freezes", r.freezes);
-    let a = r.audio_played;
+    // first seconds (the round trip stays flat: the jitter does it).
+    // Planned with the 3 s average it reports, frames waited up to 1.2 s
+    // in its pacer and the picture froze 5 times in each of 30 runs;
+    // within the pacer's budget, 0 times in 30.
+    let freezes = call.sides[1].freeze_meter.freezes();
+    assert!(freezes <= 1, "{freezes} freezes");
+    let a = call.sides[1].jitter.stats();
     let frames = a.played + a.fec_recovered + a.concealed;
     assert!(frames > 1_400, "{a:?}");
     assert!(a.concealed * 100 <= frames, "{a:?}");
