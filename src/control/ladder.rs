@@ -4,8 +4,13 @@
 //! of mush; stepping down to a size the bitrate can carry keeps the motion.
 //! Driven by the target bitrate, never by loss (random loss on a link with
 //! spare capacity is NACK's job), with hysteresis: down after the target
-//! has been short for a second (at once when far short), up only after it
-//! has had room for the next rung for five seconds.
+//! has been short for a second, up only after it has had room for the next
+//! rung for five seconds. Each change costs an IDR of the new size, several
+//! P-frames' worth, so a short dip of the target (the pacer's estimate
+//! dipping for a fraction of a second, a capacity drop whose queue is still
+//! draining) is no reason to step down: the IDR would land in the dip. Only
+//! before the rung's first frame does a short target move it at once (a
+//! call that starts on a narrow path).
 //!
 //! What a rung needs is a nominal figure ([`BITS_PER_PIXEL`]); a simple
 //! picture (a talking head on a still background) needs less. The encoder
@@ -27,10 +32,8 @@ const HEIGHTS: [u32; 4] = [540, 360, 270, 180];
 const BITS_PER_PIXEL: f64 = 0.05;
 /// Down when the target is below this share of the rung's need ...
 const DOWN_MARGIN: f64 = 0.8;
-/// ... for this long,
+/// ... for this long (at once before the rung's first frame).
 const DOWN_HOLD_US: u64 = 1_000_000;
-/// or at once when it is below this share.
-const FAR_SHORT: f64 = 0.5;
 /// Up when the target exceeds the next rung's need by this factor ...
 const UP_MARGIN: f64 = 1.3;
 /// ... for this long (and as long since the last change).
@@ -237,7 +240,8 @@ impl VideoLadder {
         if self.index + 1 < self.rungs.len() && target < need * DOWN_MARGIN {
             self.room_since = None;
             let since = *self.short_since.get_or_insert(now_us);
-            if target < need * FAR_SHORT || now_us.saturating_sub(since) >= DOWN_HOLD_US {
+            let unencoded = self.window.is_none();
+            if unencoded || now_us.saturating_sub(since) >= DOWN_HOLD_US {
                 // The highest rung the target carries (at least one down).
                 let fits = (self.index + 1..self.rungs.len())
                     .find(|&i| target >= self.rungs[i].needed_bps() as f64 * DOWN_MARGIN)
@@ -344,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn far_short_steps_down_at_once() {
+    fn before_its_first_frame_a_rung_steps_down_at_once() {
         let mut l = VideoLadder::new(1280, 720, 30);
         assert_eq!(l.update(0, 2_000_000), None);
         let r = l.update(100 * MS, 150_000).expect("at once");
@@ -352,6 +356,27 @@ mod tests {
         let r = l.update(200 * MS, 30_000).expect("at once");
         assert_eq!((r.height, r.fps), (180, 15), "the bottom");
         assert_eq!(l.update(300 * MS, 10_000), None, "nothing below the bottom");
+    }
+
+    #[test]
+    fn a_dip_shorter_than_the_hold_keeps_the_rung() {
+        // 720p encoding; the target falls to a tenth for 0.9 s.
+        let mut l = VideoLadder::new(1280, 720, 30);
+        let dip = |t: u64| {
+            if (3 * S..3 * S + 900 * MS).contains(&t) {
+                150_000
+            } else {
+                2_000_000
+            }
+        };
+        assert_eq!(encode(&mut l, 0, 10 * S, 3_000_000, dip), vec![]);
+        // A second short: down, straight to the rung it carries.
+        let (t, r) = encode(&mut l, 10 * S, 12 * S, 3_000_000, |_| 150_000)[0];
+        assert_eq!((r.height, r.fps), (180, 30));
+        assert!(
+            (11 * S..11 * S + 50 * MS).contains(&t),
+            "after the hold: {t}"
+        );
     }
 
     #[test]
@@ -401,8 +426,8 @@ mod tests {
         let changes = encode(&mut l, 0, 12 * S, 1_100_000, target);
         assert_eq!(changes, vec![], "950 kbit/s carries this picture at 720p");
         assert!(950_000 < (nominal as f64 * DOWN_MARGIN) as u32);
-        // Far short of even this picture's need: down at once.
-        let (_, r) = encode(&mut l, 12 * S, 13 * S, 1_100_000, |_| 500_000)[0];
+        // Short of even this picture's need: down after the hold.
+        let (_, r) = encode(&mut l, 12 * S, 14 * S, 1_100_000, |_| 500_000)[0];
         assert_eq!(r.height, 360);
 
         // Without the encoder's word, the nominal need steps it down.

@@ -91,6 +91,13 @@ const OUTGROWN_US: u64 = 1_000_000;
 /// it, instead of in one IDR-sized burst. The first estimate is taken as
 /// it comes.
 const RISE_PER_S: f64 = 1.25;
+/// The pacer's estimate (see [`RateController::on_pacer_budget`]) can dip
+/// for a fraction of a second: a few losses early in the call, or, under
+/// jitter, packets that arrive out of order and count as lost until they
+/// do. The target follows it down (the pacer sends no more), but a cap
+/// shorter than this leaves the picture's size alone
+/// ([`RateController::sustained`]). One that lasts is the path's rate.
+const BUDGET_DIP_US: u64 = 1_000_000;
 
 /// The estimate at which the video's target would reach `video_bps`
 /// while the audio takes `audio_bps`.
@@ -154,6 +161,12 @@ pub struct RateController {
     /// What the transports' pacers send (see [`Self::on_pacer_budget`]).
     pacer_budget: Option<u64>,
     target: u32,
+    /// The target as it would be without the pacer's budget, climbing on
+    /// its own, while the budget's caps are dips (see [`Self::sustained`]);
+    /// the target itself once a cap lasts.
+    uncapped: u32,
+    /// Since when the budget has capped the target.
+    capped_since: Option<u64>,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
 }
@@ -187,6 +200,8 @@ impl RateController {
             creep: None,
             pacer_budget: None,
             target: start_bps,
+            uncapped: start_bps,
+            capped_since: None,
             updated_at: None,
         };
         c.target = c.compute(0, start_bps);
@@ -200,12 +215,15 @@ impl RateController {
 
     /// The rate the path carries for longer than a drain: the target, or
     /// — while a cut drains a queue whose rate was measured — what the
-    /// target returns to once it has drained. The video ladder picks its
-    /// size from this, so that a drain of a second does not step the
-    /// picture down to a size it leaves again (each step costs an IDR).
+    /// target returns to once it has drained; and during and after a dip
+    /// of the pacer's budget (a cap shorter than [`BUDGET_DIP_US`]), the
+    /// target as it would be without it. The video ladder picks its size
+    /// from this, so that a drain of a second or a dip of the pacer's
+    /// estimate does not step the picture down to a size it leaves again
+    /// (each step costs an IDR, which would land in the dip).
     pub fn sustained(&self) -> u32 {
         let draining = self.carried_measured && self.cut.is_some();
-        match self.path_rate.filter(|_| draining) {
+        let sustained = match self.path_rate.filter(|_| draining) {
             Some(path) => {
                 let mut fit = self.known_fit(path);
                 if let Some(cap) = self.user_cap {
@@ -214,7 +232,8 @@ impl RateController {
                 fit.max(self.target)
             }
             None => self.target,
-        }
+        };
+        sustained.max(self.uncapped)
     }
 
     /// A new session on new paths: forget the estimates and RTTs of the
@@ -237,6 +256,8 @@ impl RateController {
         self.creep = None;
         self.pacer_budget = None;
         self.target = start_bps;
+        self.uncapped = start_bps;
+        self.capped_since = None;
         self.updated_at = None;
         self.update(now_us)
     }
@@ -327,6 +348,7 @@ impl RateController {
                 self.recovering = Some((fit, now_us));
                 self.carried_measured = false;
                 self.target = fit;
+                self.uncapped = fit;
                 self.updated_at = Some(now_us);
             }
         }
@@ -607,9 +629,14 @@ impl RateController {
         if let Some((limit, _)) = self.loss_limit {
             t = t.min(limit);
         }
-        if let Some(budget) = self.pacer_budget {
-            let video = budget.saturating_sub(self.audio_bps as u64);
-            t = t.min(video.min(u32::MAX as u64) as u32);
+        // The same without the pacer's budget (see `uncapped`).
+        let mut u = t;
+        let budget = self.pacer_budget.map(|b| {
+            let video = b.saturating_sub(self.audio_bps as u64);
+            video.min(u32::MAX as u64) as u32
+        });
+        if let Some(b) = budget {
+            t = t.min(b);
         }
         if let Some((level, from)) = self.recovering.filter(|&(_, from)| now_us >= from) {
             let seconds = now_us.saturating_sub(from) as f64 / 1e6;
@@ -619,21 +646,40 @@ impl RateController {
             } else {
                 t = cap as u32;
             }
+            u = u.min(cap as u32);
         }
         if self.allowed.is_some() {
             if let Some(at) = self.updated_at {
                 let seconds = now_us.saturating_sub(at) as f64 / 1e6;
-                let from = self.target.max(self.min_bps) as f64;
-                let per_s = match self.ceiling(now_us) {
-                    Some(c) if from >= c as f64 * CEILING_BAND => RECOVERY_RISE_PER_S,
-                    Some(c) if from >= c as f64 => ABOVE_PATH_RISE_PER_S,
-                    _ => RISE_PER_S,
-                };
-                t = t.min((from * per_s.powf(seconds)) as u32);
+                t = t.min(self.risen(now_us, self.target, seconds));
+                u = u.min(self.risen(now_us, self.uncapped, seconds));
             }
             self.updated_at = Some(now_us);
         }
-        t.max(self.min_bps)
+        let t = t.max(self.min_bps);
+        let mut u = u.max(t);
+        match budget {
+            Some(b) if b < u => {
+                let since = *self.capped_since.get_or_insert(now_us);
+                if now_us.saturating_sub(since) >= BUDGET_DIP_US {
+                    u = t; // no dip: the path's rate
+                }
+            }
+            _ => self.capped_since = None,
+        }
+        self.uncapped = u;
+        t
+    }
+
+    /// The most a target at `from` may have risen to in `seconds`.
+    fn risen(&self, now_us: u64, from: u32, seconds: f64) -> u32 {
+        let from = from.max(self.min_bps) as f64;
+        let per_s = match self.ceiling(now_us) {
+            Some(c) if from >= c as f64 * CEILING_BAND => RECOVERY_RISE_PER_S,
+            Some(c) if from >= c as f64 => ABOVE_PATH_RISE_PER_S,
+            _ => RISE_PER_S,
+        };
+        (from * per_s.powf(seconds)).min(u32::MAX as f64) as u32
     }
 }
 
@@ -901,6 +947,38 @@ mod tests {
         assert_eq!(c.on_estimate(21 * S, 2_000_000), before);
         // No budget known: no cap.
         assert_eq!(c.on_pacer_budget(22 * S, None), before);
+    }
+
+    #[test]
+    fn a_dip_of_the_pacers_budget_leaves_the_size_alone() {
+        let mut c = settled();
+        let before = c.target();
+        // 0.7 s at 500 kbit/s: the target follows, the size does not.
+        for k in 0..=7 {
+            assert_eq!(
+                c.on_pacer_budget(5 * S + k * 100 * MS, Some(550_000)),
+                518_000
+            );
+            assert_eq!(c.sustained(), before);
+        }
+        // Back: the target climbs from the dip at its usual pace, while
+        // the size stays where it was.
+        c.on_pacer_budget(5 * S + 800 * MS, Some(3_000_000));
+        let t = c.on_estimate(6 * S, 2_000_000);
+        assert!(t < 700_000, "{t}");
+        assert_eq!(c.sustained(), before);
+        for k in 1..=8 {
+            c.on_pacer_budget(6 * S + k * S, Some(3_000_000));
+            c.on_rtt(6 * S + k * S, 20 * MS);
+        }
+        assert_eq!(c.on_estimate(14 * S, 2_000_000), before);
+        assert_eq!(c.sustained(), before);
+        // A cap that lasts over a second is the path's: the size follows.
+        for k in 0..=12 {
+            c.on_pacer_budget(15 * S + k * 100 * MS, Some(550_000));
+        }
+        assert_eq!(c.target(), 518_000);
+        assert_eq!(c.sustained(), 518_000);
     }
 
     #[test]
