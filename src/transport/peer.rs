@@ -41,9 +41,6 @@ const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
 const RTT_INTERVAL: Duration = Duration::from_millis(100);
 /// How often [`Feedback::NetworkStats`] goes to the engine.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// How often a keyframe is asked for while video waits for one (the
-/// engine answers at most this often: `control::keyframe::MIN_INTERVAL_US`).
-const KEYFRAME_ASK_INTERVAL: Duration = Duration::from_millis(300);
 /// The rate the estimator is asked to find ("desired") is this multiple of
 /// what we send (smoothed over about a second), within the configured
 /// bounds. str0m probes up to twice the desired rate — every 5 s while
@@ -151,11 +148,6 @@ pub struct PeerConnection {
     rtt_max_us: Option<u64>,
     sent_at: Option<Instant>,
     connected_at: Option<Instant>,
-    /// Video waits for a keyframe: frames before it, which the receiver
-    /// cannot decode, are not sent (see [`Self::send`]); and when it was
-    /// last asked for.
-    video_awaits_keyframe: bool,
-    keyframe_asked_at: Option<Instant>,
     /// The rate the estimator is asked to find.
     desired_bps: u64,
     /// See [`Self::set_wanted_bps`].
@@ -202,8 +194,6 @@ impl PeerConnection {
             rtt_max_us: None,
             sent_at: None,
             connected_at: None,
-            video_awaits_keyframe: true,
-            keyframe_asked_at: None,
             desired_bps: 0,
             wanted_bps: 0,
             sustained_bps: 0,
@@ -398,7 +388,6 @@ impl PeerConnection {
                 self.configure_video_repair();
                 self.feedback(Feedback::Connection(ConnectionState::Connected));
                 // Whatever was encoded before is gone: start with a keyframe.
-                self.keyframe_asked_at = Some(self.last_input);
                 self.feedback(Feedback::KeyframeRequest);
             }
             RtcEvent::IceConnectionStateChange(state) => match state {
@@ -604,31 +593,11 @@ impl PeerConnection {
     }
 
     /// Sends one encoded frame of ours, handed over at `now` (dropped until
-    /// connected, as str0m would). Video starts at a keyframe: the frames
-    /// encoded between the connection and the keyframe it asks for are
-    /// dropped too, and the keyframe is asked for again every
-    /// [`KEYFRAME_ASK_INTERVAL`] until it comes (the engine may be
-    /// answering another peer's). The receiver could not decode them, and
-    /// a packet of one it missed holds every later frame, the keyframe
-    /// included, in its buffer until it gives up on that frame (three
-    /// round trips).
+    /// connected, as str0m would).
     pub fn send(&mut self, now: Instant, frame: EncodedFrame) {
         self.last_input = self.last_input.max(now);
         if !self.connected {
             return;
-        }
-        if frame.kind == MediaKind::Video && self.video_awaits_keyframe {
-            if !frame.keyframe {
-                let due = self
-                    .keyframe_asked_at
-                    .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_ASK_INTERVAL);
-                if due {
-                    self.keyframe_asked_at = Some(now);
-                    self.feedback(Feedback::KeyframeRequest);
-                }
-                return;
-            }
-            self.video_awaits_keyframe = false;
         }
         let Some((mid, pt)) = self.payload_type(frame.kind) else {
             return;

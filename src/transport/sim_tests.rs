@@ -182,8 +182,6 @@ struct Received {
     video_delay_ms: Vec<u64>,
     /// Times the audio device found nothing queued.
     device_starved: u64,
-    /// Whether the first video frame was a keyframe (None: no video).
-    first_video_keyframe: Option<bool>,
 }
 
 /// One side: the connection, its synthetic encoders and what it received.
@@ -194,10 +192,6 @@ struct Side {
     rate: RateController,
     keyframes: KeyframePolicy,
     keyframe_wanted: bool,
-    /// Keyframe requests the connection made; those before this time are
-    /// not answered (the encoder busy with another peer's).
-    keyframe_requests: u64,
-    refuse_keyframes_until: Option<Instant>,
     rtt_us: u64,
     audio_seq: u32,
     video_seq: u32,
@@ -269,8 +263,6 @@ impl Side {
             last_pli: None,
             last_decodable: None,
             keyframes_sent: 0,
-            keyframe_requests: 0,
-            refuse_keyframes_until: None,
             step_up_bps: None,
             pacer: PacerGate::default(),
             skip_until: 0,
@@ -288,12 +280,7 @@ impl Side {
     fn feedback(&mut self, now: Instant, start: Instant, f: Feedback) {
         let us = self.clock.us_at(now);
         match f {
-            Feedback::KeyframeRequest => {
-                self.keyframe_requests += 1;
-                if self.refuse_keyframes_until.is_none_or(|t| now >= t) {
-                    self.keyframe_wanted = true;
-                }
-            }
+            Feedback::KeyframeRequest => self.keyframe_wanted = true,
             Feedback::BitrateEstimate(bps) => {
                 let red = if self.redundancy == Some(false) { 1 } else { 3 };
                 self.rate.set_audio_bps(AUDIO_BPS * red + 24_000);
@@ -361,7 +348,6 @@ impl Side {
             }
             MediaKind::Video => {
                 r.video += 1;
-                r.first_video_keyframe.get_or_insert(frame.keyframe);
                 let most = slot(&mut r.video_delay_ms, second);
                 *most = (*most).max(us.saturating_sub(sent) / 1000);
                 // The transport numbers frames, skipping one at a gap.
@@ -1015,31 +1001,6 @@ fn looking_for_room_on_a_narrow_link_keeps_its_queue_short() {
     assert!(late >= 300, "{late} kbit/s: {kbps:?}");
     let r = &call.sides[1].received;
     assert!(r.fps[10..39].iter().all(|&f| f >= 25), "{:?}", r.fps);
-}
-
-#[test]
-fn video_starts_at_a_keyframe_asked_for_until_it_comes() {
-    // The encoder makes the call's first keyframe before the connection
-    // is up, and refuses the connection's request for 1 s (busy with
-    // another peer's, say): no frame goes out before the keyframe, which
-    // is asked for again until it comes.
-    let mut call = Call::new(LinkConfig::delay_ms(20), LinkConfig::delay_ms(20), 1);
-    let start = call.start;
-    for side in &mut call.sides {
-        side.keyframe_wanted = false;
-        side.keyframes_sent = 1;
-        side.refuse_keyframes_until = Some(start + Duration::from_secs(1));
-    }
-    call.run(Duration::from_secs(3));
-    let (sender, r) = (&call.sides[0], &call.sides[1].received);
-    assert_eq!(r.first_video_keyframe, Some(true));
-    assert!(r.decodable > 30, "{} decodable frames", r.decodable);
-    // Asked at the connection, then every 300 ms until answered.
-    assert!(
-        (3..=6).contains(&sender.keyframe_requests),
-        "{} requests",
-        sender.keyframe_requests
-    );
 }
 
 #[test]
