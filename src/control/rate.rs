@@ -165,8 +165,11 @@ pub struct RateController {
     /// its own, while the budget's caps are dips (see [`Self::sustained`]);
     /// the target itself once a cap lasts.
     uncapped: u32,
-    /// Since when the budget has capped the target.
+    /// Since when the budget has capped the target, and since when it
+    /// has not: a cap broken for less than half of [`BUDGET_DIP_US`] goes
+    /// on (a budget that leaves room for a moment now and then is no dip).
     capped_since: Option<u64>,
+    free_since: Option<u64>,
     /// When the target was last computed from an estimate.
     updated_at: Option<u64>,
 }
@@ -202,6 +205,7 @@ impl RateController {
             target: start_bps,
             uncapped: start_bps,
             capped_since: None,
+            free_since: None,
             updated_at: None,
         };
         c.target = c.compute(0, start_bps);
@@ -258,6 +262,7 @@ impl RateController {
         self.target = start_bps;
         self.uncapped = start_bps;
         self.capped_since = None;
+        self.free_since = None;
         self.updated_at = None;
         self.update(now_us)
     }
@@ -660,12 +665,18 @@ impl RateController {
         let mut u = u.max(t);
         match budget {
             Some(b) if b < u => {
+                self.free_since = None;
                 let since = *self.capped_since.get_or_insert(now_us);
                 if now_us.saturating_sub(since) >= BUDGET_DIP_US {
                     u = t; // no dip: the path's rate
                 }
             }
-            _ => self.capped_since = None,
+            _ => {
+                let free = *self.free_since.get_or_insert(now_us);
+                if now_us.saturating_sub(free) >= BUDGET_DIP_US / 2 {
+                    self.capped_since = None;
+                }
+            }
         }
         self.uncapped = u;
         t
@@ -979,6 +990,24 @@ mod tests {
         }
         assert_eq!(c.target(), 518_000);
         assert_eq!(c.sustained(), 518_000);
+    }
+
+    #[test]
+    fn a_cap_broken_by_moments_of_room_still_lasts() {
+        let mut c = settled();
+        let before = c.target();
+        // 400 ms capped, 100 ms of room, for 3 s.
+        let mut t = 5 * S;
+        for _ in 0..6 {
+            for k in 0..4 {
+                c.on_pacer_budget(t + k * 100 * MS, Some(550_000));
+            }
+            c.on_pacer_budget(t + 400 * MS, Some(3_000_000));
+            t += 500 * MS;
+        }
+        assert_eq!(c.on_pacer_budget(t, Some(550_000)), 518_000);
+        let size = c.sustained();
+        assert!(size < 600_000, "{size}, before the cap {before}");
     }
 
     #[test]
