@@ -7,10 +7,10 @@
 //! estimate falls — its loss-based part can take it from 2.5 Mbit/s to
 //! 400 kbit/s at once, and under 50 ± 10 ms of jitter it swings between 1
 //! and 3 Mbit/s with the round trip flat — the pacer slows down at once
-//! while the average takes seconds to follow. An encoder that planned with the average would
-//! fill the pacer with seconds of frames: the picture arrives late, its
-//! repairs later still, and the receiver, waiting for them, freezes and
-//! asks for keyframes, the largest frames.
+//! while the average takes seconds to follow. An encoder that planned
+//! with the average would fill the pacer with seconds of frames: the
+//! picture arrives late, its repairs later still, and the receiver,
+//! waiting for them, freezes and asks for keyframes, the largest frames.
 //!
 //! So each transport reports, ten times a second, the estimate its pacer
 //! paces at and how long its oldest video frame not yet sent has waited:
