@@ -10,6 +10,14 @@
 
 use crate::codec::opus::OpusSettings;
 
+/// How many packets back each RED copy in an audio packet comes from: a
+/// packet carries the three frames before it, so a frame is lost for good
+/// only when four in a row are (0.8 % of them at 30 % random loss, 2.7 %
+/// with two copies; PESQ-WB 3.14-3.23 against 2.55-2.62 in the bench).
+pub const RED_DISTANCES: [u32; 3] = [1, 2, 3];
+/// Frames of audio one packet carries with RED on: its own and the copies.
+pub const RED_FRAMES_PER_PACKET: u64 = 1 + RED_DISTANCES.len() as u64;
+
 /// Reported loss at or above which each packet also carries the previous
 /// frames (RFC 2198 RED).
 const RED_ON_LOSS: f64 = 0.02;
@@ -139,9 +147,10 @@ impl AudioModeController {
 
     /// The peer reported `loss` (fraction 0..=1 of what we sent, since its
     /// last report) at `now_us`; `redundancy` says whether every peer gets
-    /// our packets with RED copies of the two frames before them, which
-    /// leaves the FEC only what RED cannot rebuild (three frames lost in a
-    /// row). Returns the new mode when the encoder should change.
+    /// our packets with RED copies of the frames before them, which leaves
+    /// the FEC only what RED cannot rebuild ([`RED_FRAMES_PER_PACKET`]
+    /// frames lost in a row). Returns the new mode when the encoder should
+    /// change.
     pub fn on_loss_report(
         &mut self,
         now_us: u64,
@@ -165,7 +174,7 @@ impl AudioModeController {
         self.loss = Some(smoothed);
         self.last_report_us = now_us;
         let uncovered = if redundancy {
-            smoothed.powi(3)
+            smoothed.powi(RED_FRAMES_PER_PACKET as i32)
         } else {
             smoothed
         };
@@ -204,9 +213,9 @@ impl AudioModeController {
 
 /// Whether audio packets to one peer carry redundant copies of the frames
 /// before them (RFC 2198 RED, negotiated as `red/48000/2`). A packet then
-/// rebuilds the one or two lost just before it at full quality, which Opus'
-/// own FEC (one frame back, at a lower bitrate) cannot; it costs two more
-/// frames of audio bitrate per packet. It starts on, since nothing is known
+/// rebuilds up to [`RED_DISTANCES`]`.len()` frames lost just before it at
+/// full quality, which Opus' own FEC (one frame back, at a lower bitrate)
+/// cannot; each copy costs another frame of audio bitrate per packet. It starts on, since nothing is known
 /// about the path at first, goes on as soon as the peer reports loss, and
 /// off after a long calm.
 #[derive(Debug, Clone)]
@@ -361,16 +370,17 @@ mod tests {
     #[test]
     fn with_redundancy_the_fec_covers_only_what_red_cannot() {
         let mut c = controller();
-        // 10 % loss with RED to every peer: three in a row is 0.1 %, below
+        // 10 % loss with RED to every peer: four in a row is 0.01 %, below
         // what FEC is spent on, so the bits go to the speech itself.
         let m = c.on_loss_report(0, 0.10, true).expect("a change");
         assert_eq!((m.expected_loss_pct, m.bitrate_bps), (0, 32_000));
-        // 30 %: 2.7 % left for FEC.
-        let m = c.on_loss_report(S, 0.30, true).expect("a change");
+        // 40 %: 2.6 % left for FEC.
+        let m = c.on_loss_report(S, 0.40, true).expect("a change");
         assert_eq!(m.expected_loss_pct, 3);
-        // A peer without RED joins: FEC covers the whole loss again.
-        let m = c.on_loss_report(2 * S, 0.30, false).expect("a change");
-        assert_eq!(m.expected_loss_pct, 30);
+        // A peer without RED joins: FEC covers the whole loss again, as far
+        // as the hint goes.
+        let m = c.on_loss_report(2 * S, 0.40, false).expect("a change");
+        assert_eq!(m.expected_loss_pct, MAX_HINT_PCT);
     }
 
     #[test]

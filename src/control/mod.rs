@@ -15,7 +15,9 @@ pub mod repair;
 pub mod rtt;
 pub mod sync;
 
-pub use audio::{AudioMode, AudioModeController, RedundancyPolicy};
+pub use audio::{
+    AudioMode, AudioModeController, RedundancyPolicy, RED_DISTANCES, RED_FRAMES_PER_PACKET,
+};
 pub use keyframe::KeyframePolicy;
 pub use ladder::{Rung, VideoLadder};
 pub use pacer::{PacerGate, PacerVerdict};

@@ -275,8 +275,38 @@ impl RateController {
 
     /// What the audio now takes from the same path (its encoder's rate,
     /// times the copies each packet carries); used from the next estimate.
+    ///
+    /// The video rates the controller keeps (its target, a cut's level and
+    /// the climb after it, what the path was measured to carry) are what
+    /// the path carries less the audio, so they move by what the audio
+    /// gives up or takes: the total stays. Audio redundancy going off gives
+    /// its share to the video at once, rather than through the slow climb
+    /// after a cut; going on, it takes its share from the video at once.
     pub fn set_audio_bps(&mut self, audio_bps: u32) {
+        let freed = self.audio_bps as i64 - audio_bps as i64;
         self.audio_bps = audio_bps;
+        if freed == 0 {
+            return;
+        }
+        let (min, max) = (self.min_bps, self.max_bps);
+        let shift = |v: u32| (v as i64 + freed).clamp(min as i64, max as i64) as u32;
+        self.target = shift(self.target);
+        self.uncapped = shift(self.uncapped);
+        for level in [
+            self.cut.as_mut().map(|c| &mut c.0),
+            self.recovering.as_mut().map(|r| &mut r.0),
+            self.loss_limit.as_mut().map(|l| &mut l.0),
+            self.ceiling.as_mut().map(|c| &mut c.0),
+            self.carried.as_mut(),
+            self.sending.as_mut(),
+            self.path_rate.as_mut(),
+            self.creep.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *level = shift(*level);
+        }
     }
 
     /// What the transports' pacers send
@@ -815,6 +845,28 @@ mod tests {
         assert!(later as f64 > bound(2.5), "but it does climb: {later}");
         // Falling is immediate.
         assert_eq!(c.on_estimate(7 * S + MS, 400_000), 360_000 - 32_000);
+    }
+
+    #[test]
+    fn what_the_audio_gives_up_or_takes_moves_the_video_at_once() {
+        let mut c = settled();
+        let before = c.target();
+        // Redundancy on: the audio takes 96 kbit/s more, the video gives
+        // them up at once (not only from the next estimate).
+        c.set_audio_bps(128_000);
+        assert_eq!(c.target(), before - 96_000);
+        assert_eq!(c.on_estimate(5 * S, 2_000_000), before - 96_000);
+        c.set_audio_bps(32_000);
+        assert_eq!(c.target(), before);
+        // During a cut the held level moves too: the path carries the
+        // same total, and the climb after the hold starts from it.
+        let cut = c.on_rtt(6 * S, 150 * MS);
+        assert!(cut < before, "{cut}");
+        c.set_audio_bps(8_000);
+        assert_eq!(c.target(), cut + 24_000);
+        assert_eq!(c.on_estimate(6 * S + 500 * MS, 2_000_000), cut + 24_000);
+        c.set_audio_bps(128_000);
+        assert_eq!(c.on_estimate(6 * S + 700 * MS, 2_000_000), cut - 96_000);
     }
 
     #[test]

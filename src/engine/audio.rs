@@ -18,7 +18,7 @@ use super::remote::{Remote, REDUNDANCY_OFF, REDUNDANCY_ON};
 use super::worker::Worker;
 use super::Shared;
 use crate::codec::opus::{OpusDecoder, OpusEncoder, OpusSettings, FRAME_SAMPLES};
-use crate::control::{AudioModeController, LipSync, SyncDelays};
+use crate::control::{AudioModeController, LipSync, SyncDelays, RED_FRAMES_PER_PACKET};
 use crate::devices::audio::{AudioFormat, AudioInput, AudioOutput, AudioSink, WavSink};
 use crate::devices::resample::{downmix, upmix, Resampler};
 use crate::error::Result;
@@ -442,14 +442,14 @@ fn apply_estimates(shared: &Shared, tracks: &[Track]) {
         .filter(|&e| e > 0)
         .min();
     // With RED on towards any remote (or not reported yet: it starts on),
-    // each audio packet carries the two frames before it too.
+    // each audio packet carries copies of the frames before it too.
     let red = |t: &Track| t.input.remote.c.audio_redundancy.load(Relaxed);
     shared.audio_redundancy.store(
         !tracks.is_empty() && tracks.iter().all(|t| red(t) == REDUNDANCY_ON),
         Relaxed,
     );
     let copies = if tracks.iter().any(|t| red(t) != REDUNDANCY_OFF) {
-        3
+        RED_FRAMES_PER_PACKET
     } else {
         1
     };

@@ -29,7 +29,7 @@ use super::webrtc::{ConnectionState, NetworkStats, Role, Signal, WebRtcConfig};
 use super::Feedback;
 use crate::clock::Clock;
 use crate::control::rtt::RoundTripMeter;
-use crate::control::{RedundancyPolicy, RepairPolicy};
+use crate::control::{RedundancyPolicy, RepairPolicy, RED_DISTANCES};
 use crate::error::{Error, Result};
 use crate::frame::{EncodedFrame, MediaKind};
 
@@ -84,11 +84,11 @@ fn build_rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
     let mut cfg = Rtc::builder()
         .set_crypto_provider(super::crypto::provider())
         .clear_codecs()
-        // Opus with RED (RFC 2198): each packet may also carry the two
-        // frames before it; whether it does follows the loss (see
+        // Opus with RED (RFC 2198): each packet may also carry the frames
+        // before it; whether it does follows the loss (see
         // `control::RedundancyPolicy`).
         .enable_opus(true, true)
-        .set_red_distances(&[1, 2])
+        .set_red_distances(&RED_DISTANCES)
         .enable_bwe(Some(Bitrate::bps(config.start_bitrate_bps as u64)))
         // The round trip is read ten times a second (a building queue
         // shows there first); the other statistics go out once a second.
