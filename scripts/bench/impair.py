@@ -131,6 +131,17 @@ def queue_after_step(wire, step_at, rate_kbit, within_s=8.0):
     return round(at - step_at, 1), round(peak * 8 / rate_kbit, 1)
 
 
+def sent_before_step(wire, step_at, span_s=1.0):
+    """What the bottleneck took in (sent, plus the growth of its queue)
+    in the `span_s` before a capacity step, kbit/s: the queue a step
+    builds before the sender reacts grows with it."""
+    inside = [w for w in wire if step_at - span_s <= w[0] <= step_at]
+    if len(inside) < 2:
+        return None
+    (t0, b0, q0), (t1, b1, q1) = inside[0], inside[-1]
+    return round(((b1 - b0) + (q1 - q0)) * 8 / (1000 * (t1 - t0)))
+
+
 class Impairment:
     """What one scenario does to A's egress, set up and torn down around
     each run."""
@@ -559,6 +570,7 @@ def table(results):
             ("fps_mean", "fps"), ("fps_min", "fps min"), ("height_mean", "height"),
             ("send_kbps", "send kbit/s"), ("rtt_p50_ms", "RTT p50"), ("rtt_max_ms", "RTT max"),
             ("fit_s", "fit s (payload per s)"), ("queue_fit_s", "fit s (queue stops growing)"),
+            ("sent_before_step_kbps", "kbit/s into the link in the second before the step"),
             ("queue_peak_ms", "queue peak after step ms"),
             ("back_to_720p_s", "720p again after rise s"), ("send_late_kbps", "send kbit/s from 10 s after rise"), ("rtt_peak_after_step_ms", "RTT peak after step"),
             ("steady_rtt_p50_ms", "RTT p50 after 10 s"), ("link_use_pct", "media payload % of link"),
@@ -626,6 +638,7 @@ def main():
                 if capacity_drop(spec) and imp.step_done_at is not None:
                     m["queue_fit_s"], m["queue_peak_ms"] = queue_after_step(
                         imp.wire, imp.step_done_at, spec["step_kbit"])
+                    m["sent_before_step_kbps"] = sent_before_step(imp.wire, imp.step_done_at)
                 if counts:
                     m["link_loss_pct"] = round(100 * counts["dropped"] / max(1, counts["packets"]), 1)
                 print("   " + json.dumps(m), flush=True)
