@@ -13,7 +13,7 @@ the same looped speech. What B receives from A is measured:
 - A's send bitrate and RTT; after a capacity drop, the time until A's
   sending fits the new capacity (per second of payload, and from the
   bottleneck's queue sampled every 100 ms) and the RTT and queue peaks it
-  costs; after a capacity rise, the time until 720p is sent again; on a
+  costs, next to what went into the link in the second before it; after a capacity rise, the time until 720p is sent again; on a
   steady 500 kbit/s bottleneck, the RTT and the share of the link used
   (media payload, and every byte the bottleneck sent);
 - libmedia's glass-to-glass latency (capture to frame callback);
