@@ -4,9 +4,10 @@
 //!
 //!     cargo bench --bench calls [-- CALLS SECONDS]
 //!
-//! - invite → ringing and accept → first remote video frame: p50 / max of
-//!   CALLS calls (default 10), answered at once, and again answered once
-//!   the transport has connected while ringing (as when a person answers);
+//! - invite → ringing, accept → first remote video frame and accept →
+//!   first remote audio frame played: p50 / max of CALLS calls (default
+//!   10), answered at once, and again answered once the transport has
+//!   connected while ringing (as when a person answers);
 //! - glass-to-glass: the test pattern's embedded capture time against the
 //!   receiving engine's clock when the decoded frame reaches the frame
 //!   handler (both clocks are mapped onto one here);
@@ -173,6 +174,7 @@ fn main() {
     let bob = caller(&url, "bob", video);
 
     let (mut to_ringing, mut to_frame, mut to_frame_rung) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut to_audio, mut to_audio_rung) = (Vec::new(), Vec::new());
     for i in 0..2 * calls {
         let let_it_ring = i >= calls;
         *bob.first_frame.lock().unwrap() = None;
@@ -201,21 +203,29 @@ fn main() {
                 )
             });
         }
+        let decoded = alice.engine.stats().audio_frames_decoded;
         let accepted = Instant::now();
         bob.engine.accept(&call_id).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let first = loop {
-            if let Some(t) = *alice.first_frame.lock().unwrap() {
-                break t;
+        // Polled every millisecond: the first remote video frame at the
+        // frame handler, and the first of bob's audio frames alice's
+        // playout decoded.
+        let (mut first, mut heard) = (None, None);
+        while first.is_none() || heard.is_none() {
+            first = first.or(*alice.first_frame.lock().unwrap());
+            if heard.is_none() && alice.engine.stats().audio_frames_decoded > decoded {
+                heard = Some(Instant::now());
             }
-            assert!(Instant::now() < deadline, "no video");
+            assert!(Instant::now() < deadline, "no video or no audio");
             std::thread::sleep(Duration::from_millis(1));
-        };
-        let took = (first - accepted).as_secs_f64() * 1000.0;
+        }
+        let ms = |t: Option<Instant>| (t.unwrap() - accepted).as_secs_f64() * 1000.0;
         if let_it_ring {
-            to_frame_rung.push(took);
+            to_frame_rung.push(ms(first));
+            to_audio_rung.push(ms(heard));
         } else {
-            to_frame.push(took);
+            to_frame.push(ms(first));
+            to_audio.push(ms(heard));
         }
         alice.engine.hangup().unwrap();
         wait(&bob, |e| matches!(e, Event::Call(CallEvent::Ended { .. })));
@@ -233,6 +243,13 @@ fn main() {
         "{calls} calls answered after the transport connected while ringing: accept -> first remote video frame p50 {:.1} ms (max {:.1})",
         pct(&mut to_frame_rung.clone(), 0.5),
         pct(&mut to_frame_rung, 1.0)
+    );
+    println!(
+        "accept -> first remote audio frame played: p50 {:.1} ms (max {:.1}) answered at once, p50 {:.1} ms (max {:.1}) answered after connecting",
+        pct(&mut to_audio.clone(), 0.5),
+        pct(&mut to_audio, 1.0),
+        pct(&mut to_audio_rung.clone(), 0.5),
+        pct(&mut to_audio_rung, 1.0)
     );
     drop(alice);
     drop(bob);
