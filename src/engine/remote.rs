@@ -138,6 +138,7 @@ impl Remote {
         let uid = self.uid;
         match fb {
             Feedback::KeyframeRequest => shared.keyframe_requested.store(true, Relaxed),
+            Feedback::KeyframeNeeded => shared.keyframe_wanted.store(true, Relaxed),
             Feedback::BitrateEstimate(bps) => {
                 self.c.bandwidth_estimate_bps.store(bps as u64, Relaxed);
                 return true;

@@ -25,6 +25,11 @@ use crate::frame::EncodedFrame;
 pub enum Feedback {
     /// The remote decoder needs an IDR frame.
     KeyframeRequest,
+    /// The connection came up: whatever was encoded before it never
+    /// reached the peer, so the next frame is an IDR, whenever the last
+    /// one was made (unlike a [`Feedback::KeyframeRequest`], which the
+    /// keyframe policy spaces from the IDR before it).
+    KeyframeNeeded,
     /// The path can carry about this many bits per second.
     BitrateEstimate(u32),
     /// The connection's state changed.

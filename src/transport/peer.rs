@@ -388,7 +388,7 @@ impl PeerConnection {
                 self.configure_video_repair();
                 self.feedback(Feedback::Connection(ConnectionState::Connected));
                 // Whatever was encoded before is gone: start with a keyframe.
-                self.feedback(Feedback::KeyframeRequest);
+                self.feedback(Feedback::KeyframeNeeded);
             }
             RtcEvent::IceConnectionStateChange(state) => match state {
                 IceConnectionState::Disconnected if self.connected => {

@@ -282,7 +282,7 @@ impl Side {
     fn feedback(&mut self, now: Instant, start: Instant, f: Feedback) {
         let us = self.clock.us_at(now);
         match f {
-            Feedback::KeyframeRequest => self.keyframe_wanted = true,
+            Feedback::KeyframeRequest | Feedback::KeyframeNeeded => self.keyframe_wanted = true,
             Feedback::BitrateEstimate(bps) => {
                 let red = if self.redundancy == Some(false) {
                     1
