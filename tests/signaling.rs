@@ -46,14 +46,24 @@ fn server(rt: &tokio::runtime::Runtime, listen: &str, warning_s: u64) -> Running
 }
 
 fn engine(url: &str, user: &str, token: String) -> (Engine, Receiver<Event>) {
+    let video = VideoConfig {
+        width: 256,
+        height: 144,
+        fps: 15,
+        bitrate_bps: 200_000,
+        ..Default::default()
+    };
+    engine_with(url, user, token, video)
+}
+
+fn engine_with(
+    url: &str,
+    user: &str,
+    token: String,
+    video: VideoConfig,
+) -> (Engine, Receiver<Event>) {
     let config = EngineConfig {
-        video: VideoConfig {
-            width: 256,
-            height: 144,
-            fps: 15,
-            bitrate_bps: 200_000,
-            ..Default::default()
-        },
+        video,
         ..EngineConfig::fake()
     };
     let e = Engine::new(config).unwrap();
@@ -314,30 +324,15 @@ fn every_call_of_an_engine_starts_with_a_keyframe_nobody_has_to_ask_for() {
     let server = media::LocalServer::start("127.0.0.1:0", "demo", "secret").unwrap();
     let hour = Duration::from_secs(3600);
     let sized = |user: &str| {
-        let config = EngineConfig {
-            video: VideoConfig {
-                width: 640,
-                height: 360,
-                fps: 30,
-                bitrate_bps: 800_000,
-                ..Default::default()
-            },
-            ..EngineConfig::fake()
-        };
-        let e = Engine::new(config).unwrap();
-        let (tx, rx) = unbounded();
-        e.set_event_handler(Some(Box::new(move |ev: &Event| drop(tx.send(ev.clone())))));
-        let mut cfg = ServerConfig::new(
-            &server.url(),
-            "demo",
-            user,
-            &server.token(user, hour).unwrap(),
-        );
-        cfg.network = WebRtcConfig {
-            host_ips: vec!["127.0.0.1".parse().unwrap()],
+        let video = VideoConfig {
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_bps: 800_000,
             ..Default::default()
         };
-        e.connect_server(cfg).unwrap();
+        let token = server.token(user, hour).unwrap();
+        let (e, rx) = engine_with(&server.url(), user, token, video);
         wait(&rx, "online", |e| {
             *e == Event::Server(ServerState::Connected)
         });
