@@ -1291,6 +1291,10 @@ impl Core {
         )
         .map_err(fail)?;
         self.shared.keyframe_wanted.store(true, Relaxed);
+        // A receiver's request left from the last session asks nothing of
+        // this one: answered by its first IDR, sent before the connection
+        // is up, it would start the keyframe policy's wait.
+        self.shared.keyframe_requested.store(false, Relaxed);
         let start = st.config.video.bitrate_bps;
         self.shared
             .steer_rate(|rate, now| rate.new_session(now, start));
