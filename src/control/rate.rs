@@ -420,7 +420,12 @@ impl RateController {
         // The path's rate: the median of this queue's reads (the first
         // may span a change of rate, the last a full queue's drops).
         let read = delivered.and_then(|_| median(&self.readings));
-        let drain = read.map(|d| self.media_share((d as f64 * drain_share(queue_us)) as u64));
+        let drain_of = |d: u64| self.media_share((d as f64 * drain_share(queue_us)) as u64);
+        let drain = read.map(drain_of);
+        // A first cut also goes below the early read, which does not span
+        // a capacity drop as the first full one does (it is too rough to
+        // be remembered as the path's rate).
+        let early_drain = rt.early_delivered_bps.filter(|_| rising).map(drain_of);
         if rising && may_cut {
             if self.streak >= MAX_CUT_STREAK {
                 // Cutting did not help: this is the path's RTT now.
@@ -452,7 +457,11 @@ impl RateController {
                 if let Some(m) = measured {
                     self.ceiling = Some((m, now_us));
                 }
-                self.cut_to(now_us, self.sent_or_target(), drain);
+                let deepest = match (drain, early_drain) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                self.cut_to(now_us, self.sent_or_target(), deepest);
                 self.streak += 1;
             }
         } else if rising && self.episode {
@@ -778,6 +787,7 @@ mod tests {
             rtt_us: rtt_ms * MS,
             sent_bps: Some(sent),
             delivered_bps: delivered,
+            early_delivered_bps: None,
         }
     }
 
@@ -933,6 +943,38 @@ mod tests {
             c.on_estimate(t * S, 300_000);
             assert!(c.on_rtt(t * S, 20 * MS) as f64 >= fit - 3_000.0, "at {t} s");
         }
+    }
+
+    #[test]
+    fn the_first_cut_after_a_capacity_drop_goes_below_the_early_read() {
+        // 1.1 Mbit/s into a path that fell to 500 kbit/s: the first round
+        // trip that shows the queue (60 ms of it) reads the path over
+        // 200 ms as 1 Mbit/s (half of that from before the drop), over
+        // 100 ms as 520 kbit/s.
+        let early = |early: Option<u64>| RoundTrip {
+            early_delivered_bps: early,
+            ..rt(80, 1_100_000, Some(1_000_000))
+        };
+        let mut c = settled();
+        let cut = c.on_round_trip(5 * S, early(Some(520_000)));
+        assert_eq!(cut, media(520_000.0 * 0.88) as u32);
+        // Without it, the cut keeps 70 % of what was sent, which still
+        // fills the path.
+        let mut plain = settled();
+        let shallow = plain.on_round_trip(5 * S, early(None));
+        assert_eq!(shallow, (media(1_100_000.0) * 0.7) as u32);
+        // The early read is too rough to be the path's rate: the full
+        // read is what the drain returns to, until later reads of the
+        // same queue correct it.
+        assert_eq!(c.sustained(), plain.sustained());
+        // An early read of a round trip that shows no queue cuts nothing.
+        let mut calm = settled();
+        let target = calm.target();
+        let steady = RoundTrip {
+            early_delivered_bps: Some(520_000),
+            ..rt(30, 1_100_000, None)
+        };
+        assert_eq!(calm.on_round_trip(5 * S, steady), target);
     }
 
     #[test]

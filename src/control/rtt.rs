@@ -81,6 +81,10 @@ pub struct RoundTrip {
     /// What the bottleneck delivered meanwhile, bits per second, when the
     /// round trip rose: see [`RoundTripMeter`].
     pub delivered_bps: Option<u64>,
+    /// The same over the last [`EARLY_BASELINE_US`] only: less exact, but
+    /// it does not reach back to before a capacity drop, so that the
+    /// first cut after one can go below the new rate.
+    pub early_delivered_bps: Option<u64>,
 }
 
 /// How far back [`RoundTripMeter`] keeps the bytes sent (past the
@@ -93,6 +97,12 @@ const SENT_HISTORY_US: u64 = 3_000_000;
 /// move the rate read by half. The first rate read as a queue starts
 /// reads low (the bottleneck idled for part of that time).
 const DELIVERY_BASELINE_US: u64 = 200_000;
+/// The early delivery rate is read over this: the round trip is read
+/// every 25 ms, which moves a rate read over 100 ms by up to a quarter.
+/// Over 200 ms, the first read after a capacity drop spans the drop
+/// (2 → 0.5 Mbit/s read about 1 Mbit/s), and the queue grew by 1.6 ms
+/// every millisecond until a second cut met it.
+const EARLY_BASELINE_US: u64 = 100_000;
 
 /// Makes [`RoundTrip`]s from successive round trips and the bytes sent so
 /// far. The packets two samples acknowledge left at `now - rtt` of each;
@@ -135,26 +145,29 @@ impl RoundTripMeter {
         while self.rtts.front().is_some_and(|&(t, _)| old(t)) {
             self.rtts.pop_front();
         }
-        let base = self
+        rt.delivered_bps = self.delivered(now_us, rtt_us, DELIVERY_BASELINE_US);
+        rt.early_delivered_bps = self.delivered(now_us, rtt_us, EARLY_BASELINE_US);
+        self.rtts.push_back((now_us, rtt_us));
+        rt
+    }
+
+    /// What the bottleneck delivered between the latest sample at least
+    /// `baseline_us` old and this one, when the round trip rose between
+    /// them.
+    fn delivered(&self, now_us: u64, rtt_us: u64, baseline_us: u64) -> Option<u64> {
+        let &(at, base_rtt) = self
             .rtts
             .iter()
             .rev()
-            .find(|&&(t, _)| now_us.saturating_sub(t) >= DELIVERY_BASELINE_US)
-            .copied();
-        if let Some((at, base_rtt)) = base {
-            let dt = now_us.saturating_sub(at);
-            let rising = rtt_us >= base_rtt + DELIVERY_MIN_RISE_US;
-            let left = (at.checked_sub(base_rtt), now_us.checked_sub(rtt_us));
-            if let (true, (Some(first), Some(second))) = (rising, left) {
-                if let (Some(a), Some(b), true) =
-                    (self.sent_at(first), self.sent_at(second), second > first)
-                {
-                    rt.delivered_bps = Some(((b - a) * 8.0 * 1e6 / dt as f64) as u64);
-                }
-            }
+            .find(|&&(t, _)| now_us.saturating_sub(t) >= baseline_us)?;
+        if rtt_us < base_rtt + DELIVERY_MIN_RISE_US {
+            return None;
         }
-        self.rtts.push_back((now_us, rtt_us));
-        rt
+        let first = at.checked_sub(base_rtt)?;
+        let second = now_us.checked_sub(rtt_us).filter(|&s| s > first)?;
+        let (a, b) = (self.sent_at(first)?, self.sent_at(second)?);
+        let dt = now_us.saturating_sub(at);
+        Some(((b - a) * 8.0 * 1e6 / dt as f64) as u64)
     }
 
     /// Bytes sent until `t_us`, between the samples around it.
@@ -233,6 +246,42 @@ mod tests {
         for (ms, d) in &read[1..] {
             assert!((400_000..=620_000).contains(d), "{d} at {ms} ms: {read:?}");
         }
+    }
+
+    #[test]
+    fn the_early_read_after_a_capacity_drop_is_the_new_rate() {
+        // 1.36 Mbit/s through a 2 Mbit/s bottleneck that falls to 0.5 at
+        // 1 s, over a 2 ms path; a round trip read every 25 ms.
+        let mut m = RoundTripMeter::default();
+        let (mut bytes, mut queue_ms) = (0.0f64, 0.0f64);
+        let mut sent: Vec<(f64, f64)> = Vec::new();
+        let mut first_rising = None;
+        for ms in 0..1400u64 {
+            let rate = if ms < 1000 { 2_000_000.0 } else { 500_000.0 };
+            bytes += 1_360_000.0 / 8.0 / 1000.0;
+            queue_ms = (queue_ms + 1_360_000.0 / rate - 1.0).max(0.0);
+            sent.push((bytes, queue_ms));
+            if ms % 25 == 0 {
+                let acked = (0..=ms as usize)
+                    .rev()
+                    .find(|&s| s as f64 + 2.0 + sent[s].1 <= ms as f64);
+                if let Some(s) = acked {
+                    let rtt = ((2.0 + sent[s].1) * 1000.0) as u64;
+                    let rt = m.measure(ms * MS, rtt, bytes as u64);
+                    if rtt > 52 * MS && first_rising.is_none() {
+                        first_rising = Some((ms, rt));
+                    }
+                }
+            }
+        }
+        let (ms, rt) = first_rising.expect("the queue shows");
+        // The read over 200 ms spans the drop; the early one does not.
+        let early = rt.early_delivered_bps.expect("an early read");
+        assert!((400_000..=650_000).contains(&early), "{ms} ms: {rt:?}");
+        assert!(
+            rt.delivered_bps.is_none_or(|d| d > 700_000),
+            "{ms} ms: {rt:?}"
+        );
     }
 
     #[test]

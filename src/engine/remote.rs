@@ -19,7 +19,7 @@ pub struct RemoteStats {
     pub uid: u32,
     pub rtt_us: u64,
     /// The largest round trip in the last stats interval (about a second;
-    /// `rtt_us` is the latest, read ten times a second).
+    /// `rtt_us` is the latest, read 40 times a second).
     pub rtt_max_us: u64,
     /// Fraction 0..1 of our packets the remote reports lost.
     pub egress_loss: f32,

@@ -100,7 +100,7 @@ pub enum ConnectionState {
 pub struct NetworkStats {
     pub rtt_us: Option<u64>,
     /// The largest round trip measured since the previous report (they
-    /// are measured ten times a second and reported once: a queue's peak
+    /// are measured 40 times a second and reported once: a queue's peak
     /// can come and go in between).
     pub rtt_max_us: Option<u64>,
     /// The least of ICE's latest and mean round trip on the selected
