@@ -92,16 +92,16 @@ pub struct RoundTrip {
 const SENT_HISTORY_US: u64 = 3_000_000;
 
 /// The delivery rate is read between samples at least this far apart:
-/// a sample's round trip belongs to a packet acknowledged up to a
-/// feedback interval (50 ms) before it was read, which over 100 ms would
-/// move the rate read by half. The first rate read as a queue starts
-/// reads low (the bottleneck idled for part of that time).
+/// a sample's round trip belongs to a packet acknowledged up to one read
+/// earlier (the transport reads every 25 ms), which moves a rate read
+/// over 200 ms by up to an eighth. The first rate read
+/// as a queue starts reads low (the bottleneck idled for part of that
+/// time).
 const DELIVERY_BASELINE_US: u64 = 200_000;
-/// The early delivery rate is read over this: the round trip is read
-/// every 25 ms, which moves a rate read over 100 ms by up to a quarter.
-/// Over 200 ms, the first read after a capacity drop spans the drop
-/// (2 → 0.5 Mbit/s read about 1 Mbit/s), and the queue grew by 1.6 ms
-/// every millisecond until a second cut met it.
+/// The early delivery rate is read over this, which that moves by up to
+/// a quarter. Over 200 ms, the first read after a capacity drop spans the
+/// drop (2 → 0.5 Mbit/s read about 1 Mbit/s), and the queue grew by
+/// 1.6 ms every millisecond until a second cut met it.
 const EARLY_BASELINE_US: u64 = 100_000;
 
 /// Makes [`RoundTrip`]s from successive round trips and the bytes sent so
