@@ -1400,7 +1400,11 @@ impl Core {
         // behind the repaired one come at once): a frame dropped here is a
         // gap that waits for a keyframe.
         let (video_tx, video_rx) = bounded(VIDEO_RECV_QUEUE);
-        let (fb_tx, fb_rx) = bounded(64);
+        // Feedback comes ~50 times a second (round trips 40, the pacer's
+        // report 10) and is read every 5 ms: room for a second's stall of
+        // the reader before any is lost (a state change or a keyframe
+        // request among it).
+        let (fb_tx, fb_rx) = bounded(256);
         let sink = TransportSink {
             audio: audio_tx,
             video: video_tx,

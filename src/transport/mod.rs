@@ -37,7 +37,7 @@ pub enum Feedback {
     /// Round-trip time, loss and byte counts of the path, once a second.
     NetworkStats(webrtc::NetworkStats),
     /// The media round trip (of the newest packet the peer's transport
-    /// feedback acknowledged) with what was sent around it, ten times a
+    /// feedback acknowledged) with what was sent around it, 40 times a
     /// second: a queue building at the bottleneck shows here first.
     RoundTrip(crate::control::rtt::RoundTrip),
     /// Video NACKs sent so far.

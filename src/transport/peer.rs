@@ -137,6 +137,9 @@ pub struct PeerConnection {
     stats_at: Option<Instant>,
     /// When the statistics were last acted on (see [`CONTROL_INTERVAL`]).
     control_at: Option<Instant>,
+    /// The video NACKs last passed on as [`Feedback::NacksSent`], and when.
+    nacks_sent: u64,
+    nacks_at: Option<Instant>,
     connected: bool,
     /// Since when ICE has reported the connection disconnected.
     disconnected_since: Option<Instant>,
@@ -192,6 +195,8 @@ impl PeerConnection {
             last_input: now,
             stats_at: None,
             control_at: None,
+            nacks_sent: 0,
+            nacks_at: None,
             connected: false,
             disconnected_since: None,
             failed: false,
@@ -536,7 +541,18 @@ impl PeerConnection {
                 self.feedback(Feedback::NetworkStats(stats))
             }
             RtcEvent::MediaIngressStats(s) if self.kind_of(s.mid) == Some(MediaKind::Video) => {
-                self.feedback(Feedback::NacksSent(s.nacks));
+                // A running count: passed on when it moved, at most as
+                // often as the statistics are acted on, not with every
+                // read of the round trip.
+                let at = self.last_input;
+                let due = self.nacks_at.is_none_or(|last| {
+                    at.saturating_duration_since(last) + RTT_INTERVAL / 2 >= CONTROL_INTERVAL
+                });
+                if due && s.nacks != self.nacks_sent {
+                    self.nacks_sent = s.nacks;
+                    self.nacks_at = Some(at);
+                    self.feedback(Feedback::NacksSent(s.nacks));
+                }
             }
             _ => {}
         }
