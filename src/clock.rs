@@ -19,9 +19,36 @@ pub struct Clock {
     wall: SystemTime,
 }
 
+/// Tries at reading the wall clock between two monotonic reads.
+const ANCHOR_TRIES: usize = 5;
+
+/// The monotonic clock and the wall clock read at (nearly) one moment:
+/// the wall clock between two monotonic reads, the closest pair of a few
+/// tries. A thread preempted between two plain reads pairs them tens of
+/// milliseconds apart on a loaded machine, and every wall-clock time
+/// mapped through the pair (a capture time from a sender report) would
+/// be off by as much.
+pub(crate) fn anchor() -> (Instant, SystemTime) {
+    let mut best: Option<(Duration, Instant, SystemTime)> = None;
+    for _ in 0..ANCHOR_TRIES {
+        let before = Instant::now();
+        let wall = SystemTime::now();
+        let spread = before.elapsed();
+        if best.is_none_or(|(s, _, _)| spread < s) {
+            best = Some((spread, before + spread / 2, wall));
+        }
+        if spread < Duration::from_micros(50) {
+            break;
+        }
+    }
+    let (_, at, wall) = best.expect("at least one try");
+    (at, wall)
+}
+
 impl Clock {
     pub fn new() -> Self {
-        Self::starting_at(Instant::now(), SystemTime::now())
+        let (epoch, wall) = anchor();
+        Self::starting_at(epoch, wall)
     }
 
     /// A clock whose epoch is `epoch` (a simulation's virtual start), when

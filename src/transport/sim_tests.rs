@@ -465,7 +465,7 @@ struct Call {
 
 impl Call {
     fn new(a_to_b: LinkConfig, b_to_a: LinkConfig, seed: u64) -> Self {
-        let (start, wall) = (Instant::now(), SystemTime::now());
+        let (start, wall) = crate::clock::anchor();
         let a: SocketAddr = "10.99.0.1:5000".parse().unwrap();
         let b: SocketAddr = "10.99.0.2:5000".parse().unwrap();
         Call {
