@@ -202,40 +202,53 @@ mod tests {
         }
     }
 
-    /// Sends at half of a `rate_bps` bottleneck for a second, then at
-    /// `send_bps` (a quarter of it from `cut_at_ms`), over a 20 ms path,
-    /// reading a round trip every 100 ms; returns the delivery rates read.
-    fn queue(send_bps: u64, rate_bps: u64, cut_at_ms: u64) -> Vec<(u64, u64)> {
+    /// A sender at `send_bps(ms)` through a bottleneck of `rate_bps(ms)`
+    /// for `length_ms`, over a path of `path_ms` without the queue; a
+    /// round trip (of the newest packet acknowledged: sent at s, back at
+    /// s + the path + the queue it met) measured every `every_ms`.
+    /// Returns each measurement with when it was made.
+    fn path(
+        length_ms: u64,
+        path_ms: f64,
+        every_ms: u64,
+        send_bps: impl Fn(u64) -> f64,
+        rate_bps: impl Fn(u64) -> f64,
+    ) -> Vec<(u64, RoundTrip)> {
         let mut m = RoundTripMeter::default();
         let (mut bytes, mut queue_ms) = (0.0f64, 0.0f64);
         // Per ms sent: (bytes sent until then, the queue met in ms).
         let mut sent: Vec<(f64, f64)> = Vec::new();
         let mut out = Vec::new();
-        for ms in 0..2500u64 {
-            let send = match ms {
-                _ if ms < 1000 => rate_bps / 2,
-                _ if ms >= cut_at_ms => send_bps / 4,
-                _ => send_bps,
-            };
-            bytes += send as f64 / 8.0 / 1000.0;
-            queue_ms = (queue_ms + send as f64 / rate_bps as f64 - 1.0).max(0.0);
+        for ms in 0..length_ms {
+            bytes += send_bps(ms) / 8.0 / 1000.0;
+            queue_ms = (queue_ms + send_bps(ms) / rate_bps(ms) - 1.0).max(0.0);
             sent.push((bytes, queue_ms));
-            if ms % 100 == 0 {
-                // The newest packet acknowledged: sent at s, back at
-                // s + 20 ms + the queue it met.
+            if ms % every_ms == 0 {
                 let acked = (0..=ms as usize)
                     .rev()
-                    .find(|&s| s as f64 + 20.0 + sent[s].1 <= ms as f64);
+                    .find(|&s| s as f64 + path_ms + sent[s].1 <= ms as f64);
                 if let Some(s) = acked {
-                    let rtt = ((20.0 + sent[s].1) * 1000.0) as u64;
-                    let rt = m.measure(ms * MS, rtt, bytes as u64);
-                    if let Some(d) = rt.delivered_bps {
-                        out.push((ms, d));
-                    }
+                    let rtt = ((path_ms + sent[s].1) * 1000.0) as u64;
+                    out.push((ms, m.measure(ms * MS, rtt, bytes as u64)));
                 }
             }
         }
         out
+    }
+
+    /// Sends at half of a `rate_bps` bottleneck for a second, then at
+    /// `send_bps` (a quarter of it from `cut_at_ms`), over a 20 ms path,
+    /// reading a round trip every 100 ms; returns the delivery rates read.
+    fn queue(send_bps: u64, rate_bps: u64, cut_at_ms: u64) -> Vec<(u64, u64)> {
+        let send = |ms: u64| match ms {
+            _ if ms < 1000 => rate_bps as f64 / 2.0,
+            _ if ms >= cut_at_ms => send_bps as f64 / 4.0,
+            _ => send_bps as f64,
+        };
+        path(2500, 20.0, 100, send, |_| rate_bps as f64)
+            .into_iter()
+            .filter_map(|(ms, rt)| rt.delivered_bps.map(|d| (ms, d)))
+            .collect()
     }
 
     /// The rates read must be the bottleneck's, but for the first (which
@@ -252,29 +265,11 @@ mod tests {
     fn the_early_read_after_a_capacity_drop_is_the_new_rate() {
         // 1.36 Mbit/s through a 2 Mbit/s bottleneck that falls to 0.5 at
         // 1 s, over a 2 ms path; a round trip read every 25 ms.
-        let mut m = RoundTripMeter::default();
-        let (mut bytes, mut queue_ms) = (0.0f64, 0.0f64);
-        let mut sent: Vec<(f64, f64)> = Vec::new();
-        let mut first_rising = None;
-        for ms in 0..1400u64 {
-            let rate = if ms < 1000 { 2_000_000.0 } else { 500_000.0 };
-            bytes += 1_360_000.0 / 8.0 / 1000.0;
-            queue_ms = (queue_ms + 1_360_000.0 / rate - 1.0).max(0.0);
-            sent.push((bytes, queue_ms));
-            if ms % 25 == 0 {
-                let acked = (0..=ms as usize)
-                    .rev()
-                    .find(|&s| s as f64 + 2.0 + sent[s].1 <= ms as f64);
-                if let Some(s) = acked {
-                    let rtt = ((2.0 + sent[s].1) * 1000.0) as u64;
-                    let rt = m.measure(ms * MS, rtt, bytes as u64);
-                    if rtt > 52 * MS && first_rising.is_none() {
-                        first_rising = Some((ms, rt));
-                    }
-                }
-            }
-        }
-        let (ms, rt) = first_rising.expect("the queue shows");
+        let rate = |ms: u64| if ms < 1000 { 2_000_000.0 } else { 500_000.0 };
+        let (ms, rt) = path(1400, 2.0, 25, |_| 1_360_000.0, rate)
+            .into_iter()
+            .find(|(_, rt)| rt.rtt_us > 52 * MS)
+            .expect("the queue shows");
         // The read over 200 ms spans the drop; the early one does not.
         let early = rt.early_delivered_bps.expect("an early read");
         assert!((400_000..=650_000).contains(&early), "{ms} ms: {rt:?}");
