@@ -222,16 +222,14 @@ fn a_caller_behind_a_nat_learns_its_public_address_and_connects() {
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let relay = |from: Receiver<Signal>, to: Arc<Engine>, log: Option<Arc<Mutex<Vec<String>>>>| {
         std::thread::spawn(move || {
-            let mut held = Vec::new();
+            let (mut held, mut open) = (Vec::new(), log.is_none());
             for s in from.iter() {
                 if let (Some(log), Signal::Candidate(c)) = (&log, &s) {
+                    open |= c.contains("typ srflx");
                     log.lock().unwrap().push(c.clone());
                 }
                 held.push(s);
-                let reflexive = |log: &Arc<Mutex<Vec<String>>>| {
-                    log.lock().unwrap().iter().any(|c| c.contains("typ srflx"))
-                };
-                if log.as_ref().is_some_and(|l| !reflexive(l)) {
+                if !open {
                     continue;
                 }
                 for s in held.drain(..) {

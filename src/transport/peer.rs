@@ -72,6 +72,13 @@ const DESIRED_STEP: f64 = 0.15;
 /// Weight of each [`CONTROL_INTERVAL`]'s send rate in the smoothed one.
 const SENT_SMOOTHING: f64 = 0.2;
 
+/// Whether something last done at `last` is due again at `at`, `every`
+/// apart. Statistics come when str0m's timeouts are handled, a little
+/// after each [`RTT_INTERVAL`]: within half of one counts.
+fn due(at: Instant, last: Option<Instant>, every: Duration) -> bool {
+    last.is_none_or(|last| at.saturating_duration_since(last) + RTT_INTERVAL / 2 >= every)
+}
+
 /// What a [`PeerConnection`] asks of its driver, in the order it is polled.
 #[derive(Debug)]
 pub enum PeerOutput {
@@ -477,14 +484,7 @@ impl PeerConnection {
                     self.feedback(Feedback::RoundTrip(rt));
                 }
                 let at = self.last_input;
-                // Reports come when str0m's timeouts are handled, a little
-                // after each interval: within half a read of it counts.
-                let due = |last: Option<Instant>, every: Duration| {
-                    last.is_none_or(|last| {
-                        at.saturating_duration_since(last) + RTT_INTERVAL / 2 >= every
-                    })
-                };
-                if !due(self.control_at, CONTROL_INTERVAL) {
+                if !due(at, self.control_at, CONTROL_INTERVAL) {
                     return;
                 }
                 self.control_at = Some(at);
@@ -509,7 +509,7 @@ impl PeerConnection {
                     });
                 }
                 self.steer_desired();
-                if !due(self.stats_at, STATS_INTERVAL) {
+                if !due(at, self.stats_at, STATS_INTERVAL) {
                     return;
                 }
                 self.stats_at = Some(at);
@@ -545,10 +545,7 @@ impl PeerConnection {
                 // often as the statistics are acted on, not with every
                 // read of the round trip.
                 let at = self.last_input;
-                let due = self.nacks_at.is_none_or(|last| {
-                    at.saturating_duration_since(last) + RTT_INTERVAL / 2 >= CONTROL_INTERVAL
-                });
-                if due && s.nacks != self.nacks_sent {
+                if s.nacks != self.nacks_sent && due(at, self.nacks_at, CONTROL_INTERVAL) {
                     self.nacks_sent = s.nacks;
                     self.nacks_at = Some(at);
                     self.feedback(Feedback::NacksSent(s.nacks));
