@@ -4,13 +4,12 @@
 //! The transport sends every packet through a pacer (str0m's), at
 //! [`PACING_FACTOR`] times its bandwidth estimate. The estimate it reports
 //! is an average over 3 s; the one it paces at is the latest. When the
-//! estimate falls — its loss-based part can take it from 2.5 Mbit/s to
-//! 400 kbit/s at once, and under 50 ± 10 ms of jitter it swings between 1
-//! and 3 Mbit/s with the round trip flat — the pacer slows down at once
-//! while the average takes seconds to follow. An encoder that planned
-//! with the average would fill the pacer with seconds of frames: the
-//! picture arrives late, its repairs later still, and the receiver,
-//! waiting for them, freezes and asks for keyframes, the largest frames.
+//! estimate falls — a delay-based cut, or a probe's result below the
+//! estimate before it — the pacer slows down at once while the average
+//! takes seconds to follow. An encoder that planned with the average
+//! would fill the pacer with seconds of frames: the picture arrives late,
+//! its repairs later still, and the receiver, waiting for them, freezes
+//! and asks for keyframes, the largest frames.
 //!
 //! So each transport reports, ten times a second, the estimate its pacer
 //! paces at and how long its oldest video frame not yet sent has waited:

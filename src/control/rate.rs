@@ -92,9 +92,8 @@ const OUTGROWN_US: u64 = 1_000_000;
 /// it comes.
 const RISE_PER_S: f64 = 1.25;
 /// The pacer's estimate (see [`RateController::on_pacer_budget`]) can dip
-/// for a fraction of a second: a few losses early in the call, or, under
-/// jitter, packets that arrive out of order and count as lost until they
-/// do. The target follows it down (the pacer sends no more), but a cap
+/// for a fraction of a second (a probe that read low, a short delay-based
+/// cut). The target follows it down (the pacer sends no more), but a cap
 /// shorter than this leaves the picture's size alone
 /// ([`RateController::sustained`]). One that lasts is the path's rate.
 const BUDGET_DIP_US: u64 = 1_000_000;
