@@ -110,10 +110,11 @@ fn build_rtc(config: &WebRtcConfig, now: Instant) -> Rtc {
         // estimator reads random loss, and packets reordered past a
         // feedback, as congestion for the first seconds of a call (5 %
         // loss took it from 1.3 Mbit/s to 455 kbit/s on a link with no
-        // limit). Loss is `control::rate`'s (vendor/str0m/PATCHES.md).
+        // limit). Loss is left to `control::rate`'s heavy-loss limit
+        // (vendor/str0m/PATCHES.md).
         .set_loss_based_bwe(false)
         // The round trip is read 40 times a second (a building queue
-        // shows there first); the other statistics go out once a second.
+        // shows there first); the network statistics go out once a second.
         .set_stats_interval(Some(RTT_INTERVAL))
         // A 720p IDR can span well over a hundred packets.
         .set_reordering_size_video(512)

@@ -816,11 +816,12 @@ fn twenty_percent_loss_is_repaired() {
     );
     // Frames arrive on time once the start's backlog is gone: from 4 s
     // after connecting few seconds have a frame more than 700 ms late
-    // (none in this run, the latest 465 ms). Frames are skipped while the
-    // pacer is more than 300 ms behind: when str0m's loss-based estimate
-    // still took the pacer from 2.5 Mbit/s to a few hundred kbit/s in the
-    // first seconds, 0-4 such seconds in 40 runs; without the skipping,
-    // 6-11 in 28 of 40 runs, up to 2.4 s late.
+    // (none in 4 runs with str0m's loss-based estimate off: at most 451
+    // ms, and up to 705 ms in the seconds before). Frames are skipped
+    // while the pacer is more than 300 ms behind: when str0m's loss-based
+    // estimate still took the pacer from 2.5 Mbit/s to a few hundred
+    // kbit/s in the first seconds, 0-4 such seconds in 40 runs; without
+    // the skipping, 6-11 in 28 of 40 runs, up to 2.4 s late.
     let from = (call.sides[1].connected_at.expect("connected") - call.start).as_secs() + 4;
     let late: Vec<u64> = r
         .video_delay_ms
@@ -1082,11 +1083,10 @@ fn five_percent_loss_with_jitter_plays_without_freezes() {
     let sent = call.frames_sent[0];
     assert!(r.decodable * 100 >= sent * 95, "{} of {sent}", r.decodable);
     // The encoder plans within the budget str0m's pacer paces at, not the
-    // 3 s average it reports: when its loss-based estimate swung between
-    // about 1 and 3 Mbit/s here (the jitter's reordering read as loss),
-    // frames planned with the average waited up to 1.2 s in the pacer
-    // and the picture froze 5 times in each of 30 runs; within the
-    // budget, 0 times in 30.
+    // 3 s average it reports: when its estimate swung between about 1 and
+    // 3 Mbit/s here in the first seconds, frames planned with the average
+    // waited up to 1.2 s in the pacer and the picture froze 5 times in
+    // each of 30 runs; within the budget, 0 times in 30.
     let freezes = call.sides[1].freeze_meter.freezes();
     assert!(freezes <= 1, "{freezes} freezes");
     let a = call.sides[1].jitter.stats();
@@ -1153,7 +1153,7 @@ fn least_per_second<T: Copy + Ord>(series: &[(Duration, T)], from: u64, to: u64)
 /// controller's heavy-loss limit. With the loss-based estimator on, the
 /// first call's target stayed at 1.07-1.25 Mbit/s from its second second
 /// on (its pacer paced at the loss-based estimate), and at 5 % loss with
-/// 40-60 ms of jitter targets ran at 1.0-1.5 Mbit/s over 12 seeds.
+/// 40-60 ms of delay targets ran at 1.0-1.5 Mbit/s over 12 seeds.
 #[test]
 fn random_loss_on_a_path_with_room_keeps_the_rate() {
     let lossy = |loss, jitter| LinkConfig {
@@ -1175,28 +1175,37 @@ fn random_loss_on_a_path_with_room_keeps_the_rate() {
         );
         // The target stays at what the picture needs (a second or two
         // may dip with a delay-based cut: jitter reads as a queue).
+        let case = format!("{loss} loss, {jitter} ms jitter, seed {seed}");
         let low = targets
             .iter()
             .filter(|t| t.is_some_and(|t| t < 2_000_000))
             .count();
-        assert!(low <= 2, "{low} seconds under 2 Mbit/s: {targets:?}");
+        assert!(low <= 2, "{case}: {low} s under 2 Mbit/s: {targets:?}");
+        // str0m reports its estimate when it moved by 5 %.
+        assert!(estimates.iter().flatten().count() > 0, "{case}");
         assert!(
             estimates.iter().flatten().all(|&e| e >= 2_000_000),
-            "{estimates:?}"
+            "{case}: {estimates:?}"
         );
-        // And it arrives.
+        // And it arrives (a keyframe lost at the start can cost a second
+        // of the 20).
         let r = &call.sides[1].received;
-        assert!(r.decodable * 100 >= call.frames_sent[0] * 95, "{r:?}");
+        assert!(
+            r.decodable * 100 >= call.frames_sent[0] * 90,
+            "{case}: {r:?}"
+        );
     }
 }
 
 /// A policer drops what exceeds its rate and queues next to nothing, so the
-/// round trip never shows it: the heavy loss it causes is what lowers the
-/// target (by half the loss each second), and the loss limit then climbs
-/// back while loss stays light. 1 Mbit/s with a 30 ms buffer under 2
-/// Mbit/s of picture: the target is under the link's rate from the 4th
-/// second (sending, with retransmissions, from the 7th), and the last 10
-/// s use most of the link without heavy loss.
+/// round trip barely shows it: the heavy loss it causes is what lowers the
+/// target first (by half the loss each second), seconds before str0m's
+/// delay-based estimate falls (the retransmissions keep the 30 ms buffer
+/// full), and the loss limit then climbs back while loss stays light. 1
+/// Mbit/s with a 30 ms buffer under 2 Mbit/s of picture: the target went
+/// under the link's rate in the 4th second (the 7th is allowed), the
+/// sending, retransmissions included, in the 7th; the estimate fell below
+/// 1.5 Mbit/s at 7 s. The last 10 s use most of the link.
 #[test]
 fn a_policed_link_is_found_by_the_loss_limit() {
     let policed = LinkConfig {
@@ -1208,18 +1217,36 @@ fn a_policed_link_is_found_by_the_loss_limit() {
     call.content_bps = Some(2_000_000);
     call.run(Duration::from_secs(30));
     let kbps = print_first_link(&call);
-    let targets = least_per_second(&call.sides[0].targets, 0, 30);
-    println!("targets {targets:?}");
+    let side = &call.sides[0];
+    let targets = least_per_second(&side.targets, 0, 30);
+    let estimates = least_per_second(&side.estimates, 0, 30);
+    println!("targets {targets:?}\nestimates {estimates:?}");
     let under = targets
         .iter()
-        .position(|t| t.is_some_and(|t| t < 1_000_000));
-    assert!(under.is_some_and(|s| s <= 6), "{targets:?}");
+        .position(|t| t.is_some_and(|t| t < 1_000_000))
+        .expect("the target went under the link's rate");
+    assert!(under <= 6, "{targets:?}");
+    // The loss limit, not the estimate, found it.
+    let estimate_fell = estimates
+        .iter()
+        .position(|e| e.is_some_and(|e| e < 1_500_000))
+        .unwrap_or(estimates.len());
+    assert!(under < estimate_fell, "{estimates:?}");
+    // From then on the target stays under the link's rate.
+    let most: Vec<u32> = side
+        .targets
+        .iter()
+        .filter(|(at, _)| at.as_secs() > under as u64)
+        .map(|&(_, t)| t)
+        .collect();
+    assert!(most.iter().all(|&t| t < 1_000_000), "{most:?}");
     // The last 10 s: at most 15 % over the link's rate on the wire (RTX
     // included), and at least half of it used.
-    let tail = &kbps[20..30];
+    let tail = kbps.get(20..30).expect("30 s of traffic");
     let mean = tail.iter().sum::<u64>() / tail.len() as u64;
     assert!((500..=1_150).contains(&mean), "{mean} kbit/s: {kbps:?}");
-    // What is sent then arrives: 29-30 frames a second decodable.
+    // What is sent then arrives: nearly 30 frames a second decodable.
     let fps = &call.sides[1].received.fps;
-    assert!(fps[20..30].iter().all(|&f| f >= 27), "{fps:?}");
+    let shown: u64 = fps.get(20..30).map_or(0, |f| f.iter().sum());
+    assert!(shown >= 280, "{fps:?}");
 }

@@ -150,7 +150,8 @@ struct SendSideBandwidthEstimator {
     alr_detector: AlrDetector,
     link_capacity_estimator: LinkCapacityEstimator,
     last_updated_estimate: Option<Bitrate>,
-    /// Off: the delay-based estimate alone; the loss controller is not run.
+    /// Off: the delay-based estimate alone; the loss controller is neither
+    /// updated nor consulted.
     loss_based: bool,
 }
 
