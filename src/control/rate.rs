@@ -644,13 +644,13 @@ impl RateController {
                 self.hold(deeper, until);
             }
         }
-        // Reports come once a second, and are passed on more often.
-        match self.loss_sampled_at {
-            None => self.loss_mean = loss,
-            Some(at) if due(at) => self.loss_mean += LOSS_SMOOTHING * (loss - self.loss_mean),
-            Some(_) => {}
-        }
+        // Reports come once a second, and are passed on more often; the
+        // mean starts at the first.
         if self.loss_sampled_at.is_none_or(due) {
+            self.loss_mean = match self.loss_sampled_at {
+                None => loss,
+                Some(_) => self.loss_mean + LOSS_SMOOTHING * (loss - self.loss_mean),
+            };
             self.loss_sampled_at = Some(now_us);
         }
         let heavy = loss > HEAVY_LOSS && self.loss_mean > HEAVY_LOSS;
